@@ -1,0 +1,55 @@
+// How a refusal by the store carries its Proxy API error code.
+//
+// Every error the store returns is an `absl::Status` with the closest
+// canonical code (NotFound, AlreadyExists, InvalidArgument,
+// FailedPrecondition) and, as a payload, the numeric Proxy error code the real
+// service would answer with. The fake (and any host) reads it back with
+// `ProxyErrorCode`.
+//
+// Example:
+//
+//   absl::StatusOr<Session> s = store->FetchSession(ks, "no-such-name");
+//   if (absl::IsNotFound(s.status())) {
+//     assert(ProxyErrorCode(s.status()) == kErrorNotFound);  // 20404
+//   }
+
+#ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_ERRORS_H_
+#define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_ERRORS_H_
+
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace sessionwheel {
+
+// The Proxy API error codes the store produces (SPEC section 7).
+inline constexpr int kErrorNotFound = 20404;
+inline constexpr int kErrorInvalidPageToken = 21481;
+inline constexpr int kErrorMalformedSessionSid = 80409;
+inline constexpr int kErrorServiceNameTaken = 80602;
+inline constexpr int kErrorSessionNameTaken = 80603;
+inline constexpr int kErrorSessionClosed = 80607;
+inline constexpr int kErrorInvalidTransition = 80608;
+inline constexpr int kErrorTooManyParticipants = 80609;
+inline constexpr int kErrorInvalidParameter = 80701;
+
+// The payload type URL under which the code is stored.
+inline constexpr std::string_view kProxyErrorPayload =
+    "type.sessionwheel.dev/proxy-error-code";
+
+// Returns a status with `code`, `message` and the Proxy `proxy_code` attached.
+absl::Status ProxyError(absl::StatusCode code, int proxy_code,
+                        std::string_view message);
+
+// Returns the Proxy error code carried by `status`, or nullopt for OK or a
+// status that carries none.
+std::optional<int> ProxyErrorCode(const absl::Status& status);
+
+// Returns InvalidArgument with code 80701 and the API's message
+// "'<param>' is invalid. <why>".
+absl::Status InvalidParameter(std::string_view param, std::string_view why);
+
+}  // namespace sessionwheel
+
+#endif  // SESSIONWHEEL_INCLUDE_SESSIONWHEEL_ERRORS_H_

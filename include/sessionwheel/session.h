@@ -1,0 +1,163 @@
+// The values a SessionStore takes and gives: Services, Sessions, their enums
+// with the wire strings of the Proxy API, and the parameters of each call.
+//
+// These are plain copies. A `Session` returned by the store is a snapshot:
+// later changes to the stored Session do not reach it.
+//
+// Example:
+//
+//   sessionwheel::CreateSessionParams params;
+//   params.unique_name = "Order #1234";
+//   params.ttl = 3600;
+//   absl::StatusOr<sessionwheel::Session> s =
+//       store->CreateSession(service_sid, params);
+//   if (s.ok()) std::cout << s->sid << " " << StatusName(s->status) << "\n";
+
+#ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_SESSION_H_
+#define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_SESSION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace sessionwheel {
+
+enum class SessionStatus : uint8_t {
+  kOpen,
+  kInProgress,
+  kClosed,
+  kFailed,
+  kUnknown,
+};
+
+enum class SessionMode : uint8_t {
+  kMessageOnly,
+  kVoiceOnly,
+  kVoiceAndMessage,
+};
+
+// The wire strings: "open", "in-progress", "closed", "failed", "unknown".
+std::string_view StatusName(SessionStatus status);
+// Parses a wire string exactly (case-sensitive, as the API is).
+std::optional<SessionStatus> ParseStatus(std::string_view name);
+
+// The wire strings: "message-only", "voice-only", "voice-and-message".
+std::string_view ModeName(SessionMode mode);
+std::optional<SessionMode> ParseMode(std::string_view name);
+
+// True for `closed` and `failed`: the Session has ended.
+inline bool IsEnded(SessionStatus status) {
+  return status == SessionStatus::kClosed || status == SessionStatus::kFailed;
+}
+
+// The `closed_reason` values the engine itself writes.
+inline constexpr std::string_view kReasonApi = "api";
+inline constexpr std::string_view kReasonTtl = "ttl";
+inline constexpr std::string_view kReasonDateExpiry = "date_expiry";
+
+// A Participant given at create. The engine keeps them with the Session and
+// drops them with it; it does not interpret them.
+struct Participant {
+  std::string sid;  // "KP…", minted by the store.
+  std::string identifier;
+  std::string friendly_name;
+  std::string proxy_identifier;
+};
+
+struct Session {
+  std::string sid;  // "KC…"
+  std::string service_sid;  // "KS…"
+  std::string account_sid;  // "AC…"
+  std::optional<std::string> unique_name;
+  SessionStatus status = SessionStatus::kOpen;
+  std::optional<std::string> closed_reason;
+  int64_t ttl = 0;  // Seconds; 0 means no TTL.
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  absl::Time date_created;
+  absl::Time date_updated;
+  absl::Time date_started;  // Always the create time.
+  std::optional<absl::Time> date_ended;
+  std::optional<absl::Time> date_last_interaction;
+  std::optional<absl::Time> date_expiry;
+  std::vector<Participant> participants;
+
+  friend bool operator==(const Session& a, const Session& b);
+  friend bool operator!=(const Session& a, const Session& b) {
+    return !(a == b);
+  }
+};
+
+struct Service {
+  std::string sid;  // "KS…"
+  std::string account_sid;  // "AC…"
+  std::string unique_name;
+  int64_t default_ttl = 0;  // Seconds; 0 means no TTL.
+  absl::Time date_created;
+  absl::Time date_updated;
+
+  friend bool operator==(const Service& a, const Service& b);
+};
+
+struct ParticipantParams {
+  std::string identifier;
+  std::string friendly_name;
+  std::string proxy_identifier;
+};
+
+struct CreateServiceParams {
+  // A caller-chosen "KS" + 32 hex digits; minted when empty.
+  std::optional<std::string> sid;
+  // Required: 1 to 191 characters of UTF-8, unique among Services.
+  std::string unique_name;
+  // Seconds, >= 0; 0 means Sessions get no TTL unless they ask for one.
+  int64_t default_ttl = 0;
+};
+
+struct UpdateServiceParams {
+  std::optional<std::string> unique_name;
+  std::optional<int64_t> default_ttl;
+};
+
+// Every field is optional, as in the Proxy API.
+struct CreateSessionParams {
+  std::optional<std::string> unique_name;
+  std::optional<absl::Time> date_expiry;
+  // Absent: the Service's default_ttl. An explicit 0 means no TTL.
+  std::optional<int64_t> ttl;
+  std::optional<SessionMode> mode;
+  std::optional<SessionStatus> status;
+  std::vector<ParticipantParams> participants;  // At most 2.
+};
+
+struct UpdateSessionParams {
+  std::optional<absl::Time> date_expiry;
+  std::optional<int64_t> ttl;
+  std::optional<SessionStatus> status;
+};
+
+struct ListParams {
+  int page_size = 50;  // 1 to 1000.
+  // Empty for the first page; otherwise a token from a previous page.
+  std::string page_token;
+};
+
+struct SessionPage {
+  std::vector<Session> sessions;  // Newest first.
+  // Tokens for the neighbouring pages; empty where there is none.
+  std::string next_page_token;
+  std::string previous_page_token;
+};
+
+struct ServicePage {
+  std::vector<Service> services;  // Newest first.
+  std::string next_page_token;
+  std::string previous_page_token;
+};
+
+}  // namespace sessionwheel
+
+#endif  // SESSIONWHEEL_INCLUDE_SESSIONWHEEL_SESSION_H_

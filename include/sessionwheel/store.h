@@ -1,0 +1,224 @@
+// SessionStore: Proxy Sessions kept in memory, expired by a timer wheel.
+//
+// A SessionStore holds Services and their Sessions, finds a Session by SID or
+// unique_name, applies the Proxy API's rules for creating, updating and
+// ending Sessions, and closes each Session when its `ttl` or `date_expiry`
+// passes. It is safe for concurrent use without external locking: every
+// method may be called from any number of threads, and each Session's
+// changes are linearizable. There is no global lock on the Session paths;
+// the store is split into shards, each with its own lock, tables and wheel.
+//
+// Expiry runs when the host calls `Advance()`, or on a background thread
+// the store owns (`StoreOptions::background_expiry`). Either way, a read never
+// returns a stale Session: a read at or after a Session's expiry instant
+// applies that expiry itself.
+//
+// Example:
+//
+//   sessionwheel::StoreOptions options;
+//   options.background_expiry = true;
+//   auto store = sessionwheel::SessionStore::Open(options).value();
+//   store->AddListener(my_listener);  // hears "closed" with reason "ttl"
+//   sessionwheel::CreateServiceParams service;
+//   service.unique_name = "rides";
+//   std::string ks = store->CreateService(service)->sid;
+//   sessionwheel::CreateSessionParams params;
+//   params.unique_name = "ride-42";
+//   params.ttl = 60;
+//   std::string kc = store->CreateSession(ks, params)->sid;
+//   store->RecordInteraction(ks, kc);  // another 60 s from now
+
+#ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
+#define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/events.h"
+#include "sessionwheel/session.h"
+
+namespace sessionwheel {
+
+struct StoreOptions {
+  // Where time comes from. Not owned; must outlive the store. Null means
+  // SystemClock(). Tests pass a ManualClock.
+  Clock* clock = nullptr;
+
+  // Number of shards, a power of two from 1 to 256. More shards mean less
+  // contention between threads and a little more memory per store.
+  int shards = 16;
+
+  // The wheel's resolution: expiry events arrive at most one tick (plus
+  // processing) after the expiry instant. A smaller tick means less lateness
+  // and more wakeups of the background thread. At least 1 ms.
+  absl::Duration tick = absl::Milliseconds(10);
+
+  // How long an ended (closed or failed) Session is kept before it is purged,
+  // freeing its unique_name. The default is the Proxy API's 90 days.
+  absl::Duration closed_retention = absl::Hours(24 * 90);
+
+  // Seed for the SIDs the store mints. Set it for reproducible runs (tests,
+  // benchmarks); unset, SIDs come from the system's random device.
+  std::optional<uint64_t> seed;
+
+  // The account that owns everything in the store ("AC" + 32 hex digits).
+  // Empty means one is minted (from `seed` when set).
+  std::string account_sid;
+
+  // If true, the store runs expiry on a thread of its own that sleeps until
+  // the next due slot, a change or a clock jump, and stops when the store is
+  // destroyed. If false, expiry runs only when the host calls Advance() (and
+  // on reads, which never return a stale Session).
+  bool background_expiry = false;
+};
+
+// Counts of what the store holds. Each shard is counted under its own lock;
+// with writers running, the totals are a sum of per-shard moments.
+struct StoreStats {
+  int64_t services = 0;
+  int64_t sessions = 0;  // All Sessions held, ended ones included.
+  int64_t open = 0;
+  int64_t in_progress = 0;
+  int64_t closed = 0;
+  int64_t failed = 0;
+  int64_t unknown = 0;
+  int64_t named = 0;  // Sessions holding a unique_name.
+  int64_t expired = 0;  // Sessions closed by expiry since the store opened.
+  int64_t purged = 0;  // Sessions purged since the store opened.
+};
+
+class SessionStore {
+ public:
+  // Opens an empty store. Errors: InvalidArgument for options out of range.
+  static absl::StatusOr<std::unique_ptr<SessionStore>> Open(
+      const StoreOptions& options = StoreOptions());
+
+  SessionStore() = default;
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+  // Stops the background thread, if any. No listener is called after the
+  // destructor returns; Sessions still held are dropped without events.
+  virtual ~SessionStore() = default;
+
+  // Services -----------------------------------------------------------------
+
+  // Creates a Service. Errors: InvalidArgument/80701 for a malformed `sid`,
+  // a missing or over-long `unique_name`, a negative `default_ttl`;
+  // AlreadyExists/80602 when the unique_name is taken; AlreadyExists/80701
+  // when the SID is taken.
+  virtual absl::StatusOr<Service> CreateService(
+      const CreateServiceParams& params) = 0;
+
+  // Returns the Service with this SID. Errors: NotFound/20404.
+  virtual absl::StatusOr<Service> FetchService(std::string_view sid) = 0;
+
+  // Lists Services, newest first, in keyset pages. Errors: InvalidArgument
+  // with 80701 for a page size out of 1..1000, 21481 for a bad token.
+  virtual absl::StatusOr<ServicePage> ListServices(
+      const ListParams& params) = 0;
+
+  // Changes a Service's unique_name and/or default_ttl. A new default_ttl
+  // applies to Sessions created afterwards. Errors as CreateService, and
+  // NotFound/20404.
+  virtual absl::StatusOr<Service> UpdateService(
+      std::string_view sid, const UpdateServiceParams& params) = 0;
+
+  // Deletes a Service and all its Sessions (each reported as kDeleted).
+  // Errors: NotFound/20404.
+  virtual absl::Status DeleteService(std::string_view sid) = 0;
+
+  // Sessions -----------------------------------------------------------------
+  // Every Session method names the Service first; a Session of another
+  // Service is NotFound/20404.
+
+  // Creates a Session. Errors: NotFound/20404 for an unknown Service;
+  // InvalidArgument/80701 for a bad parameter (a `date_expiry` not after now,
+  // a negative `ttl`, a `unique_name` over 191 characters or not UTF-8);
+  // InvalidArgument/80609 for more than 2 participants;
+  // AlreadyExists/80603 when the unique_name is held in the Service.
+  virtual absl::StatusOr<Session> CreateSession(
+      std::string_view service_sid, const CreateSessionParams& params) = 0;
+
+  // Returns the Session whose SID or unique_name is `sid_or_name`.
+  // Errors: NotFound/20404.
+  virtual absl::StatusOr<Session> FetchSession(
+      std::string_view service_sid, std::string_view sid_or_name) = 0;
+
+  // Lists the Service's Sessions newest first (creation order) in keyset
+  // pages: a Session that exists for the whole walk appears exactly once.
+  // Errors: NotFound/20404; InvalidArgument/80701 for a page size out of
+  // 1..1000; InvalidArgument/21481 for a malformed or foreign token.
+  virtual absl::StatusOr<SessionPage> ListSessions(
+      std::string_view service_sid, const ListParams& params) = 0;
+
+  // Applies the Proxy API's update: `ttl`, `date_expiry`, and `status` by the
+  // transition table (closed to in-progress re-opens). Errors:
+  // InvalidArgument/80409 for a malformed SID; NotFound/20404;
+  // FailedPrecondition/80607 for an ended Session other than a re-open;
+  // FailedPrecondition/80608 for a transition not in the table;
+  // InvalidArgument/80701 for a bad parameter, or a re-open whose
+  // date_expiry has passed without a new one.
+  virtual absl::StatusOr<Session> UpdateSession(
+      std::string_view service_sid, std::string_view sid,
+      const UpdateSessionParams& params) = 0;
+
+  // Deletes the Session and its participants and frees its unique_name.
+  // Errors: InvalidArgument/80409 for a malformed SID; NotFound/20404.
+  virtual absl::Status DeleteSession(std::string_view service_sid,
+                                     std::string_view sid) = 0;
+
+  // Records an interaction now: sets date_last_interaction, restarts the TTL
+  // window and moves `open` to `in-progress`. Errors: as DeleteSession, and
+  // FailedPrecondition/80607 for an ended Session.
+  virtual absl::StatusOr<Session> RecordInteraction(
+      std::string_view service_sid, std::string_view sid) = 0;
+
+  // Ends the Session as `closed` with the host's `reason` (1 to 255
+  // characters of UTF-8). Errors: as RecordInteraction, and
+  // InvalidArgument/80701 for a bad reason.
+  virtual absl::StatusOr<Session> CloseSession(std::string_view service_sid,
+                                               std::string_view sid,
+                                               std::string_view reason) = 0;
+
+  // Ends the Session as `failed` with the host's `reason`. Errors: as
+  // CloseSession.
+  virtual absl::StatusOr<Session> FailSession(std::string_view service_sid,
+                                              std::string_view sid,
+                                              std::string_view reason) = 0;
+
+  // Expiry and events ----------------------------------------------------------
+
+  // Runs every expiry and purge due at the clock's current time and delivers
+  // their events. Returns how many Sessions it closed or purged.
+  virtual int64_t Advance() = 0;
+
+  // Returns the earliest time at which Advance() may have work, or nullopt if
+  // no Session is waiting on the clock. It is at most one tick after the
+  // earliest pending expiry or purge.
+  virtual std::optional<absl::Time> NextWakeup() = 0;
+
+  // Adds a listener for every later event. Listeners cannot be removed; the
+  // store keeps a reference until it is destroyed.
+  virtual void AddListener(std::shared_ptr<SessionListener> listener) = 0;
+
+  // Introspection --------------------------------------------------------------
+
+  virtual StoreStats Stats() = 0;
+
+  // Checks the store's internal invariants, taking every shard lock in turn:
+  // every index agrees with the tables, names are unique per Service, each
+  // live Session with an expiry is on the wheel. O(Sessions); for tests and
+  // fuzzers. Returns Internal with the first broken invariant.
+  virtual absl::Status CheckInvariants() = 0;
+};
+
+}  // namespace sessionwheel
+
+#endif  // SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
