@@ -1,0 +1,133 @@
+#include "engine/sid.h"
+
+#include <cstring>
+#include <random>
+
+namespace sessionwheel::internal {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// The 64-bit golden ratio, the splitmix64 increment.
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15;
+
+// Writes `v` as 16 lower-case hex digits, most significant first.
+void WriteHex64(char* out, uint64_t v) {
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kHexDigits[v & 0xf];
+    v >>= 4;
+  }
+}
+
+// The value of one hex digit of either case, or -1.
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Parses exactly 16 hex digits at `p` into *v.
+bool ParseHex64(const char* p, uint64_t* v) {
+  uint64_t r = 0;
+  for (int i = 0; i < 16; ++i) {
+    int d = HexValue(p[i]);
+    if (d < 0) return false;
+    r = (r << 4) | static_cast<uint64_t>(d);
+  }
+  *v = r;
+  return true;
+}
+
+// Reads `n` (0..8) bytes as a little-endian word, byte by byte, so the result
+// does not depend on the host's byte order.
+uint64_t LoadLe(const unsigned char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+// Derives a sub-key from a seed (one splitmix64 step).
+uint64_t SplitMix(uint64_t* state) {
+  *state += kGolden;
+  return Mix64(*state);
+}
+
+}  // namespace
+
+std::string FormatSid(std::string_view prefix, const Sid128& sid) {
+  std::string out;
+  AppendSid(&out, prefix, sid);
+  return out;
+}
+
+void AppendSid(std::string* out, std::string_view prefix, const Sid128& sid) {
+  const size_t start = out->size();
+  out->resize(start + prefix.size() + kSidHexDigits);
+  char* p = out->data() + start;
+  if (!prefix.empty()) std::memcpy(p, prefix.data(), prefix.size());
+  p += prefix.size();
+  WriteHex64(p, sid.hi);
+  WriteHex64(p + 16, sid.lo);
+}
+
+std::optional<Sid128> ParseSid(std::string_view prefix, std::string_view text) {
+  if (text.size() != prefix.size() + kSidHexDigits) return std::nullopt;
+  if (text.substr(0, prefix.size()) != prefix) return std::nullopt;
+  const char* p = text.data() + prefix.size();
+  Sid128 sid;
+  if (!ParseHex64(p, &sid.hi) || !ParseHex64(p + 16, &sid.lo)) {
+    return std::nullopt;
+  }
+  return sid;
+}
+
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111eb;
+  x ^= x >> 31;
+  return x;
+}
+
+// Eight bytes at a time, each word folded into the state through Mix64; the
+// tail (0..7 bytes) and then the length go in last, so "a" and "a\0" differ.
+// Words are assembled byte by byte, so the value never depends on the host.
+uint64_t StableHash(std::string_view bytes, uint64_t seed) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  uint64_t h = Mix64(seed ^ kGolden);
+  while (n >= 8) {
+    h = Mix64(h ^ LoadLe(p, 8)) + kGolden;
+    p += 8;
+    n -= 8;
+  }
+  h = Mix64(h ^ LoadLe(p, n)) + kGolden;
+  return Mix64(h ^ static_cast<uint64_t>(bytes.size()));
+}
+
+SidGenerator::SidGenerator(uint64_t seed) {
+  uint64_t state = seed;
+  k0_ = SplitMix(&state);
+  k1_ = SplitMix(&state);
+  // A zero k1 would map lo == 0 to hi == 0, the zero SID.
+  if (k1_ == 0) k1_ = kGolden;
+}
+
+uint64_t SidGenerator::RandomSeed() {
+  std::random_device rd;
+  uint64_t seed = 0;
+  for (int i = 0; i < 2; ++i) seed = (seed << 32) | uint64_t{rd()};
+  return seed;
+}
+
+Sid128 SidGenerator::Next() {
+  const uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  Sid128 sid;
+  sid.lo = Mix64(n ^ k0_);
+  sid.hi = Mix64(sid.lo ^ k1_);
+  return sid;
+}
+
+}  // namespace sessionwheel::internal
