@@ -1,0 +1,630 @@
+#include "engine/shard.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "engine/str_cat.h"
+#include "engine/utf8.h"
+#include "sessionwheel/errors.h"
+
+namespace sessionwheel::internal {
+namespace {
+
+constexpr size_t kMaxNameChars = 191;
+constexpr size_t kMaxReasonChars = 255;
+constexpr size_t kMaxParticipants = 2;
+// The latest instant the API can express: 9999-12-31T23:59:59.999Z.
+constexpr int64_t kMaxMs = 253402300799999;
+
+bool IsLive(SessionStatus s) {
+  return s == SessionStatus::kOpen || s == SessionStatus::kInProgress;
+}
+
+absl::Time ToTime(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+std::optional<absl::Time> ToOptionalTime(int64_t ms) {
+  if (ms == kNoTime) return std::nullopt;
+  return ToTime(ms);
+}
+
+// The instant a live Session expires, or kNoTime (SPEC section 4).
+int64_t ExpiryInstant(const SessionRecord& rec) {
+  if (!IsLive(rec.status)) return kNoTime;
+  if (rec.date_expiry_ms != kNoTime) return rec.date_expiry_ms;
+  if (rec.ttl > 0) return rec.base_ms + rec.ttl * 1000;
+  return kNoTime;
+}
+
+absl::Status CheckDateExpiry(absl::Time t, int64_t now) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast() ||
+      absl::ToUnixMillis(t) > kMaxMs) {
+    return InvalidParameter("DateExpiry", "It must be a date before 10000.");
+  }
+  if (absl::ToUnixMillis(t) <= now) {
+    return InvalidParameter("DateExpiry", "It must be in the future.");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTtl(int64_t ttl) {
+  // The upper bound keeps base + ttl inside the representable dates.
+  if (ttl < 0 || ttl > kMaxMs / 1000) {
+    return InvalidParameter("Ttl", "It must be an integer >= 0.");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EndedError() {
+  return ProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed,
+                    "The Session has ended and cannot be updated.");
+}
+
+absl::Status TransitionError(SessionStatus from, SessionStatus to) {
+  return ProxyError(absl::StatusCode::kFailedPrecondition,
+                    kErrorInvalidTransition,
+                    Cat("Invalid status transition from '", StatusName(from),
+                        "' to '", StatusName(to), "'."));
+}
+
+}  // namespace
+
+uint8_t NameShardByte(const Sid128& service, std::string_view name) {
+  return static_cast<uint8_t>(
+      StableHash(name, service.hi ^ (service.lo * 0x9e3779b97f4a7c15ULL)) >>
+      56);
+}
+
+absl::Status CheckUniqueName(std::string_view name) {
+  if (name.empty()) {
+    return InvalidParameter("UniqueName", "It must not be empty.");
+  }
+  if (!IsValidUtf8(name)) {
+    return InvalidParameter("UniqueName", "It must be valid UTF-8.");
+  }
+  if (Utf8Length(name) > kMaxNameChars) {
+    return InvalidParameter("UniqueName",
+                            "It must be 191 characters or fewer.");
+  }
+  return absl::OkStatus();
+}
+
+// ListenerList
+// ------------------------------------------------------------------
+
+ListenerList::~ListenerList() {
+  Node* n = head_.load(std::memory_order_acquire);
+  while (n != nullptr) {
+    Node* next = n->next.load(std::memory_order_acquire);
+    delete n;
+    n = next;
+  }
+}
+
+void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
+  auto* node = new Node;
+  node->listener = std::move(listener);
+  MutexLock l(&mu_);
+  if (tail_ == nullptr) {
+    head_.store(node, std::memory_order_release);
+  } else {
+    tail_->next.store(node, std::memory_order_release);
+  }
+  tail_ = node;
+}
+
+void ListenerList::Deliver(const SessionEvent& event) const {
+  for (Node* n = head_.load(std::memory_order_acquire); n != nullptr;
+       n = n->next.load(std::memory_order_acquire)) {
+    n->listener->OnEvent(event);
+  }
+}
+
+// Shard
+// -----------------------------------------------------------------------------
+
+Shard::Shard(const ShardContext* context) : context_(context) {}
+
+Shard::~Shard() {
+  // Records own their wheel entries; the wheel holds only links into them.
+  MutexLock l(&mu_);
+  for (auto& [sid, rec] : sessions_) wheel_.Cancel(rec.get());
+}
+
+int64_t Shard::NowMs() const {
+  return absl::ToUnixMillis(context_->clock->Now());
+}
+
+uint64_t Shard::TickAtOrAfter(int64_t ms) const {
+  if (ms <= context_->origin_ms) return 0;
+  const uint64_t delta = static_cast<uint64_t>(ms - context_->origin_ms);
+  const uint64_t tick = static_cast<uint64_t>(context_->tick_ms);
+  return (delta + tick - 1) / tick;
+}
+
+uint64_t Shard::TickAtOrBefore(int64_t ms) const {
+  if (ms <= context_->origin_ms) return 0;
+  return static_cast<uint64_t>(ms - context_->origin_ms) /
+         static_cast<uint64_t>(context_->tick_ms);
+}
+
+Session Shard::ViewLocked(const SessionRecord& rec) const {
+  Session s;
+  s.sid = FormatSid("KC", rec.sid);
+  s.service_sid = rec.service->sid_text;
+  s.account_sid = context_->account_sid;
+  if (rec.has_name) s.unique_name = rec.unique_name;
+  s.status = rec.status;
+  switch (rec.end_reason) {
+    case EndReason::kNone:
+      break;
+    case EndReason::kApi:
+      s.closed_reason = std::string(kReasonApi);
+      break;
+    case EndReason::kTtl:
+      s.closed_reason = std::string(kReasonTtl);
+      break;
+    case EndReason::kDateExpiry:
+      s.closed_reason = std::string(kReasonDateExpiry);
+      break;
+    case EndReason::kHost:
+      s.closed_reason = rec.host_reason;
+      break;
+  }
+  s.ttl = rec.ttl;
+  s.mode = rec.mode;
+  s.date_created = ToTime(rec.created_ms);
+  s.date_updated = ToTime(rec.updated_ms);
+  s.date_started = s.date_created;
+  s.date_ended = ToOptionalTime(rec.ended_ms);
+  s.date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
+  s.date_expiry = ToOptionalTime(rec.date_expiry_ms);
+  s.participants = rec.participants;
+  return s;
+}
+
+void Shard::EmitLocked(EventType type, const SessionRecord& rec,
+                       int64_t time_ms) {
+  // Building a snapshot costs string copies: only when someone listens.
+  if (context_->listeners->empty()) return;
+  pending_.push_back(SessionEvent{type, ViewLocked(rec), ToTime(time_ms)});
+}
+
+void Shard::DeliverEvents() {
+  std::vector<SessionEvent> batch;
+  {
+    MutexLock l(&mu_);
+    if (delivering_ || pending_.empty()) return;
+    delivering_ = true;
+  }
+  // This thread is now the shard's only deliverer: events leave the queue in
+  // the order they entered it, so each Session's events stay in order.
+  for (;;) {
+    {
+      MutexLock l(&mu_);
+      if (pending_.empty()) {
+        delivering_ = false;
+        return;
+      }
+      batch.swap(pending_);
+    }
+    for (const SessionEvent& e : batch) context_->listeners->Deliver(e);
+    batch.clear();
+  }
+}
+
+void Shard::SetStatusLocked(SessionRecord* rec, SessionStatus status) {
+  --stats_.by_status[static_cast<int>(rec->status)];
+  ++stats_.by_status[static_cast<int>(status)];
+  rec->status = status;
+}
+
+void Shard::RescheduleLocked(SessionRecord* rec) {
+  int64_t deadline = ExpiryInstant(*rec);
+  if (IsEnded(rec->status)) deadline = rec->ended_ms + context_->retention_ms;
+  if (deadline == kNoTime) {
+    wheel_.Cancel(rec);
+    return;
+  }
+  // At least one tick ahead of the wheel: if the clock went back, the wheel
+  // may be ahead of it, and an entry due "now" would spin in Advance().
+  const uint64_t tick = std::max(TickAtOrAfter(deadline), wheel_.now() + 1);
+  wheel_.Schedule(rec, tick);
+  if (context_->wakeup != nullptr) context_->wakeup->ScheduledAt(tick);
+}
+
+void Shard::ExpireLocked(SessionRecord* rec, int64_t instant) {
+  SetStatusLocked(rec, SessionStatus::kClosed);
+  rec->end_reason =
+      rec->date_expiry_ms != kNoTime ? EndReason::kDateExpiry : EndReason::kTtl;
+  rec->ended_ms = instant;
+  rec->updated_ms = instant;
+  ++stats_.expired;
+  EmitLocked(EventType::kClosed, *rec, instant);
+}
+
+void Shard::EndLocked(SessionRecord* rec, SessionStatus status,
+                      EndReason reason, std::string_view host_reason,
+                      int64_t now) {
+  SetStatusLocked(rec, status);
+  rec->end_reason = reason;
+  rec->host_reason = std::string(host_reason);
+  rec->ended_ms = now;
+  rec->updated_ms = now;
+  EmitLocked(EventType::kClosed, *rec, now);
+  RescheduleLocked(rec);
+}
+
+bool Shard::SettleLocked(SessionRecord* rec, int64_t now) {
+  const int64_t instant = ExpiryInstant(*rec);
+  bool changed = false;
+  if (instant != kNoTime && instant <= now) {
+    ExpireLocked(rec, instant);
+    changed = true;
+  }
+  if (IsEnded(rec->status) && rec->ended_ms + context_->retention_ms <= now) {
+    ++stats_.purged;
+    RemoveLocked(rec, EventType::kPurged, now);
+    return false;
+  }
+  if (changed) RescheduleLocked(rec);
+  return true;
+}
+
+void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
+  EmitLocked(type, *rec, now);
+  wheel_.Cancel(rec);
+  if (rec->has_name) {
+    names_.erase(NameKey{rec->service->sid, rec->unique_name});
+    --stats_.named;
+  }
+  rec->service->by_seq.erase(rec->seq);
+  --stats_.by_status[static_cast<int>(rec->status)];
+  sessions_.erase(rec->sid);  // Frees rec.
+}
+
+SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
+                                 int64_t now) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end() || it->second->service->sid != service) {
+    return nullptr;
+  }
+  SessionRecord* rec = it->second.get();
+  return SettleLocked(rec, now) ? rec : nullptr;
+}
+
+absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
+                                      const CreateSessionParams& params) {
+  MutexLock l(&mu_);
+  auto svc = services_.find(service);
+  if (svc == services_.end()) {
+    return absl::NotFoundError("");  // The store words it.
+  }
+  const int64_t now = NowMs();
+  if (params.participants.size() > kMaxParticipants) {
+    return ProxyError(absl::StatusCode::kInvalidArgument,
+                      kErrorTooManyParticipants,
+                      "A Session can have at most 2 Participants.");
+  }
+  if (params.unique_name.has_value()) {
+    if (absl::Status s = CheckUniqueName(*params.unique_name); !s.ok()) {
+      return s;
+    }
+  }
+  if (params.date_expiry.has_value()) {
+    if (absl::Status s = CheckDateExpiry(*params.date_expiry, now); !s.ok()) {
+      return s;
+    }
+  }
+  if (params.ttl.has_value()) {
+    if (absl::Status s = CheckTtl(*params.ttl); !s.ok()) return s;
+  }
+  if (params.unique_name.has_value()) {
+    auto held = names_.find(NameKey{service, *params.unique_name});
+    // A holder whose purge is due no longer holds the name.
+    if (held != names_.end() && SettleLocked(held->second, now)) {
+      return ProxyError(absl::StatusCode::kAlreadyExists,
+                        kErrorSessionNameTaken,
+                        Cat("Session UniqueName '", *params.unique_name,
+                            "' is already in use in this Service."));
+    }
+  }
+  if (sessions_.contains(sid)) {
+    return absl::AlreadyExistsError("SID collision");  // The store re-mints.
+  }
+
+  auto owned = std::make_unique<SessionRecord>();
+  SessionRecord* rec = owned.get();
+  rec->sid = sid;
+  rec->service = svc->second.get();
+  rec->seq = context_->next_seq->fetch_add(1, std::memory_order_relaxed);
+  rec->created_ms = rec->updated_ms = rec->base_ms = now;
+  rec->ttl = params.ttl.value_or(rec->service->default_ttl);
+  if (params.date_expiry.has_value()) {
+    rec->date_expiry_ms = absl::ToUnixMillis(*params.date_expiry);
+  }
+  rec->mode = params.mode.value_or(SessionMode::kVoiceAndMessage);
+  rec->status = params.status.value_or(SessionStatus::kOpen);
+  if (IsEnded(rec->status)) {
+    rec->end_reason = EndReason::kApi;
+    rec->ended_ms = now;
+  }
+  for (const ParticipantParams& p : params.participants) {
+    rec->participants.push_back(
+        Participant{FormatSid("KP", context_->sids->Next()), p.identifier,
+                    p.friendly_name, p.proxy_identifier});
+  }
+  sessions_.emplace(sid, std::move(owned));
+  if (params.unique_name.has_value()) {
+    rec->has_name = true;
+    rec->unique_name = *params.unique_name;
+    names_.emplace(NameKey{service, rec->unique_name}, rec);
+    ++stats_.named;
+  }
+  rec->service->by_seq.emplace(rec->seq, rec);
+  ++stats_.by_status[static_cast<int>(rec->status)];
+  EmitLocked(EventType::kCreated, *rec, now);
+  RescheduleLocked(rec);
+  return ViewLocked(*rec);
+}
+
+absl::StatusOr<Session> Shard::FetchBySid(const Sid128& service,
+                                          const Sid128& sid) {
+  MutexLock l(&mu_);
+  SessionRecord* rec = FindLocked(service, sid, NowMs());
+  if (rec == nullptr) return absl::NotFoundError("");
+  return ViewLocked(*rec);
+}
+
+absl::StatusOr<Session> Shard::FetchByName(const Sid128& service,
+                                           std::string_view name) {
+  MutexLock l(&mu_);
+  auto it = names_.find(NameKey{service, {name.data(), name.size()}});
+  if (it == names_.end() || !SettleLocked(it->second, NowMs())) {
+    return absl::NotFoundError("");
+  }
+  return ViewLocked(*it->second);
+}
+
+absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
+                                      const UpdateSessionParams& params) {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  SessionRecord* rec = FindLocked(service, sid, now);
+  if (rec == nullptr) return absl::NotFoundError("");
+
+  const std::optional<SessionStatus> to = params.status;
+  const bool reopen =
+      rec->status == SessionStatus::kClosed && to == SessionStatus::kInProgress;
+  if (IsEnded(rec->status) && !reopen) {
+    if (rec->status == SessionStatus::kFailed &&
+        to == SessionStatus::kInProgress) {
+      return TransitionError(rec->status, *to);
+    }
+    return EndedError();
+  }
+  if (!reopen && to.has_value() && *to != SessionStatus::kClosed) {
+    return TransitionError(rec->status, *to);
+  }
+  if (params.date_expiry.has_value()) {
+    if (absl::Status s = CheckDateExpiry(*params.date_expiry, now); !s.ok()) {
+      return s;
+    }
+  } else if (reopen && rec->date_expiry_ms != kNoTime &&
+             rec->date_expiry_ms <= now) {
+    return InvalidParameter(
+        "DateExpiry",
+        "Re-opening a Session whose DateExpiry has passed needs a new one.");
+  }
+  if (params.ttl.has_value()) {
+    if (absl::Status s = CheckTtl(*params.ttl); !s.ok()) return s;
+  }
+
+  if (params.ttl.has_value()) rec->ttl = *params.ttl;
+  if (params.date_expiry.has_value()) {
+    rec->date_expiry_ms = absl::ToUnixMillis(*params.date_expiry);
+  }
+  rec->updated_ms = now;
+  if (reopen) {
+    SetStatusLocked(rec, SessionStatus::kInProgress);
+    rec->end_reason = EndReason::kNone;
+    rec->host_reason.clear();
+    rec->ended_ms = kNoTime;
+    rec->base_ms = now;
+  }
+  if (to == SessionStatus::kClosed) {
+    EndLocked(rec, SessionStatus::kClosed, EndReason::kApi, "", now);
+  } else {
+    EmitLocked(EventType::kUpdated, *rec, now);
+    RescheduleLocked(rec);
+    // A new Ttl may already be spent: the Session expires at once.
+    if (!SettleLocked(rec, now)) return absl::NotFoundError("");
+  }
+  return ViewLocked(*rec);
+}
+
+absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  SessionRecord* rec = FindLocked(service, sid, now);
+  if (rec == nullptr) return absl::NotFoundError("");
+  RemoveLocked(rec, EventType::kDeleted, now);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Session> Shard::RecordInteraction(const Sid128& service,
+                                                 const Sid128& sid) {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  SessionRecord* rec = FindLocked(service, sid, now);
+  if (rec == nullptr) return absl::NotFoundError("");
+  if (IsEnded(rec->status)) return EndedError();
+  rec->last_interaction_ms = rec->updated_ms = rec->base_ms = now;
+  if (rec->status == SessionStatus::kOpen) {
+    SetStatusLocked(rec, SessionStatus::kInProgress);
+  }
+  EmitLocked(EventType::kInteraction, *rec, now);
+  RescheduleLocked(rec);
+  return ViewLocked(*rec);
+}
+
+absl::StatusOr<Session> Shard::End(const Sid128& service, const Sid128& sid,
+                                   SessionStatus status,
+                                   std::string_view reason) {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  SessionRecord* rec = FindLocked(service, sid, now);
+  if (rec == nullptr) return absl::NotFoundError("");
+  if (IsEnded(rec->status)) return EndedError();
+  if (reason.empty() || !IsValidUtf8(reason) ||
+      Utf8Length(reason) > kMaxReasonChars) {
+    return InvalidParameter("Reason",
+                            "It must be 1 to 255 characters of UTF-8.");
+  }
+  EndLocked(rec, status, EndReason::kHost, reason, now);
+  return ViewLocked(*rec);
+}
+
+std::vector<Shard::Listed> Shard::List(const Sid128& service,
+                                       const std::optional<PageCursor>& cursor,
+                                       size_t limit) {
+  std::vector<Listed> out;
+  MutexLock l(&mu_);
+  auto svc = services_.find(service);
+  if (svc == services_.end()) return out;
+  auto& by_seq = svc->second->by_seq;
+  const int64_t now = NowMs();
+  const bool newer =
+      cursor.has_value() && cursor->direction == PageCursor::Direction::kBefore;
+  // Settling may purge, and erasing from a btree invalidates its iterators,
+  // so each step looks the next record up again from the last position.
+  std::optional<uint64_t> from;
+  if (cursor.has_value()) from = cursor->seq;
+  while (out.size() < limit) {
+    SessionRecord* rec = nullptr;
+    if (newer) {
+      auto it = from ? by_seq.upper_bound(*from) : by_seq.begin();
+      if (it == by_seq.end()) break;
+      rec = it->second;
+    } else {
+      auto it = from ? by_seq.lower_bound(*from) : by_seq.end();
+      if (it == by_seq.begin()) break;
+      rec = std::prev(it)->second;
+    }
+    from = rec->seq;
+    if (SettleLocked(rec, now))
+      out.push_back(Listed{rec->seq, rec->sid, ViewLocked(*rec)});
+  }
+  return out;
+}
+
+int64_t Shard::Advance() {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  wheel_.Advance(TickAtOrBefore(now));
+  int64_t done = 0;
+  // Due entries were collected first; settling one may reschedule it.
+  while (TimerEntry* e = wheel_.PopDue()) {
+    auto* rec = static_cast<SessionRecord*>(e);
+    const SessionStatus before = rec->status;
+    if (!SettleLocked(rec, now)) {
+      ++done;
+      continue;
+    }
+    if (rec->status != before) ++done;
+    // Not due after all (the clock went back): back on the wheel.
+    if (!rec->scheduled()) RescheduleLocked(rec);
+  }
+  return done;
+}
+
+std::optional<uint64_t> Shard::NextEventTick() {
+  MutexLock l(&mu_);
+  return wheel_.NextEventTick();
+}
+
+void Shard::AddServiceLocked(const Sid128& sid, std::string sid_text,
+                             int64_t default_ttl) {
+  auto svc = std::make_unique<ShardService>();
+  svc->sid = sid;
+  svc->sid_text = std::move(sid_text);
+  svc->default_ttl = default_ttl;
+  services_.emplace(sid, std::move(svc));
+}
+
+void Shard::SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl) {
+  auto it = services_.find(sid);
+  if (it != services_.end()) it->second->default_ttl = default_ttl;
+}
+
+void Shard::RemoveServiceLocked(const Sid128& sid) {
+  auto it = services_.find(sid);
+  if (it == services_.end()) return;
+  const int64_t now = NowMs();
+  auto& by_seq = it->second->by_seq;
+  while (!by_seq.empty()) {
+    RemoveLocked(std::prev(by_seq.end())->second, EventType::kDeleted, now);
+  }
+  services_.erase(it);
+}
+
+ShardStats Shard::Stats() {
+  MutexLock l(&mu_);
+  return stats_;
+}
+
+absl::Status Shard::CheckInvariants() {
+  MutexLock l(&mu_);
+  ShardStats counted;
+  size_t indexed = 0;
+  for (const auto& [sid, rec] : sessions_) {
+    if (rec->sid != sid) return absl::InternalError("record under wrong SID");
+    auto svc = services_.find(rec->service->sid);
+    if (svc == services_.end() || svc->second.get() != rec->service) {
+      return absl::InternalError("record of an unknown Service");
+    }
+    auto pos = rec->service->by_seq.find(rec->seq);
+    if (pos == rec->service->by_seq.end() || pos->second != rec.get()) {
+      return absl::InternalError("record missing from creation index");
+    }
+    ++counted.by_status[static_cast<int>(rec->status)];
+    if (rec->has_name) {
+      ++counted.named;
+      auto n = names_.find(NameKey{rec->service->sid, rec->unique_name});
+      if (n == names_.end() || n->second != rec.get()) {
+        return absl::InternalError("named record missing from name index");
+      }
+      if (NameShardByte(rec->service->sid, rec->unique_name) !=
+          ShardByte(rec->sid)) {
+        return absl::InternalError("named record in the wrong shard");
+      }
+    }
+    const bool needs_timer =
+        ExpiryInstant(*rec) != kNoTime || IsEnded(rec->status);
+    if (needs_timer != rec->scheduled()) {
+      return absl::InternalError(
+          Cat("record ", FormatSid("KC", rec->sid),
+              needs_timer ? " is off the wheel" : " is on the wheel"));
+    }
+    if (IsEnded(rec->status) != (rec->ended_ms != kNoTime) ||
+        IsEnded(rec->status) != (rec->end_reason != EndReason::kNone)) {
+      return absl::InternalError("ended state and date_ended disagree");
+    }
+  }
+  for (const auto& [sid, svc] : services_) indexed += svc->by_seq.size();
+  if (indexed != sessions_.size()) {
+    return absl::InternalError("creation index size differs from table");
+  }
+  if (names_.size() != static_cast<size_t>(counted.named)) {
+    return absl::InternalError("name index has stale entries");
+  }
+  if (wheel_.size() > sessions_.size()) {
+    return absl::InternalError("wheel holds more entries than records");
+  }
+  if (counted.by_status != stats_.by_status || counted.named != stats_.named) {
+    return absl::InternalError("status counters drifted");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sessionwheel::internal

@@ -1,0 +1,265 @@
+// One shard of a SessionStore: one lock, one SID table, one name index, one
+// timer wheel, one event queue.
+//
+// A Session lives in the shard picked by the top byte of its SID. A Session
+// with a unique_name is minted with that byte taken from a stable hash of
+// (Service SID, name), so the name index of a shard holds exactly the names
+// of its own Sessions: reserving a name, inserting the Session and freeing
+// the name on delete all happen under one lock.
+//
+// Every Service is replicated into every shard (`ShardService`), so a
+// Session operation never takes a lock outside its shard. Service writes are
+// rare and take every shard lock, in index order (see store.cc).
+//
+// Events are queued under the lock and delivered after it is released, by
+// whichever thread finds no delivery in progress (`DeliverEvents`), so a
+// Session's events keep their order and no listener runs under a lock.
+
+#ifndef SESSIONWHEEL_ENGINE_SHARD_H_
+#define SESSIONWHEEL_ENGINE_SHARD_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/page_token.h"
+#include "engine/sid.h"
+#include "engine/timer_wheel.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/events.h"
+#include "sessionwheel/internal/mutex.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel::internal {
+
+// Times inside the engine are Unix milliseconds; kNoTime stands for null.
+inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+// Why an ended Session ended: the engine's own reasons need no string.
+enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
+
+struct ShardService;
+
+// A Session as stored. The TimerEntry base makes it its own wheel entry.
+struct SessionRecord : TimerEntry {
+  Sid128 sid;
+  ShardService* service = nullptr;
+  uint64_t seq = 0;  // Store-wide creation order.
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t base_ms = 0;  // Latest of create, re-open, interaction.
+  int64_t ended_ms = kNoTime;
+  int64_t last_interaction_ms = kNoTime;
+  int64_t date_expiry_ms = kNoTime;
+  int64_t ttl = 0;
+  SessionStatus status = SessionStatus::kOpen;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  EndReason end_reason = EndReason::kNone;
+  bool has_name = false;
+  std::string unique_name;  // Immutable: the name index points into it.
+  std::string host_reason;  // Set only when end_reason == kHost.
+  std::vector<Participant> participants;
+};
+
+// A Service as one shard sees it.
+struct ShardService {
+  Sid128 sid;
+  std::string sid_text;
+  int64_t default_ttl = 0;
+  absl::btree_map<uint64_t, SessionRecord*> by_seq;  // This shard's Sessions.
+};
+
+// Key of the name index: a name is unique within its Service.
+struct NameKey {
+  Sid128 service;
+  absl::string_view name;
+  friend bool operator==(const NameKey& a, const NameKey& b) {
+    return a.service == b.service && a.name == b.name;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const NameKey& k) {
+    return H::combine(std::move(h), k.service, k.name);
+  }
+};
+
+// Wakes the store's background thread when a shard schedules something
+// earlier than the thread planned to wake for.
+class WakeupSink {
+ public:
+  virtual ~WakeupSink() = default;
+  virtual void ScheduledAt(uint64_t tick) = 0;
+};
+
+// The listeners, an append-only list that readers walk without a lock.
+class ListenerList {
+ public:
+  ListenerList() = default;
+  ListenerList(const ListenerList&) = delete;
+  ListenerList& operator=(const ListenerList&) = delete;
+  ~ListenerList();
+
+  void Add(std::shared_ptr<SessionListener> listener);
+  bool empty() const {
+    return head_.load(std::memory_order_acquire) == nullptr;
+  }
+  void Deliver(const SessionEvent& event) const;
+
+ private:
+  struct Node {
+    std::shared_ptr<SessionListener> listener;
+    std::atomic<Node*> next{nullptr};
+  };
+  Mutex mu_;  // Serialises writers only.
+  std::atomic<Node*> head_{nullptr};
+  Node* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+// What every shard shares. Constant after construction, except the atomics.
+struct ShardContext {
+  Clock* clock = nullptr;
+  int64_t origin_ms = 0;  // Tick 0 of every wheel.
+  int64_t tick_ms = 10;
+  int64_t retention_ms = 0;
+  std::string account_sid;
+  SidGenerator* sids = nullptr;
+  std::atomic<uint64_t>* next_seq = nullptr;
+  const ListenerList* listeners = nullptr;
+  WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
+};
+
+// Per-shard counters, summed by SessionStore::Stats().
+struct ShardStats {
+  std::array<int64_t, 5> by_status{};  // Indexed by SessionStatus.
+  int64_t named = 0;
+  int64_t expired = 0;
+  int64_t purged = 0;
+};
+
+class Shard {
+ public:
+  explicit Shard(const ShardContext* context);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  // Session operations. Each takes the lock, applies any due expiry of the
+  // Session it touches, queues its events, and releases the lock; the caller
+  // then calls DeliverEvents(). Parameters are validated here, under the
+  // lock, so errors come in one documented order (docs/semantics.md).
+  absl::StatusOr<Session> Create(const Sid128& service, const Sid128& sid,
+                                 const CreateSessionParams& params);
+  // Returns NotFound (without message) when absent; the store words it.
+  absl::StatusOr<Session> FetchBySid(const Sid128& service, const Sid128& sid);
+  absl::StatusOr<Session> FetchByName(const Sid128& service,
+                                      std::string_view name);
+  absl::StatusOr<Session> Update(const Sid128& service, const Sid128& sid,
+                                 const UpdateSessionParams& params);
+  absl::Status Delete(const Sid128& service, const Sid128& sid);
+  absl::StatusOr<Session> RecordInteraction(const Sid128& service,
+                                            const Sid128& sid);
+  absl::StatusOr<Session> End(const Sid128& service, const Sid128& sid,
+                              SessionStatus status, std::string_view reason);
+
+  // Up to `limit` Sessions of `service` in this shard, past `cursor` in its
+  // direction (no cursor: from the newest), each with its sequence number,
+  // nearest to the cursor first. Due expiries are applied on the way.
+  struct Listed {
+    uint64_t seq;
+    Sid128 sid;
+    Session session;
+  };
+  std::vector<Listed> List(const Sid128& service,
+                           const std::optional<PageCursor>& cursor,
+                           size_t limit);
+
+  // Runs the wheel to the clock's now; returns Sessions closed or purged.
+  int64_t Advance();
+  // The earliest tick at which Advance() may have work.
+  std::optional<uint64_t> NextEventTick();
+
+  // Service replication, called with every shard lock held in order.
+  void AddServiceLocked(const Sid128& sid, std::string sid_text,
+                        int64_t default_ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the Service and its Sessions here (kDeleted each).
+  void RemoveServiceLocked(const Sid128& sid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Delivers queued events unless another thread is already doing so.
+  void DeliverEvents();
+
+  ShardStats Stats();
+  absl::Status CheckInvariants();
+
+  Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+
+ private:
+  int64_t NowMs() const;
+  uint64_t TickAtOrAfter(int64_t ms) const;
+  uint64_t TickAtOrBefore(int64_t ms) const;
+
+  // The Session's record if it belongs to `service`, after applying any due
+  // expiry or purge; null if absent.
+  SessionRecord* FindLocked(const Sid128& service, const Sid128& sid,
+                            int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a due expiry and/or purge. Returns false if the record is gone.
+  bool SettleLocked(SessionRecord* rec, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLocked(SessionRecord* rec, int64_t instant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndLocked(SessionRecord* rec, SessionStatus status, EndReason reason,
+                 std::string_view host_reason, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts the record on the wheel for its next expiry or purge, or takes it
+  // off if it has none.
+  void RescheduleLocked(SessionRecord* rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the record from every index and frees it, queueing `type`.
+  void RemoveLocked(SessionRecord* rec, EventType type, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetStatusLocked(SessionRecord* rec, SessionStatus status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EmitLocked(EventType type, const SessionRecord& rec, int64_t time_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Session ViewLocked(const SessionRecord& rec) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction
+  const ShardContext* const context_;
+
+  // Protected by mu_
+  Mutex mu_;
+  absl::flat_hash_map<Sid128, std::unique_ptr<SessionRecord>> sessions_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<NameKey, SessionRecord*> names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_
+      ABSL_GUARDED_BY(mu_);
+  TimerWheel wheel_ ABSL_GUARDED_BY(mu_);
+  ShardStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<SessionEvent> pending_ ABSL_GUARDED_BY(mu_);
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The shard byte a named Session's SID carries (see the file comment).
+uint8_t NameShardByte(const Sid128& service, std::string_view name);
+
+// Checks a Service or Session unique_name: 1 to 191 characters of UTF-8.
+// Errors: InvalidArgument/80701 naming `UniqueName`.
+absl::Status CheckUniqueName(std::string_view name);
+
+}  // namespace sessionwheel::internal
+
+#endif  // SESSIONWHEEL_ENGINE_SHARD_H_
