@@ -47,6 +47,18 @@ absl::Status CheckDateExpiry(absl::Time t, int64_t now) {
   return absl::OkStatus();
 }
 
+// Enums arrive from C++ callers, who can cast any integer into one.
+absl::Status CheckEnums(std::optional<SessionMode> mode,
+                        std::optional<SessionStatus> status) {
+  if (mode.has_value() && ModeName(*mode).empty()) {
+    return InvalidParameter("Mode", "It is not a known Session mode.");
+  }
+  if (status.has_value() && StatusName(*status).empty()) {
+    return InvalidParameter("Status", "It is not a known Session status.");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckTtl(int64_t ttl) {
   // The upper bound keeps base + ttl inside the representable dates.
   if (ttl < 0 || ttl > kMaxMs / 1000) {
@@ -190,7 +202,28 @@ void Shard::EmitLocked(EventType type, const SessionRecord& rec,
   pending_.push_back(SessionEvent{type, ViewLocked(rec), ToTime(time_ms)});
 }
 
+namespace {
+// While this thread delivers events, the shards whose events a listener's
+// call back into a store queued: the outermost delivery loop drains them
+// after the current one, so listeners are never re-entered recursively.
+thread_local std::vector<Shard*>* t_deferred = nullptr;
+}  // namespace
+
 void Shard::DeliverEvents() {
+  if (t_deferred != nullptr) {  // Inside a listener on this thread.
+    if (std::find(t_deferred->begin(), t_deferred->end(), this) ==
+        t_deferred->end()) {
+      t_deferred->push_back(this);
+    }
+    return;
+  }
+  std::vector<Shard*> shards{this};
+  t_deferred = &shards;
+  for (size_t i = 0; i < shards.size(); ++i) shards[i]->DrainEvents();
+  t_deferred = nullptr;
+}
+
+void Shard::DrainEvents() {
   std::vector<SessionEvent> batch;
   {
     MutexLock l(&mu_);
@@ -319,6 +352,9 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   if (params.ttl.has_value()) {
     if (absl::Status s = CheckTtl(*params.ttl); !s.ok()) return s;
   }
+  if (absl::Status s = CheckEnums(params.mode, params.status); !s.ok()) {
+    return s;
+  }
   if (params.unique_name.has_value()) {
     auto held = names_.find(NameKey{service, *params.unique_name});
     // A holder whose purge is due no longer holds the name.
@@ -393,6 +429,9 @@ absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
   SessionRecord* rec = FindLocked(service, sid, now);
   if (rec == nullptr) return absl::NotFoundError("");
 
+  if (absl::Status s = CheckEnums(std::nullopt, params.status); !s.ok()) {
+    return s;
+  }
   const std::optional<SessionStatus> to = params.status;
   const bool reopen =
       rec->status == SessionStatus::kClosed && to == SessionStatus::kInProgress;
@@ -437,8 +476,17 @@ absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
   } else {
     EmitLocked(EventType::kUpdated, *rec, now);
     RescheduleLocked(rec);
-    // A new Ttl may already be spent: the Session expires at once.
-    if (!SettleLocked(rec, now)) return absl::NotFoundError("");
+    // A new Ttl may already be spent: the Session expires at once. If its
+    // retention is spent too, it is purged, but only after the answer is
+    // taken: the update did happen, and says what it did.
+    const int64_t instant = ExpiryInstant(*rec);
+    if (instant != kNoTime && instant <= now) {
+      ExpireLocked(rec, instant);
+      RescheduleLocked(rec);
+      Session answer = ViewLocked(*rec);
+      SettleLocked(rec, now);
+      return answer;
+    }
   }
   return ViewLocked(*rec);
 }

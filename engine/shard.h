@@ -199,7 +199,8 @@ class Shard {
   void RemoveServiceLocked(const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Delivers queued events unless another thread is already doing so.
+  // Delivers queued events unless another thread is already doing so. Called
+  // from inside a listener, it leaves them to this thread's outer delivery.
   void DeliverEvents();
 
   ShardStats Stats();
@@ -230,6 +231,8 @@ class Shard {
   // Removes the record from every index and frees it, queueing `type`.
   void RemoveLocked(SessionRecord* rec, EventType type, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Delivers this shard's queue if no other thread is delivering it.
+  void DrainEvents();
   void SetStatusLocked(SessionRecord* rec, SessionStatus status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EmitLocked(EventType type, const SessionRecord& rec, int64_t time_ms)

@@ -200,8 +200,10 @@ class SessionStore {
   virtual int64_t Advance() = 0;
 
   // Returns the earliest time at which Advance() may have work, or nullopt if
-  // no Session is waiting on the clock. It is at most one tick after the
-  // earliest pending expiry or purge.
+  // no Session is waiting on the clock. It is never later than one tick after
+  // the earliest pending expiry or purge, and may be earlier: the wheel also
+  // wakes to re-sort a coarse slot into finer ones. A host driving Advance()
+  // itself sleeps until NextWakeup(), calls Advance(), and asks again.
   virtual std::optional<absl::Time> NextWakeup() = 0;
 
   // Adds a listener for every later event. Listeners cannot be removed; the
