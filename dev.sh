@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds, tests and runs sessionwheel; installs what it needs on Debian 12.
+# Usage: ./dev.sh help
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Everything the presets need, by Debian package. libclang-rt-14-dev holds
+# clang's sanitizer runtimes, which --no-install-recommends would leave out.
+PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
+
+usage() {
+  cat <<'EOF'
+Usage: ./dev.sh COMMAND [ARGS...]
+
+  demo [ARGS]     build the release preset and run the demo simulation
+  test            build the dev preset (Debug, g++, -Werror) and run every test
+  tsan            build with ThreadSanitizer (clang) and run the concurrency tests
+  asan            build with AddressSanitizer + UBSan and run every test
+  thread-safety   build with clang -Wthread-safety -Werror and run every test
+  bench [ARGS]    build the release preset and run the benchmarks
+  help            this text
+
+Missing Debian packages are installed first (as root). Builds go to
+build/<preset>/; each run's ctest output is kept in build/<preset>/ctest.log.
+EOF
+}
+
+# Installs only what is missing, so a ready machine never touches apt.
+ensure_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+      missing+=("$p")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if ((EUID != 0)); then
+    echo "dev.sh: missing Debian packages; install them with:" >&2
+    echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "dev.sh: installing ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake --preset "$1"
+  cmake --build --preset "$1" -j "$(nproc)" "${@:2}"
+}
+
+# Runs a test preset, keeping its output for .ci/run to count. pipefail makes
+# a ctest failure the pipeline's failure.
+run_tests() {
+  local log="build/$1/ctest.log"
+  rm -f "$log"
+  ctest --preset "$1" -j "$(nproc)" 2>&1 | tee "$log"
+}
+
+command=${1:-help}
+(($# > 0)) && shift
+
+case "$command" in
+  demo)
+    ensure_packages
+    build release --target sessionwheel-demo
+    exec build/release/bench/sessionwheel-demo "$@"
+    ;;
+  test)
+    ensure_packages
+    build dev
+    run_tests dev
+    ;;
+  tsan | asan | thread-safety)
+    ensure_packages
+    build "$command"
+    run_tests "$command"
+    ;;
+  bench)
+    ensure_packages
+    build release
+    # The benchmark suite may not exist yet; the demo alone is no failure.
+    if [[ -x build/release/bench/sessionwheel-bench ]]; then
+      exec build/release/bench/sessionwheel-bench "$@"
+    fi
+    echo "dev.sh: build/release/bench/sessionwheel-bench not built; no benchmarks to run"
+    ;;
+  help | -h | --help)
+    usage
+    ;;
+  *)
+    echo "dev.sh: unknown command '$command'" >&2
+    usage >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,190 @@
+// A hierarchical timer wheel: the schedule behind every expiry and purge.
+//
+// The wheel knows ticks and intrusive links, nothing else. A tick is an
+// unsigned 64-bit count whose length the owner chooses; the current tick is
+// passed to Advance() and never read from a clock here, so tests move time by
+// hand. The link lives inside the caller's object, so Schedule, Cancel and
+// reschedule are O(1) and never allocate.
+//
+// Example:
+//
+//   struct Session { TimerEntry timer; ... };
+//   TimerWheel wheel(/*now=*/0);
+//   wheel.Schedule(&session.timer, 500);        // due at tick 500
+//   wheel.Advance(499);                         // nothing is due yet
+//   wheel.Advance(500);                         // now it is
+//   while (TimerEntry* e = wheel.PopDue()) {    // collect, then process:
+//     ...                                       // may Schedule/Cancel anything
+//   }
+//
+// Design
+//
+// A tick is read as 6-bit groups, group 0 being the lowest. Level L has one
+// slot for each value of group L. An entry whose deadline d is later than now
+// sits at the level of the highest group in which d and now differ, in the
+// slot named by d's value in that group:
+//
+//   level = (index of the highest set bit of d ^ now) / kSlotBits
+//   slot  = (d >> (level * kSlotBits)) & kSlotMask
+//
+// So level L holds deadlines that agree with now in every group above L and
+// are later in group L: less than 2^(6(L+1)) ticks ahead, in slots 2^(6L)
+// ticks wide. Ten levels of 6 bits and a top level of 4 cover all 64 bits:
+// every deadline has a place and there is no overflow list. Deadlines at or
+// before now go straight to the due list.
+//
+// With a tick of 10 ms:
+//
+//   Level Slots  Slot width             Holds deadlines ahead by less than
+//     0    64    1 tick    10 ms         2^6  ticks   640 ms
+//     1    64    2^6       640 ms        2^12         41 s
+//     2    64    2^12      41 s          2^18         44 min
+//     3    64    2^18      44 min        2^24         1.9 days
+//     4    64    2^24      1.9 days      2^30         124 days
+//     5    64    2^30      124 days      2^36         22 years
+//     6    64    2^36      22 years      2^42         1,394 years
+//     7    64    2^42      1,394 years   2^48         89,000 years
+//     8    64    2^48      89,000 years  2^54         5.7 million years
+//     9    64    2^54      5.7 M years   2^60         365 million years
+//    10    16    2^60      365 M years   2^64         5.8 billion years
+//
+// Unlike the kernel's wheel, slot width is not lateness: nothing fires early
+// or late. When now reaches the first tick of an occupied slot at level
+// L >= 1, the slot cascades: each entry is placed again relative to the new
+// now, which drops it to a finer level (it now agrees with now in group L) or,
+// if its deadline is now, onto the due list. A level-0 slot holds one
+// deadline, so reaching it makes all its entries due. An entry is touched at
+// most once per level below the one it was scheduled on, and becomes due at
+// exactly its tick.
+//
+// Advance jumps; it does not tick. Because of the XOR placement, every
+// occupied slot at level L lies after now's value in group L, all within
+// now's current span at level L + 1, and the first one starts at
+//
+//   (now with groups 0..L cleared) | (first occupied slot) << (L * kSlotBits)
+//
+// The first occupied slot is the count of trailing zeros of the level's 64-bit
+// occupancy bitmap. The lowest non-empty level always has the earliest such
+// tick (higher levels' slots begin only after that span ends), so finding the
+// next event is a scan of at most 11 words, and Advance(target) steps from
+// event to event while the next is <= target, cascading one slot per step.
+// Its cost follows the occupied slots and entries it touches, never the
+// ticks it skips: a jump of 2^63 ticks with one entry pending is at most 11
+// steps.
+//
+// Due entries wait on a FIFO due list, handed out one at a time by PopDue(),
+// so code processing them may schedule or cancel anything, including the entry
+// just popped and entries still on the due list.
+//
+// Thread safety: none. The owner holds its lock around every call.
+
+#ifndef SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_
+#define SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace sessionwheel::internal {
+
+// The wheel's link, embedded in the caller's object. The wheel owns the
+// fields while the entry is scheduled; an owner must Cancel() its entry before
+// it is destroyed or moved, and must not copy a scheduled entry.
+struct TimerEntry {
+  static constexpr uint8_t kNotScheduled = 0xFF;
+  static constexpr uint8_t kDueList = 0xFE;
+
+  TimerEntry* next = nullptr;
+  TimerEntry* prev = nullptr;
+  // The tick at which the entry becomes due. Valid while scheduled; after
+  // PopDue() it still holds the deadline the entry was popped for.
+  uint64_t deadline = 0;
+  // Which list the entry is on: a level (0..kLevels-1), kDueList, or
+  // kNotScheduled.
+  uint8_t level = kNotScheduled;
+  uint8_t slot = 0;
+
+  bool scheduled() const { return level != kNotScheduled; }
+};
+
+// A hierarchical timer wheel over 64-bit ticks. See the file comment.
+class TimerWheel {
+ public:
+  static constexpr int kSlotBits = 6;
+  static constexpr int kSlots = 1 << kSlotBits;
+  static constexpr uint64_t kSlotMask = kSlots - 1;
+  static constexpr int kLevels = (64 + kSlotBits - 1) / kSlotBits;
+
+  explicit TimerWheel(uint64_t now = 0) : now_(now) {}
+  TimerWheel(const TimerWheel&) = delete;
+  TimerWheel& operator=(const TimerWheel&) = delete;
+
+  // The current tick: every entry with deadline <= now() is on the due list
+  // (or has been popped from it).
+  uint64_t now() const { return now_; }
+
+  // The number of entries scheduled, on a level or on the due list.
+  size_t size() const { return size_; }
+
+  // Whether PopDue() would return an entry.
+  bool HasDue() const { return due_head_ != nullptr; }
+
+  // Schedules `e` to become due at tick `deadline`, rescheduling it if it is
+  // already scheduled. A deadline <= now() puts it on the due list at once. A
+  // reschedule that lands in the list and slot `e` is already on only updates
+  // `e->deadline`.
+  void Schedule(TimerEntry* e, uint64_t deadline);
+
+  // Removes `e` from the wheel if it is scheduled (on a level or on the due
+  // list); does nothing otherwise.
+  void Cancel(TimerEntry* e);
+
+  // Moves time forward to `now`, putting every entry whose deadline is <= `now`
+  // on the due list, each only once its deadline is reached. A `now` <= now()
+  // does nothing. Entries made due by Advance come off the due list in
+  // deadline order, after any that were already on it.
+  void Advance(uint64_t now);
+
+  // Removes and returns the first entry on the due list, or nullptr if it is
+  // empty. The entry is left unscheduled, its links cleared and its deadline
+  // kept; the caller may Schedule it again.
+  TimerEntry* PopDue();
+
+  // The earliest tick at which Advance() has work: now() if the due list is
+  // not empty, else the start of the next occupied slot (an entry becoming
+  // due, or a coarse slot cascading). Never later than the earliest pending
+  // deadline, possibly earlier. std::nullopt when nothing is scheduled.
+  std::optional<uint64_t> NextEventTick() const;
+
+ private:
+  // Where an entry with a given deadline belongs, relative to now_.
+  struct Place {
+    uint8_t level;
+    uint8_t slot;
+  };
+
+  Place PlaceFor(uint64_t deadline) const;
+  // The lowest level with an occupied slot, or kLevels if there is none. Its
+  // first occupied slot is the next event (see the file comment).
+  int LowestOccupiedLevel() const;
+  // The first tick of `slot` at `level` within now_'s current span.
+  uint64_t SlotStart(int level, int slot) const;
+  // Links `e` into the list for `place`; does not touch size_.
+  void Link(TimerEntry* e, Place place);
+  // Unlinks `e` from its list and marks it unscheduled; does not touch size_.
+  void Unlink(TimerEntry* e);
+  // Places every entry of a slot again, relative to now_.
+  void Cascade(int level, int slot);
+
+  uint64_t now_;
+  size_t size_ = 0;
+  // Bit s of occupied_[L] is set iff slots_[L][s] is not empty.
+  uint64_t occupied_[kLevels] = {};
+  TimerEntry* slots_[kLevels][kSlots] = {};
+  TimerEntry* due_head_ = nullptr;
+  TimerEntry* due_tail_ = nullptr;
+};
+
+}  // namespace sessionwheel::internal
+
+#endif  // SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_

@@ -1,0 +1,1083 @@
+// Model-based test of SessionStore.
+//
+// A seeded random sequence of operations and clock moves runs against the
+// store and against a small reference model written straight from SPEC.md
+// and docs/semantics.md. The model is deliberately naive: a std::map of plain
+// Sessions per Service, and expiry computed lazily by settling every Session
+// against the clock before each operation. After every step the two must
+// agree on the operation's outcome (OK, or the same Proxy error code) and on
+// every field of every Session; Sessions the model no longer holds must be
+// NotFound in the store.
+//
+// Where the contract leaves the order of two checks open (for example a bad
+// `Reason` on an ended Session), the model accepts either code; everywhere
+// else it demands exactly one.
+//
+// A failure prints the seed, the step, the operation and the last few
+// operations before it. To replay one seed:
+//   model_test --gtest_filter='Seeds/ModelTest.RandomOperationsAgreeWithModel/17'
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/errors.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SESSIONWHEEL_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define SESSIONWHEEL_TSAN 1
+#endif
+
+namespace sessionwheel {
+namespace {
+
+#if defined(SESSIONWHEEL_TSAN)
+constexpr int kSeeds = 10;
+#else
+constexpr int kSeeds = 50;
+#endif
+constexpr int kSteps = 2000;
+
+constexpr absl::Duration kRetention = absl::Minutes(10);
+const absl::Time kStart = absl::FromUnixSeconds(1700000000);
+
+// Names from a small pool, so creates collide often. One is shaped like a
+// Session SID: a fetch tries it as a SID first, then as a name.
+const char* const kNamePool[] = {"alpha", "bravo", "charlie", "delta", "echo"};
+const char kSidShapedName[] = "KC00000000000000000000000000000001";
+const std::string& LongValidName() {
+  static const std::string* name = new std::string(191, 'n');
+  return *name;
+}
+
+// Every valid name a step may use; the full check fetches each of them.
+std::vector<std::string> AllValidNames() {
+  std::vector<std::string> names(std::begin(kNamePool), std::end(kNamePool));
+  names.push_back(LongValidName());
+  names.push_back(kSidShapedName);
+  return names;
+}
+
+std::string T(absl::Time t) {
+  return absl::StrCat("t+", absl::ToInt64Milliseconds(t - kStart), "ms");
+}
+std::string T(const std::optional<absl::Time>& t) {
+  return t ? T(*t) : "null";
+}
+std::string S(const std::optional<std::string>& s) {
+  if (!s) return "null";
+  if (s->size() > 40) {
+    return absl::StrCat("\"", s->substr(0, 8), "...(", s->size(), " chars)\"");
+  }
+  return absl::StrCat("\"", *s, "\"");
+}
+std::string S(const std::optional<int64_t>& v) {
+  return v ? absl::StrCat(*v) : "absent";
+}
+std::string S(const std::optional<SessionStatus>& v) {
+  return v ? std::string(StatusName(*v)) : "absent";
+}
+std::string S(const std::optional<SessionMode>& v) {
+  return v ? std::string(ModeName(*v)) : "absent";
+}
+std::string Codes(const std::set<int>& codes) {
+  std::string out;
+  for (int c : codes) absl::StrAppend(&out, out.empty() ? "" : "|", c);
+  return out.empty() ? "OK" : out;
+}
+
+// The canonical code the store pairs with each Proxy code (errors.h, store.h).
+absl::StatusCode CanonicalFor(int proxy_code) {
+  switch (proxy_code) {
+    case kErrorNotFound:
+      return absl::StatusCode::kNotFound;
+    case kErrorSessionNameTaken:
+      return absl::StatusCode::kAlreadyExists;
+    case kErrorSessionClosed:
+    case kErrorInvalidTransition:
+      return absl::StatusCode::kFailedPrecondition;
+    default:
+      return absl::StatusCode::kInvalidArgument;
+  }
+}
+
+// "KC" + 32 hex digits of either case, written lower-case; nullopt otherwise.
+std::optional<std::string> CanonicalSessionSid(std::string_view text) {
+  if (text.size() != 34 || text.substr(0, 2) != "KC") return std::nullopt;
+  std::string out = "KC";
+  for (char c : text.substr(2)) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+// The reference model -------------------------------------------------------
+
+struct ModelSession {
+  std::string sid;
+  std::optional<std::string> unique_name;
+  SessionStatus status = SessionStatus::kOpen;
+  std::optional<std::string> closed_reason;
+  int64_t ttl = 0;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  absl::Time date_created;
+  absl::Time date_updated;
+  absl::Time date_started;
+  std::optional<absl::Time> date_ended;
+  std::optional<absl::Time> date_last_interaction;
+  std::optional<absl::Time> date_expiry;
+  std::vector<std::string> participant_identifiers;
+  // The TTL window's start: the latest of create, re-open and interaction.
+  absl::Time base;
+  // Creation order, for List.
+  int64_t seq = 0;
+};
+
+struct ModelService {
+  std::string sid;
+  int64_t default_ttl = 0;
+  std::map<std::string, ModelSession> sessions;  // By SID.
+};
+
+struct Model {
+  std::vector<ModelService> services;
+  absl::Duration retention;
+  int64_t next_seq = 0;
+  int64_t expired = 0;
+  // Expiries the store may fairly not have counted: a Session deleted while
+  // closed by expiry (the store may delete it without applying the expiry
+  // first), or expired and purged in one go.
+  int64_t expired_slack = 0;
+  int64_t purged = 0;
+  // Sessions the model no longer holds: (service index, SID).
+  std::vector<std::pair<int, std::string>> gone;
+
+  // SPEC 4: date_expiry when set, else base + ttl when ttl > 0; only for
+  // open and in-progress Sessions.
+  static std::optional<absl::Time> ExpiryInstant(const ModelSession& s) {
+    if (s.status != SessionStatus::kOpen &&
+        s.status != SessionStatus::kInProgress) {
+      return std::nullopt;
+    }
+    if (s.date_expiry) return *s.date_expiry;
+    if (s.ttl > 0) return s.base + absl::Seconds(s.ttl);
+    return std::nullopt;
+  }
+
+  std::optional<absl::Time> PurgeInstant(const ModelSession& s) const {
+    if (!IsEnded(s.status)) return std::nullopt;
+    return *s.date_ended + retention;
+  }
+
+  // Applies a due expiry (semantics.md "What an expiry writes").
+  bool ExpireIfDue(ModelSession& s, absl::Time now) {
+    std::optional<absl::Time> at = ExpiryInstant(s);
+    if (!at || *at > now) return false;
+    s.closed_reason = std::string(s.date_expiry ? kReasonDateExpiry : kReasonTtl);
+    s.status = SessionStatus::kClosed;
+    s.date_ended = *at;
+    s.date_updated = *at;
+    ++expired;
+    return true;
+  }
+
+  bool PurgeDue(const ModelSession& s, absl::Time now) const {
+    std::optional<absl::Time> at = PurgeInstant(s);
+    return at && *at <= now;
+  }
+
+  // Brings every Session up to `now`: expire, then purge.
+  void Settle(absl::Time now) {
+    for (int i = 0; i < static_cast<int>(services.size()); ++i) {
+      auto& sessions = services[i].sessions;
+      for (auto it = sessions.begin(); it != sessions.end();) {
+        bool expired_now = ExpireIfDue(it->second, now);
+        if (PurgeDue(it->second, now)) {
+          if (expired_now) ++expired_slack;
+          ++purged;
+          gone.emplace_back(i, it->first);
+          it = sessions.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  ModelSession* FindBySid(int svc, std::string_view text) {
+    std::optional<std::string> sid = CanonicalSessionSid(text);
+    if (!sid) return nullptr;
+    auto& sessions = services[svc].sessions;
+    auto it = sessions.find(*sid);
+    return it == sessions.end() ? nullptr : &it->second;
+  }
+
+  ModelSession* FindByName(int svc, std::string_view name) {
+    for (auto& [sid, s] : services[svc].sessions) {
+      if (s.unique_name && *s.unique_name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  // semantics.md: a SID-shaped string is looked up as a SID first, then as
+  // a name.
+  ModelSession* Fetch(int svc, std::string_view sid_or_name) {
+    if (ModelSession* s = FindBySid(svc, sid_or_name)) return s;
+    return FindByName(svc, sid_or_name);
+  }
+
+  // The Service's Sessions, newest first.
+  std::vector<const ModelSession*> List(int svc) const {
+    std::vector<const ModelSession*> out;
+    for (const auto& [sid, s] : services[svc].sessions) out.push_back(&s);
+    std::sort(out.begin(), out.end(),
+              [](const ModelSession* a, const ModelSession* b) {
+                return a->seq > b->seq;
+              });
+    return out;
+  }
+
+  std::optional<absl::Time> EarliestPending() const {
+    std::optional<absl::Time> earliest;
+    for (const auto& svc : services) {
+      for (const auto& [sid, s] : svc.sessions) {
+        std::optional<absl::Time> at = ExpiryInstant(s);
+        if (!at) at = PurgeInstant(s);
+        if (at && (!earliest || *at < *earliest)) earliest = at;
+      }
+    }
+    return earliest;
+  }
+};
+
+// Returns "" when `got` matches `want`, else a list of the differences.
+std::string Diff(const Session& got, const ModelSession& want,
+                 const std::string& service_sid,
+                 const std::string& account_sid) {
+  std::string d;
+  auto field = [&d](const char* name, const std::string& g,
+                    const std::string& w) {
+    if (g != w) absl::StrAppend(&d, "\n  ", name, ": store ", g, ", model ", w);
+  };
+  field("sid", got.sid, want.sid);
+  field("service_sid", got.service_sid, service_sid);
+  field("account_sid", got.account_sid, account_sid);
+  field("unique_name", S(got.unique_name), S(want.unique_name));
+  field("status", std::string(StatusName(got.status)),
+        std::string(StatusName(want.status)));
+  field("closed_reason", S(got.closed_reason), S(want.closed_reason));
+  field("ttl", absl::StrCat(got.ttl), absl::StrCat(want.ttl));
+  field("mode", std::string(ModeName(got.mode)),
+        std::string(ModeName(want.mode)));
+  field("date_created", T(got.date_created), T(want.date_created));
+  field("date_updated", T(got.date_updated), T(want.date_updated));
+  field("date_started", T(got.date_started), T(want.date_started));
+  field("date_ended", T(got.date_ended), T(want.date_ended));
+  field("date_last_interaction", T(got.date_last_interaction),
+        T(want.date_last_interaction));
+  field("date_expiry", T(got.date_expiry), T(want.date_expiry));
+  std::string got_parts, want_parts;
+  for (const Participant& p : got.participants) {
+    absl::StrAppend(&got_parts, p.identifier,
+                    p.sid.substr(0, 2) == "KP" && p.sid.size() == 34
+                        ? ""
+                        : "(bad sid " + p.sid + ")",
+                    ";");
+  }
+  for (const std::string& id : want.participant_identifiers) {
+    absl::StrAppend(&want_parts, id, ";");
+  }
+  field("participants", got_parts, want_parts);
+  return d;
+}
+
+// The test ------------------------------------------------------------------
+
+class ModelTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    seed_ = GetParam();
+    rng_.seed(0x5e55'1011ULL * (seed_ + 1));
+    StoreOptions options;
+    options.clock = &clock_;
+    options.seed = static_cast<uint64_t>(seed_);
+    options.closed_retention = kRetention;
+    // Vary the layout across seeds; every tick divides a second, so tick
+    // boundaries are the same whether counted from the epoch or from kStart.
+    static constexpr int kShards[] = {16, 1, 4, 256};
+    static const absl::Duration kTicks[] = {
+        absl::Milliseconds(10), absl::Milliseconds(1),
+        absl::Milliseconds(250), absl::Seconds(1)};
+    options.shards = kShards[seed_ % 4];
+    options.tick = kTicks[(seed_ / 4) % 4];
+    tick_ = options.tick;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    model_.retention = kRetention;
+    for (int i = 0; i < 2; ++i) {
+      CreateServiceParams p;
+      p.unique_name = absl::StrCat("service-", i);
+      p.default_ttl = i == 0 ? 0 : 90;
+      absl::StatusOr<Service> svc = store_->CreateService(p);
+      ASSERT_TRUE(svc.ok()) << svc.status();
+      model_.services.push_back({svc->sid, p.default_ttl, {}});
+      account_sid_ = svc->account_sid;
+    }
+    high_water_ = clock_.Now();
+  }
+
+  // Random choices.
+  int64_t Uniform(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+  bool Chance(int percent) { return Uniform(0, 99) < percent; }
+
+  absl::Time Now() const { return clock_.Now(); }
+
+  const std::string& ServiceSid(int svc) {
+    static const std::string kUnknown = "KSffffffffffffffffffffffffffffffff";
+    static const std::string kMalformed = "KSnot-a-service";
+    if (svc >= 0) return model_.services[svc].sid;
+    return svc == -1 ? kUnknown : kMalformed;
+  }
+
+  // A Session SID for an operation on Service `svc`: mostly one the model
+  // holds, sometimes in upper-case hex, a gone one, one of the other
+  // Service, a never-minted one, or a malformed string.
+  std::string PickSid(int svc) {
+    int r = static_cast<int>(Uniform(0, 99));
+    int home = svc < 0 ? 0 : svc;
+    const auto& sessions = model_.services[home].sessions;
+    const auto& other = model_.services[1 - home].sessions;
+    if (r < 72 && !sessions.empty()) {
+      auto it = std::next(sessions.begin(),
+                          Uniform(0, static_cast<int64_t>(sessions.size()) - 1));
+      std::string sid = it->first;
+      if (Chance(10)) {
+        for (size_t i = 2; i < sid.size(); ++i) {
+          sid[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(sid[i])));
+        }
+      }
+      return sid;
+    }
+    if (r < 82 && !model_.gone.empty()) {
+      return model_.gone[Uniform(0, static_cast<int64_t>(model_.gone.size()) - 1)]
+          .second;
+    }
+    if (r < 89 && !other.empty()) {
+      return std::next(other.begin(),
+                       Uniform(0, static_cast<int64_t>(other.size()) - 1))
+          ->first;
+    }
+    if (r < 94) {
+      static const char* const kMalformed[] = {
+          "", "KC", "KC123", "kc0123456789abcdef0123456789abcdef",
+          "KC0123456789abcdef0123456789abcde",
+          "KC0123456789abcdef0123456789abcdef0",
+          "KCzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+          "KS0123456789abcdef0123456789abcdef"};
+      return kMalformed[Uniform(0, 7)];
+    }
+    std::string sid = "KC";
+    for (int i = 0; i < 32; ++i) sid.push_back("0123456789abcdef"[Uniform(0, 15)]);
+    return sid;
+  }
+
+  struct NameChoice {
+    std::string name;
+    bool valid;
+  };
+  NameChoice PickName() {
+    int r = static_cast<int>(Uniform(0, 99));
+    if (r < 85) return {kNamePool[Uniform(0, 4)], true};
+    if (r < 89) return {LongValidName(), true};
+    if (r < 92) return {kSidShapedName, true};
+    if (r < 95) return {"", false};
+    if (r < 98) return {std::string(192, 'x'), false};
+    return {"bad\xff\xfe", false};
+  }
+
+  int64_t PickTtlValue() {
+    static constexpr int64_t kSmall[] = {1, 2, 5, 10, 30, 60, 120, 300, 900};
+    int r = static_cast<int>(Uniform(0, 99));
+    if (r < 30) return 0;
+    if (r < 35) return -Uniform(1, 10);
+    if (r < 38) return 86400;
+    return kSmall[Uniform(0, 8)];
+  }
+
+  absl::Time PickDateExpiry(absl::Time now) {
+    int r = static_cast<int>(Uniform(0, 99));
+    if (r < 20) return now - absl::Milliseconds(Uniform(1, 60'000));
+    if (r < 32) return now;
+    if (r < 55) return now + absl::Milliseconds(Uniform(1, 2'000));
+    return now + absl::Milliseconds(Uniform(2'000, 20 * 60'000));
+  }
+
+  std::string PickReason(bool* valid) {
+    int r = static_cast<int>(Uniform(0, 99));
+    *valid = true;
+    if (r < 88) return absl::StrCat("host-", Uniform(0, 99));
+    if (r < 91) return std::string(255, 'r');
+    *valid = false;
+    if (r < 94) return "";
+    if (r < 97) return std::string(256, 'r');
+    return "bad\xc3";
+  }
+
+  // Checks an outcome against the expected codes (empty: OK). Returns true
+  // when it matched.
+  bool CheckOutcome(const absl::Status& got, const std::set<int>& want) {
+    if (want.empty()) {
+      EXPECT_TRUE(got.ok()) << "expected OK, store said " << got;
+      return got.ok();
+    }
+    if (got.ok()) {
+      ADD_FAILURE() << "expected error " << Codes(want) << ", store said OK";
+      return false;
+    }
+    std::optional<int> code = ProxyErrorCode(got);
+    if (!code || want.count(*code) == 0) {
+      ADD_FAILURE() << "expected error " << Codes(want) << ", store said "
+                    << got << " (proxy code "
+                    << (code ? absl::StrCat(*code) : "none") << ")";
+      return false;
+    }
+    EXPECT_EQ(got.code(), CanonicalFor(*code)) << got;
+    return true;
+  }
+
+  void ExpectSame(const Session& got, const ModelSession& want, int svc) {
+    EXPECT_EQ(Diff(got, want, model_.services[svc].sid, account_sid_), "")
+        << "session " << want.sid;
+  }
+
+  // Clock moves -----------------------------------------------------------
+
+  void SetClock(absl::Time t) {
+    clock_.Set(t);
+    high_water_ = std::max(high_water_, t);
+  }
+
+  void MoveClock() {
+    int r = static_cast<int>(Uniform(0, 99));
+    absl::Time now = Now();
+    std::optional<absl::Time> pending = model_.EarliestPending();
+    std::string what;
+    if (r < 12 && pending && *pending > now) {
+      // Exactly onto the next expiry or purge instant, or just before it:
+      // never early, never stale.
+      absl::Time t = Chance(70) ? *pending : *pending - absl::Milliseconds(1);
+      SetClock(t);
+      what = absl::StrCat("clock to ", t == *pending ? "" : "1ms before ",
+                          "next pending instant");
+    } else if (r < 20) {
+      what = "clock +0";
+    } else if (r < 40) {
+      int64_t ms = Uniform(1, 999);
+      SetClock(now + absl::Milliseconds(ms));
+      what = absl::StrCat("clock +", ms, "ms");
+    } else if (r < 65) {
+      int64_t ms = Uniform(1'000, 60'000);
+      SetClock(now + absl::Milliseconds(ms));
+      what = absl::StrCat("clock +", ms, "ms");
+    } else if (r < 85) {
+      int64_t ms = Uniform(60'000, 10 * 60'000);
+      SetClock(now + absl::Milliseconds(ms));
+      what = absl::StrCat("clock +", ms, "ms");
+    } else if (r < 97) {
+      int64_t ms = Uniform(10 * 60'000, 30 * 60'000);
+      SetClock(now + absl::Milliseconds(ms));
+      what = absl::StrCat("clock +", ms, "ms (past retention)");
+    } else {
+      // Back in time: nothing expires early, nothing is lost.
+      int64_t ms = Uniform(1, 5'000);
+      SetClock(now - absl::Milliseconds(ms));
+      what = absl::StrCat("clock -", ms, "ms");
+    }
+    if (Chance(50)) {
+      store_->Advance();
+      absl::StrAppend(&what, " + Advance()");
+    }
+    Log(absl::StrCat(what, " -> ", T(Now())));
+  }
+
+  // Operations ------------------------------------------------------------
+
+  void OpCreate(int svc) {
+    absl::Time now = Now();
+    CreateSessionParams p;
+    bool name_valid = true;
+    if (Chance(55)) {
+      NameChoice n = PickName();
+      p.unique_name = n.name;
+      name_valid = n.valid;
+    }
+    if (Chance(60)) p.ttl = PickTtlValue();
+    if (Chance(30)) p.date_expiry = PickDateExpiry(now);
+    if (Chance(30)) p.status = static_cast<SessionStatus>(Uniform(0, 4));
+    if (Chance(50)) p.mode = static_cast<SessionMode>(Uniform(0, 2));
+    int r = static_cast<int>(Uniform(0, 99));
+    int participants = r < 85 ? 0 : r < 95 ? static_cast<int>(Uniform(1, 2)) : 3;
+    for (int i = 0; i < participants; ++i) {
+      p.participants.push_back({absl::StrCat("+1555000", i, Uniform(0, 9)),
+                                absl::StrCat("friend-", i), "+15559990000"});
+    }
+    Log(absl::StrCat("create svc=", svc, " name=", S(p.unique_name),
+                     " ttl=", S(p.ttl), " date_expiry=",
+                     p.date_expiry ? T(*p.date_expiry) : "absent",
+                     " status=", S(p.status), " mode=", S(p.mode),
+                     " participants=", participants));
+
+    std::set<int> want;
+    if (svc < 0) {
+      want = {kErrorNotFound};
+    } else {
+      if (!name_valid) want.insert(kErrorInvalidParameter);
+      if (p.ttl && *p.ttl < 0) want.insert(kErrorInvalidParameter);
+      if (p.date_expiry && *p.date_expiry <= now) {
+        want.insert(kErrorInvalidParameter);
+      }
+      if (participants > 2) want.insert(kErrorTooManyParticipants);
+      if (p.unique_name && name_valid && model_.FindByName(svc, *p.unique_name)) {
+        want.insert(kErrorSessionNameTaken);
+      }
+    }
+    absl::StatusOr<Session> got = store_->CreateSession(ServiceSid(svc), p);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+
+    ModelSession s;
+    s.sid = got->sid;
+    EXPECT_TRUE(CanonicalSessionSid(s.sid) == s.sid) << "bad SID " << s.sid;
+    for (const auto& service : model_.services) {
+      EXPECT_EQ(service.sessions.count(s.sid), 0u) << "SID reused: " << s.sid;
+    }
+    s.unique_name = p.unique_name;
+    s.status = p.status.value_or(SessionStatus::kOpen);
+    if (IsEnded(s.status)) {
+      s.date_ended = now;
+      s.closed_reason = std::string(kReasonApi);
+    }
+    s.ttl = p.ttl.value_or(model_.services[svc].default_ttl);
+    s.mode = p.mode.value_or(SessionMode::kVoiceAndMessage);
+    s.date_created = s.date_updated = s.date_started = now;
+    s.date_expiry = p.date_expiry;
+    for (const auto& part : p.participants) {
+      s.participant_identifiers.push_back(part.identifier);
+    }
+    s.base = now;
+    s.seq = model_.next_seq++;
+    Log(absl::StrCat("  -> ", s.sid));
+    ExpectSame(*got, s, svc);
+    model_.services[svc].sessions.emplace(s.sid, std::move(s));
+  }
+
+  void OpFetch(int svc, bool by_name) {
+    std::string key;
+    if (by_name) {
+      std::vector<std::string> names = AllValidNames();
+      names.push_back("zulu");
+      key = names[Uniform(0, static_cast<int64_t>(names.size()) - 1)];
+    } else {
+      key = PickSid(svc);
+    }
+    Log(absl::StrCat("fetch svc=", svc, " key=", S(key)));
+    ModelSession* s = svc < 0 ? nullptr : model_.Fetch(svc, key);
+    absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), key);
+    if (!CheckOutcome(got.status(), s ? std::set<int>{} : std::set<int>{kErrorNotFound})) {
+      return;
+    }
+    if (s) ExpectSame(*got, *s, svc);
+  }
+
+  // The codes for an operation that takes a SID only (semantics.md):
+  // unknown Service, malformed SID, no such Session. Returns the Session
+  // when all pass.
+  ModelSession* Locate(int svc, const std::string& sid, std::set<int>* want) {
+    if (svc < 0) {
+      want->insert(kErrorNotFound);
+      // A malformed SID under an unknown Service: either check may come first.
+      if (!CanonicalSessionSid(sid)) want->insert(kErrorMalformedSessionSid);
+      return nullptr;
+    }
+    if (!CanonicalSessionSid(sid)) {
+      want->insert(kErrorMalformedSessionSid);
+      return nullptr;
+    }
+    ModelSession* s = model_.FindBySid(svc, sid);
+    if (!s) want->insert(kErrorNotFound);
+    return s;
+  }
+
+  void OpUpdate(int svc) {
+    absl::Time now = Now();
+    std::string sid = PickSid(svc);
+    UpdateSessionParams p;
+    if (Chance(40)) p.ttl = PickTtlValue();
+    if (Chance(25)) p.date_expiry = PickDateExpiry(now);
+    if (Chance(55)) {
+      int r = static_cast<int>(Uniform(0, 9));
+      p.status = r < 4   ? SessionStatus::kClosed
+                 : r < 8 ? SessionStatus::kInProgress
+                         : static_cast<SessionStatus>(
+                               std::vector<int>{0, 3, 4}[Uniform(0, 2)]);
+    }
+    Log(absl::StrCat("update svc=", svc, " sid=", S(sid), " ttl=", S(p.ttl),
+                     " date_expiry=",
+                     p.date_expiry ? T(*p.date_expiry) : "absent",
+                     " status=", S(p.status)));
+
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    bool reopen = false;
+    if (s) {
+      Log(absl::StrCat("  (model: ", std::string(StatusName(s->status)), ")"));
+      bool ended = IsEnded(s->status);
+      reopen = ended && p.status == SessionStatus::kInProgress;
+      if (ended && !reopen) {
+        want.insert(kErrorSessionClosed);
+      } else if (s->status == SessionStatus::kFailed) {
+        want.insert(kErrorInvalidTransition);  // A failed Session stays failed.
+      } else if (!ended && p.status && *p.status != SessionStatus::kClosed) {
+        want.insert(kErrorInvalidTransition);
+      } else {
+        if (p.ttl && *p.ttl < 0) want.insert(kErrorInvalidParameter);
+        if (p.date_expiry && *p.date_expiry <= now) {
+          want.insert(kErrorInvalidParameter);
+        }
+        if (reopen && !p.date_expiry && s->date_expiry &&
+            *s->date_expiry <= now) {
+          want.insert(kErrorInvalidParameter);
+        }
+      }
+    }
+    absl::StatusOr<Session> got =
+        store_->UpdateSession(ServiceSid(svc), sid, p);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+
+    if (p.ttl) s->ttl = *p.ttl;
+    if (p.date_expiry) s->date_expiry = p.date_expiry;
+    if (p.status == SessionStatus::kClosed) {
+      s->status = SessionStatus::kClosed;
+      s->closed_reason = std::string(kReasonApi);
+      s->date_ended = now;
+    }
+    if (reopen) {
+      s->status = SessionStatus::kInProgress;
+      s->closed_reason.reset();
+      s->date_ended.reset();
+      s->base = now;
+    }
+    s->date_updated = now;
+    // An update may leave the Session overdue: it expires at once.
+    bool expired_now = model_.ExpireIfDue(*s, now);
+    ExpectSame(*got, *s, svc);
+    if (model_.PurgeDue(*s, now)) {
+      // Overdue by more than the retention too: gone at once.
+      if (expired_now) ++model_.expired_slack;
+      ++model_.purged;
+      model_.gone.emplace_back(svc, s->sid);
+      model_.services[svc].sessions.erase(s->sid);
+    }
+  }
+
+  void OpDelete(int svc) {
+    std::string sid = PickSid(svc);
+    Log(absl::StrCat("delete svc=", svc, " sid=", S(sid)));
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    absl::Status got = store_->DeleteSession(ServiceSid(svc), sid);
+    if (!CheckOutcome(got, want) || !want.empty()) return;
+    if (s->status == SessionStatus::kClosed && s->closed_reason &&
+        (*s->closed_reason == kReasonTtl ||
+         *s->closed_reason == kReasonDateExpiry)) {
+      ++model_.expired_slack;
+    }
+    model_.gone.emplace_back(svc, s->sid);
+    model_.services[svc].sessions.erase(s->sid);
+  }
+
+  void OpInteraction(int svc) {
+    absl::Time now = Now();
+    std::string sid = PickSid(svc);
+    Log(absl::StrCat("interaction svc=", svc, " sid=", S(sid)));
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    if (s && IsEnded(s->status)) want.insert(kErrorSessionClosed);
+    absl::StatusOr<Session> got =
+        store_->RecordInteraction(ServiceSid(svc), sid);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    s->date_last_interaction = now;
+    s->date_updated = now;
+    s->base = now;
+    if (s->status == SessionStatus::kOpen) {
+      s->status = SessionStatus::kInProgress;
+    }
+    ExpectSame(*got, *s, svc);
+  }
+
+  void OpEnd(int svc, bool fail) {
+    absl::Time now = Now();
+    std::string sid = PickSid(svc);
+    bool reason_valid;
+    std::string reason = PickReason(&reason_valid);
+    Log(absl::StrCat(fail ? "fail" : "close", " svc=", svc, " sid=", S(sid),
+                     " reason=", S(reason)));
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    if (s && IsEnded(s->status)) want.insert(kErrorSessionClosed);
+    // The order of the Reason check against the others is not pinned down.
+    if (!reason_valid) want.insert(kErrorInvalidParameter);
+    absl::StatusOr<Session> got =
+        fail ? store_->FailSession(ServiceSid(svc), sid, reason)
+             : store_->CloseSession(ServiceSid(svc), sid, reason);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    s->status = fail ? SessionStatus::kFailed : SessionStatus::kClosed;
+    s->closed_reason = reason;
+    s->date_ended = now;
+    s->date_updated = now;
+    ExpectSame(*got, *s, svc);
+  }
+
+  // Expected page: the first `size` Sessions older than `before_seq`.
+  std::vector<const ModelSession*> ExpectedPage(int svc, int64_t before_seq,
+                                                int size) {
+    std::vector<const ModelSession*> out;
+    for (const ModelSession* s : model_.List(svc)) {
+      if (s->seq < before_seq && static_cast<int>(out.size()) < size) {
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
+
+  void OpList(int svc) {
+    static constexpr int kSizes[] = {1, 2, 3, 5, 10, 50, 1000};
+    ListParams lp;
+    lp.page_size = kSizes[Uniform(0, 6)];
+    int r = static_cast<int>(Uniform(0, 99));
+    if (svc < 0) {
+      Log(absl::StrCat("list svc=", svc));
+      CheckOutcome(store_->ListSessions(ServiceSid(svc), lp).status(),
+                   {kErrorNotFound});
+      return;
+    }
+    if (r < 5) {
+      lp.page_size = Chance(50) ? 0 : 1001;
+      Log(absl::StrCat("list svc=", svc, " page_size=", lp.page_size));
+      CheckOutcome(store_->ListSessions(ServiceSid(svc), lp).status(),
+                   {kErrorInvalidParameter});
+      return;
+    }
+    if (r < 10) {
+      static const char* const kBad[] = {"PAgarbage", "PA", "PB", "garbage",
+                                         "PAKC00000000000000000000000000000000"};
+      lp.page_token = kBad[Uniform(0, 4)];
+      Log(absl::StrCat("list svc=", svc, " token=", S(lp.page_token)));
+      CheckOutcome(store_->ListSessions(ServiceSid(svc), lp).status(),
+                   {kErrorInvalidPageToken});
+      return;
+    }
+    if (r < 15) {
+      // A token from the other Service's list is foreign here.
+      ListParams other;
+      other.page_size = 1;
+      absl::StatusOr<SessionPage> page =
+          store_->ListSessions(ServiceSid(1 - svc), other);
+      if (!CheckOutcome(page.status(), {})) return;
+      if (!page->next_page_token.empty()) {
+        lp.page_token = page->next_page_token;
+        Log(absl::StrCat("list svc=", svc, " foreign token"));
+        CheckOutcome(store_->ListSessions(ServiceSid(svc), lp).status(),
+                     {kErrorInvalidPageToken});
+        return;
+      }
+    }
+    bool mutate = Chance(25);
+    Log(absl::StrCat("list svc=", svc, " page_size=", lp.page_size,
+                     mutate ? " (delete boundary + create during walk)" : ""));
+    int64_t before = std::numeric_limits<int64_t>::max();
+    std::string prev_token;
+    std::optional<int64_t> last_page_first_seq;
+    for (int page_no = 0;; ++page_no) {
+      SCOPED_TRACE(absl::StrCat("page ", page_no));
+      if (page_no > 5000) {
+        ADD_FAILURE() << "list walk does not end";
+        return;
+      }
+      absl::StatusOr<SessionPage> page =
+          store_->ListSessions(ServiceSid(svc), lp);
+      if (!CheckOutcome(page.status(), {})) return;
+      std::vector<const ModelSession*> want =
+          ExpectedPage(svc, before, lp.page_size);
+      EXPECT_EQ(page->sessions.size(), want.size());
+      if (page->sessions.size() != want.size()) return;
+      for (size_t i = 0; i < want.size(); ++i) {
+        ExpectSame(page->sessions[i], *want[i], svc);
+      }
+      if (page_no == 0) {
+        EXPECT_EQ(page->previous_page_token, "")
+            << "first page has a previous page";
+      }
+      bool more = !want.empty() &&
+                  !ExpectedPage(svc, want.back()->seq, 1).empty();
+      EXPECT_EQ(!page->next_page_token.empty(), more)
+          << "next_page_token=" << S(page->next_page_token);
+      if (want.empty() || page->next_page_token.empty()) {
+        if (!want.empty()) last_page_first_seq = want.front()->seq;
+        prev_token = page->previous_page_token;
+        if (page_no == 0) last_page_first_seq.reset();
+        break;
+      }
+      before = want.back()->seq;
+      lp.page_token = page->next_page_token;
+      if (mutate && page_no == 0) {
+        // The boundary Session goes away and a newer one arrives; the walk
+        // must go on from the same place.
+        const std::string boundary = want.back()->sid;
+        ASSERT_TRUE(store_->DeleteSession(ServiceSid(svc), boundary).ok());
+        model_.gone.emplace_back(svc, boundary);
+        ModelSession& b = model_.services[svc].sessions.at(boundary);
+        if (b.status == SessionStatus::kClosed && b.closed_reason &&
+            (*b.closed_reason == kReasonTtl ||
+             *b.closed_reason == kReasonDateExpiry)) {
+          ++model_.expired_slack;
+        }
+        model_.services[svc].sessions.erase(boundary);
+        CreateSessionParams cp;
+        cp.ttl = 0;
+        absl::StatusOr<Session> created =
+            store_->CreateSession(ServiceSid(svc), cp);
+        ASSERT_TRUE(created.ok()) << created.status();
+        ModelSession s;
+        s.sid = created->sid;
+        s.date_created = s.date_updated = s.date_started = s.base = Now();
+        s.seq = model_.next_seq++;
+        ExpectSame(*created, s, svc);
+        model_.services[svc].sessions.emplace(s.sid, std::move(s));
+      }
+    }
+    // One step back from the last page: the page_size Sessions just newer
+    // than its first one, listed newest first.
+    if (last_page_first_seq && !prev_token.empty()) {
+      std::vector<const ModelSession*> newer;
+      for (const ModelSession* s : model_.List(svc)) {
+        if (s->seq > *last_page_first_seq) newer.push_back(s);
+      }
+      if (static_cast<int>(newer.size()) >= lp.page_size) {
+        newer.erase(newer.begin(), newer.end() - lp.page_size);
+        lp.page_token = prev_token;
+        absl::StatusOr<SessionPage> page =
+            store_->ListSessions(ServiceSid(svc), lp);
+        if (!CheckOutcome(page.status(), {})) return;
+        EXPECT_EQ(page->sessions.size(), newer.size()) << "previous page";
+        if (page->sessions.size() != newer.size()) return;
+        for (size_t i = 0; i < newer.size(); ++i) {
+          ExpectSame(page->sessions[i], *newer[i], svc);
+        }
+      }
+    }
+  }
+
+  // Checks ----------------------------------------------------------------
+
+  // Every Session the model holds equals the store's; gone ones are
+  // NotFound; each name finds its holder.
+  void FullCheck(bool all_gone) {
+    for (int svc = 0; svc < 2; ++svc) {
+      for (const auto& [sid, s] : model_.services[svc].sessions) {
+        absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), sid);
+        EXPECT_TRUE(got.ok()) << "session " << sid << " (model: "
+                              << StatusName(s.status) << "): " << got.status();
+        if (!got.ok()) return;
+        ExpectSame(*got, s, svc);
+      }
+      for (const std::string& name : AllValidNames()) {
+        ModelSession* s = model_.Fetch(svc, name);
+        absl::StatusOr<Session> got =
+            store_->FetchSession(ServiceSid(svc), name);
+        EXPECT_EQ(got.ok(), s != nullptr)
+            << "fetch by name " << S(name) << ": " << got.status();
+        if (got.ok() && s) ExpectSame(*got, *s, svc);
+      }
+    }
+    size_t from = all_gone || model_.gone.size() < 8 ? 0 : model_.gone.size() - 8;
+    for (size_t i = from; i < model_.gone.size(); ++i) {
+      const auto& [svc, sid] = model_.gone[i];
+      absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), sid);
+      EXPECT_TRUE(absl::IsNotFound(got.status()))
+          << "gone session " << sid << " still there: "
+          << (got.ok() ? std::string(StatusName(got->status))
+                    : got.status().ToString());
+    }
+  }
+
+  // Runs the wheel at a tick boundary at the clock's high-water mark, then
+  // compares Stats() and NextWakeup() with the model.
+  void StatsCheck() {
+    if (Now() < high_water_) return;  // The wheel may be ahead of the clock.
+    absl::Duration since = Now() - kStart;
+    absl::Duration rem = since - absl::Floor(since, tick_);
+    if (rem != absl::ZeroDuration()) SetClock(Now() + (tick_ - rem));
+    absl::Time now = Now();
+    model_.Settle(now);
+    store_->Advance();
+    Log(absl::StrCat("stats check at ", T(now)));
+    StoreStats want;
+    want.services = 2;
+    for (const auto& svc : model_.services) {
+      for (const auto& [sid, s] : svc.sessions) {
+        ++want.sessions;
+        if (s.unique_name) ++want.named;
+        switch (s.status) {
+          case SessionStatus::kOpen: ++want.open; break;
+          case SessionStatus::kInProgress: ++want.in_progress; break;
+          case SessionStatus::kClosed: ++want.closed; break;
+          case SessionStatus::kFailed: ++want.failed; break;
+          case SessionStatus::kUnknown: ++want.unknown; break;
+        }
+      }
+    }
+    StoreStats got = store_->Stats();
+    EXPECT_EQ(got.services, want.services);
+    EXPECT_EQ(got.sessions, want.sessions);
+    EXPECT_EQ(got.open, want.open);
+    EXPECT_EQ(got.in_progress, want.in_progress);
+    EXPECT_EQ(got.closed, want.closed);
+    EXPECT_EQ(got.failed, want.failed);
+    EXPECT_EQ(got.unknown, want.unknown);
+    EXPECT_EQ(got.named, want.named);
+    EXPECT_EQ(got.purged, model_.purged);
+    EXPECT_LE(got.expired, model_.expired);
+    EXPECT_GE(got.expired, model_.expired - model_.expired_slack);
+
+    std::optional<absl::Time> pending = model_.EarliestPending();
+    std::optional<absl::Time> wake = store_->NextWakeup();
+    if (pending) {
+      EXPECT_TRUE(wake.has_value())
+          << "NextWakeup is null; model's earliest pending " << T(*pending);
+      if (wake) {
+        EXPECT_LE(*wake, *pending + tick_)
+            << "NextWakeup " << T(*wake) << ", earliest pending "
+            << T(*pending);
+      }
+    } else {
+      EXPECT_FALSE(wake.has_value()) << "NextWakeup " << T(wake)
+                                     << " with nothing pending";
+    }
+  }
+
+  void Log(std::string line) {
+    history_.push_back(std::move(line));
+    if (history_.size() > 16) history_.pop_front();
+  }
+
+  std::string History() const {
+    std::string out;
+    for (const std::string& line : history_) absl::StrAppend(&out, "\n  ", line);
+    return out;
+  }
+
+  void Step(int step) {
+    SCOPED_TRACE(absl::StrCat("seed=", seed_, " step=", step));
+    if (Chance(35)) MoveClock();
+    model_.Settle(Now());
+    if (step % 20 == 0) StatsCheck();
+    if (step % 50 == 0) {
+      absl::Status inv = store_->CheckInvariants();
+      EXPECT_TRUE(inv.ok()) << inv;
+    }
+
+    int r = static_cast<int>(Uniform(0, 99));
+    int svc = r < 1 ? -1 - static_cast<int>(Uniform(0, 1)) : r < 12 ? 1 : 0;
+    int op = static_cast<int>(Uniform(0, 99));
+    if (op < 24) {
+      OpCreate(svc);
+    } else if (op < 34) {
+      OpFetch(svc, /*by_name=*/false);
+    } else if (op < 40) {
+      OpFetch(svc, /*by_name=*/true);
+    } else if (op < 55) {
+      OpUpdate(svc);
+    } else if (op < 63) {
+      OpDelete(svc);
+    } else if (op < 74) {
+      OpInteraction(svc);
+    } else if (op < 81) {
+      OpEnd(svc, /*fail=*/false);
+    } else if (op < 85) {
+      OpEnd(svc, /*fail=*/true);
+    } else if (op < 89) {
+      OpList(svc);
+    } else if (op < 92) {
+      Log("Advance()");
+      store_->Advance();
+    } else {
+      OpFetch(svc, /*by_name=*/false);
+    }
+    if (HasFailure()) return;
+    SCOPED_TRACE("in the check after the last operation");
+    FullCheck(/*all_gone=*/step % 25 == 0);
+  }
+
+  int seed_ = 0;
+  std::mt19937_64 rng_;
+  ManualClock clock_{kStart};
+  absl::Duration tick_;
+  absl::Time high_water_;
+  std::unique_ptr<SessionStore> store_;
+  std::string account_sid_;
+  Model model_;
+  std::deque<std::string> history_;
+};
+
+TEST_P(ModelTest, RandomOperationsAgreeWithModel) {
+  for (int step = 0; step < kSteps; ++step) {
+    Step(step);
+    if (HasFailure()) {
+      ADD_FAILURE() << "seed=" << seed_ << " failed at step " << step
+                    << "; the last operations, oldest first:" << History();
+      return;
+    }
+  }
+  SCOPED_TRACE(absl::StrCat("seed=", seed_, " after the last step"));
+  // Past the high-water mark, so the wheel cannot be ahead of the clock.
+  SetClock(std::max(Now(), high_water_) + absl::Seconds(1));
+  StatsCheck();
+  absl::Status inv = store_->CheckInvariants();
+  EXPECT_TRUE(inv.ok()) << inv;
+  // The run exercised what it should.
+  EXPECT_GT(model_.expired, 0);
+  EXPECT_GT(model_.purged, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Range(0, kSeeds));
+
+}  // namespace
+}  // namespace sessionwheel

@@ -1,0 +1,868 @@
+// Tests of expiry: the TTL window and date_expiry close a Session exactly at
+// its expiry instant (never early, never stale), Advance() and NextWakeup()
+// drive the wheel, and ended Sessions are purged after closed_retention.
+//
+// Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
+// store with closed_retention of one hour; times are compared exactly.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/errors.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel {
+namespace {
+
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
+
+// Every test starts at 2026-01-01T00:00:00Z.
+const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
+                                       absl::UTCTimeZone());
+constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
+
+std::string ProxyCodeText(const absl::Status& status) {
+  std::optional<int> code = ProxyErrorCode(status);
+  return code ? std::to_string(*code) : "none";
+}
+
+AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
+                             int proxy_code) {
+  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
+    return AssertionSuccess();
+  }
+  return AssertionFailure()
+         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
+         << proxy_code << ", got " << status << " with Proxy code "
+         << ProxyCodeText(status);
+}
+
+template <typename T>
+AssertionResult IsProxyError(const absl::StatusOr<T>& result,
+                             absl::StatusCode code, int proxy_code) {
+  return IsProxyError(result.status(), code, proxy_code);
+}
+
+// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
+AssertionResult IsSessionNotFound(const absl::Status& status,
+                                  std::string_view ks, std::string_view id) {
+  AssertionResult result =
+      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
+  if (!result) return result;
+  std::string expected =
+      absl::StrCat("The requested resource /Services/", std::string(ks),
+                   "/Sessions/", std::string(id), " was not found");
+  if (status.message() != expected) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\", expected \"" << expected << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
+                                  std::string_view ks, std::string_view id) {
+  return IsSessionNotFound(result.status(), ks, id);
+}
+
+// Closed Sessions are kept this long in these tests, so purges are in reach.
+constexpr absl::Duration kRetention = absl::Hours(1);
+constexpr absl::Duration kTick = absl::Milliseconds(10);
+
+class StoreExpiryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.clock = &clock_;
+    options.seed = 20260101;
+    options.account_sid = kAccountSid;
+    options.closed_retention = kRetention;
+    options.tick = kTick;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    CreateServiceParams service;
+    service.unique_name = "main";
+    absl::StatusOr<Service> created = store_->CreateService(service);
+    ASSERT_TRUE(created.ok()) << created.status();
+    ks_ = created->sid;
+  }
+
+  Session Create(const CreateSessionParams& params = CreateSessionParams()) {
+    absl::StatusOr<Session> session = store_->CreateSession(ks_, params);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  Session CreateWithTtl(int64_t ttl) {
+    CreateSessionParams params;
+    params.ttl = ttl;
+    return Create(params);
+  }
+
+  absl::StatusOr<Session> Fetch(std::string_view sid_or_name) {
+    return store_->FetchSession(ks_, sid_or_name);
+  }
+
+  Session MustFetch(std::string_view sid_or_name) {
+    absl::StatusOr<Session> session = Fetch(sid_or_name);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  // Sets the clock to kT0 + offset.
+  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
+
+  // The Session as an expiry at `instant` for `reason` must leave it.
+  void ExpectExpired(const Session& before, absl::Time instant,
+                     std::string_view reason) {
+    Session after = MustFetch(before.sid);
+    EXPECT_EQ(after.status, SessionStatus::kClosed);
+    EXPECT_EQ(after.closed_reason, std::string(reason));
+    EXPECT_EQ(after.date_ended, instant);
+    EXPECT_EQ(after.date_updated, instant);
+    EXPECT_EQ(after.date_created, before.date_created);
+    EXPECT_EQ(after.date_started, before.date_started);
+    EXPECT_EQ(after.ttl, before.ttl);
+    EXPECT_EQ(after.date_expiry, before.date_expiry);
+  }
+
+  // Follows NextWakeup(): sets the clock to each wakeup in turn and runs
+  // Advance() there, until a run closes or purges something. Returns the
+  // clock at that run, or nullopt if nothing is pending.
+  std::optional<absl::Time> FollowWakeupsUntilWork() {
+    for (int i = 0; i < 10000; ++i) {
+      std::optional<absl::Time> wakeup = store_->NextWakeup();
+      if (!wakeup.has_value()) return std::nullopt;
+      if (*wakeup <= clock_.Now()) {
+        ADD_FAILURE() << "NextWakeup() " << *wakeup << " is not after now "
+                      << clock_.Now() << " although Advance() just ran";
+        return std::nullopt;
+      }
+      clock_.Set(*wakeup);
+      if (store_->Advance() > 0) return *wakeup;
+    }
+    ADD_FAILURE() << "NextWakeup() never led to any work";
+    return std::nullopt;
+  }
+
+  void ExpectInvariants() {
+    absl::Status status = store_->CheckInvariants();
+    EXPECT_TRUE(status.ok()) << status;
+  }
+
+  ManualClock clock_{kT0};  // Declared first: outlives the store.
+  std::unique_ptr<SessionStore> store_;
+  std::string ks_;
+};
+
+// The TTL
+// ----------------------------------------------------------------------
+
+TEST_F(StoreExpiryTest, TtlExpiryIsNeverEarly) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kOpen);
+  EXPECT_EQ(fetched.date_ended, std::nullopt);
+  EXPECT_EQ(fetched.closed_reason, std::nullopt);
+  EXPECT_EQ(fetched.date_updated, kT0);
+}
+
+TEST_F(StoreExpiryTest, TtlExpiryAtTheInstantClosesWithReasonTtl) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+  EXPECT_EQ(store_->Advance(), 0);  // Nothing is closed twice.
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, ExpiryWritesTheInstantNotTheMomentItWasNoticed) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(95));
+  EXPECT_EQ(store_->Advance(), 1);
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, ExpiryKeepsMilliseconds) {
+  // semantics.md: created at 12:00:00.500 with ttl 10, expires 12:00:10.500.
+  At(absl::Milliseconds(500));
+  Session session = CreateWithTtl(10);
+  At(absl::Milliseconds(10499));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Milliseconds(10500));
+  ExpectExpired(session, kT0 + absl::Milliseconds(10500), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, ReadAtTheInstantSeesClosedWithoutAdvance) {
+  CreateSessionParams params;
+  params.ttl = 60;
+  params.unique_name = "ride-42";
+  Session session = Create(params);
+  At(absl::Seconds(60));
+  // No Advance(): the read applies the expiry itself.
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+  Session by_name = MustFetch("ride-42");
+  EXPECT_EQ(by_name.status, SessionStatus::kClosed);
+  EXPECT_EQ(store_->Stats().closed, 1);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, UpdateAtTheInstantSeesTheSessionClosed) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  UpdateSessionParams params;
+  params.ttl = 120;
+  EXPECT_TRUE(IsProxyError(store_->UpdateSession(ks_, session.sid, params),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, InteractionAtTheInstantIs80607) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, session.sid),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, CloseAtTheInstantIs80607AndKeepsReasonTtl) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(61));
+  EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, session.sid, "host"),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, ReopenAfterExpiryIsAllowedAndRestartsTheWindow) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(100));
+  UpdateSessionParams reopen;
+  reopen.status = SessionStatus::kInProgress;
+  absl::StatusOr<Session> reopened =
+      store_->UpdateSession(ks_, session.sid, reopen);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->status, SessionStatus::kInProgress);
+  EXPECT_EQ(reopened->date_ended, std::nullopt);
+  At(absl::Seconds(160) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(160));
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(160));
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, ReopenCancelsThePendingPurge) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);  // Closed; purge due at 60 s + 1 h.
+  At(absl::Seconds(70));
+  UpdateSessionParams reopen;
+  reopen.status = SessionStatus::kInProgress;
+  reopen.ttl = 0;  // Re-opened for good.
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, reopen).ok());
+  At(absl::Seconds(60) + kRetention + absl::Seconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  ExpectInvariants();
+}
+
+// date_expiry
+// ------------------------------------------------------------------
+
+TEST_F(StoreExpiryTest, LaterDateExpiryOverridesTtl) {
+  CreateSessionParams params;
+  params.ttl = 60;
+  params.date_expiry = kT0 + absl::Seconds(120);
+  Session session = Create(params);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(120) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(120));
+  EXPECT_EQ(store_->Advance(), 1);
+  ExpectExpired(session, kT0 + absl::Seconds(120), kReasonDateExpiry);
+}
+
+TEST_F(StoreExpiryTest, EarlierDateExpiryOverridesTtl) {
+  CreateSessionParams params;
+  params.ttl = 600;
+  params.date_expiry = kT0 + absl::Seconds(30);
+  Session session = Create(params);
+  At(absl::Seconds(30));
+  ExpectExpired(session, kT0 + absl::Seconds(30), kReasonDateExpiry);
+}
+
+TEST_F(StoreExpiryTest, InteractionDoesNotMoveDateExpiry) {
+  CreateSessionParams params;
+  params.ttl = 600;
+  params.date_expiry = kT0 + absl::Seconds(60);
+  Session session = Create(params);
+  At(absl::Seconds(50));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, session.sid).ok());
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.closed_reason, std::string(kReasonDateExpiry));
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
+}
+
+TEST_F(StoreExpiryTest, UpdatedDateExpiryMovesTheSessionInTheWheel) {
+  CreateSessionParams params;
+  params.date_expiry = kT0 + absl::Seconds(60);
+  Session session = Create(params);
+  At(absl::Seconds(10));
+  UpdateSessionParams later;
+  later.date_expiry = kT0 + absl::Seconds(300);
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, later).ok());
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(300));
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(300));
+  EXPECT_EQ(closed.date_updated, kT0 + absl::Seconds(300));
+  EXPECT_EQ(closed.closed_reason, std::string(kReasonDateExpiry));
+}
+
+TEST_F(StoreExpiryTest, FarFutureDateExpiryIsKeptAndDoesNotExpire) {
+  const absl::Time far = absl::FromCivil(
+      absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+  CreateSessionParams params;
+  params.date_expiry = far;
+  Session session = Create(params);
+  EXPECT_EQ(session.date_expiry, far);
+  At(absl::Hours(24 * 365 * 100));
+  EXPECT_EQ(store_->Advance(), 0);
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kOpen);
+  EXPECT_EQ(fetched.date_expiry, far);
+  std::optional<absl::Time> wakeup = store_->NextWakeup();
+  if (wakeup) {
+    EXPECT_GT(*wakeup, clock_.Now());
+  }
+  ExpectInvariants();
+}
+
+// The base of the TTL window
+// -------------------------------------------------------
+
+TEST_F(StoreExpiryTest, InteractionRestartsTheTtlWindow) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(50));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, session.sid).ok());
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 0);
+  At(absl::Seconds(110) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(110));
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(110));
+  EXPECT_EQ(closed.date_last_interaction, kT0 + absl::Seconds(50));
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, TtlUpdateAppliesFromTheBase) {
+  Session session = CreateWithTtl(0);
+  At(absl::Seconds(20));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, session.sid).ok());  // base = 20
+  At(absl::Seconds(50));
+  UpdateSessionParams params;
+  params.ttl = 60;
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, params).ok());
+  At(absl::Seconds(80) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(80));
+  EXPECT_EQ(store_->Advance(), 1);
+  ExpectExpired(MustFetch(session.sid), kT0 + absl::Seconds(80), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest, TtlUpdateWithoutInteractionAppliesFromCreate) {
+  Session session = CreateWithTtl(600);
+  At(absl::Seconds(50));
+  UpdateSessionParams params;
+  params.ttl = 100;
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, params).ok());
+  At(absl::Seconds(100));
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(100));
+}
+
+TEST_F(StoreExpiryTest, TtlUpdateToZeroStopsExpiry) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(10));
+  UpdateSessionParams params;
+  params.ttl = 0;
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, params).ok());
+  At(absl::Minutes(30));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, UpdateMakingTheSessionOverdueClosesItAtOnce) {
+  Session session = CreateWithTtl(0);
+  At(absl::Seconds(100));
+  UpdateSessionParams params;
+  params.ttl = 60;
+  absl::StatusOr<Session> updated =
+      store_->UpdateSession(ks_, session.sid, params);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->status, SessionStatus::kClosed);
+  EXPECT_EQ(updated->closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(updated->date_ended, kT0 + absl::Seconds(60));
+  EXPECT_EQ(updated->ttl, 60);
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kClosed);
+  EXPECT_EQ(fetched.date_ended, kT0 + absl::Seconds(60));
+  EXPECT_EQ(store_->Stats().expired, 1);
+  EXPECT_EQ(store_->Advance(), 0);
+  ExpectInvariants();
+}
+
+// Advance, NextWakeup and Stats
+// ----------------------------------------------------
+
+TEST_F(StoreExpiryTest, AdvanceReturnsHowManyItClosedOrPurged) {
+  for (int i = 0; i < 3; ++i) CreateWithTtl(60);
+  CreateWithTtl(120);
+  CreateWithTtl(0);
+  EXPECT_EQ(store_->Advance(), 0);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 3);
+  At(absl::Seconds(120));
+  EXPECT_EQ(store_->Advance(), 1);
+  At(absl::Seconds(60) + kRetention);
+  EXPECT_EQ(store_->Advance(), 3);  // The three purged.
+  At(absl::Seconds(120) + kRetention);
+  EXPECT_EQ(store_->Advance(), 1);
+  EXPECT_EQ(store_->Stats().sessions, 1);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, NextWakeupIsNulloptWithNothingPending) {
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+  CreateWithTtl(0);
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+}
+
+TEST_F(StoreExpiryTest, NextWakeupIsAtMostATickAfterTheEarliestExpiry) {
+  At(absl::Milliseconds(3));  // Off the tick grid.
+  CreateWithTtl(120);
+  CreateWithTtl(60);
+  const absl::Time first = kT0 + absl::Milliseconds(3) + absl::Seconds(60);
+  std::optional<absl::Time> wakeup = store_->NextWakeup();
+  ASSERT_TRUE(wakeup.has_value());
+  EXPECT_GT(*wakeup, clock_.Now());
+  EXPECT_LE(*wakeup, first + kTick);
+}
+
+// The bound the lead asked for: NextWakeup() is never before the earliest
+// pending expiry or purge instant (nothing for Advance() to close earlier).
+// NextWakeup may come early (the wheel re-sorting a coarse slot) but never
+// later than one tick after the earliest pending expiry or purge.
+TEST_F(StoreExpiryTest, NextWakeupIsNeverLaterThanATickAfterTheEarliestWork) {
+  At(absl::Milliseconds(3));
+  Session session = CreateWithTtl(60);
+  const absl::Time expiry = kT0 + absl::Milliseconds(3) + absl::Seconds(60);
+  std::optional<absl::Time> wakeup = store_->NextWakeup();
+  ASSERT_TRUE(wakeup.has_value());
+  EXPECT_LE(*wakeup, expiry + kTick);
+
+  clock_.Set(expiry);
+  ASSERT_EQ(MustFetch(session.sid).status, SessionStatus::kClosed);
+  const absl::Time purge = expiry + kRetention;
+  wakeup = store_->NextWakeup();
+  ASSERT_TRUE(wakeup.has_value());
+  EXPECT_LE(*wakeup, purge + kTick);
+}
+
+TEST_F(StoreExpiryTest, FollowingNextWakeupClosesWithinATickAndNeverEarly) {
+  At(absl::Milliseconds(3));  // Off the tick grid.
+  Session later = CreateWithTtl(120);
+  Session sooner = CreateWithTtl(60);
+  const absl::Time first = kT0 + absl::Milliseconds(3) + absl::Seconds(60);
+  const absl::Time second = first + absl::Seconds(60);
+
+  std::optional<absl::Time> at = FollowWakeupsUntilWork();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_GE(*at, first);
+  EXPECT_LE(*at, first + kTick);
+  Session closed = MustFetch(sooner.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.date_ended, first);
+  EXPECT_EQ(MustFetch(later.sid).status, SessionStatus::kOpen);
+
+  at = FollowWakeupsUntilWork();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_GE(*at, second);
+  EXPECT_LE(*at, second + kTick);
+  EXPECT_EQ(MustFetch(later.sid).date_ended, second);
+
+  // Then the purges, one retention after each end.
+  at = FollowWakeupsUntilWork();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_GE(*at, first + kRetention);
+  EXPECT_LE(*at, first + kRetention + kTick);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(sooner.sid), ks_, sooner.sid));
+  EXPECT_EQ(MustFetch(later.sid).status, SessionStatus::kClosed);
+
+  at = FollowWakeupsUntilWork();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_GE(*at, second + kRetention);
+  EXPECT_LE(*at, second + kRetention + kTick);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(later.sid), ks_, later.sid));
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, AdvanceOffTheTickGridClosesByTheNextTickBoundary) {
+  At(absl::Milliseconds(3));
+  Session session = CreateWithTtl(60);
+  const absl::Time expiry = kT0 + absl::Milliseconds(3) + absl::Seconds(60);
+  clock_.Set(expiry - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  // Between the instant and the next tick boundary the wheel may or may not
+  // have run it; one tick later it has.
+  clock_.Set(expiry);
+  int64_t closed = store_->Advance();
+  clock_.Set(expiry + kTick);
+  closed += store_->Advance();
+  EXPECT_EQ(closed, 1);
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kClosed);
+  EXPECT_EQ(fetched.date_ended, expiry);
+  EXPECT_EQ(fetched.date_updated, expiry);
+}
+
+TEST_F(StoreExpiryTest, NextWakeupCoversThePurge) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  const absl::Time purge = kT0 + absl::Seconds(60) + kRetention;
+  std::optional<absl::Time> wakeup = store_->NextWakeup();
+  ASSERT_TRUE(wakeup.has_value());
+  EXPECT_LE(*wakeup, purge + kTick);
+  At(absl::Seconds(60) + kRetention);
+  EXPECT_EQ(store_->Advance(), 1);
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+}
+
+TEST_F(StoreExpiryTest, NextWakeupForgetsADeletedSession) {
+  Session session = CreateWithTtl(60);
+  ASSERT_TRUE(store_->NextWakeup().has_value());
+  ASSERT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
+  EXPECT_EQ(store_->NextWakeup(), std::nullopt);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 0);
+}
+
+TEST_F(StoreExpiryTest, StatsCountStatusesExpiriesAndPurges) {
+  CreateSessionParams named;
+  named.unique_name = "ride-42";
+  named.ttl = 60;
+  Session expiring = Create(named);
+  Session open = Create();
+  Session in_progress = Create();
+  ASSERT_TRUE(store_->RecordInteraction(ks_, in_progress.sid).ok());
+  CreateSessionParams unknown;
+  unknown.status = SessionStatus::kUnknown;
+  Create(unknown);
+  Session closed = Create();
+  ASSERT_TRUE(store_->CloseSession(ks_, closed.sid, "host").ok());
+  Session failed = Create();
+  ASSERT_TRUE(store_->FailSession(ks_, failed.sid, "host").ok());
+
+  StoreStats stats = store_->Stats();
+  EXPECT_EQ(stats.services, 1);
+  EXPECT_EQ(stats.sessions, 6);
+  EXPECT_EQ(stats.open, 2);
+  EXPECT_EQ(stats.in_progress, 1);
+  EXPECT_EQ(stats.closed, 1);
+  EXPECT_EQ(stats.failed, 1);
+  EXPECT_EQ(stats.unknown, 1);
+  EXPECT_EQ(stats.named, 1);
+  EXPECT_EQ(stats.expired, 0);
+  EXPECT_EQ(stats.purged, 0);
+
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  stats = store_->Stats();
+  EXPECT_EQ(stats.sessions, 6);
+  EXPECT_EQ(stats.open, 1);
+  EXPECT_EQ(stats.closed, 2);
+  EXPECT_EQ(stats.named, 1);
+  EXPECT_EQ(stats.expired, 1);
+  EXPECT_EQ(stats.purged, 0);
+
+  // The host-closed and failed ones ended at kT0, the expired one at 60 s.
+  At(kRetention + absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 3);
+  stats = store_->Stats();
+  EXPECT_EQ(stats.sessions, 3);
+  EXPECT_EQ(stats.open, 1);
+  EXPECT_EQ(stats.in_progress, 1);
+  EXPECT_EQ(stats.unknown, 1);
+  EXPECT_EQ(stats.closed, 0);
+  EXPECT_EQ(stats.failed, 0);
+  EXPECT_EQ(stats.named, 0);
+  EXPECT_EQ(stats.expired, 1);
+  EXPECT_EQ(stats.purged, 3);
+  (void)expiring;
+  (void)open;
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, StatsCountExpiriesAppliedByReads) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kClosed);
+  EXPECT_EQ(store_->Stats().expired, 1);
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(store_->Stats().expired, 1);
+}
+
+// Purge
+// ------------------------------------------------------------------------
+
+TEST_F(StoreExpiryTest, PurgeAfterRetentionWithAdvanceFreesTheName) {
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  params.ttl = 60;
+  Session session = Create(params);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  At(absl::Seconds(60) + kRetention - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kClosed);
+  At(absl::Seconds(60) + kRetention);
+  EXPECT_EQ(store_->Advance(), 1);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  EXPECT_EQ(store_->Stats().purged, 1);
+  Session reborn = Create(params);
+  EXPECT_NE(reborn.sid, session.sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, PurgeAfterRetentionWithoutAdvanceFreesTheName) {
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  params.ttl = 60;
+  Session session = Create(params);
+  At(absl::Seconds(60) + kRetention - absl::Milliseconds(1));
+  Session closed = MustFetch(session.sid);  // Expired by the read.
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
+  At(absl::Seconds(60) + kRetention);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, NameOfAnOverduePurgeIsFreeWithoutAnyRead) {
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  params.ttl = 60;
+  Session session = Create(params);
+  // Never read, never advanced: at the purge instant the name is free.
+  At(absl::Seconds(60) + kRetention);
+  absl::StatusOr<Session> reborn = store_->CreateSession(ks_, params);
+  ASSERT_TRUE(reborn.ok()) << reborn.status();
+  EXPECT_NE(reborn->sid, session.sid);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_EQ(MustFetch("ride-42").sid, reborn->sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, FailedSessionsArePurgedToo) {
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  Session session = Create(params);
+  At(absl::Seconds(10));
+  ASSERT_TRUE(store_->FailSession(ks_, session.sid, "carrier").ok());
+  At(absl::Seconds(10) + kRetention - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kFailed);
+  At(absl::Seconds(10) + kRetention);
+  EXPECT_EQ(store_->Advance(), 1);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
+  EXPECT_EQ(store_->Stats().purged, 1);
+}
+
+TEST_F(StoreExpiryTest, FailedSessionsArePurgedByAReadToo) {
+  CreateSessionParams params;
+  params.status = SessionStatus::kFailed;
+  Session session = Create(params);
+  At(kRetention);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+}
+
+TEST_F(StoreExpiryTest, ApiClosedAndCreatedClosedSessionsArePurged) {
+  Session by_update = Create();
+  UpdateSessionParams close;
+  close.status = SessionStatus::kClosed;
+  ASSERT_TRUE(store_->UpdateSession(ks_, by_update.sid, close).ok());
+  CreateSessionParams created_closed;
+  created_closed.status = SessionStatus::kClosed;
+  Session by_create = Create(created_closed);
+  At(kRetention);
+  EXPECT_EQ(store_->Advance(), 2);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(by_update.sid), ks_, by_update.sid));
+  EXPECT_TRUE(IsSessionNotFound(Fetch(by_create.sid), ks_, by_create.sid));
+}
+
+// What never expires
+// -----------------------------------------------------------------
+
+TEST_F(StoreExpiryTest, UnknownStatusNeverExpires) {
+  CreateSessionParams with_ttl;
+  with_ttl.status = SessionStatus::kUnknown;
+  with_ttl.ttl = 60;
+  Session a = Create(with_ttl);
+  CreateSessionParams with_date;
+  with_date.status = SessionStatus::kUnknown;
+  with_date.date_expiry = kT0 + absl::Seconds(60);
+  Session b = Create(with_date);
+  At(absl::Minutes(50));
+  EXPECT_EQ(store_->Advance(), 0);
+  for (const Session& s : {a, b}) {
+    Session fetched = MustFetch(s.sid);
+    EXPECT_EQ(fetched.status, SessionStatus::kUnknown);
+    EXPECT_EQ(fetched.date_ended, std::nullopt);
+    EXPECT_EQ(fetched.closed_reason, std::nullopt);
+  }
+  // An interaction leaves it unknown and still not expiring.
+  ASSERT_TRUE(store_->RecordInteraction(ks_, a.sid).ok());
+  At(absl::Minutes(55));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(a.sid).status, SessionStatus::kUnknown);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, UnknownSessionClosedByApiIsPurged) {
+  CreateSessionParams params;
+  params.status = SessionStatus::kUnknown;
+  Session session = Create(params);
+  UpdateSessionParams close;
+  close.status = SessionStatus::kClosed;
+  ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, close).ok());
+  At(kRetention);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+}
+
+// A clock that goes back
+// --------------------------------------------------------------
+
+TEST_F(StoreExpiryTest, ClockGoingBackDoesNotExpireAnythingEarly) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(59));
+  EXPECT_EQ(store_->Advance(), 0);
+  clock_.Set(kT0 - absl::Hours(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(60) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+}
+
+TEST_F(StoreExpiryTest,
+       SessionCreatedAfterClockWentBackExpiresOnItsOwnInstant) {
+  // The wheel has run to 1 h; then the clock is set back to kT0.
+  At(absl::Hours(1) - absl::Minutes(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  clock_.Set(kT0);
+  Session session = CreateWithTtl(60);
+  EXPECT_EQ(session.date_created, kT0);  // Timestamps follow the clock.
+  EXPECT_EQ(store_->Advance(), 0);
+  At(absl::Seconds(30));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(60) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  At(absl::Seconds(60));
+  ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
+  ExpectInvariants();
+}
+
+TEST_F(StoreExpiryTest, ClockGoingBackDoesNotPurgeEarly) {
+  Session session = CreateWithTtl(60);
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  At(absl::Seconds(60) + kRetention - absl::Seconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  clock_.Set(kT0);
+  EXPECT_EQ(store_->Advance(), 0);
+  Session closed = MustFetch(session.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
+  At(absl::Seconds(60) + kRetention);
+  EXPECT_EQ(store_->Advance(), 1);
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+}
+
+TEST_F(StoreExpiryTest, ManyExpiriesAcrossWheelLevelsAreExact) {
+  // Instants spread from one tick to a day: each closes exactly on time.
+  const std::vector<int64_t> ttls = {1,   2,   59,   60,    61,
+                                     255, 256, 3600, 86399, 86400};
+  std::vector<Session> sessions;
+  for (int64_t ttl : ttls) sessions.push_back(CreateWithTtl(ttl));
+  for (size_t i = 0; i < ttls.size(); ++i) {
+    SCOPED_TRACE(ttls[i]);
+    At(absl::Seconds(ttls[i]) - absl::Milliseconds(1));
+    store_->Advance();
+    EXPECT_EQ(MustFetch(sessions[i].sid).status, SessionStatus::kOpen);
+    At(absl::Seconds(ttls[i]));
+    EXPECT_EQ(store_->Advance(), 1);
+    Session closed = MustFetch(sessions[i].sid);
+    EXPECT_EQ(closed.status, SessionStatus::kClosed);
+    EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(ttls[i]));
+  }
+  ExpectInvariants();
+}
+
+}  // namespace
+}  // namespace sessionwheel

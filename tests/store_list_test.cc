@@ -1,0 +1,510 @@
+// Tests of ListSessions: newest-first order, page sizes, keyset paging with
+// next and previous tokens that survive creates and deletes during a walk,
+// refused tokens, and the expiry a list applies itself.
+//
+// Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
+// store; times are compared exactly.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/errors.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel {
+namespace {
+
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
+
+// Every test starts at 2026-01-01T00:00:00Z.
+const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
+                                       absl::UTCTimeZone());
+constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
+
+std::string ProxyCodeText(const absl::Status& status) {
+  std::optional<int> code = ProxyErrorCode(status);
+  return code ? std::to_string(*code) : "none";
+}
+
+AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
+                             int proxy_code) {
+  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
+    return AssertionSuccess();
+  }
+  return AssertionFailure()
+         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
+         << proxy_code << ", got " << status << " with Proxy code "
+         << ProxyCodeText(status);
+}
+
+template <typename T>
+AssertionResult IsProxyError(const absl::StatusOr<T>& result,
+                             absl::StatusCode code, int proxy_code) {
+  return IsProxyError(result.status(), code, proxy_code);
+}
+
+// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
+AssertionResult IsInvalidParameter(const absl::Status& status,
+                                   std::string_view param) {
+  AssertionResult result = IsProxyError(
+      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
+  if (!result) return result;
+  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
+  if (!absl::StartsWith(status.message(), prefix)) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\" does not start with \"" << prefix << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
+                                   std::string_view param) {
+  return IsInvalidParameter(result.status(), param);
+}
+
+std::string OptText(const std::optional<std::string>& s) {
+  return s ? absl::StrCat("\"", *s, "\"") : "null";
+}
+std::string OptText(const std::optional<absl::Time>& t) {
+  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
+}
+
+std::string Describe(const Session& s) {
+  return absl::StrCat(
+      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
+      " unique_name=", OptText(s.unique_name),
+      " status=", std::string(StatusName(s.status)),
+      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
+      " mode=", std::string(ModeName(s.mode)),
+      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
+      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
+      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
+      " ended=", OptText(s.date_ended),
+      " last_interaction=", OptText(s.date_last_interaction),
+      " expiry=", OptText(s.date_expiry),
+      " participants=", s.participants.size(), "}");
+}
+
+AssertionResult SameSession(const Session& actual, const Session& expected) {
+  if (actual == expected) return AssertionSuccess();
+  return AssertionFailure()
+         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
+}
+
+class StoreListTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.clock = &clock_;
+    options.seed = 20260101;
+    options.account_sid = kAccountSid;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    ks_ = NewService("main");
+    ASSERT_FALSE(ks_.empty());
+  }
+
+  std::string NewService(const std::string& name) {
+    CreateServiceParams params;
+    params.unique_name = name;
+    absl::StatusOr<Service> service = store_->CreateService(params);
+    EXPECT_TRUE(service.ok()) << service.status();
+    return service.ok() ? service->sid : std::string();
+  }
+
+  Session Create(const std::string& ks,
+                 const CreateSessionParams& params = CreateSessionParams()) {
+    absl::StatusOr<Session> session = store_->CreateSession(ks, params);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  // Creates `n` Sessions in the fixture's Service and returns their SIDs
+  // newest first. Every other one is created in the same millisecond as the
+  // one before, so the creation order, not the clock, decides.
+  std::vector<std::string> CreateMany(int n) {
+    std::vector<std::string> newest_first;
+    for (int i = 0; i < n; ++i) {
+      if (i % 2 == 0) clock_.Advance(absl::Milliseconds(1));
+      newest_first.insert(newest_first.begin(), Create(ks_).sid);
+    }
+    return newest_first;
+  }
+
+  absl::StatusOr<SessionPage> List(int page_size,
+                                   const std::string& token = "") {
+    ListParams params;
+    params.page_size = page_size;
+    params.page_token = token;
+    return store_->ListSessions(ks_, params);
+  }
+
+  static std::vector<std::string> Sids(const SessionPage& page) {
+    std::vector<std::string> sids;
+    for (const Session& s : page.sessions) sids.push_back(s.sid);
+    return sids;
+  }
+
+  // Follows next tokens from the first page. Returns every page seen.
+  std::vector<SessionPage> WalkForward(int page_size) {
+    std::vector<SessionPage> pages;
+    std::string token;
+    for (int guard = 0; guard < 10000; ++guard) {
+      absl::StatusOr<SessionPage> page = List(page_size, token);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      EXPECT_LE(page->sessions.size(), static_cast<size_t>(page_size));
+      pages.push_back(*page);
+      if (page->next_page_token.empty()) break;
+      token = page->next_page_token;
+    }
+    return pages;
+  }
+
+  static std::vector<std::string> Flatten(const std::vector<SessionPage>& ps) {
+    std::vector<std::string> sids;
+    for (const SessionPage& p : ps) {
+      for (const Session& s : p.sessions) sids.push_back(s.sid);
+    }
+    return sids;
+  }
+
+  void ExpectInvariants() {
+    absl::Status status = store_->CheckInvariants();
+    EXPECT_TRUE(status.ok()) << status;
+  }
+
+  ManualClock clock_{kT0};  // Declared first: outlives the store.
+  std::unique_ptr<SessionStore> store_;
+  std::string ks_;
+};
+
+TEST_F(StoreListTest, EmptyServiceListsNothing) {
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->sessions.empty());
+  EXPECT_TRUE(page->next_page_token.empty());
+  EXPECT_TRUE(page->previous_page_token.empty());
+}
+
+TEST_F(StoreListTest, ListsNewestFirst) {
+  std::vector<std::string> newest_first = CreateMany(7);
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Sids(*page), newest_first);
+  EXPECT_TRUE(page->next_page_token.empty());
+  EXPECT_TRUE(page->previous_page_token.empty());
+}
+
+TEST_F(StoreListTest, SessionsCreatedInTheSameMillisecondKeepCreationOrder) {
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 20; ++i) {
+    newest_first.insert(newest_first.begin(), Create(ks_).sid);
+  }
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Sids(*page), newest_first);
+}
+
+TEST_F(StoreListTest, ListedSessionsAreTheFullSessions) {
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  params.ttl = 300;
+  params.mode = SessionMode::kVoiceOnly;
+  Session created = Create(ks_, params);
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sessions.size(), 1u);
+  EXPECT_TRUE(SameSession(page->sessions[0], created));
+}
+
+TEST_F(StoreListTest, DefaultPageSizeIs50) {
+  std::vector<std::string> newest_first = CreateMany(60);
+  absl::StatusOr<SessionPage> first = store_->ListSessions(ks_, ListParams());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->sessions.size(), 50u);
+  EXPECT_EQ(Sids(*first), std::vector<std::string>(newest_first.begin(),
+                                                   newest_first.begin() + 50));
+  ASSERT_FALSE(first->next_page_token.empty());
+  ListParams next;
+  next.page_token = first->next_page_token;
+  absl::StatusOr<SessionPage> second = store_->ListSessions(ks_, next);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Sids(*second), std::vector<std::string>(newest_first.begin() + 50,
+                                                    newest_first.end()));
+  EXPECT_TRUE(second->next_page_token.empty());
+}
+
+TEST_F(StoreListTest, PageSizeOutOfRangeIs80701) {
+  CreateMany(3);
+  EXPECT_TRUE(IsInvalidParameter(List(0), "PageSize"));
+  EXPECT_TRUE(IsInvalidParameter(List(-1), "PageSize"));
+  EXPECT_TRUE(IsInvalidParameter(List(1001), "PageSize"));
+}
+
+TEST_F(StoreListTest, PageSizeOneAndOneThousandAreAccepted) {
+  std::vector<std::string> newest_first = CreateMany(3);
+  absl::StatusOr<SessionPage> one = List(1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(Sids(*one), std::vector<std::string>{newest_first[0]});
+  EXPECT_FALSE(one->next_page_token.empty());
+  absl::StatusOr<SessionPage> thousand = List(1000);
+  ASSERT_TRUE(thousand.ok()) << thousand.status();
+  EXPECT_EQ(Sids(*thousand), newest_first);
+}
+
+TEST_F(StoreListTest, WalkingNextTokensSeesEverySessionOnce) {
+  std::vector<std::string> newest_first = CreateMany(10);
+  for (int page_size : {1, 3, 4, 10, 11}) {
+    SCOPED_TRACE(page_size);
+    std::vector<SessionPage> pages = WalkForward(page_size);
+    std::vector<std::string> walked = Flatten(pages);
+    EXPECT_EQ(walked, newest_first);
+    std::set<std::string> unique(walked.begin(), walked.end());
+    EXPECT_EQ(unique.size(), walked.size());
+    ASSERT_FALSE(pages.empty());
+    EXPECT_TRUE(pages.front().previous_page_token.empty());
+  }
+}
+
+TEST_F(StoreListTest, LastPageHasNoNextToken) {
+  CreateMany(7);
+  std::vector<SessionPage> pages = WalkForward(3);
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_EQ(pages[2].sessions.size(), 1u);
+  EXPECT_TRUE(pages[2].next_page_token.empty());
+}
+
+TEST_F(StoreListTest, PreviousTokensWalkBack) {
+  std::vector<std::string> newest_first = CreateMany(10);
+  std::vector<SessionPage> forward = WalkForward(3);
+  ASSERT_EQ(forward.size(), 4u);  // 3 + 3 + 3 + 1.
+
+  // From the last page, each previous token gives the page before it.
+  std::string token = forward.back().previous_page_token;
+  for (int i = static_cast<int>(forward.size()) - 2; i >= 0; --i) {
+    SCOPED_TRACE(i);
+    ASSERT_FALSE(token.empty());
+    absl::StatusOr<SessionPage> page = List(3, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(Sids(*page), Sids(forward[i]));
+    // And its next token leads forward again.
+    ASSERT_FALSE(page->next_page_token.empty());
+    absl::StatusOr<SessionPage> again = List(3, page->next_page_token);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(Sids(*again), Sids(forward[i + 1]));
+    token = page->previous_page_token;
+  }
+  EXPECT_TRUE(token.empty());  // Nothing is newer than the first page.
+}
+
+TEST_F(StoreListTest, MalformedTokenIs21481) {
+  CreateMany(5);
+  absl::StatusOr<SessionPage> first = List(2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string good = first->next_page_token;
+  ASSERT_FALSE(good.empty());
+  std::string truncated = good.substr(0, good.size() - 1);
+  std::string extended = good + "0";
+  std::string wrong_prefix = "PX" + good.substr(2);
+  for (const std::string& token :
+       {std::string("garbage"), std::string("PA"), std::string("PB"),
+        std::string("PAKC0123456789abcdef0123456789abcdef"), truncated,
+        extended, wrong_prefix, first->sessions[1].sid}) {
+    SCOPED_TRACE(token);
+    EXPECT_TRUE(IsProxyError(List(2, token), absl::StatusCode::kInvalidArgument,
+                             kErrorInvalidPageToken));
+  }
+  EXPECT_TRUE(List(2, good).ok());
+}
+
+TEST_F(StoreListTest, TokenFromAnotherServicesListIs21481) {
+  CreateMany(5);
+  std::string other = NewService("other");
+  for (int i = 0; i < 5; ++i) Create(other);
+  ListParams params;
+  params.page_size = 2;
+  absl::StatusOr<SessionPage> theirs = store_->ListSessions(other, params);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_FALSE(theirs->next_page_token.empty());
+  EXPECT_TRUE(IsProxyError(List(2, theirs->next_page_token),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorInvalidPageToken));
+  // A previous token of theirs too.
+  params.page_token = theirs->next_page_token;
+  absl::StatusOr<SessionPage> second = store_->ListSessions(other, params);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_FALSE(second->previous_page_token.empty());
+  EXPECT_TRUE(IsProxyError(List(2, second->previous_page_token),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorInvalidPageToken));
+}
+
+TEST_F(StoreListTest, TokenFromServiceListIs21481ForSessions) {
+  for (int i = 0; i < 3; ++i) NewService(absl::StrCat("svc-", i));
+  ListParams params;
+  params.page_size = 1;
+  absl::StatusOr<ServicePage> services = store_->ListServices(params);
+  ASSERT_TRUE(services.ok()) << services.status();
+  ASSERT_FALSE(services->next_page_token.empty());
+  CreateMany(3);
+  EXPECT_TRUE(IsProxyError(List(1, services->next_page_token),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorInvalidPageToken));
+}
+
+TEST_F(StoreListTest, SessionsCreatedDuringTheWalkDoNotAppearInLaterPages) {
+  std::vector<std::string> originals = CreateMany(10);
+  absl::StatusOr<SessionPage> page = List(3);
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::vector<std::string> walked = Sids(*page);
+  std::set<std::string> created_meanwhile;
+  for (int guard = 0; guard < 100 && !page->next_page_token.empty(); ++guard) {
+    for (int i = 0; i < 2; ++i) created_meanwhile.insert(Create(ks_).sid);
+    page = List(3, page->next_page_token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Session& s : page->sessions) {
+      EXPECT_EQ(created_meanwhile.count(s.sid), 0u) << s.sid;
+      walked.push_back(s.sid);
+    }
+  }
+  EXPECT_EQ(walked, originals);
+  ExpectInvariants();
+}
+
+TEST_F(StoreListTest, DeletingTheBoundarySessionDoesNotBreakTheWalk) {
+  std::vector<std::string> originals = CreateMany(10);
+  absl::StatusOr<SessionPage> page = List(3);
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::vector<std::string> walked = Sids(*page);
+  std::set<std::string> deleted;
+  for (int guard = 0; guard < 100 && !page->next_page_token.empty(); ++guard) {
+    // The last Session of the page is the one the next token points after.
+    const std::string boundary = page->sessions.back().sid;
+    ASSERT_TRUE(store_->DeleteSession(ks_, boundary).ok());
+    deleted.insert(boundary);
+    page = List(3, page->next_page_token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Session& s : page->sessions) walked.push_back(s.sid);
+  }
+  // Every Session that existed for the whole walk was seen exactly once, in
+  // order; the deleted ones were seen before they went.
+  EXPECT_EQ(walked, originals);
+
+  // Walking back over a deleted boundary works too.
+  std::vector<std::string> remaining;
+  for (const std::string& sid : originals) {
+    if (deleted.count(sid) == 0) remaining.push_back(sid);
+  }
+  std::vector<SessionPage> pages = WalkForward(2);
+  ASSERT_GE(pages.size(), 2u);
+  EXPECT_EQ(Flatten(pages), remaining);
+  const std::string back_token = pages[1].previous_page_token;
+  ASSERT_FALSE(back_token.empty());
+  ASSERT_TRUE(store_->DeleteSession(ks_, pages[1].sessions.front().sid).ok());
+  absl::StatusOr<SessionPage> back = List(2, back_token);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(Sids(*back), Sids(pages[0]));
+  ExpectInvariants();
+}
+
+TEST_F(StoreListTest, DeletingSessionsAheadOfTheWalkLeavesOutOnlyThem) {
+  std::vector<std::string> originals = CreateMany(9);
+  absl::StatusOr<SessionPage> page = List(3);
+  ASSERT_TRUE(page.ok()) << page.status();
+  // Delete the newest of the next page and one on the last page.
+  ASSERT_TRUE(store_->DeleteSession(ks_, originals[3]).ok());
+  ASSERT_TRUE(store_->DeleteSession(ks_, originals[8]).ok());
+  std::vector<std::string> walked = Sids(*page);
+  while (!page->next_page_token.empty()) {
+    page = List(3, page->next_page_token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Session& s : page->sessions) walked.push_back(s.sid);
+  }
+  std::vector<std::string> expected = originals;
+  expected.erase(expected.begin() + 8);
+  expected.erase(expected.begin() + 3);
+  EXPECT_EQ(walked, expected);
+}
+
+TEST_F(StoreListTest, ListingAppliesDueExpiry) {
+  CreateSessionParams params;
+  params.ttl = 60;
+  Session expiring = Create(ks_, params);
+  Session lasting = Create(ks_);
+  clock_.Set(kT0 + absl::Seconds(60));
+  // No Advance(): the list shows the Session closed all the same.
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sessions.size(), 2u);
+  EXPECT_EQ(page->sessions[0].sid, lasting.sid);
+  EXPECT_EQ(page->sessions[0].status, SessionStatus::kOpen);
+  const Session& closed = page->sessions[1];
+  EXPECT_EQ(closed.sid, expiring.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
+  EXPECT_EQ(closed.date_updated, kT0 + absl::Seconds(60));
+  ExpectInvariants();
+}
+
+TEST_F(StoreListTest, ListingLeavesOutDuePurges) {
+  CreateSessionParams params;
+  params.ttl = 60;
+  Session expiring = Create(ks_, params);
+  Session lasting = Create(ks_);
+  // Past the default 90-day retention, with no Advance().
+  clock_.Set(kT0 + absl::Seconds(60) + absl::Hours(24 * 90));
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Sids(*page), std::vector<std::string>{lasting.sid});
+  (void)expiring;
+}
+
+TEST_F(StoreListTest, ListOnlyShowsTheServicesOwnSessions) {
+  std::vector<std::string> mine = CreateMany(3);
+  std::string other = NewService("other");
+  for (int i = 0; i < 4; ++i) Create(other);
+  absl::StatusOr<SessionPage> page = List(50);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Sids(*page), mine);
+}
+
+TEST_F(StoreListTest, UnknownServiceIs20404) {
+  ListParams params;
+  EXPECT_TRUE(IsProxyError(
+      store_->ListSessions("KS0123456789abcdef0123456789abcdef", params),
+      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->ListSessions("garbage", params),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+TEST_F(StoreListTest, DeletedServiceIs20404) {
+  CreateMany(2);
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+  EXPECT_TRUE(
+      IsProxyError(List(50), absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+}  // namespace
+}  // namespace sessionwheel

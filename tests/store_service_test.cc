@@ -1,0 +1,659 @@
+// Tests of Services in the store: create with a minted or caller-chosen SID,
+// the unique_name and default_ttl rules, fetch, list, update, and delete with
+// all of a Service's Sessions.
+//
+// Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
+// store; times are compared exactly.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/errors.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel {
+namespace {
+
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
+
+// Every test starts at 2026-01-01T00:00:00Z.
+const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
+                                       absl::UTCTimeZone());
+constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
+
+std::string Repeat(std::string_view piece, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out.append(piece);
+  return out;
+}
+
+// "é" is two bytes of UTF-8 but one character.
+constexpr char kTwoByteChar[] = "\xc3\xa9";
+
+AssertionResult IsSid(std::string_view prefix, std::string_view sid) {
+  if (sid.size() != 34 || sid.substr(0, 2) != prefix) {
+    return AssertionFailure()
+           << "\"" << sid << "\" is not " << prefix << " + 32 hex digits";
+  }
+  for (char c : sid.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return AssertionFailure()
+             << "\"" << sid << "\" has a character that is not lower-case hex";
+    }
+  }
+  return AssertionSuccess();
+}
+
+std::string ProxyCodeText(const absl::Status& status) {
+  std::optional<int> code = ProxyErrorCode(status);
+  return code ? std::to_string(*code) : "none";
+}
+
+AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
+                             int proxy_code) {
+  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
+    return AssertionSuccess();
+  }
+  return AssertionFailure()
+         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
+         << proxy_code << ", got " << status << " with Proxy code "
+         << ProxyCodeText(status);
+}
+
+template <typename T>
+AssertionResult IsProxyError(const absl::StatusOr<T>& result,
+                             absl::StatusCode code, int proxy_code) {
+  return IsProxyError(result.status(), code, proxy_code);
+}
+
+// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
+AssertionResult IsInvalidParameter(const absl::Status& status,
+                                   std::string_view param) {
+  AssertionResult result = IsProxyError(
+      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
+  if (!result) return result;
+  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
+  if (!absl::StartsWith(status.message(), prefix)) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\" does not start with \"" << prefix << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
+                                   std::string_view param) {
+  return IsInvalidParameter(result.status(), param);
+}
+
+// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
+AssertionResult IsSessionNotFound(const absl::Status& status,
+                                  std::string_view ks, std::string_view id) {
+  AssertionResult result =
+      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
+  if (!result) return result;
+  std::string expected =
+      absl::StrCat("The requested resource /Services/", std::string(ks),
+                   "/Sessions/", std::string(id), " was not found");
+  if (status.message() != expected) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\", expected \"" << expected << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
+                                  std::string_view ks, std::string_view id) {
+  return IsSessionNotFound(result.status(), ks, id);
+}
+
+std::string OptText(const std::optional<std::string>& s) {
+  return s ? absl::StrCat("\"", *s, "\"") : "null";
+}
+std::string OptText(const std::optional<absl::Time>& t) {
+  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
+}
+
+std::string Describe(const Session& s) {
+  return absl::StrCat(
+      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
+      " unique_name=", OptText(s.unique_name),
+      " status=", std::string(StatusName(s.status)),
+      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
+      " mode=", std::string(ModeName(s.mode)),
+      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
+      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
+      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
+      " ended=", OptText(s.date_ended),
+      " last_interaction=", OptText(s.date_last_interaction),
+      " expiry=", OptText(s.date_expiry),
+      " participants=", s.participants.size(), "}");
+}
+
+AssertionResult SameSession(const Session& actual, const Session& expected) {
+  if (actual == expected) return AssertionSuccess();
+  return AssertionFailure()
+         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
+}
+
+AssertionResult SameService(const Service& actual, const Service& expected) {
+  if (actual == expected) return AssertionSuccess();
+  auto describe = [](const Service& s) {
+    return absl::StrCat(
+        "{sid=", s.sid, " account=", s.account_sid, " unique_name=\"",
+        s.unique_name, "\" default_ttl=", s.default_ttl,
+        " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
+        " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
+        "}");
+  };
+  return AssertionFailure()
+         << "got " << describe(actual) << "\nexpected " << describe(expected);
+}
+
+std::string UpperHex(std::string sid) {
+  for (size_t i = 2; i < sid.size(); ++i) {
+    if (sid[i] >= 'a' && sid[i] <= 'f') sid[i] = sid[i] - 'a' + 'A';
+  }
+  return sid;
+}
+
+class StoreServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.clock = &clock_;
+    options.seed = 20260101;
+    options.account_sid = kAccountSid;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    absl::StatusOr<Service> main = CreateService("main");
+    ASSERT_TRUE(main.ok()) << main.status();
+    main_ = *main;
+    ks_ = main_.sid;
+  }
+
+  absl::StatusOr<Service> CreateService(const std::string& name,
+                                        int64_t default_ttl = 0) {
+    CreateServiceParams params;
+    params.unique_name = name;
+    params.default_ttl = default_ttl;
+    return store_->CreateService(params);
+  }
+
+  absl::StatusOr<Service> CreateServiceWithSid(const std::string& sid,
+                                               const std::string& name) {
+    CreateServiceParams params;
+    params.sid = sid;
+    params.unique_name = name;
+    return store_->CreateService(params);
+  }
+
+  // Creates a Service that must be created; returns its SID.
+  std::string MustCreateService(const std::string& name,
+                                int64_t default_ttl = 0) {
+    absl::StatusOr<Service> service = CreateService(name, default_ttl);
+    EXPECT_TRUE(service.ok()) << service.status();
+    return service.ok() ? service->sid : std::string();
+  }
+
+  Session MustCreateSession(const std::string& ks,
+                            const CreateSessionParams& params = {}) {
+    absl::StatusOr<Session> session = store_->CreateSession(ks, params);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
+
+  void ExpectInvariants() {
+    absl::Status status = store_->CheckInvariants();
+    EXPECT_TRUE(status.ok()) << status;
+  }
+
+  ManualClock clock_{kT0};  // Declared first: outlives the store.
+  std::unique_ptr<SessionStore> store_;
+  Service main_;
+  std::string ks_;
+};
+
+// Create ---------------------------------------------------------------------
+
+TEST_F(StoreServiceTest, CreateMintsALowerCaseSidAndFillsTheFields) {
+  At(absl::Seconds(3));
+  absl::StatusOr<Service> service = CreateService("rides", 120);
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_TRUE(IsSid("KS", service->sid));
+  EXPECT_NE(service->sid, ks_);
+  EXPECT_EQ(service->account_sid, kAccountSid);
+  EXPECT_EQ(service->unique_name, "rides");
+  EXPECT_EQ(service->default_ttl, 120);
+  EXPECT_EQ(service->date_created, kT0 + absl::Seconds(3));
+  EXPECT_EQ(service->date_updated, kT0 + absl::Seconds(3));
+  EXPECT_EQ(main_.default_ttl, 0);  // The default.
+}
+
+TEST_F(StoreServiceTest, CreateKeepsTheCallersSid) {
+  const std::string sid = "KS0123456789abcdef0123456789abcdef";
+  absl::StatusOr<Service> service = CreateServiceWithSid(sid, "configured");
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ(service->sid, sid);
+  absl::StatusOr<Service> fetched = store_->FetchService(sid);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_TRUE(SameService(*fetched, *service));
+}
+
+TEST_F(StoreServiceTest, CreateAcceptsUpperCaseHexAndWritesLowerCase) {
+  const std::string lower = "KS0123456789abcdef0123456789abcdef";
+  absl::StatusOr<Service> service =
+      CreateServiceWithSid(UpperHex(lower), "configured");
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ(service->sid, lower);
+  absl::StatusOr<Service> by_lower = store_->FetchService(lower);
+  ASSERT_TRUE(by_lower.ok()) << by_lower.status();
+  EXPECT_EQ(by_lower->sid, lower);
+  absl::StatusOr<Service> by_upper = store_->FetchService(UpperHex(lower));
+  ASSERT_TRUE(by_upper.ok()) << by_upper.status();
+  EXPECT_EQ(by_upper->sid, lower);
+  // Sessions created under the upper-case spelling belong to the Service.
+  absl::StatusOr<Session> session =
+      store_->CreateSession(UpperHex(lower), CreateSessionParams());
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ(session->service_sid, lower);
+}
+
+TEST_F(StoreServiceTest, CreateWithMalformedSidIs80701) {
+  for (const std::string& sid :
+       {std::string("KSxyz"), std::string("KS"),
+        std::string("ks0123456789abcdef0123456789abcdef"),
+        std::string("KC0123456789abcdef0123456789abcdef"),
+        std::string("KS0123456789abcdef0123456789abcdeg"),
+        std::string("KS0123456789abcdef0123456789abcdef0")}) {
+    SCOPED_TRACE(sid);
+    EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "configured"),
+                             absl::StatusCode::kInvalidArgument,
+                             kErrorInvalidParameter));
+  }
+  EXPECT_EQ(store_->Stats().services, 1);
+}
+
+TEST_F(StoreServiceTest, CreateWithTakenSidIsRefused) {
+  const std::string sid = "KS0123456789abcdef0123456789abcdef";
+  ASSERT_TRUE(CreateServiceWithSid(sid, "first").ok());
+  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "second"),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorInvalidParameter));
+  // The same SID spelt in upper case is the same SID.
+  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(UpperHex(sid), "third"),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorInvalidParameter));
+  // A minted SID cannot be taken either.
+  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(ks_, "fourth"),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorInvalidParameter));
+  absl::StatusOr<Service> fetched = store_->FetchService(sid);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->unique_name, "first");
+  // The refused names were not taken.
+  EXPECT_TRUE(CreateService("second").ok());
+  EXPECT_EQ(store_->Stats().services, 3);
+}
+
+TEST_F(StoreServiceTest, CreateWithoutUniqueNameIs80701) {
+  EXPECT_TRUE(IsInvalidParameter(CreateService(""), "UniqueName"));
+  EXPECT_EQ(store_->Stats().services, 1);
+}
+
+TEST_F(StoreServiceTest, UniqueNameOf191CharactersIsAccepted) {
+  absl::StatusOr<Service> ascii = CreateService(std::string(191, 's'));
+  ASSERT_TRUE(ascii.ok()) << ascii.status();
+  EXPECT_EQ(ascii->unique_name, std::string(191, 's'));
+  // Characters, not bytes: 191 two-byte characters are 382 bytes.
+  absl::StatusOr<Service> wide = CreateService(Repeat(kTwoByteChar, 191));
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_EQ(wide->unique_name, Repeat(kTwoByteChar, 191));
+}
+
+TEST_F(StoreServiceTest, UniqueNameOf192CharactersIs80701) {
+  EXPECT_TRUE(
+      IsInvalidParameter(CreateService(std::string(192, 's')), "UniqueName"));
+  EXPECT_TRUE(IsInvalidParameter(CreateService(Repeat(kTwoByteChar, 192)),
+                                 "UniqueName"));
+}
+
+TEST_F(StoreServiceTest, UniqueNameNotUtf8Is80701) {
+  for (const std::string& name :
+       {std::string("rides\xff"), std::string("\xc3"), std::string("a\xc3(b"),
+        std::string("\xc0\xaf"), std::string("\xed\xa0\x80")}) {
+    EXPECT_TRUE(IsInvalidParameter(CreateService(name), "UniqueName"));
+  }
+  EXPECT_EQ(store_->Stats().services, 1);
+}
+
+TEST_F(StoreServiceTest, TakenUniqueNameIs80602) {
+  EXPECT_TRUE(IsProxyError(CreateService("main"),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorServiceNameTaken));
+  EXPECT_TRUE(IsProxyError(
+      CreateServiceWithSid("KS0123456789abcdef0123456789abcdef", "main"),
+      absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
+  EXPECT_EQ(store_->Stats().services, 1);
+}
+
+TEST_F(StoreServiceTest, NegativeDefaultTtlIs80701) {
+  EXPECT_TRUE(IsInvalidParameter(CreateService("rides", -1), "DefaultTtl"));
+  EXPECT_EQ(store_->Stats().services, 1);
+}
+
+// Fetch ----------------------------------------------------------------------
+
+TEST_F(StoreServiceTest, FetchBySidReturnsTheService) {
+  absl::StatusOr<Service> fetched = store_->FetchService(ks_);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_TRUE(SameService(*fetched, main_));
+}
+
+TEST_F(StoreServiceTest, FetchByUniqueNameIsNotSupported) {
+  // A Service is fetched by SID only (docs/semantics.md).
+  EXPECT_TRUE(IsProxyError(store_->FetchService("main"),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+TEST_F(StoreServiceTest, FetchOfMalformedOrUnknownSidIs20404) {
+  for (const std::string& sid :
+       {std::string(""), std::string("KSxyz"),
+        std::string("KC0123456789abcdef0123456789abcdef"),
+        std::string("KS0123456789abcdef0123456789abcdef")}) {
+    SCOPED_TRACE(sid);
+    EXPECT_TRUE(IsProxyError(store_->FetchService(sid),
+                             absl::StatusCode::kNotFound, kErrorNotFound));
+  }
+}
+
+// List
+// -------------------------------------------------------------------------
+
+TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
+  std::vector<std::string> newest_first = {ks_};
+  for (int i = 1; i <= 4; ++i) {
+    At(absl::Seconds(i));
+    newest_first.insert(newest_first.begin(),
+                        MustCreateService(absl::StrCat("svc-", i)));
+  }
+
+  ListParams params;
+  params.page_size = 2;
+  std::vector<std::vector<std::string>> pages;
+  std::vector<std::string> previous_tokens;
+  for (int guard = 0; guard < 10; ++guard) {
+    absl::StatusOr<ServicePage> page = store_->ListServices(params);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> sids;
+    for (const Service& s : page->services) sids.push_back(s.sid);
+    if (sids.empty()) break;
+    pages.push_back(sids);
+    previous_tokens.push_back(page->previous_page_token);
+    if (page->next_page_token.empty()) break;
+    params.page_token = page->next_page_token;
+  }
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_TRUE(previous_tokens[0].empty());
+  std::vector<std::string> walked;
+  for (const auto& page : pages) {
+    EXPECT_LE(page.size(), 2u);
+    walked.insert(walked.end(), page.begin(), page.end());
+  }
+  EXPECT_EQ(walked, newest_first);
+
+  // Walk back from the last page.
+  ListParams back;
+  back.page_size = 2;
+  back.page_token = previous_tokens[2];
+  absl::StatusOr<ServicePage> second = store_->ListServices(back);
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::vector<std::string> second_sids;
+  for (const Service& s : second->services) second_sids.push_back(s.sid);
+  EXPECT_EQ(second_sids, pages[1]);
+}
+
+TEST_F(StoreServiceTest, ListServicesRefusesBadPageSizeAndToken) {
+  ListParams params;
+  params.page_size = 0;
+  EXPECT_TRUE(IsInvalidParameter(store_->ListServices(params), "PageSize"));
+  params.page_size = 1001;
+  EXPECT_TRUE(IsInvalidParameter(store_->ListServices(params), "PageSize"));
+  params.page_size = 1000;
+  EXPECT_TRUE(store_->ListServices(params).ok());
+  params.page_size = 50;
+  params.page_token = "not-a-token";
+  EXPECT_TRUE(IsProxyError(store_->ListServices(params),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorInvalidPageToken));
+}
+
+TEST_F(StoreServiceTest, ListServicesLeavesOutDeletedServices) {
+  std::string other = MustCreateService("other");
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+  absl::StatusOr<ServicePage> page = store_->ListServices(ListParams());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->services.size(), 1u);
+  EXPECT_EQ(page->services[0].sid, other);
+  EXPECT_TRUE(page->next_page_token.empty());
+}
+
+// Update
+// -----------------------------------------------------------------------
+
+TEST_F(StoreServiceTest, UpdateChangesNameAndDefaultTtl) {
+  At(absl::Seconds(30));
+  UpdateServiceParams params;
+  params.unique_name = "renamed";
+  params.default_ttl = 600;
+  absl::StatusOr<Service> updated = store_->UpdateService(ks_, params);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->sid, ks_);
+  EXPECT_EQ(updated->unique_name, "renamed");
+  EXPECT_EQ(updated->default_ttl, 600);
+  EXPECT_EQ(updated->date_created, kT0);
+  EXPECT_EQ(updated->date_updated, kT0 + absl::Seconds(30));
+  absl::StatusOr<Service> fetched = store_->FetchService(ks_);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_TRUE(SameService(*fetched, *updated));
+  // The old name is free, the new one is taken.
+  EXPECT_TRUE(CreateService("main").ok());
+  EXPECT_TRUE(IsProxyError(CreateService("renamed"),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorServiceNameTaken));
+}
+
+TEST_F(StoreServiceTest, UpdateOnlyDefaultTtlKeepsTheName) {
+  UpdateServiceParams params;
+  params.default_ttl = 60;
+  absl::StatusOr<Service> updated = store_->UpdateService(ks_, params);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->unique_name, "main");
+  EXPECT_EQ(updated->default_ttl, 60);
+}
+
+TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
+  std::string other = MustCreateService("other");
+  UpdateServiceParams taken;
+  taken.unique_name = "main";
+  EXPECT_TRUE(IsProxyError(store_->UpdateService(other, taken),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorServiceNameTaken));
+  UpdateServiceParams negative;
+  negative.default_ttl = -5;
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->UpdateService(other, negative), "DefaultTtl"));
+  UpdateServiceParams empty_name;
+  empty_name.unique_name = "";
+  EXPECT_TRUE(IsInvalidParameter(store_->UpdateService(other, empty_name),
+                                 "UniqueName"));
+  UpdateServiceParams long_name;
+  long_name.unique_name = std::string(192, 'x');
+  EXPECT_TRUE(IsInvalidParameter(store_->UpdateService(other, long_name),
+                                 "UniqueName"));
+  absl::StatusOr<Service> fetched = store_->FetchService(other);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->unique_name, "other");
+  EXPECT_EQ(fetched->default_ttl, 0);
+}
+
+TEST_F(StoreServiceTest, UpdateOfUnknownServiceIs20404) {
+  UpdateServiceParams params;
+  params.default_ttl = 5;
+  EXPECT_TRUE(IsProxyError(
+      store_->UpdateService("KS0123456789abcdef0123456789abcdef", params),
+      absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+TEST_F(StoreServiceTest, NewDefaultTtlAppliesOnlyToSessionsCreatedAfterwards) {
+  Session before = MustCreateSession(ks_);
+  EXPECT_EQ(before.ttl, 0);
+  UpdateServiceParams params;
+  params.default_ttl = 60;
+  ASSERT_TRUE(store_->UpdateService(ks_, params).ok());
+  Session after = MustCreateSession(ks_);
+  EXPECT_EQ(after.ttl, 60);
+
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);
+  absl::StatusOr<Session> old = store_->FetchSession(ks_, before.sid);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->ttl, 0);
+  EXPECT_EQ(old->status, SessionStatus::kOpen);
+  absl::StatusOr<Session> fresh = store_->FetchSession(ks_, after.sid);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->status, SessionStatus::kClosed);
+  EXPECT_EQ(fresh->closed_reason, std::string(kReasonTtl));
+  ExpectInvariants();
+}
+
+// Delete
+// -----------------------------------------------------------------------
+
+TEST_F(StoreServiceTest, DeleteRemovesTheServiceAndItsSessions) {
+  CreateSessionParams named;
+  named.unique_name = "ride-42";
+  named.ttl = 60;
+  Session a = MustCreateSession(ks_, named);
+  Session b = MustCreateSession(ks_);
+  std::string other = MustCreateService("other");
+  Session kept = MustCreateSession(other, named);
+
+  EXPECT_TRUE(store_->DeleteService(ks_).ok());
+  EXPECT_TRUE(IsProxyError(store_->FetchService(ks_),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, a.sid),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, "ride-42"),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, b.sid),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->DeleteService(ks_),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+
+  StoreStats stats = store_->Stats();
+  EXPECT_EQ(stats.services, 1);
+  EXPECT_EQ(stats.sessions, 1);
+  EXPECT_EQ(stats.named, 1);
+  absl::StatusOr<Session> still = store_->FetchSession(other, "ride-42");
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(still->sid, kept.sid);
+
+  // The deleted Session's expiry no longer fires.
+  At(absl::Seconds(60));
+  EXPECT_EQ(store_->Advance(), 1);  // Only `kept`, which has ttl 60 too.
+  ExpectInvariants();
+}
+
+TEST_F(StoreServiceTest, DeletedServicesNameCanBeReused) {
+  CreateSessionParams named;
+  named.unique_name = "ride-42";
+  Session old = MustCreateSession(ks_, named);
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+
+  absl::StatusOr<Service> reborn = CreateService("main");
+  ASSERT_TRUE(reborn.ok()) << reborn.status();
+  EXPECT_NE(reborn->sid, ks_);
+  // The new Service starts empty and its Sessions may use the old names.
+  EXPECT_TRUE(IsProxyError(store_->FetchSession(reborn->sid, old.sid),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+  Session fresh = MustCreateSession(reborn->sid, named);
+  EXPECT_NE(fresh.sid, old.sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreServiceTest, DeletedServicesSidCanBeTakenAgain) {
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+  absl::StatusOr<Service> again = CreateServiceWithSid(ks_, "main-again");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->sid, ks_);
+}
+
+TEST_F(StoreServiceTest, DeleteOfUnknownServiceIs20404) {
+  EXPECT_TRUE(
+      IsProxyError(store_->DeleteService("KS0123456789abcdef0123456789abcdef"),
+                   absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->DeleteService("garbage"),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+// Sessions belong to one Service
+// -------------------------------------------------
+
+TEST_F(StoreServiceTest, SessionsOfAnotherServiceAreNotFoundUnderThisOne) {
+  std::string other = MustCreateService("other");
+  CreateSessionParams named;
+  named.unique_name = "ride-42";
+  Session theirs = MustCreateSession(other, named);
+
+  const auto kNotFound = absl::StatusCode::kNotFound;
+  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(ks_, theirs.sid), ks_,
+                                theirs.sid));
+  EXPECT_TRUE(
+      IsSessionNotFound(store_->FetchSession(ks_, "ride-42"), ks_, "ride-42"));
+  UpdateSessionParams close;
+  close.status = SessionStatus::kClosed;
+  EXPECT_TRUE(IsProxyError(store_->UpdateSession(ks_, theirs.sid, close),
+                           kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, theirs.sid),
+                           kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, theirs.sid, "x"),
+                           kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, theirs.sid, "x"), kNotFound,
+                           kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->DeleteSession(ks_, theirs.sid), kNotFound,
+                           kErrorNotFound));
+  absl::StatusOr<SessionPage> page = store_->ListSessions(ks_, ListParams());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->sessions.empty());
+
+  absl::StatusOr<Session> untouched = store_->FetchSession(other, theirs.sid);
+  ASSERT_TRUE(untouched.ok()) << untouched.status();
+  EXPECT_TRUE(SameSession(*untouched, theirs));
+  ExpectInvariants();
+}
+
+}  // namespace
+}  // namespace sessionwheel

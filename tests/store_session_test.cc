@@ -1,0 +1,1190 @@
+// Tests of a Session's life in the store: create, fetch, update by the
+// transition table of SPEC section 5, delete, and the engine-only
+// operations (RecordInteraction, CloseSession, FailSession).
+//
+// Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
+// store; time moves only by clock_.Set/Advance, and times are compared
+// exactly.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/errors.h"
+#include "sessionwheel/session.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel {
+namespace {
+
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
+
+// Every test starts at 2026-01-01T00:00:00Z.
+const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
+                                       absl::UTCTimeZone());
+constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
+
+std::string Repeat(std::string_view piece, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out.append(piece);
+  return out;
+}
+
+// "é" is two bytes of UTF-8 but one character.
+constexpr char kTwoByteChar[] = "\xc3\xa9";
+
+AssertionResult IsSid(std::string_view prefix, std::string_view sid) {
+  if (sid.size() != 34 || sid.substr(0, 2) != prefix) {
+    return AssertionFailure()
+           << "\"" << sid << "\" is not " << prefix << " + 32 hex digits";
+  }
+  for (char c : sid.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return AssertionFailure()
+             << "\"" << sid << "\" has a character that is not lower-case hex";
+    }
+  }
+  return AssertionSuccess();
+}
+
+std::string ProxyCodeText(const absl::Status& status) {
+  std::optional<int> code = ProxyErrorCode(status);
+  return code ? std::to_string(*code) : "none";
+}
+
+AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
+                             int proxy_code) {
+  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
+    return AssertionSuccess();
+  }
+  return AssertionFailure()
+         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
+         << proxy_code << ", got " << status << " with Proxy code "
+         << ProxyCodeText(status);
+}
+
+template <typename T>
+AssertionResult IsProxyError(const absl::StatusOr<T>& result,
+                             absl::StatusCode code, int proxy_code) {
+  return IsProxyError(result.status(), code, proxy_code);
+}
+
+// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
+AssertionResult IsInvalidParameter(const absl::Status& status,
+                                   std::string_view param) {
+  AssertionResult result = IsProxyError(
+      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
+  if (!result) return result;
+  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
+  if (!absl::StartsWith(status.message(), prefix)) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\" does not start with \"" << prefix << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
+                                   std::string_view param) {
+  return IsInvalidParameter(result.status(), param);
+}
+
+// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
+AssertionResult IsSessionNotFound(const absl::Status& status,
+                                  std::string_view ks, std::string_view id) {
+  AssertionResult result =
+      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
+  if (!result) return result;
+  std::string expected =
+      absl::StrCat("The requested resource /Services/", std::string(ks),
+                   "/Sessions/", std::string(id), " was not found");
+  if (status.message() != expected) {
+    return AssertionFailure() << "message \"" << status.message()
+                              << "\", expected \"" << expected << "\"";
+  }
+  return AssertionSuccess();
+}
+
+template <typename T>
+AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
+                                  std::string_view ks, std::string_view id) {
+  return IsSessionNotFound(result.status(), ks, id);
+}
+
+std::string OptText(const std::optional<std::string>& s) {
+  return s ? absl::StrCat("\"", *s, "\"") : "null";
+}
+std::string OptText(const std::optional<absl::Time>& t) {
+  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
+}
+
+std::string Describe(const Session& s) {
+  return absl::StrCat(
+      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
+      " unique_name=", OptText(s.unique_name),
+      " status=", std::string(StatusName(s.status)),
+      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
+      " mode=", std::string(ModeName(s.mode)),
+      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
+      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
+      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
+      " ended=", OptText(s.date_ended),
+      " last_interaction=", OptText(s.date_last_interaction),
+      " expiry=", OptText(s.date_expiry),
+      " participants=", s.participants.size(), "}");
+}
+
+AssertionResult SameSession(const Session& actual, const Session& expected) {
+  if (actual == expected) return AssertionSuccess();
+  return AssertionFailure()
+         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
+}
+
+class StoreSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.clock = &clock_;
+    options.seed = 20260101;
+    options.account_sid = kAccountSid;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    ks_ = NewService("main");
+    ASSERT_FALSE(ks_.empty());
+  }
+
+  std::string NewService(const std::string& name, int64_t default_ttl = 0) {
+    CreateServiceParams params;
+    params.unique_name = name;
+    params.default_ttl = default_ttl;
+    absl::StatusOr<Service> service = store_->CreateService(params);
+    EXPECT_TRUE(service.ok()) << service.status();
+    return service.ok() ? service->sid : std::string();
+  }
+
+  // Creates a Session in the fixture's Service; a failure fails the test.
+  Session Create(const CreateSessionParams& params = CreateSessionParams()) {
+    absl::StatusOr<Session> session = store_->CreateSession(ks_, params);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  Session CreateNamed(const std::string& name) {
+    CreateSessionParams params;
+    params.unique_name = name;
+    return Create(params);
+  }
+
+  Session CreateWithStatus(SessionStatus status) {
+    CreateSessionParams params;
+    params.status = status;
+    return Create(params);
+  }
+
+  absl::StatusOr<Session> Fetch(std::string_view sid_or_name) {
+    return store_->FetchSession(ks_, sid_or_name);
+  }
+
+  // Fetches a Session that must exist.
+  Session MustFetch(std::string_view sid_or_name) {
+    absl::StatusOr<Session> session = Fetch(sid_or_name);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *session : Session();
+  }
+
+  absl::StatusOr<Session> Update(std::string_view sid,
+                                 const UpdateSessionParams& params) {
+    return store_->UpdateSession(ks_, sid, params);
+  }
+
+  absl::StatusOr<Session> UpdateStatus(std::string_view sid,
+                                       SessionStatus status) {
+    UpdateSessionParams params;
+    params.status = status;
+    return Update(sid, params);
+  }
+
+  // Sets the clock to kT0 + offset.
+  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
+
+  // Returns a Session of the fixture's Service in `status`, reached through
+  // the API: interaction for in-progress, create for unknown, an update for
+  // closed and FailSession for failed.
+  Session InStatus(SessionStatus status) {
+    if (status == SessionStatus::kUnknown) return CreateWithStatus(status);
+    Session session = Create();
+    absl::StatusOr<Session> moved = session;
+    switch (status) {
+      case SessionStatus::kOpen:
+      case SessionStatus::kUnknown:
+        break;
+      case SessionStatus::kInProgress:
+        moved = store_->RecordInteraction(ks_, session.sid);
+        break;
+      case SessionStatus::kClosed:
+        moved = UpdateStatus(session.sid, SessionStatus::kClosed);
+        break;
+      case SessionStatus::kFailed:
+        moved = store_->FailSession(ks_, session.sid, "carrier-error");
+        break;
+    }
+    EXPECT_TRUE(moved.ok()) << moved.status();
+    if (!moved.ok()) return session;
+    EXPECT_EQ(moved->status, status);
+    return *moved;
+  }
+
+  void ExpectInvariants() {
+    absl::Status status = store_->CheckInvariants();
+    EXPECT_TRUE(status.ok()) << status;
+  }
+
+  ManualClock clock_{kT0};  // Declared first: outlives the store.
+  std::unique_ptr<SessionStore> store_;
+  std::string ks_;
+};
+
+// Create ---------------------------------------------------------------------
+
+TEST_F(StoreSessionTest, CreateWithNoParametersAppliesTheDefaults) {
+  At(absl::Milliseconds(1500));
+  absl::StatusOr<Session> created = store_->CreateSession(ks_, {});
+  ASSERT_TRUE(created.ok()) << created.status();
+  const absl::Time now = kT0 + absl::Milliseconds(1500);
+  EXPECT_TRUE(IsSid("KC", created->sid));
+  EXPECT_EQ(created->service_sid, ks_);
+  EXPECT_EQ(created->account_sid, kAccountSid);
+  EXPECT_EQ(created->unique_name, std::nullopt);
+  EXPECT_EQ(created->status, SessionStatus::kOpen);
+  EXPECT_EQ(created->closed_reason, std::nullopt);
+  EXPECT_EQ(created->ttl, 0);
+  EXPECT_EQ(created->mode, SessionMode::kVoiceAndMessage);
+  EXPECT_EQ(created->date_created, now);
+  EXPECT_EQ(created->date_updated, now);
+  EXPECT_EQ(created->date_started, now);
+  EXPECT_EQ(created->date_started, created->date_created);
+  EXPECT_EQ(created->date_ended, std::nullopt);
+  EXPECT_EQ(created->date_last_interaction, std::nullopt);
+  EXPECT_EQ(created->date_expiry, std::nullopt);
+  EXPECT_TRUE(created->participants.empty());
+  EXPECT_TRUE(SameSession(MustFetch(created->sid), *created));
+}
+
+TEST_F(StoreSessionTest, CreateWithoutTtlTakesTheServiceDefaultTtl) {
+  ks_ = NewService("with-default", 300);
+  Session session = Create();
+  EXPECT_EQ(session.ttl, 300);
+
+  // The default is a real TTL: the Session closes 300 s after create.
+  At(absl::Seconds(300));
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kClosed);
+  EXPECT_EQ(fetched.closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(fetched.date_ended, kT0 + absl::Seconds(300));
+}
+
+TEST_F(StoreSessionTest, CreateWithExplicitTtlZeroMeansNoTtl) {
+  ks_ = NewService("with-default", 300);
+  CreateSessionParams params;
+  params.ttl = 0;
+  Session session = Create(params);
+  EXPECT_EQ(session.ttl, 0);
+
+  At(absl::Hours(24 * 30));
+  EXPECT_EQ(store_->Advance(), 0);
+  Session fetched = MustFetch(session.sid);
+  EXPECT_EQ(fetched.status, SessionStatus::kOpen);
+  EXPECT_EQ(fetched.date_ended, std::nullopt);
+}
+
+TEST_F(StoreSessionTest, CreateWithExplicitTtlOverridesTheServiceDefault) {
+  ks_ = NewService("with-default", 300);
+  CreateSessionParams params;
+  params.ttl = 45;
+  EXPECT_EQ(Create(params).ttl, 45);
+}
+
+TEST_F(StoreSessionTest, CreateKeepsEachMode) {
+  for (SessionMode mode : {SessionMode::kMessageOnly, SessionMode::kVoiceOnly,
+                           SessionMode::kVoiceAndMessage}) {
+    SCOPED_TRACE(ModeName(mode));
+    CreateSessionParams params;
+    params.mode = mode;
+    Session session = Create(params);
+    EXPECT_EQ(session.mode, mode);
+    EXPECT_EQ(MustFetch(session.sid).mode, mode);
+  }
+}
+
+TEST_F(StoreSessionTest, CreateWithStatusOpenInProgressOrUnknownKeepsIt) {
+  for (SessionStatus status : {SessionStatus::kOpen, SessionStatus::kInProgress,
+                               SessionStatus::kUnknown}) {
+    SCOPED_TRACE(StatusName(status));
+    Session session = CreateWithStatus(status);
+    EXPECT_EQ(session.status, status);
+    EXPECT_EQ(session.date_ended, std::nullopt);
+    EXPECT_EQ(session.closed_reason, std::nullopt);
+    EXPECT_EQ(MustFetch(session.sid).status, status);
+  }
+}
+
+TEST_F(StoreSessionTest,
+       CreateWithStatusClosedRecordsDateEndedNowAndReasonApi) {
+  At(absl::Seconds(7));
+  Session session = CreateWithStatus(SessionStatus::kClosed);
+  EXPECT_EQ(session.status, SessionStatus::kClosed);
+  EXPECT_EQ(session.date_ended, kT0 + absl::Seconds(7));
+  EXPECT_EQ(session.closed_reason, std::string(kReasonApi));
+  EXPECT_EQ(session.date_created, kT0 + absl::Seconds(7));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest,
+       CreateWithStatusFailedRecordsDateEndedNowAndReasonApi) {
+  At(absl::Seconds(7));
+  Session session = CreateWithStatus(SessionStatus::kFailed);
+  EXPECT_EQ(session.status, SessionStatus::kFailed);
+  EXPECT_EQ(session.date_ended, kT0 + absl::Seconds(7));
+  EXPECT_EQ(session.closed_reason, std::string(kReasonApi));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest, CreateWithDateExpiryAndTtlStoresBoth) {
+  CreateSessionParams params;
+  params.ttl = 60;
+  params.date_expiry = kT0 + absl::Hours(2);
+  Session session = Create(params);
+  EXPECT_EQ(session.ttl, 60);
+  EXPECT_EQ(session.date_expiry, kT0 + absl::Hours(2));
+}
+
+TEST_F(StoreSessionTest, CreateWithTakenUniqueNameIs80603) {
+  Session first = CreateNamed("ride-42");
+  EXPECT_EQ(first.unique_name, std::string("ride-42"));
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorSessionNameTaken));
+}
+
+TEST_F(StoreSessionTest, UniqueNameIsFreeAgainAfterDelete) {
+  Session first = CreateNamed("ride-42");
+  ASSERT_TRUE(store_->DeleteSession(ks_, first.sid).ok());
+  Session second = CreateNamed("ride-42");
+  EXPECT_NE(second.sid, first.sid);
+  EXPECT_EQ(MustFetch("ride-42").sid, second.sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, ClosedSessionKeepsItsUniqueName) {
+  Session first = CreateNamed("ride-42");
+  ASSERT_TRUE(UpdateStatus(first.sid, SessionStatus::kClosed).ok());
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorSessionNameTaken));
+  EXPECT_EQ(MustFetch("ride-42").sid, first.sid);
+}
+
+TEST_F(StoreSessionTest, SameUniqueNameIsAllowedInTwoServices) {
+  Session in_main = CreateNamed("ride-42");
+  std::string other = NewService("other");
+  CreateSessionParams params;
+  params.unique_name = "ride-42";
+  absl::StatusOr<Session> in_other = store_->CreateSession(other, params);
+  ASSERT_TRUE(in_other.ok()) << in_other.status();
+  EXPECT_NE(in_other->sid, in_main.sid);
+  EXPECT_EQ(MustFetch("ride-42").sid, in_main.sid);
+  absl::StatusOr<Session> fetched = store_->FetchSession(other, "ride-42");
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->sid, in_other->sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, CreateWithDateExpiryNotAfterNowIs80701) {
+  At(absl::Seconds(10));
+  CreateSessionParams params;
+  params.date_expiry = kT0 + absl::Seconds(10);  // Equal to now.
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "DateExpiry"));
+  params.date_expiry = kT0;  // In the past.
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "DateExpiry"));
+  params.date_expiry = kT0 + absl::Seconds(10) + absl::Milliseconds(1);
+  EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
+  EXPECT_EQ(store_->Stats().sessions, 1);
+}
+
+TEST_F(StoreSessionTest, CreateWithNegativeTtlIs80701) {
+  CreateSessionParams params;
+  params.ttl = -1;
+  EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, params), "Ttl"));
+  EXPECT_EQ(store_->Stats().sessions, 0);
+}
+
+TEST_F(StoreSessionTest, CreateWithUniqueNameOf191CharactersIsAccepted) {
+  Session ascii = CreateNamed(std::string(191, 'n'));
+  EXPECT_EQ(ascii.unique_name, std::string(191, 'n'));
+  // 191 characters of two bytes each: the limit counts characters.
+  Session wide = CreateNamed(Repeat(kTwoByteChar, 191));
+  EXPECT_EQ(wide.unique_name, Repeat(kTwoByteChar, 191));
+  EXPECT_EQ(MustFetch(Repeat(kTwoByteChar, 191)).sid, wide.sid);
+}
+
+TEST_F(StoreSessionTest, CreateWithUniqueNameOf192CharactersIs80701) {
+  CreateSessionParams params;
+  params.unique_name = std::string(192, 'n');
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+  params.unique_name = Repeat(kTwoByteChar, 192);
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+}
+
+TEST_F(StoreSessionTest, CreateWithUniqueNameNotUtf8Is80701) {
+  for (std::string bad :
+       {std::string("ride\xff"), std::string("\xc3"), std::string("a\xc3(b"),
+        std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
+    CreateSessionParams params;
+    params.unique_name = bad;
+    EXPECT_TRUE(
+        IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+  }
+  EXPECT_EQ(store_->Stats().sessions, 0);
+}
+
+TEST_F(StoreSessionTest, CreateWithEmptyUniqueNameIs80701) {
+  CreateSessionParams params;
+  params.unique_name = "";
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+}
+
+TEST_F(StoreSessionTest, CreateWithUnknownModeOrStatusValueIs80701) {
+  // The enums have a fixed underlying type, so a host can hand the store a
+  // value with no wire string; SPEC section 3 refuses it naming the parameter.
+  CreateSessionParams bad_mode;
+  bad_mode.mode = static_cast<SessionMode>(42);
+  EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, bad_mode), "Mode"));
+  CreateSessionParams bad_status;
+  bad_status.status = static_cast<SessionStatus>(42);
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, bad_status), "Status"));
+  EXPECT_EQ(store_->Stats().sessions, 0);
+}
+
+TEST_F(StoreSessionTest, CreateWithThreeParticipantsIs80609) {
+  CreateSessionParams params;
+  for (int i = 0; i < 3; ++i) {
+    params.participants.push_back(
+        {absl::StrCat("+1555000000", i), absl::StrCat("p", i), ""});
+  }
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorTooManyParticipants));
+  EXPECT_EQ(store_->Stats().sessions, 0);
+}
+
+TEST_F(StoreSessionTest, CreateWithTwoParticipantsMintsParticipantSids) {
+  CreateSessionParams params;
+  params.participants.push_back({"+15550000001", "Alice", "+15559990000"});
+  params.participants.push_back({"+15550000002", "Bob", ""});
+  Session session = Create(params);
+  ASSERT_EQ(session.participants.size(), 2u);
+  EXPECT_TRUE(IsSid("KP", session.participants[0].sid));
+  EXPECT_TRUE(IsSid("KP", session.participants[1].sid));
+  EXPECT_NE(session.participants[0].sid, session.participants[1].sid);
+  EXPECT_EQ(session.participants[0].identifier, "+15550000001");
+  EXPECT_EQ(session.participants[0].friendly_name, "Alice");
+  EXPECT_EQ(session.participants[0].proxy_identifier, "+15559990000");
+  EXPECT_EQ(session.participants[1].identifier, "+15550000002");
+  EXPECT_EQ(session.participants[1].friendly_name, "Bob");
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest, CreateUnderUnknownServiceIs20404) {
+  EXPECT_TRUE(IsProxyError(
+      store_->CreateSession("KS00000000000000000000000000000000", {}),
+      absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+TEST_F(StoreSessionTest, SeededStoresMintTheSameSids) {
+  ManualClock clock(kT0);
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 20260101;
+  options.account_sid = kAccountSid;
+  std::vector<std::string> sids[2];
+  for (auto& run : sids) {
+    auto store = SessionStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CreateServiceParams service;
+    service.unique_name = "main";
+    auto ks = (*store)->CreateService(service);
+    ASSERT_TRUE(ks.ok()) << ks.status();
+    run.push_back(ks->sid);
+    for (int i = 0; i < 3; ++i) {
+      auto s = (*store)->CreateSession(ks->sid, {});
+      ASSERT_TRUE(s.ok()) << s.status();
+      run.push_back(s->sid);
+    }
+  }
+  EXPECT_EQ(sids[0], sids[1]);
+}
+
+// Fetch ----------------------------------------------------------------------
+
+TEST_F(StoreSessionTest, FetchBySidReturnsTheSession) {
+  Session created = CreateNamed("ride-42");
+  EXPECT_TRUE(SameSession(MustFetch(created.sid), created));
+}
+
+TEST_F(StoreSessionTest, FetchByUniqueNameReturnsTheSession) {
+  Session created = CreateNamed("ride-42");
+  EXPECT_TRUE(SameSession(MustFetch("ride-42"), created));
+}
+
+TEST_F(StoreSessionTest, FetchAcceptsUpperCaseHexSid) {
+  Session created = Create();
+  std::string upper = created.sid;
+  for (size_t i = 2; i < upper.size(); ++i) {
+    if (upper[i] >= 'a' && upper[i] <= 'f') upper[i] = upper[i] - 'a' + 'A';
+  }
+  EXPECT_TRUE(SameSession(MustFetch(upper), created));
+}
+
+TEST_F(StoreSessionTest, FetchLooksUpSidBeforeName) {
+  Session first = Create();
+  // A second Session named after the first one's SID, and a third named with
+  // a SID no Session has: the SID wins, else the name is found.
+  Session second = CreateNamed(first.sid);
+  const std::string sid_shaped = "KC0123456789abcdef0123456789abcdef";
+  Session third = CreateNamed(sid_shaped);
+  EXPECT_EQ(MustFetch(first.sid).sid, first.sid);
+  EXPECT_EQ(MustFetch(sid_shaped).sid, third.sid);
+  EXPECT_NE(second.sid, first.sid);
+}
+
+TEST_F(StoreSessionTest, FetchUnknownSidIs20404WithTheResourceInTheMessage) {
+  const std::string sid = "KC0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(IsSessionNotFound(Fetch(sid), ks_, sid));
+}
+
+TEST_F(StoreSessionTest, FetchUnknownNameIs20404WithTheResourceInTheMessage) {
+  EXPECT_TRUE(IsSessionNotFound(Fetch("no-such-ride"), ks_, "no-such-ride"));
+}
+
+TEST_F(StoreSessionTest, FetchUnderAnotherServiceIs20404) {
+  Session created = CreateNamed("ride-42");
+  std::string other = NewService("other");
+  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(other, created.sid), other,
+                                created.sid));
+  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(other, "ride-42"), other,
+                                "ride-42"));
+}
+
+TEST_F(StoreSessionTest, FetchUnderUnknownServiceIs20404) {
+  Session created = Create();
+  EXPECT_TRUE(IsProxyError(
+      store_->FetchSession("KS00000000000000000000000000000000", created.sid),
+      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->FetchSession("not-a-service", created.sid),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
+}
+
+TEST_F(StoreSessionTest, ReturnedSessionIsASnapshot) {
+  Session created = Create();
+  At(absl::Seconds(5));
+  ASSERT_TRUE(UpdateStatus(created.sid, SessionStatus::kClosed).ok());
+  EXPECT_EQ(created.status, SessionStatus::kOpen);
+  EXPECT_EQ(created.date_updated, kT0);
+}
+
+// Update: the transition table of SPEC section 5
+// -------------------------------
+
+struct TransitionCase {
+  SessionStatus from;
+  SessionStatus to;
+  int expected;  // 0 when the update succeeds, else the Proxy error code.
+};
+
+std::string StatusWord(SessionStatus status) {
+  switch (status) {
+    case SessionStatus::kOpen:
+      return "Open";
+    case SessionStatus::kInProgress:
+      return "InProgress";
+    case SessionStatus::kClosed:
+      return "Closed";
+    case SessionStatus::kFailed:
+      return "Failed";
+    case SessionStatus::kUnknown:
+      return "Unknown";
+  }
+  return "Bad";
+}
+
+std::string TransitionName(
+    const ::testing::TestParamInfo<TransitionCase>& info) {
+  const TransitionCase& c = info.param;
+  return absl::StrCat(
+      StatusWord(c.from), "To", StatusWord(c.to),
+      c.expected == 0 ? std::string("Ok") : absl::StrCat("Is", c.expected));
+}
+
+class UpdateTransitionTest
+    : public StoreSessionTest,
+      public ::testing::WithParamInterface<TransitionCase> {};
+
+TEST_P(UpdateTransitionTest, FollowsTheTable) {
+  const TransitionCase& c = GetParam();
+  Session before = InStatus(c.from);
+  ASSERT_EQ(before.status, c.from);
+
+  At(absl::Seconds(30));
+  absl::StatusOr<Session> updated = UpdateStatus(before.sid, c.to);
+  const absl::Time now = kT0 + absl::Seconds(30);
+  if (c.expected != 0) {
+    EXPECT_TRUE(IsProxyError(updated, absl::StatusCode::kFailedPrecondition,
+                             c.expected));
+    EXPECT_TRUE(SameSession(MustFetch(before.sid), before));
+    return;
+  }
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->status, c.to);
+  EXPECT_EQ(updated->date_updated, now);
+  if (c.to == SessionStatus::kClosed) {
+    EXPECT_EQ(updated->closed_reason, std::string(kReasonApi));
+    EXPECT_EQ(updated->date_ended, now);
+  } else {  // A re-open.
+    EXPECT_EQ(updated->closed_reason, std::nullopt);
+    EXPECT_EQ(updated->date_ended, std::nullopt);
+  }
+  EXPECT_TRUE(SameSession(MustFetch(before.sid), *updated));
+  ExpectInvariants();
+}
+
+constexpr SessionStatus kOpen = SessionStatus::kOpen;
+constexpr SessionStatus kInProgress = SessionStatus::kInProgress;
+constexpr SessionStatus kClosed = SessionStatus::kClosed;
+constexpr SessionStatus kFailed = SessionStatus::kFailed;
+constexpr SessionStatus kUnknown = SessionStatus::kUnknown;
+
+// Closed and failed Sessions are refused with 80607 before the table is
+// consulted, except failed -> in-progress (a re-open a failed Session cannot
+// make), which is 80608 (docs/semantics.md, "Order of checks").
+INSTANTIATE_TEST_SUITE_P(
+    Section5, UpdateTransitionTest,
+    ::testing::Values(
+        TransitionCase{kOpen, kInProgress, kErrorInvalidTransition},
+        TransitionCase{kOpen, kClosed, 0},
+        TransitionCase{kOpen, kOpen, kErrorInvalidTransition},
+        TransitionCase{kOpen, kFailed, kErrorInvalidTransition},
+        TransitionCase{kOpen, kUnknown, kErrorInvalidTransition},
+        TransitionCase{kInProgress, kInProgress, kErrorInvalidTransition},
+        TransitionCase{kInProgress, kClosed, 0},
+        TransitionCase{kInProgress, kOpen, kErrorInvalidTransition},
+        TransitionCase{kInProgress, kFailed, kErrorInvalidTransition},
+        TransitionCase{kInProgress, kUnknown, kErrorInvalidTransition},
+        TransitionCase{kUnknown, kInProgress, kErrorInvalidTransition},
+        TransitionCase{kUnknown, kClosed, 0},
+        TransitionCase{kUnknown, kOpen, kErrorInvalidTransition},
+        TransitionCase{kUnknown, kFailed, kErrorInvalidTransition},
+        TransitionCase{kUnknown, kUnknown, kErrorInvalidTransition},
+        TransitionCase{kClosed, kInProgress, 0},
+        TransitionCase{kClosed, kClosed, kErrorSessionClosed},
+        TransitionCase{kClosed, kOpen, kErrorSessionClosed},
+        TransitionCase{kClosed, kFailed, kErrorSessionClosed},
+        TransitionCase{kClosed, kUnknown, kErrorSessionClosed},
+        TransitionCase{kFailed, kInProgress, kErrorInvalidTransition},
+        TransitionCase{kFailed, kClosed, kErrorSessionClosed},
+        TransitionCase{kFailed, kOpen, kErrorSessionClosed},
+        TransitionCase{kFailed, kFailed, kErrorSessionClosed},
+        TransitionCase{kFailed, kUnknown, kErrorSessionClosed}),
+    TransitionName);
+
+TEST_F(StoreSessionTest, SessionCreatedFailedCannotBeReopened) {
+  Session failed = CreateWithStatus(SessionStatus::kFailed);
+  EXPECT_TRUE(IsProxyError(UpdateStatus(failed.sid, SessionStatus::kInProgress),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorInvalidTransition));
+  EXPECT_TRUE(IsProxyError(UpdateStatus(failed.sid, SessionStatus::kClosed),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+}
+
+TEST_F(StoreSessionTest, SessionCreatedClosedCanBeReopened) {
+  Session closed = CreateWithStatus(SessionStatus::kClosed);
+  At(absl::Seconds(3));
+  absl::StatusOr<Session> reopened =
+      UpdateStatus(closed.sid, SessionStatus::kInProgress);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->status, SessionStatus::kInProgress);
+  EXPECT_EQ(reopened->date_ended, std::nullopt);
+}
+
+TEST_F(StoreSessionTest, UpdateOfClosedSessionOtherThanReopenIs80607) {
+  CreateSessionParams create;
+  create.ttl = 100;
+  Session session = Create(create);
+  ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
+  Session closed = MustFetch(session.sid);
+  At(absl::Seconds(5));
+
+  UpdateSessionParams ttl;
+  ttl.ttl = 10;
+  EXPECT_TRUE(IsProxyError(Update(session.sid, ttl),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  UpdateSessionParams expiry;
+  expiry.date_expiry = kT0 + absl::Hours(1);
+  EXPECT_TRUE(IsProxyError(Update(session.sid, expiry),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  EXPECT_TRUE(IsProxyError(Update(session.sid, UpdateSessionParams()),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  // 80607 comes before the parameter checks too.
+  UpdateSessionParams bad_ttl;
+  bad_ttl.ttl = -5;
+  EXPECT_TRUE(IsProxyError(Update(session.sid, bad_ttl),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), closed));
+}
+
+TEST_F(StoreSessionTest, UpdateOfFailedSessionIs80607) {
+  Session failed = InStatus(SessionStatus::kFailed);
+  UpdateSessionParams ttl;
+  ttl.ttl = 10;
+  EXPECT_TRUE(IsProxyError(Update(failed.sid, ttl),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  EXPECT_TRUE(IsProxyError(Update(failed.sid, UpdateSessionParams()),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+}
+
+TEST_F(StoreSessionTest, ReopenClearsEndAndRestartsTheTtlWindowFromNow) {
+  CreateSessionParams create;
+  create.ttl = 100;
+  Session session = Create(create);
+  At(absl::Seconds(10));
+  ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
+
+  At(absl::Seconds(50));
+  absl::StatusOr<Session> reopened =
+      UpdateStatus(session.sid, SessionStatus::kInProgress);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->status, SessionStatus::kInProgress);
+  EXPECT_EQ(reopened->date_ended, std::nullopt);
+  EXPECT_EQ(reopened->closed_reason, std::nullopt);
+  EXPECT_EQ(reopened->date_updated, kT0 + absl::Seconds(50));
+  EXPECT_EQ(reopened->ttl, 100);
+  EXPECT_EQ(reopened->date_created, kT0);
+  EXPECT_EQ(reopened->date_started, kT0);
+
+  // The window runs from the re-open (50 s), not from create (0 s).
+  At(absl::Seconds(150) - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(150));
+  Session expired = MustFetch(session.sid);
+  EXPECT_EQ(expired.status, SessionStatus::kClosed);
+  EXPECT_EQ(expired.closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(expired.date_ended, kT0 + absl::Seconds(150));
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest,
+       ReopenAfterDateExpiryPassedWithoutNewDateExpiryIs80701) {
+  CreateSessionParams create;
+  create.date_expiry = kT0 + absl::Seconds(60);
+  Session session = Create(create);
+  At(absl::Seconds(100));
+  Session closed = MustFetch(session.sid);
+  ASSERT_EQ(closed.status, SessionStatus::kClosed);
+  ASSERT_EQ(closed.closed_reason, std::string(kReasonDateExpiry));
+
+  EXPECT_TRUE(IsInvalidParameter(
+      UpdateStatus(session.sid, SessionStatus::kInProgress), "DateExpiry"));
+  // A new DateExpiry that is not in the future does not help.
+  UpdateSessionParams past;
+  past.status = SessionStatus::kInProgress;
+  past.date_expiry = kT0 + absl::Seconds(100);
+  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, past), "DateExpiry"));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), closed));
+}
+
+TEST_F(StoreSessionTest,
+       ReopenAfterDateExpiryPassedWithNewFutureDateExpiryIsOk) {
+  CreateSessionParams create;
+  create.date_expiry = kT0 + absl::Seconds(60);
+  Session session = Create(create);
+  At(absl::Seconds(100));
+  UpdateSessionParams params;
+  params.status = SessionStatus::kInProgress;
+  params.date_expiry = kT0 + absl::Seconds(200);
+  absl::StatusOr<Session> reopened = Update(session.sid, params);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->status, SessionStatus::kInProgress);
+  EXPECT_EQ(reopened->date_expiry, kT0 + absl::Seconds(200));
+  EXPECT_EQ(reopened->date_ended, std::nullopt);
+  EXPECT_EQ(reopened->closed_reason, std::nullopt);
+
+  At(absl::Seconds(200) - absl::Milliseconds(1));
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(200));
+  Session expired = MustFetch(session.sid);
+  EXPECT_EQ(expired.status, SessionStatus::kClosed);
+  EXPECT_EQ(expired.closed_reason, std::string(kReasonDateExpiry));
+  EXPECT_EQ(expired.date_ended, kT0 + absl::Seconds(200));
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, ReopenWithStoredDateExpiryStillAheadNeedsNoNewOne) {
+  CreateSessionParams create;
+  create.date_expiry = kT0 + absl::Hours(1);
+  Session session = Create(create);
+  ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
+  At(absl::Seconds(20));
+  absl::StatusOr<Session> reopened =
+      UpdateStatus(session.sid, SessionStatus::kInProgress);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->date_expiry, kT0 + absl::Hours(1));
+}
+
+TEST_F(StoreSessionTest, UpdateTtlAppliesFromTheCurrentBaseNotFromNow) {
+  CreateSessionParams create;
+  create.ttl = 100;
+  Session session = Create(create);
+  At(absl::Seconds(10));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, session.sid).ok());  // base = 10
+  At(absl::Seconds(50));
+  UpdateSessionParams params;
+  params.ttl = 200;
+  absl::StatusOr<Session> updated = Update(session.sid, params);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->ttl, 200);
+  EXPECT_EQ(updated->status, SessionStatus::kInProgress);
+
+  // 10 + 200 = 210, not 50 + 200.
+  At(absl::Seconds(210) - absl::Milliseconds(1));
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(210));
+  Session expired = MustFetch(session.sid);
+  EXPECT_EQ(expired.status, SessionStatus::kClosed);
+  EXPECT_EQ(expired.date_ended, kT0 + absl::Seconds(210));
+  EXPECT_EQ(expired.closed_reason, std::string(kReasonTtl));
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, UpdateDateExpirySetsIt) {
+  Session session = Create();
+  At(absl::Seconds(5));
+  UpdateSessionParams params;
+  params.date_expiry = kT0 + absl::Minutes(5);
+  absl::StatusOr<Session> updated = Update(session.sid, params);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->date_expiry, kT0 + absl::Minutes(5));
+  EXPECT_EQ(updated->status, SessionStatus::kOpen);
+}
+
+TEST_F(StoreSessionTest, UpdateSetsDateUpdatedEveryTime) {
+  Session session = Create();
+  At(absl::Seconds(5));
+  absl::StatusOr<Session> empty = Update(session.sid, UpdateSessionParams());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->date_updated, kT0 + absl::Seconds(5));
+  EXPECT_EQ(empty->date_created, kT0);
+  EXPECT_EQ(MustFetch(session.sid).date_updated, kT0 + absl::Seconds(5));
+
+  At(absl::Seconds(7));
+  UpdateSessionParams ttl;
+  ttl.ttl = 3600;
+  absl::StatusOr<Session> with_ttl = Update(session.sid, ttl);
+  ASSERT_TRUE(with_ttl.ok()) << with_ttl.status();
+  EXPECT_EQ(with_ttl->date_updated, kT0 + absl::Seconds(7));
+
+  At(absl::Seconds(9));
+  absl::StatusOr<Session> closed =
+      UpdateStatus(session.sid, SessionStatus::kClosed);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->date_updated, kT0 + absl::Seconds(9));
+
+  At(absl::Seconds(11));
+  absl::StatusOr<Session> reopened =
+      UpdateStatus(session.sid, SessionStatus::kInProgress);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->date_updated, kT0 + absl::Seconds(11));
+}
+
+TEST_F(StoreSessionTest, UpdateWithDateExpiryNotAfterNowIs80701) {
+  Session session = Create();
+  At(absl::Seconds(10));
+  UpdateSessionParams params;
+  params.date_expiry = kT0 + absl::Seconds(10);
+  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "DateExpiry"));
+  params.date_expiry = kT0 + absl::Seconds(9);
+  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "DateExpiry"));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest, UpdateWithNegativeTtlIs80701) {
+  Session session = Create();
+  UpdateSessionParams params;
+  params.ttl = -1;
+  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "Ttl"));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest, UpdateOfUnknownSessionIs20404) {
+  const std::string sid = "KC0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(IsSessionNotFound(Update(sid, UpdateSessionParams()), ks_, sid));
+}
+
+// Delete
+// -----------------------------------------------------------------------
+
+TEST_F(StoreSessionTest, DeleteRemovesTheSession) {
+  Session session = CreateNamed("ride-42");
+  EXPECT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
+  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  EXPECT_EQ(store_->Stats().sessions, 0);
+  EXPECT_EQ(store_->Stats().named, 0);
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, DeleteTwiceIs20404) {
+  Session session = Create();
+  ASSERT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
+  EXPECT_TRUE(IsSessionNotFound(store_->DeleteSession(ks_, session.sid), ks_,
+                                session.sid));
+}
+
+TEST_F(StoreSessionTest, DeleteOfEndedSessionsWorks) {
+  Session closed = InStatus(SessionStatus::kClosed);
+  Session failed = InStatus(SessionStatus::kFailed);
+  EXPECT_TRUE(store_->DeleteSession(ks_, closed.sid).ok());
+  EXPECT_TRUE(store_->DeleteSession(ks_, failed.sid).ok());
+  EXPECT_EQ(store_->Stats().sessions, 0);
+}
+
+TEST_F(StoreSessionTest,
+       MalformedSidIs80409OnUpdateDeleteInteractionCloseFail) {
+  Session named = CreateNamed("ride-42");
+  const std::vector<std::string> malformed = {
+      "",
+      "KC",
+      "KCxyz",
+      "ride-42",  // A unique_name: these operations take a SID only.
+      "kc0123456789abcdef0123456789abcdef",   // The prefix is case-sensitive.
+      "KS0123456789abcdef0123456789abcdef",   // A Service SID.
+      "KC0123456789abcdef0123456789abcde",    // 31 digits.
+      "KC0123456789abcdef0123456789abcdef0",  // 33 digits.
+      "KC0123456789abcdef0123456789abcdeg",   // Not hex.
+  };
+  for (const std::string& sid : malformed) {
+    SCOPED_TRACE(sid);
+    const auto kCode = absl::StatusCode::kInvalidArgument;
+    EXPECT_TRUE(IsProxyError(Update(sid, UpdateSessionParams()), kCode,
+                             kErrorMalformedSessionSid));
+    EXPECT_TRUE(IsProxyError(store_->DeleteSession(ks_, sid), kCode,
+                             kErrorMalformedSessionSid));
+    EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, sid), kCode,
+                             kErrorMalformedSessionSid));
+    EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, sid, "done"), kCode,
+                             kErrorMalformedSessionSid));
+    EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, sid, "broken"), kCode,
+                             kErrorMalformedSessionSid));
+  }
+  EXPECT_TRUE(SameSession(MustFetch(named.sid), named));
+}
+
+// RecordInteraction
+// ------------------------------------------------------------
+
+TEST_F(StoreSessionTest, InteractionMovesOpenToInProgressAndStampsTimes) {
+  Session session = Create();
+  At(absl::Seconds(12));
+  absl::StatusOr<Session> touched = store_->RecordInteraction(ks_, session.sid);
+  ASSERT_TRUE(touched.ok()) << touched.status();
+  EXPECT_EQ(touched->status, SessionStatus::kInProgress);
+  EXPECT_EQ(touched->date_last_interaction, kT0 + absl::Seconds(12));
+  EXPECT_EQ(touched->date_updated, kT0 + absl::Seconds(12));
+  EXPECT_EQ(touched->date_created, kT0);
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), *touched));
+
+  At(absl::Seconds(20));
+  absl::StatusOr<Session> again = store_->RecordInteraction(ks_, session.sid);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->status, SessionStatus::kInProgress);
+  EXPECT_EQ(again->date_last_interaction, kT0 + absl::Seconds(20));
+}
+
+TEST_F(StoreSessionTest, InteractionLeavesUnknownAlone) {
+  Session session = CreateWithStatus(SessionStatus::kUnknown);
+  At(absl::Seconds(3));
+  absl::StatusOr<Session> touched = store_->RecordInteraction(ks_, session.sid);
+  ASSERT_TRUE(touched.ok()) << touched.status();
+  EXPECT_EQ(touched->status, SessionStatus::kUnknown);
+  EXPECT_EQ(touched->date_last_interaction, kT0 + absl::Seconds(3));
+}
+
+TEST_F(StoreSessionTest, InteractionRestartsTheTtlWindow) {
+  CreateSessionParams create;
+  create.ttl = 60;
+  Session session = Create(create);
+  At(absl::Seconds(40));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, session.sid).ok());
+  At(absl::Seconds(100) - absl::Milliseconds(1));
+  EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kInProgress);
+  At(absl::Seconds(100));
+  Session expired = MustFetch(session.sid);
+  EXPECT_EQ(expired.status, SessionStatus::kClosed);
+  EXPECT_EQ(expired.date_ended, kT0 + absl::Seconds(100));
+  EXPECT_EQ(expired.date_last_interaction, kT0 + absl::Seconds(40));
+}
+
+TEST_F(StoreSessionTest, InteractionOnEndedSessionIs80607) {
+  Session closed = InStatus(SessionStatus::kClosed);
+  Session failed = InStatus(SessionStatus::kFailed);
+  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, closed.sid),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, failed.sid),
+                           absl::StatusCode::kFailedPrecondition,
+                           kErrorSessionClosed));
+  EXPECT_TRUE(SameSession(MustFetch(closed.sid), closed));
+  EXPECT_TRUE(SameSession(MustFetch(failed.sid), failed));
+}
+
+TEST_F(StoreSessionTest, InteractionOnUnknownSidIs20404) {
+  const std::string sid = "KC0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(IsSessionNotFound(store_->RecordInteraction(ks_, sid), ks_, sid));
+}
+
+// CloseSession and FailSession
+// -------------------------------------------------
+
+TEST_F(StoreSessionTest, CloseSessionStoresTheHostReason) {
+  Session session = Create();
+  At(absl::Seconds(8));
+  absl::StatusOr<Session> closed =
+      store_->CloseSession(ks_, session.sid, "driver-cancelled");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status, SessionStatus::kClosed);
+  EXPECT_EQ(closed->closed_reason, std::string("driver-cancelled"));
+  EXPECT_EQ(closed->date_ended, kT0 + absl::Seconds(8));
+  EXPECT_EQ(closed->date_updated, kT0 + absl::Seconds(8));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), *closed));
+}
+
+TEST_F(StoreSessionTest, FailSessionStoresTheHostReason) {
+  Session session = Create();
+  At(absl::Seconds(8));
+  absl::StatusOr<Session> failed =
+      store_->FailSession(ks_, session.sid, "number-unreachable");
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->status, SessionStatus::kFailed);
+  EXPECT_EQ(failed->closed_reason, std::string("number-unreachable"));
+  EXPECT_EQ(failed->date_ended, kT0 + absl::Seconds(8));
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), *failed));
+}
+
+TEST_F(StoreSessionTest, CloseAndFailEndInProgressAndUnknownSessions) {
+  Session in_progress = InStatus(SessionStatus::kInProgress);
+  Session unknown = InStatus(SessionStatus::kUnknown);
+  absl::StatusOr<Session> closed =
+      store_->CloseSession(ks_, in_progress.sid, "done");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status, SessionStatus::kClosed);
+  absl::StatusOr<Session> failed = store_->FailSession(ks_, unknown.sid, "x");
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->status, SessionStatus::kFailed);
+}
+
+TEST_F(StoreSessionTest, ReasonOf255CharactersIsAccepted) {
+  Session a = Create();
+  Session b = Create();
+  absl::StatusOr<Session> closed =
+      store_->CloseSession(ks_, a.sid, std::string(255, 'r'));
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->closed_reason, std::string(255, 'r'));
+  absl::StatusOr<Session> failed =
+      store_->FailSession(ks_, b.sid, Repeat(kTwoByteChar, 255));
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->closed_reason, Repeat(kTwoByteChar, 255));
+}
+
+TEST_F(StoreSessionTest, ReasonOf256CharactersEmptyOrNotUtf8Is80701) {
+  Session session = Create();
+  for (const std::string& reason :
+       {std::string(256, 'r'), Repeat(kTwoByteChar, 256), std::string(),
+        std::string("bad\xff")}) {
+    EXPECT_TRUE(IsInvalidParameter(
+        store_->CloseSession(ks_, session.sid, reason), "Reason"));
+    EXPECT_TRUE(IsInvalidParameter(
+        store_->FailSession(ks_, session.sid, reason), "Reason"));
+  }
+  EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
+}
+
+TEST_F(StoreSessionTest, CloseOrFailOfEndedSessionIs80607) {
+  Session closed = InStatus(SessionStatus::kClosed);
+  Session failed = InStatus(SessionStatus::kFailed);
+  for (const Session& ended : {closed, failed}) {
+    SCOPED_TRACE(StatusName(ended.status));
+    EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, ended.sid, "again"),
+                             absl::StatusCode::kFailedPrecondition,
+                             kErrorSessionClosed));
+    EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, ended.sid, "again"),
+                             absl::StatusCode::kFailedPrecondition,
+                             kErrorSessionClosed));
+    EXPECT_TRUE(SameSession(MustFetch(ended.sid), ended));
+  }
+}
+
+TEST_F(StoreSessionTest, CloseOfUnknownSidIs20404) {
+  const std::string sid = "KC0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(
+      IsSessionNotFound(store_->CloseSession(ks_, sid, "done"), ks_, sid));
+  EXPECT_TRUE(
+      IsSessionNotFound(store_->FailSession(ks_, sid, "done"), ks_, sid));
+}
+
+TEST_F(StoreSessionTest, HostClosedSessionCanBeReopened) {
+  Session session = Create();
+  ASSERT_TRUE(store_->CloseSession(ks_, session.sid, "paused").ok());
+  At(absl::Seconds(4));
+  absl::StatusOr<Session> reopened =
+      UpdateStatus(session.sid, SessionStatus::kInProgress);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->closed_reason, std::nullopt);
+  EXPECT_EQ(reopened->date_ended, std::nullopt);
+  ExpectInvariants();
+}
+
+}  // namespace
+}  // namespace sessionwheel
