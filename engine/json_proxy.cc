@@ -1,0 +1,95 @@
+#include "engine/json_proxy.h"
+
+#include "engine/iso_time.h"
+#include "engine/str_cat.h"
+
+namespace sessionwheel::internal {
+namespace {
+
+Json Date(const std::optional<absl::Time>& t) {
+  if (!t.has_value()) return nullptr;
+  return FormatIsoTime(*t);
+}
+
+Json OptionalString(const std::optional<std::string>& s) {
+  if (!s.has_value()) return nullptr;
+  return *s;
+}
+
+}  // namespace
+
+Json SessionToJson(const Session& s, std::string_view base_url) {
+  const std::string url =
+      Cat(base_url, "/v1/Services/", s.service_sid, "/Sessions/", s.sid);
+  Json j;
+  j["sid"] = s.sid;
+  j["service_sid"] = s.service_sid;
+  j["account_sid"] = s.account_sid;
+  j["unique_name"] = OptionalString(s.unique_name);
+  j["status"] = std::string(StatusName(s.status));
+  j["closed_reason"] = OptionalString(s.closed_reason);
+  j["ttl"] = s.ttl;
+  j["mode"] = std::string(ModeName(s.mode));
+  j["date_created"] = FormatIsoTime(s.date_created);
+  j["date_updated"] = FormatIsoTime(s.date_updated);
+  j["date_started"] = FormatIsoTime(s.date_started);
+  j["date_ended"] = Date(s.date_ended);
+  j["date_last_interaction"] = Date(s.date_last_interaction);
+  j["date_expiry"] = Date(s.date_expiry);
+  j["url"] = url;
+  j["links"] = {{"interactions", Cat(url, "/Interactions")},
+                {"participants", Cat(url, "/Participants")}};
+  return j;
+}
+
+Json ServiceToJson(const Service& s, std::string_view base_url) {
+  const std::string url = Cat(base_url, "/v1/Services/", s.sid);
+  Json j;
+  j["sid"] = s.sid;
+  j["account_sid"] = s.account_sid;
+  j["unique_name"] = s.unique_name;
+  j["default_ttl"] = s.default_ttl;
+  // Fields of the real Service that the engine does not model keep the
+  // values a new Service has on the real API.
+  j["chat_instance_sid"] = nullptr;
+  j["callback_url"] = nullptr;
+  j["geo_match_level"] = "country";
+  j["number_selection_behavior"] = "prefer-sticky";
+  j["intercept_callback_url"] = nullptr;
+  j["out_of_session_callback_url"] = nullptr;
+  j["date_created"] = FormatIsoTime(s.date_created);
+  j["date_updated"] = FormatIsoTime(s.date_updated);
+  j["url"] = url;
+  j["links"] = {{"sessions", Cat(url, "/Sessions")},
+                {"phone_numbers", Cat(url, "/PhoneNumbers")},
+                {"short_codes", Cat(url, "/ShortCodes")}};
+  return j;
+}
+
+Json ErrorToJson(int code, std::string_view message, int http_status) {
+  Json j;
+  j["code"] = code;
+  j["message"] = std::string(message);
+  j["more_info"] =
+      Cat("https://www.twilio.com/docs/errors/", std::to_string(code));
+  j["status"] = http_status;
+  return j;
+}
+
+Json PageMetaToJson(const PageMeta& m) {
+  Json j;
+  j["page"] = m.page;
+  j["page_size"] = m.page_size;
+  j["first_page_url"] = m.first_page_url;
+  j["previous_page_url"] = OptionalString(m.previous_page_url);
+  j["url"] = m.url;
+  j["next_page_url"] = OptionalString(m.next_page_url);
+  j["key"] = m.key;
+  return j;
+}
+
+std::string Dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace sessionwheel::internal

@@ -1,0 +1,558 @@
+// ProxyFake: REST semantics of the Proxy Session API over a SessionStore.
+//
+// A request is taken apart in three steps: the target into a route (which
+// resource, which SIDs), the form or query into typed parameters (80701 for
+// one that does not parse), and the store's answer into JSON. Every refusal
+// of the store carries its Proxy error code, so this file only maps codes
+// to HTTP statuses.
+
+#include "sessionwheel/proxy_fake.h"
+
+#include <cctype>
+#include <charconv>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/form.h"
+#include "engine/iso_time.h"
+#include "engine/json_proxy.h"
+#include "engine/sid.h"
+#include "engine/str_cat.h"
+#include "sessionwheel/errors.h"
+
+namespace sessionwheel {
+namespace {
+
+using internal::Cat;
+using internal::Dump;
+using internal::Form;
+using internal::Json;
+
+constexpr int kMethodNotAllowed = 20004;
+// Targets longer than this name nothing; they are refused unread.
+constexpr size_t kMaxTargetBytes = 8192;
+constexpr size_t kMaxEchoedBytes = 256;
+
+// A refusal in the making: a Proxy code and its message.
+struct Failure {
+  int code;
+  std::string message;
+};
+
+int HttpStatusFor(int code) {
+  switch (code) {
+    case kErrorNotFound:
+      return 404;
+    case kMethodNotAllowed:
+      return 405;
+    default:
+      return 400;
+  }
+}
+
+Response ErrorResponse(int code, std::string_view message) {
+  const int http = HttpStatusFor(code);
+  return Response{http, Dump(internal::ErrorToJson(code, message, http))};
+}
+
+Response ErrorResponse(const absl::Status& status) {
+  std::optional<int> code = ProxyErrorCode(status);
+  if (code.has_value()) {
+    const absl::string_view message = status.message();
+    return ErrorResponse(*code,
+                         std::string_view(message.data(), message.size()));
+  }
+  // A refusal without a Proxy code is the engine's own (a bad option);
+  // answer it as the API answers a failure on its side.
+  return Response{
+      500, Dump(internal::ErrorToJson(20500, "Internal server error", 500))};
+}
+
+Response NotFoundResponse(std::string_view path) {
+  std::string shown(path.substr(0, kMaxEchoedBytes));
+  return ErrorResponse(kErrorNotFound,
+                       Cat("The requested resource ", shown, " was not found"));
+}
+
+Response MethodNotAllowed() {
+  return ErrorResponse(kMethodNotAllowed, "Method not allowed");
+}
+
+Response Json200(int status, const Json& json) {
+  return Response{status, Dump(json)};
+}
+
+Failure Invalid(std::string_view param, std::string_view why) {
+  return Failure{kErrorInvalidParameter,
+                 Cat("'", param, "' is invalid. ", why)};
+}
+
+// Parses a whole decimal integer ("-1" included; "1.5", " 1", "" not).
+std::optional<int64_t> ParseInteger(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+// The parameters of one request, parsed: each optional is set only when the
+// parameter was sent; the first one that does not parse is the failure.
+class Params {
+ public:
+  explicit Params(std::string_view text) : form_(internal::DecodeForm(text)) {}
+
+  std::optional<std::string> String(std::string_view key) const {
+    std::optional<std::string_view> v = form_.Last(key);
+    if (!v.has_value()) return std::nullopt;
+    return std::string(*v);
+  }
+
+  std::optional<int64_t> Integer(std::string_view key) {
+    std::optional<std::string_view> v = form_.Last(key);
+    if (!v.has_value()) return std::nullopt;
+    std::optional<int64_t> n = ParseInteger(*v);
+    if (!n.has_value()) Fail(Invalid(key, "It must be an integer."));
+    return n;
+  }
+
+  std::optional<absl::Time> Time(std::string_view key) {
+    std::optional<std::string_view> v = form_.Last(key);
+    if (!v.has_value()) return std::nullopt;
+    absl::StatusOr<absl::Time> t = internal::ParseIsoTime(*v);
+    if (!t.ok()) {
+      Fail(Invalid(key, "It must be an ISO 8601 date-time."));
+      return std::nullopt;
+    }
+    return *t;
+  }
+
+  std::optional<SessionStatus> Status() {
+    std::optional<std::string_view> v = form_.Last("Status");
+    if (!v.has_value()) return std::nullopt;
+    std::optional<SessionStatus> s = ParseStatus(*v);
+    if (!s.has_value()) {
+      Fail(Invalid("Status",
+                   "It must be one of open, in-progress, closed, failed, "
+                   "unknown."));
+    }
+    return s;
+  }
+
+  std::optional<SessionMode> Mode() {
+    std::optional<std::string_view> v = form_.Last("Mode");
+    if (!v.has_value()) return std::nullopt;
+    std::optional<SessionMode> m = ParseMode(*v);
+    if (!m.has_value()) {
+      Fail(Invalid("Mode",
+                   "It must be one of message-only, voice-only, "
+                   "voice-and-message."));
+    }
+    return m;
+  }
+
+  // Each Participants value is a JSON object such as
+  // {"Identifier": "+15555550100", "FriendlyName": "Alice"}.
+  std::vector<ParticipantParams> Participants() {
+    std::vector<ParticipantParams> out;
+    for (std::string_view text : form_.All("Participants")) {
+      Json j = Json::parse(text.begin(), text.end(), nullptr,
+                           /*allow_exceptions=*/false);
+      if (!j.is_object()) {
+        Fail(Invalid("Participants", "Each must be a JSON object."));
+        return out;
+      }
+      ParticipantParams p;
+      if (!Field(j, "Identifier", &p.identifier) ||
+          !Field(j, "FriendlyName", &p.friendly_name) ||
+          !Field(j, "ProxyIdentifier", &p.proxy_identifier)) {
+        Fail(Invalid("Participants", "Its fields must be strings."));
+        return out;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  const std::optional<Failure>& failure() const { return failure_; }
+
+ private:
+  static bool Field(const Json& j, const char* key, std::string* out) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return true;
+    if (!it->is_string()) return false;
+    *out = it->get<std::string>();
+    return true;
+  }
+
+  void Fail(Failure f) {
+    if (!failure_.has_value()) failure_ = std::move(f);
+  }
+
+  Form form_;
+  std::optional<Failure> failure_;
+};
+
+// The resource a path names.
+struct Route {
+  enum Kind { kServices, kService, kSessions, kSession } kind;
+  std::string service;  // As written in the path.
+  std::string session;  // Decoded: a SID or a unique_name.
+};
+
+// "/v1/Services[/KS…[/Sessions[/id]]]", nothing else.
+std::optional<Route> ParseRoute(std::string_view path) {
+  std::vector<std::string_view> parts;
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  path.remove_prefix(1);
+  for (;;) {
+    const size_t slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  for (std::string_view p : parts) {
+    if (p.empty()) return std::nullopt;
+  }
+  if (parts.size() < 2 || parts[0] != "v1" || parts[1] != "Services") {
+    return std::nullopt;
+  }
+  switch (parts.size()) {
+    case 2:
+      return Route{Route::kServices, "", ""};
+    case 3:
+      return Route{Route::kService, std::string(parts[2]), ""};
+    case 4:
+      if (parts[3] != "Sessions") return std::nullopt;
+      return Route{Route::kSessions, std::string(parts[2]), ""};
+    case 5:
+      if (parts[3] != "Sessions") return std::nullopt;
+      return Route{Route::kSession, std::string(parts[2]),
+                   internal::DecodePathSegment(parts[4])};
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string UpperCase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(c));
+  return out;
+}
+
+// Reads PageSize, Page and PageToken from a list's query string.
+struct ListQuery {
+  ListParams params;
+  int page = 0;
+  std::optional<Failure> failure;
+};
+
+ListQuery ParseListQuery(std::string_view query) {
+  ListQuery out;
+  Params p(query);
+  std::optional<int64_t> size = p.Integer("PageSize");
+  std::optional<int64_t> page = p.Integer("Page");
+  if (p.failure().has_value()) {
+    out.failure = p.failure();
+    return out;
+  }
+  if (size.has_value()) {
+    // Out of range is the store's refusal; keep it inside int first.
+    out.params.page_size =
+        *size < 0 || *size > 100000 ? 0 : static_cast<int>(*size);
+  }
+  if (page.has_value()) {
+    if (*page < 0 || *page > 1000000000) {
+      out.failure = Invalid("Page", "It must be an integer >= 0.");
+      return out;
+    }
+    out.page = static_cast<int>(*page);
+  }
+  out.params.page_token = p.String("PageToken").value_or("");
+  return out;
+}
+
+}  // namespace
+
+struct ProxyFake::Rep {
+  ProxyFakeOptions options;
+  std::unique_ptr<ManualClock> owned_clock;
+  std::unique_ptr<SessionStore> owned_store;
+  SessionStore* store = nullptr;
+  ManualClock* clock = nullptr;
+
+  Response Dispatch(std::string_view method, std::string_view target,
+                    std::string_view body);
+  Response Services(const std::string& method, std::string_view query,
+                    std::string_view body);
+  Response OneService(const std::string& method, const std::string& ks,
+                      std::string_view body);
+  Response Sessions(const std::string& method, const std::string& ks,
+                    std::string_view query, std::string_view body);
+  Response OneSession(const std::string& method, const std::string& ks,
+                      const std::string& id, std::string_view body);
+
+  // The list meta for `path` (no query), page `page` of size `size`.
+  internal::PageMeta Meta(std::string_view path, std::string_view key, int page,
+                          int size, const std::string& token,
+                          const std::string& previous,
+                          const std::string& next) const;
+  std::string PageUrl(std::string_view path, int page, int size,
+                      std::string_view token) const;
+  void AutoCreateService(const std::string& ks);
+};
+
+ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
+  rep_->owned_clock =
+      std::make_unique<ManualClock>(options.start_time.value_or(absl::Now()));
+  StoreOptions store;
+  store.clock = rep_->owned_clock.get();
+  store.seed = options.seed;
+  store.account_sid = options.account_sid;
+  store.closed_retention = options.closed_retention;
+  absl::StatusOr<std::unique_ptr<SessionStore>> opened =
+      SessionStore::Open(store);
+  if (!opened.ok()) {
+    // Only a malformed account SID gets here: fall back to a minted one so
+    // the fake still answers, and say why on every request.
+    store.account_sid.clear();
+    opened = SessionStore::Open(store);
+  }
+  rep_->owned_store = *std::move(opened);
+  rep_->store = rep_->owned_store.get();
+  rep_->clock = rep_->owned_clock.get();
+  rep_->options = std::move(options);
+}
+
+ProxyFake::ProxyFake(SessionStore* store, ManualClock* clock,
+                     ProxyFakeOptions options)
+    : rep_(std::make_unique<Rep>()) {
+  rep_->store = store;
+  rep_->clock = clock;
+  rep_->options = std::move(options);
+}
+
+ProxyFake::~ProxyFake() = default;
+
+SessionStore& ProxyFake::store() { return *rep_->store; }
+
+absl::Time ProxyFake::Now() const {
+  return rep_->clock != nullptr ? rep_->clock->Now() : absl::Now();
+}
+
+absl::Status ProxyFake::Advance(absl::Duration delta) {
+  if (rep_->clock == nullptr) {
+    return absl::FailedPreconditionError("the fake has no ManualClock");
+  }
+  if (delta < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("cannot advance by a negative duration");
+  }
+  rep_->clock->Advance(delta);
+  rep_->store->Advance();
+  return absl::OkStatus();
+}
+
+absl::Status ProxyFake::SetTime(absl::Time t) {
+  if (rep_->clock == nullptr) {
+    return absl::FailedPreconditionError("the fake has no ManualClock");
+  }
+  rep_->clock->Set(t);
+  rep_->store->Advance();
+  return absl::OkStatus();
+}
+
+Response ProxyFake::Handle(std::string_view method, std::string_view target,
+                           std::string_view form_body) {
+  return rep_->Dispatch(method, target, form_body);
+}
+
+Response ProxyFake::Rep::Dispatch(std::string_view method_in,
+                                  std::string_view target,
+                                  std::string_view body) {
+  if (target.size() > kMaxTargetBytes) return NotFoundResponse(target);
+  const std::string_view base = options.base_url;
+  if (!base.empty() && target.substr(0, base.size()) == base) {
+    target.remove_prefix(base.size());
+  }
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  std::optional<Route> route = ParseRoute(path);
+  if (!route.has_value()) return NotFoundResponse(path);
+  const std::string method = UpperCase(method_in);
+  if (method != "GET" && method != "POST" && method != "DELETE") {
+    return MethodNotAllowed();
+  }
+  if (route->kind != Route::kServices && options.auto_create_services) {
+    AutoCreateService(route->service);
+  }
+  switch (route->kind) {
+    case Route::kServices:
+      return Services(method, query, body);
+    case Route::kService:
+      return OneService(method, route->service, body);
+    case Route::kSessions:
+      return Sessions(method, route->service, query, body);
+    case Route::kSession:
+      return OneSession(method, route->service, route->session, body);
+  }
+  return NotFoundResponse(path);
+}
+
+void ProxyFake::Rep::AutoCreateService(const std::string& ks) {
+  if (!internal::ParseSid("KS", ks).has_value()) return;
+  if (store->FetchService(ks).ok()) return;
+  CreateServiceParams params;
+  params.sid = ks;
+  params.unique_name = ks;
+  // Another thread may have created it first: that is as good.
+  (void)store->CreateService(params);
+}
+
+std::string ProxyFake::Rep::PageUrl(std::string_view path, int page, int size,
+                                    std::string_view token) const {
+  std::string url =
+      Cat(options.base_url, path, "?PageSize=", std::to_string(size),
+          "&Page=", std::to_string(page));
+  if (!token.empty()) url += Cat("&PageToken=", token);
+  return url;
+}
+
+internal::PageMeta ProxyFake::Rep::Meta(std::string_view path,
+                                        std::string_view key, int page,
+                                        int size, const std::string& token,
+                                        const std::string& previous,
+                                        const std::string& next) const {
+  internal::PageMeta meta;
+  meta.page = page;
+  meta.page_size = size;
+  meta.key = std::string(key);
+  meta.first_page_url = PageUrl(path, 0, size, "");
+  meta.url = PageUrl(path, page, size, token);
+  if (!previous.empty()) {
+    meta.previous_page_url =
+        PageUrl(path, page > 0 ? page - 1 : 0, size, previous);
+  }
+  if (!next.empty()) meta.next_page_url = PageUrl(path, page + 1, size, next);
+  return meta;
+}
+
+Response ProxyFake::Rep::Services(const std::string& method,
+                                  std::string_view query,
+                                  std::string_view body) {
+  if (method == "GET") {
+    ListQuery q = ParseListQuery(query);
+    if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+    absl::StatusOr<ServicePage> page = store->ListServices(q.params);
+    if (!page.ok()) return ErrorResponse(page.status());
+    Json j;
+    j["services"] = Json::array();
+    for (const Service& s : page->services) {
+      j["services"].push_back(internal::ServiceToJson(s, options.base_url));
+    }
+    j["meta"] = internal::PageMetaToJson(Meta(
+        "/v1/Services", "services", q.page, q.params.page_size,
+        q.params.page_token, page->previous_page_token, page->next_page_token));
+    return Json200(200, j);
+  }
+  if (method != "POST") return MethodNotAllowed();
+  Params p(body);
+  CreateServiceParams params;
+  params.unique_name = p.String("UniqueName").value_or("");
+  params.default_ttl = p.Integer("DefaultTtl").value_or(0);
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Service> s = store->CreateService(params);
+  if (!s.ok()) return ErrorResponse(s.status());
+  return Json200(201, internal::ServiceToJson(*s, options.base_url));
+}
+
+Response ProxyFake::Rep::OneService(const std::string& method,
+                                    const std::string& ks,
+                                    std::string_view body) {
+  if (method == "GET") {
+    absl::StatusOr<Service> s = store->FetchService(ks);
+    if (!s.ok()) return ErrorResponse(s.status());
+    return Json200(200, internal::ServiceToJson(*s, options.base_url));
+  }
+  if (method == "DELETE") {
+    absl::Status s = store->DeleteService(ks);
+    if (!s.ok()) return ErrorResponse(s);
+    return Response{204, ""};
+  }
+  Params p(body);
+  UpdateServiceParams params;
+  params.unique_name = p.String("UniqueName");
+  params.default_ttl = p.Integer("DefaultTtl");
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Service> s = store->UpdateService(ks, params);
+  if (!s.ok()) return ErrorResponse(s.status());
+  return Json200(200, internal::ServiceToJson(*s, options.base_url));
+}
+
+Response ProxyFake::Rep::Sessions(const std::string& method,
+                                  const std::string& ks, std::string_view query,
+                                  std::string_view body) {
+  const std::string path = Cat("/v1/Services/", ks, "/Sessions");
+  if (method == "GET") {
+    ListQuery q = ParseListQuery(query);
+    if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+    absl::StatusOr<SessionPage> page = store->ListSessions(ks, q.params);
+    if (!page.ok()) return ErrorResponse(page.status());
+    Json j;
+    j["sessions"] = Json::array();
+    for (const Session& s : page->sessions) {
+      j["sessions"].push_back(internal::SessionToJson(s, options.base_url));
+    }
+    j["meta"] = internal::PageMetaToJson(
+        Meta(path, "sessions", q.page, q.params.page_size, q.params.page_token,
+             page->previous_page_token, page->next_page_token));
+    return Json200(200, j);
+  }
+  if (method != "POST") return MethodNotAllowed();
+  Params p(body);
+  CreateSessionParams params;
+  params.unique_name = p.String("UniqueName");
+  params.date_expiry = p.Time("DateExpiry");
+  params.ttl = p.Integer("Ttl");
+  params.mode = p.Mode();
+  params.status = p.Status();
+  params.participants = p.Participants();
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Session> s = store->CreateSession(ks, params);
+  if (!s.ok()) return ErrorResponse(s.status());
+  return Json200(201, internal::SessionToJson(*s, options.base_url));
+}
+
+Response ProxyFake::Rep::OneSession(const std::string& method,
+                                    const std::string& ks,
+                                    const std::string& id,
+                                    std::string_view body) {
+  if (method == "GET") {
+    absl::StatusOr<Session> s = store->FetchSession(ks, id);
+    if (!s.ok()) return ErrorResponse(s.status());
+    return Json200(200, internal::SessionToJson(*s, options.base_url));
+  }
+  if (method == "DELETE") {
+    absl::Status s = store->DeleteSession(ks, id);
+    if (!s.ok()) return ErrorResponse(s);
+    return Response{204, ""};
+  }
+  Params p(body);
+  UpdateSessionParams params;
+  params.date_expiry = p.Time("DateExpiry");
+  params.ttl = p.Integer("Ttl");
+  params.status = p.Status();
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Session> s = store->UpdateSession(ks, id, params);
+  if (!s.ok()) return ErrorResponse(s.status());
+  return Json200(200, internal::SessionToJson(*s, options.base_url));
+}
+
+}  // namespace sessionwheel

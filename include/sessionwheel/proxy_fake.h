@@ -1,0 +1,117 @@
+// ProxyFake: a stateful, in-process fake of the Twilio Proxy Session API.
+//
+// A test talks to it exactly as its code talks to the real service: the same
+// methods, paths, form-encoded bodies, JSON, status codes and error codes,
+// without a network. Behind it is a real SessionStore on a ManualClock, so
+// state persists between requests and a test can jump an hour ahead and see
+// Sessions expire. Safe for concurrent use without external locking.
+//
+// Example:
+//
+//   sessionwheel::ProxyFake fake;  // clock at the system time, SIDs seeded
+//   auto svc = fake.Handle("POST", "/v1/Services", "UniqueName=rides");
+//   std::string ks = nlohmann::json::parse(svc.body)["sid"];
+//   auto s = fake.Handle("POST", "/v1/Services/" + ks + "/Sessions",
+//                        "UniqueName=Order%20%231234&Ttl=3600");
+//   assert(s.status == 201);
+//   fake.Advance(absl::Hours(1));  // runs the expiry that came due
+//   auto got = fake.Handle("GET", "/v1/Services/" + ks +
+//                                 "/Sessions/Order%20%231234");
+//   // got.body: {"status": "closed", "closed_reason": "ttl", ...}
+
+#ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_PROXY_FAKE_H_
+#define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_PROXY_FAKE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/store.h"
+
+namespace sessionwheel {
+
+struct ProxyFakeOptions {
+  // Prefix of every `url`, `links` and page URL in answers, and accepted in
+  // front of a target, so an SDK pointed at it pages through the fake.
+  std::string base_url = "https://proxy.twilio.com";
+
+  // The account that owns everything ("AC" + 32 hex digits); empty means one
+  // is minted from `seed`.
+  std::string account_sid;
+
+  // Seed for every SID the fake mints: the same requests give the same SIDs.
+  uint64_t seed = 1;
+
+  // Where the fake's ManualClock starts. Unset: the system time at creation.
+  std::optional<absl::Time> start_time;
+
+  // If true, a request naming an unknown but well-formed Service SID creates
+  // that Service first (unique_name = its SID), so a test can use the KS…
+  // SID of its real configuration without setting it up. Off, as in the
+  // real API: an unknown Service is 20404.
+  bool auto_create_services = false;
+
+  // How long ended Sessions stay before they are purged (the real API's 90
+  // days by default). Lower it to watch purges in a test.
+  absl::Duration closed_retention = absl::Hours(24 * 90);
+};
+
+// One HTTP answer.
+struct Response {
+  int status = 0;
+  std::string body;  // JSON; empty for 204 No Content.
+};
+
+class ProxyFake {
+ public:
+  // A fake that owns its store and its ManualClock.
+  explicit ProxyFake(ProxyFakeOptions options = ProxyFakeOptions());
+
+  // A fake in front of the caller's `store` (not owned; it must outlive the
+  // fake). If `clock` is the store's ManualClock, Advance() and SetTime()
+  // move it; if null, they fail with FailedPrecondition.
+  ProxyFake(SessionStore* store, ManualClock* clock,
+            ProxyFakeOptions options = ProxyFakeOptions());
+
+  ~ProxyFake();
+  ProxyFake(const ProxyFake&) = delete;
+  ProxyFake& operator=(const ProxyFake&) = delete;
+
+  // Answers one request. `method` is GET, POST or DELETE (any case).
+  // `target` is the path and query ("/v1/Services/KS…/Sessions?PageSize=20")
+  // or a full URL under `base_url`. `form_body` is
+  // application/x-www-form-urlencoded as the Twilio SDKs send it (`+` and
+  // `%XX`, `Participants` repeated, each a JSON object). Never throws; every
+  // failure is an error answer with a Twilio-shaped body:
+  // {"code", "message", "more_info", "status"}.
+  Response Handle(std::string_view method, std::string_view target,
+                  std::string_view form_body = "");
+
+  // Moves the clock forward by `delta` and runs the expiries and purges that
+  // came due. Errors: FailedPrecondition without a ManualClock;
+  // InvalidArgument for a negative `delta`.
+  absl::Status Advance(absl::Duration delta);
+
+  // Sets the clock to `t` (which may be earlier) and runs what came due.
+  // Errors: FailedPrecondition without a ManualClock.
+  absl::Status SetTime(absl::Time t);
+
+  // The fake's current time.
+  absl::Time Now() const;
+
+  // The store behind the fake, for assertions a request cannot make.
+  SessionStore& store();
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace sessionwheel
+
+#endif  // SESSIONWHEEL_INCLUDE_SESSIONWHEEL_PROXY_FAKE_H_
