@@ -874,6 +874,24 @@ TEST_F(StoreSessionTest, ReopenWithStoredDateExpiryStillAheadNeedsNoNewOne) {
   EXPECT_EQ(reopened->date_expiry, kT0 + absl::Hours(1));
 }
 
+// The boundary: a date_expiry equal to now has passed (an expiry is due at
+// its instant), so a re-open at that very instant needs a new one.
+TEST_F(StoreSessionTest, ReopenAtExactlyTheStoredDateExpiryNeedsANewOne) {
+  CreateSessionParams create;
+  create.date_expiry = kT0 + absl::Seconds(60);
+  Session session = Create(create);
+  ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
+  At(absl::Seconds(60) - absl::Milliseconds(1));
+  UpdateSessionParams reopen;
+  reopen.status = SessionStatus::kInProgress;
+  absl::StatusOr<Session> early = Update(session.sid, reopen);
+  ASSERT_TRUE(early.ok()) << early.status();
+  ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
+
+  At(absl::Seconds(60));
+  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, reopen), "DateExpiry"));
+}
+
 TEST_F(StoreSessionTest, UpdateTtlAppliesFromTheCurrentBaseNotFromNow) {
   CreateSessionParams create;
   create.ttl = 100;
