@@ -8,6 +8,7 @@
 
 #include "sessionwheel/proxy_fake.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <memory>
@@ -198,7 +199,7 @@ class Params {
 // The resource a path names.
 struct Route {
   enum Kind { kServices, kService, kSessions, kSession } kind;
-  std::string service;  // As written in the path.
+  std::string service;  // Percent-decoded, like every segment.
   std::string session;  // Decoded: a SID or a unique_name.
 };
 
@@ -213,24 +214,26 @@ std::optional<Route> ParseRoute(std::string_view path) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
+  // Split on the raw '/', then decode: "%2F" inside a name stays a name.
+  std::vector<std::string> decoded;
   for (std::string_view p : parts) {
     if (p.empty()) return std::nullopt;
+    decoded.push_back(internal::DecodePathSegment(p));
   }
-  if (parts.size() < 2 || parts[0] != "v1" || parts[1] != "Services") {
+  if (decoded.size() < 2 || decoded[0] != "v1" || decoded[1] != "Services") {
     return std::nullopt;
   }
   switch (parts.size()) {
     case 2:
       return Route{Route::kServices, "", ""};
     case 3:
-      return Route{Route::kService, std::string(parts[2]), ""};
+      return Route{Route::kService, decoded[2], ""};
     case 4:
-      if (parts[3] != "Sessions") return std::nullopt;
-      return Route{Route::kSessions, std::string(parts[2]), ""};
+      if (decoded[3] != "Sessions") return std::nullopt;
+      return Route{Route::kSessions, decoded[2], ""};
     case 5:
-      if (parts[3] != "Sessions") return std::nullopt;
-      return Route{Route::kSession, std::string(parts[2]),
-                   internal::DecodePathSegment(parts[4])};
+      if (decoded[3] != "Sessions") return std::nullopt;
+      return Route{Route::kSession, decoded[2], decoded[4]};
     default:
       return std::nullopt;
   }
@@ -311,7 +314,13 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   store.clock = rep_->owned_clock.get();
   store.seed = options.seed;
   store.account_sid = options.account_sid;
-  store.closed_retention = options.closed_retention;
+  // The fake takes any retention a test may write; the store's range is
+  // 0 to 100 years or infinite.
+  store.closed_retention =
+      std::max(options.closed_retention, absl::ZeroDuration());
+  if (store.closed_retention > absl::Hours(24 * 365 * 100)) {
+    store.closed_retention = absl::InfiniteDuration();
+  }
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
   if (!opened.ok()) {

@@ -252,9 +252,16 @@ void Shard::SetStatusLocked(SessionRecord* rec, SessionStatus status) {
   rec->status = status;
 }
 
+int64_t Shard::PurgeInstant(const SessionRecord& rec) const {
+  if (!IsEnded(rec.status) || context_->retention_ms == kNoTime) {
+    return kNoTime;
+  }
+  return rec.ended_ms + context_->retention_ms;
+}
+
 void Shard::RescheduleLocked(SessionRecord* rec) {
   int64_t deadline = ExpiryInstant(*rec);
-  if (IsEnded(rec->status)) deadline = rec->ended_ms + context_->retention_ms;
+  if (IsEnded(rec->status)) deadline = PurgeInstant(*rec);
   if (deadline == kNoTime) {
     wheel_.Cancel(rec);
     return;
@@ -295,7 +302,8 @@ bool Shard::SettleLocked(SessionRecord* rec, int64_t now) {
     ExpireLocked(rec, instant);
     changed = true;
   }
-  if (IsEnded(rec->status) && rec->ended_ms + context_->retention_ms <= now) {
+  const int64_t purge = PurgeInstant(*rec);
+  if (purge != kNoTime && purge <= now) {
     ++stats_.purged;
     RemoveLocked(rec, EventType::kPurged, now);
     return false;
@@ -648,7 +656,7 @@ absl::Status Shard::CheckInvariants() {
       }
     }
     const bool needs_timer =
-        ExpiryInstant(*rec) != kNoTime || IsEnded(rec->status);
+        ExpiryInstant(*rec) != kNoTime || PurgeInstant(*rec) != kNoTime;
     if (needs_timer != rec->scheduled()) {
       return absl::InternalError(
           Cat("record ", FormatSid("KC", rec->sid),

@@ -132,7 +132,7 @@ struct ShardContext {
   Clock* clock = nullptr;
   int64_t origin_ms = 0;  // Tick 0 of every wheel.
   int64_t tick_ms = 10;
-  int64_t retention_ms = 0;
+  int64_t retention_ms = 0;  // kNoTime: ended Sessions are never purged.
   std::string account_sid;
   SidGenerator* sids = nullptr;
   std::atomic<uint64_t>* next_seq = nullptr;
@@ -210,6 +210,8 @@ class Shard {
 
  private:
   int64_t NowMs() const;
+  // When an ended Session is purged; kNoTime if it is live or never purged.
+  int64_t PurgeInstant(const SessionRecord& rec) const;
   uint64_t TickAtOrAfter(int64_t ms) const;
   uint64_t TickAtOrBefore(int64_t ms) const;
 

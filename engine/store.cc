@@ -92,7 +92,10 @@ class StoreImpl final : public SessionStore,
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
     context_.tick_ms = absl::ToInt64Milliseconds(options.tick);
-    context_.retention_ms = absl::ToInt64Milliseconds(options.closed_retention);
+    context_.retention_ms =
+        options.closed_retention == absl::InfiniteDuration()
+            ? internal::kNoTime
+            : absl::ToInt64Milliseconds(options.closed_retention);
     context_.account_sid = std::move(account_sid);
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
@@ -697,9 +700,11 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     return absl::InvalidArgumentError("StoreOptions::tick must be >= 1 ms");
   }
   if (options.closed_retention < absl::ZeroDuration() ||
-      options.closed_retention > absl::Hours(24 * 365 * 100)) {
+      (options.closed_retention > absl::Hours(24 * 365 * 100) &&
+       options.closed_retention != absl::InfiniteDuration())) {
     return absl::InvalidArgumentError(
-        "StoreOptions::closed_retention must be from 0 to 100 years");
+        "StoreOptions::closed_retention must be from 0 to 100 years, or "
+        "infinite");
   }
   std::string account;
   if (options.account_sid.empty()) {

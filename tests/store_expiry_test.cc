@@ -864,5 +864,41 @@ TEST_F(StoreExpiryTest, ManyExpiriesAcrossWheelLevelsAreExact) {
   ExpectInvariants();
 }
 
+// An infinite closed_retention keeps ended Sessions until they are deleted:
+// no purge, and nothing for the wheel to do once they have ended.
+TEST(StoreRetentionTest, InfiniteRetentionNeverPurges) {
+  ManualClock clock(kT0);
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 7;
+  options.closed_retention = absl::InfiniteDuration();
+  std::unique_ptr<SessionStore> store = *SessionStore::Open(options);
+  CreateServiceParams service;
+  service.unique_name = "main";
+  const std::string ks = store->CreateService(service)->sid;
+  CreateSessionParams params;
+  params.unique_name = "kept";
+  params.ttl = 60;
+  const std::string kc = store->CreateSession(ks, params)->sid;
+
+  clock.Advance(absl::Hours(24 * 365 * 200));
+  EXPECT_EQ(store->Advance(), 1);  // The expiry; never a purge.
+  absl::StatusOr<Session> kept = store->FetchSession(ks, "kept");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->status, SessionStatus::kClosed);
+  EXPECT_EQ(store->Stats().purged, 0);
+  EXPECT_EQ(store->NextWakeup(), std::nullopt);
+  EXPECT_TRUE(store->CheckInvariants().ok());
+  EXPECT_TRUE(store->DeleteSession(ks, kc).ok());
+}
+
+TEST(StoreRetentionTest, RetentionOutOfRangeIsRefused) {
+  StoreOptions options;
+  options.closed_retention = absl::Seconds(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
+  options.closed_retention = absl::Hours(24 * 365 * 101);
+  EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
+}
+
 }  // namespace
 }  // namespace sessionwheel

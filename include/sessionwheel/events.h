@@ -11,7 +11,8 @@
 //    public:
 //     void OnEvent(const sessionwheel::SessionEvent& e) override {
 //       if (e.type == sessionwheel::EventType::kClosed)
-//         std::cout << e.session.sid << " " << *e.session.closed_reason << "\n";
+//         std::cout << e.session.sid << " " << *e.session.closed_reason <<
+//         "\n";
 //     }
 //   };
 //   store->AddListener(std::make_shared<PrintClosed>());

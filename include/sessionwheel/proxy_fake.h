@@ -57,7 +57,9 @@ struct ProxyFakeOptions {
   bool auto_create_services = false;
 
   // How long ended Sessions stay before they are purged (the real API's 90
-  // days by default). Lower it to watch purges in a test.
+  // days by default). Lower it to watch purges in a test;
+  // absl::InfiniteDuration() never purges. A negative value means 0, and a
+  // finite one over 100 years means never.
   absl::Duration closed_retention = absl::Hours(24 * 90);
 };
 

@@ -69,7 +69,7 @@ struct Participant {
 };
 
 struct Session {
-  std::string sid;  // "KC…"
+  std::string sid;          // "KC…"
   std::string service_sid;  // "KS…"
   std::string account_sid;  // "AC…"
   std::optional<std::string> unique_name;
@@ -92,7 +92,7 @@ struct Session {
 };
 
 struct Service {
-  std::string sid;  // "KS…"
+  std::string sid;          // "KS…"
   std::string account_sid;  // "AC…"
   std::string unique_name;
   int64_t default_ttl = 0;  // Seconds; 0 means no TTL.

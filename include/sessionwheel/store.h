@@ -61,7 +61,9 @@ struct StoreOptions {
   absl::Duration tick = absl::Milliseconds(10);
 
   // How long an ended (closed or failed) Session is kept before it is purged,
-  // freeing its unique_name. The default is the Proxy API's 90 days.
+  // freeing its unique_name. The default is the Proxy API's 90 days; at most
+  // 100 years, or absl::InfiniteDuration() to keep ended Sessions until
+  // deleted.
   absl::Duration closed_retention = absl::Hours(24 * 90);
 
   // Seed for the SIDs the store mints. Set it for reproducible runs (tests,
@@ -89,9 +91,9 @@ struct StoreStats {
   int64_t closed = 0;
   int64_t failed = 0;
   int64_t unknown = 0;
-  int64_t named = 0;  // Sessions holding a unique_name.
+  int64_t named = 0;    // Sessions holding a unique_name.
   int64_t expired = 0;  // Sessions closed by expiry since the store opened.
-  int64_t purged = 0;  // Sessions purged since the store opened.
+  int64_t purged = 0;   // Sessions purged since the store opened.
 };
 
 class SessionStore {
@@ -193,7 +195,8 @@ class SessionStore {
                                               std::string_view sid,
                                               std::string_view reason) = 0;
 
-  // Expiry and events ----------------------------------------------------------
+  // Expiry and events
+  // ----------------------------------------------------------
 
   // Runs every expiry and purge due at the clock's current time and delivers
   // their events. Returns how many Sessions it closed or purged.
@@ -210,7 +213,8 @@ class SessionStore {
   // store keeps a reference until it is destroyed.
   virtual void AddListener(std::shared_ptr<SessionListener> listener) = 0;
 
-  // Introspection --------------------------------------------------------------
+  // Introspection
+  // --------------------------------------------------------------
 
   virtual StoreStats Stats() = 0;
 

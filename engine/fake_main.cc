@@ -1,0 +1,274 @@
+// sessionwheel-fake: the Proxy fake behind a pipe, for tests in any language.
+//
+// Reads one command a line on stdin and answers each with exactly one JSON
+// line on stdout, flushed at once, so a test can write a line and read a line:
+//
+//   METHOD TARGET [FORM-BODY]   {"status": <http>, "body": <JSON or null>}
+//   now [DATE-TIME]             {"now": "YYYY-MM-DDTHH:MM:SSZ"}
+//   advance N(ms|s|m|h)         {"now": "YYYY-MM-DDTHH:MM:SSZ"}
+//
+// Blank lines and lines starting with '#' get no answer. A line the tool
+// cannot read gets a 400 answer with error code 80701, and the tool carries
+// on. docs/testing-with-the-fake.md is the full protocol.
+//
+// Example:
+//
+//   $ printf 'now 2030-01-01T00:00:00Z\nPOST /v1/Services UniqueName=rides\n' |
+//       sessionwheel-fake --seed 7
+//   {"now":"2030-01-01T00:00:00Z"}
+//   {"status":201,"body":{"sid":"KS...","unique_name":"rides",...}}
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "engine/iso_time.h"
+#include "engine/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "sessionwheel/proxy_fake.h"
+
+namespace sessionwheel {
+namespace {
+
+using internal::Cat;
+
+// Keeps the fake's field order when its answers are re-emitted.
+using Json = nlohmann::ordered_json;
+
+constexpr char kUsage[] =
+    "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
+    "                         [--retention SECONDS] [--help]\n"
+    "\n"
+    "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
+    "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
+    "                             POST /v1/Services/KS.../Sessions Ttl=3600\n"
+    "  now [DATE-TIME]            set the clock (ISO 8601), or just show it\n"
+    "  advance N(ms|s|m|h)        move the clock forward, e.g. advance 90s\n"
+    "Each command is answered with one JSON line. Blank lines and lines\n"
+    "starting with '#' are ignored. The clock starts at the system time.\n"
+    "\n"
+    "  --base URL           base of every url in answers\n"
+    "                       (default https://proxy.twilio.com)\n"
+    "  --seed N             seed of the minted SIDs (default 1)\n"
+    "  --auto-services      create an unknown KS... Service on first use\n"
+    "  --retention SECONDS  how long ended Sessions stay (default 90 days)\n";
+
+constexpr std::string_view kSpaces = " \t\r";
+
+// The clock stays within the years the answers write with four digits:
+// 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+constexpr absl::Time kEarliest = absl::FromUnixSeconds(-62167219200);
+constexpr absl::Time kLatest = absl::FromUnixSeconds(253402300799);
+
+std::string Dump(const Json& json) {
+  // Replaces invalid UTF-8 rather than throwing.
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// The answer to a line the tool cannot read: a 400 with the body the fake
+// gives for an invalid parameter, naming the part of the line at fault.
+Json BadLine(std::string_view part, std::string_view why) {
+  Json body = Json::object();
+  body["code"] = 80701;
+  body["message"] = Cat("'", part, "' is invalid. ", why);
+  body["more_info"] = "https://www.twilio.com/docs/errors/80701";
+  body["status"] = 400;
+  Json answer = Json::object();
+  answer["status"] = 400;
+  answer["body"] = std::move(body);
+  return answer;
+}
+
+Json ClockAnswer(const ProxyFake& fake) {
+  Json answer = Json::object();
+  answer["now"] = internal::FormatIsoTime(fake.Now());
+  return answer;
+}
+
+// Splits off the first word; the rest starts after the blanks that follow it.
+std::pair<std::string_view, std::string_view> SplitWord(std::string_view s) {
+  const size_t end = std::min(s.find_first_of(kSpaces), s.size());
+  const size_t rest = std::min(s.find_first_not_of(kSpaces, end), s.size());
+  return {s.substr(0, end), s.substr(rest)};
+}
+
+// Reads a decimal integer of 1 to 18 digits (so it fits in int64_t).
+std::optional<int64_t> ParseCount(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// Reads "N" followed by a unit: ms, s, m or h ("90s", "1500ms", "2h").
+std::optional<absl::Duration> ParseDuration(std::string_view text) {
+  const size_t unit_at =
+      std::min(text.find_first_not_of("0123456789"), text.size());
+  const std::optional<int64_t> n = ParseCount(text.substr(0, unit_at));
+  if (!n) return std::nullopt;
+  const std::string_view unit = text.substr(unit_at);
+  if (unit == "ms") return absl::Milliseconds(*n);
+  if (unit == "s") return absl::Seconds(*n);
+  if (unit == "m") return absl::Minutes(*n);
+  if (unit == "h") return absl::Hours(*n);
+  return std::nullopt;
+}
+
+Json SetClock(ProxyFake& fake, std::string_view text) {
+  const absl::StatusOr<absl::Time> t = internal::ParseIsoTime(text);
+  if (!t.ok()) {
+    return BadLine("now", Cat(std::string(t.status().message()),
+                              "; expected e.g. 2030-01-01T00:00:00Z."));
+  }
+  if (*t < kEarliest || *t > kLatest) {
+    return BadLine("now", "The clock stays within years 0000 to 9999 UTC.");
+  }
+  const absl::Status set = fake.SetTime(*t);
+  if (!set.ok()) return BadLine("now", std::string(set.message()));
+  return ClockAnswer(fake);
+}
+
+Json AdvanceClock(ProxyFake& fake, std::string_view text) {
+  const std::optional<absl::Duration> delta = ParseDuration(text);
+  if (!delta) {
+    return BadLine("advance",
+                   "Expected a whole number and a unit, ms, s, m or h, such "
+                   "as 90s.");
+  }
+  if (fake.Now() + *delta > kLatest) {
+    return BadLine("advance", "The clock stays within years 0000 to 9999 UTC.");
+  }
+  const absl::Status advanced = fake.Advance(*delta);
+  if (!advanced.ok()) {
+    return BadLine("advance", std::string(advanced.message()));
+  }
+  return ClockAnswer(fake);
+}
+
+// Wraps the fake's answer: its JSON body re-emitted compact, null if empty.
+Json Envelope(const Response& response) {
+  Json answer = Json::object();
+  answer["status"] = response.status;
+  if (response.body.empty()) {
+    answer["body"] = nullptr;
+    return answer;
+  }
+  Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  // Not JSON would be a bug of the fake: pass it on as a string, not lose it.
+  answer["body"] = body.is_discarded() ? Json(response.body) : std::move(body);
+  return answer;
+}
+
+bool IsMethod(std::string_view word) {
+  for (char c : word) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  return !word.empty();
+}
+
+// Answers one command line that is neither blank nor a comment.
+Json Execute(ProxyFake& fake, std::string_view line) {
+  const auto [word, rest] = SplitWord(line);
+  if (word == "now") {
+    return rest.empty() ? ClockAnswer(fake) : SetClock(fake, rest);
+  }
+  if (word == "advance") return AdvanceClock(fake, rest);
+  if (!IsMethod(word)) {
+    return BadLine("Method",
+                   "A command is METHOD TARGET [FORM-BODY], now [DATE-TIME] "
+                   "or advance N(ms|s|m|h); a METHOD is letters, e.g. GET.");
+  }
+  const auto [target, form_body] = SplitWord(rest);
+  if (target.empty()) {
+    return BadLine("Target",
+                   "A request is METHOD TARGET [FORM-BODY], e.g. "
+                   "GET /v1/Services.");
+  }
+  return Envelope(fake.Handle(word, target, form_body));
+}
+
+// Reads the flags into *options. Returns false, having said why on stderr,
+// for an unknown flag or a bad value.
+bool ParseFlags(int argc, char** argv, ProxyFakeOptions* options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    std::optional<std::string_view> value;  // from --flag=value
+    if (const size_t eq = flag.find('='); eq != std::string_view::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (flag == "--auto-services" && !value) {
+      options->auto_create_services = true;
+      continue;
+    }
+    if (flag != "--base" && flag != "--seed" && flag != "--retention") {
+      std::cerr << "sessionwheel-fake: unknown flag " << argv[i] << "\n";
+      return false;
+    }
+    if (!value) {
+      if (i + 1 == argc) {
+        std::cerr << "sessionwheel-fake: " << flag << " needs a value\n";
+        return false;
+      }
+      value = argv[++i];
+    }
+    if (flag == "--base") {
+      options->base_url = std::string(*value);
+      continue;
+    }
+    const std::optional<int64_t> n = ParseCount(*value);
+    if (!n) {
+      std::cerr << "sessionwheel-fake: " << flag
+                << " needs a whole number, not '" << *value << "'\n";
+      return false;
+    }
+    if (flag == "--seed") {
+      options->seed = static_cast<uint64_t>(*n);
+    } else {
+      options->closed_retention = absl::Seconds(*n);
+    }
+  }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
+  ProxyFakeOptions options;  // start_time unset: the system time
+  if (!ParseFlags(argc, argv, &options)) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  ProxyFake fake(options);
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::string_view command = line;
+    command.remove_prefix(
+        std::min(command.find_first_not_of(kSpaces), command.size()));
+    command.remove_suffix(command.size() -
+                          (command.find_last_not_of(kSpaces) + 1));
+    if (command.empty() || command.front() == '#') continue;
+    std::cout << Dump(Execute(fake, command)) << std::endl;  // flushes
+    if (!std::cout) return 1;  // the reader has gone (with SIGPIPE ignored)
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace sessionwheel
+
+int main(int argc, char** argv) { return sessionwheel::Main(argc, argv); }
