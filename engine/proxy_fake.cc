@@ -285,6 +285,7 @@ struct ProxyFake::Rep {
   std::unique_ptr<SessionStore> owned_store;
   SessionStore* store = nullptr;
   ManualClock* clock = nullptr;
+  std::string config_error;  // Why the options were refused, if they were.
 
   Response Dispatch(std::string_view method, std::string_view target,
                     std::string_view body);
@@ -324,8 +325,10 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
   if (!opened.ok()) {
-    // Only a malformed account SID gets here: fall back to a minted one so
-    // the fake still answers, and say why on every request.
+    // Only a malformed account SID gets here. A test writer's mistake must
+    // not pass unnoticed, nor crash the test: every request is answered 500
+    // with the reason, from a store with a minted account behind it.
+    rep_->config_error = std::string(opened.status().message());
     store.account_sid.clear();
     opened = SessionStore::Open(store);
   }
@@ -374,6 +377,12 @@ absl::Status ProxyFake::SetTime(absl::Time t) {
 
 Response ProxyFake::Handle(std::string_view method, std::string_view target,
                            std::string_view form_body) {
+  if (!rep_->config_error.empty()) {
+    return Response{
+        500, Dump(internal::ErrorToJson(
+                 20500, Cat("ProxyFakeOptions refused: ", rep_->config_error),
+                 500))};
+  }
   return rep_->Dispatch(method, target, form_body);
 }
 

@@ -62,7 +62,8 @@ absl::Status CheckEnums(std::optional<SessionMode> mode,
 absl::Status CheckTtl(int64_t ttl) {
   // The upper bound keeps base + ttl inside the representable dates.
   if (ttl < 0 || ttl > kMaxMs / 1000) {
-    return InvalidParameter("Ttl", "It must be an integer >= 0.");
+    return InvalidParameter(
+        "Ttl", "It must be a whole number of seconds from 0 to 253402300799.");
   }
   return absl::OkStatus();
 }

@@ -884,6 +884,20 @@ TEST(ProxyFakeOptionsTest, EmptyAccountSidIsMinted) {
   EXPECT_TRUE(IsSid("AC", Parse(r)["account_sid"]));
 }
 
+TEST(ProxyFakeOptionsTest, MalformedAccountSidAnswersEveryRequest500) {
+  ProxyFakeOptions options = FixedOptions();
+  options.account_sid = "ACbad";
+  ProxyFake fake(options);
+  for (int i = 0; i < 2; ++i) {
+    Response r = fake.Handle("POST", "/v1/Services", "UniqueName=x");
+    EXPECT_EQ(r.status, 500) << Brief(r);
+    json body = Parse(r);
+    EXPECT_EQ(body["code"], 20500);
+    EXPECT_NE(body["message"].get<std::string>().find("account_sid"),
+              std::string::npos);
+  }
+}
+
 TEST(ProxyFakeClockTest, NowStartsAtStartTimeAndAdvanceMovesIt) {
   ProxyFake fake(FixedOptions());
   EXPECT_EQ(fake.Now(), kT0);
