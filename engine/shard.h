@@ -9,7 +9,7 @@
 //
 // Every Service is replicated into every shard (`ShardService`), so a
 // Session operation never takes a lock outside its shard. Service writes are
-// rare and take every shard lock, in index order (see store.cc).
+// rare and visit the shards one lock at a time (see store.cc).
 //
 // Events are queued under the lock and delivered after it is released, by
 // whichever thread finds no delivery in progress (`DeliverEvents`), so a
@@ -190,7 +190,7 @@ class Shard {
   // The earliest tick at which Advance() may have work.
   std::optional<uint64_t> NextEventTick();
 
-  // Service replication, called with every shard lock held in order.
+  // Service replication, called by the store with this shard's lock held.
   void AddServiceLocked(const Sid128& sid, std::string sid_text,
                         int64_t default_ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl)

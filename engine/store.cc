@@ -1,10 +1,12 @@
 // SessionStore::Open and the store that routes each call to its shard.
 //
-// Lock order: services_mu_, then shard locks in index order. Session calls
-// take exactly one shard lock (two, one after the other, for a fetch by a
-// SID-shaped name). Service writes take services_mu_ and then every shard
-// lock, so a Service appears or disappears in all shards at one instant.
-// No lock is held while a listener runs.
+// Lock order: services_mu_, then one shard lock. Session calls take exactly
+// one shard lock (two, one after the other, for a fetch by a SID-shaped
+// name). Service writes hold services_mu_, which serialises them, and visit
+// the shards one lock at a time: a new Service is in every shard before it
+// is in the registry; a deleted one leaves the registry first, and each
+// shard drops it with the Sessions created there meanwhile. No lock is held
+// while a listener runs.
 
 #include "sessionwheel/store.h"
 
@@ -165,12 +167,10 @@ class StoreImpl final : public SessionStore,
     entry.service.default_ttl = params.default_ttl;
     entry.service.date_created = entry.service.date_updated =
         absl::FromUnixMillis(absl::ToUnixMillis(now));
-    LockAllShards();
-    for (auto& shard : shards_) {
-      shard->mu().AssertHeld();
-      shard->AddServiceLocked(sid, entry.service.sid, params.default_ttl);
-    }
-    UnlockAllShards();
+    ForEachShardLocked([&](Shard& shard) {
+      shard.mu().AssertHeld();
+      shard.AddServiceLocked(sid, entry.service.sid, params.default_ttl);
+    });
     service_names_.emplace(params.unique_name, sid);
     services_by_seq_.emplace(entry.seq, sid);
     Service out = entry.service;
@@ -253,12 +253,10 @@ class StoreImpl final : public SessionStore,
     }
     if (params.default_ttl.has_value()) {
       entry->service.default_ttl = *params.default_ttl;
-      LockAllShards();
-      for (auto& shard : shards_) {
-        shard->mu().AssertHeld();
-        shard->SetDefaultTtlLocked(sid, *params.default_ttl);
-      }
-      UnlockAllShards();
+      ForEachShardLocked([&](Shard& shard) {
+        shard.mu().AssertHeld();
+        shard.SetDefaultTtlLocked(sid, *params.default_ttl);
+      });
     }
     entry->service.date_updated =
         absl::FromUnixMillis(absl::ToUnixMillis(context_.clock->Now()));
@@ -271,15 +269,15 @@ class StoreImpl final : public SessionStore,
       ServiceEntry* entry = FindServiceLocked(sid_text);
       if (entry == nullptr) return ServiceNotFound(sid_text);
       const Sid128 sid = *internal::ParseSid("KS", entry->service.sid);
-      LockAllShards();
-      for (auto& shard : shards_) {
-        shard->mu().AssertHeld();
-        shard->RemoveServiceLocked(sid);
-      }
-      UnlockAllShards();
+      // Out of the registry first, so no new list starts; then out of each
+      // shard, with the Sessions created there meanwhile.
       service_names_.erase(entry->service.unique_name);
       services_by_seq_.erase(entry->seq);
       services_.erase(sid);
+      ForEachShardLocked([&](Shard& shard) {
+        shard.mu().AssertHeld();
+        shard.RemoveServiceLocked(sid);
+      });
     }
     for (auto& shard : shards_) shard->DeliverEvents();
     return absl::OkStatus();
@@ -591,13 +589,14 @@ class StoreImpl final : public SessionStore,
     return services_.contains(sid);
   }
 
-  // Takes every shard lock in index order (the analysis cannot follow a loop).
-  void LockAllShards() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    for (auto& shard : shards_) shard->mu().Lock();
-  }
-  void UnlockAllShards() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) {
-      (*it)->mu().Unlock();
+  // Runs `fn` on each shard in index order, under that shard's lock alone.
+  // Holding one shard lock at a time keeps Service writes from stalling
+  // every shard at once (and within what ThreadSanitizer can track).
+  template <typename Fn>
+  void ForEachShardLocked(Fn fn) {
+    for (auto& shard : shards_) {
+      MutexLock l(&shard->mu());
+      fn(*shard);
     }
   }
 
