@@ -14,8 +14,8 @@
 // else it demands exactly one.
 //
 // A failure prints the seed, the step, the operation and the last few
-// operations before it. To replay one seed:
-//   model_test --gtest_filter='Seeds/ModelTest.RandomOperationsAgreeWithModel/17'
+// operations before it. To replay one seed, say 17:
+//   model_test --gtest_filter='Seeds/ModelTest.*/17'
 
 #include <algorithm>
 #include <cctype>
@@ -84,9 +84,7 @@ std::vector<std::string> AllValidNames() {
 std::string T(absl::Time t) {
   return absl::StrCat("t+", absl::ToInt64Milliseconds(t - kStart), "ms");
 }
-std::string T(const std::optional<absl::Time>& t) {
-  return t ? T(*t) : "null";
-}
+std::string T(const std::optional<absl::Time>& t) { return t ? T(*t) : "null"; }
 std::string S(const std::optional<std::string>& s) {
   if (!s) return "null";
   if (s->size() > 40) {
@@ -130,7 +128,8 @@ std::optional<std::string> CanonicalSessionSid(std::string_view text) {
   std::string out = "KC";
   for (char c : text.substr(2)) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(
+        static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return out;
 }
@@ -197,7 +196,8 @@ struct Model {
   bool ExpireIfDue(ModelSession& s, absl::Time now) {
     std::optional<absl::Time> at = ExpiryInstant(s);
     if (!at || *at > now) return false;
-    s.closed_reason = std::string(s.date_expiry ? kReasonDateExpiry : kReasonTtl);
+    s.closed_reason =
+        std::string(s.date_expiry ? kReasonDateExpiry : kReasonTtl);
     s.status = SessionStatus::kClosed;
     s.date_ended = *at;
     s.date_updated = *at;
@@ -330,8 +330,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
     // boundaries are the same whether counted from the epoch or from kStart.
     static constexpr int kShards[] = {16, 1, 4, 256};
     static const absl::Duration kTicks[] = {
-        absl::Milliseconds(10), absl::Milliseconds(1),
-        absl::Milliseconds(250), absl::Seconds(1)};
+        absl::Milliseconds(10), absl::Milliseconds(1), absl::Milliseconds(250),
+        absl::Seconds(1)};
     options.shards = kShards[seed_ % 4];
     options.tick = kTicks[(seed_ / 4) % 4];
     tick_ = options.tick;
@@ -376,18 +376,21 @@ class ModelTest : public ::testing::TestWithParam<int> {
     const auto& sessions = model_.services[home].sessions;
     const auto& other = model_.services[1 - home].sessions;
     if (r < 72 && !sessions.empty()) {
-      auto it = std::next(sessions.begin(),
-                          Uniform(0, static_cast<int64_t>(sessions.size()) - 1));
+      auto it =
+          std::next(sessions.begin(),
+                    Uniform(0, static_cast<int64_t>(sessions.size()) - 1));
       std::string sid = it->first;
       if (Chance(10)) {
         for (size_t i = 2; i < sid.size(); ++i) {
-          sid[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(sid[i])));
+          sid[i] = static_cast<char>(
+              std::toupper(static_cast<unsigned char>(sid[i])));
         }
       }
       return sid;
     }
     if (r < 82 && !model_.gone.empty()) {
-      return model_.gone[Uniform(0, static_cast<int64_t>(model_.gone.size()) - 1)]
+      return model_
+          .gone[Uniform(0, static_cast<int64_t>(model_.gone.size()) - 1)]
           .second;
     }
     if (r < 89 && !other.empty()) {
@@ -397,7 +400,10 @@ class ModelTest : public ::testing::TestWithParam<int> {
     }
     if (r < 94) {
       static const char* const kMalformed[] = {
-          "", "KC", "KC123", "kc0123456789abcdef0123456789abcdef",
+          "",
+          "KC",
+          "KC123",
+          "kc0123456789abcdef0123456789abcdef",
           "KC0123456789abcdef0123456789abcde",
           "KC0123456789abcdef0123456789abcdef0",
           "KCzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
@@ -405,7 +411,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
       return kMalformed[Uniform(0, 7)];
     }
     std::string sid = "KC";
-    for (int i = 0; i < 32; ++i) sid.push_back("0123456789abcdef"[Uniform(0, 15)]);
+    for (int i = 0; i < 32; ++i)
+      sid.push_back("0123456789abcdef"[Uniform(0, 15)]);
     return sid;
   }
 
@@ -544,16 +551,18 @@ class ModelTest : public ::testing::TestWithParam<int> {
     if (Chance(30)) p.status = static_cast<SessionStatus>(Uniform(0, 4));
     if (Chance(50)) p.mode = static_cast<SessionMode>(Uniform(0, 2));
     int r = static_cast<int>(Uniform(0, 99));
-    int participants = r < 85 ? 0 : r < 95 ? static_cast<int>(Uniform(1, 2)) : 3;
+    int participants = r < 85   ? 0
+                       : r < 95 ? static_cast<int>(Uniform(1, 2))
+                                : 3;
     for (int i = 0; i < participants; ++i) {
       p.participants.push_back({absl::StrCat("+1555000", i, Uniform(0, 9)),
                                 absl::StrCat("friend-", i), "+15559990000"});
     }
-    Log(absl::StrCat("create svc=", svc, " name=", S(p.unique_name),
-                     " ttl=", S(p.ttl), " date_expiry=",
-                     p.date_expiry ? T(*p.date_expiry) : "absent",
-                     " status=", S(p.status), " mode=", S(p.mode),
-                     " participants=", participants));
+    Log(absl::StrCat(
+        "create svc=", svc, " name=", S(p.unique_name), " ttl=", S(p.ttl),
+        " date_expiry=", p.date_expiry ? T(*p.date_expiry) : "absent",
+        " status=", S(p.status), " mode=", S(p.mode),
+        " participants=", participants));
 
     std::set<int> want;
     if (svc < 0) {
@@ -565,7 +574,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
         want.insert(kErrorInvalidParameter);
       }
       if (participants > 2) want.insert(kErrorTooManyParticipants);
-      if (p.unique_name && name_valid && model_.FindByName(svc, *p.unique_name)) {
+      if (p.unique_name && name_valid &&
+          model_.FindByName(svc, *p.unique_name)) {
         want.insert(kErrorSessionNameTaken);
       }
     }
@@ -610,7 +620,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
     Log(absl::StrCat("fetch svc=", svc, " key=", S(key)));
     ModelSession* s = svc < 0 ? nullptr : model_.Fetch(svc, key);
     absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), key);
-    if (!CheckOutcome(got.status(), s ? std::set<int>{} : std::set<int>{kErrorNotFound})) {
+    if (!CheckOutcome(got.status(),
+                      s ? std::set<int>{} : std::set<int>{kErrorNotFound})) {
       return;
     }
     if (s) ExpectSame(*got, *s, svc);
@@ -648,10 +659,9 @@ class ModelTest : public ::testing::TestWithParam<int> {
                          : static_cast<SessionStatus>(
                                std::vector<int>{0, 3, 4}[Uniform(0, 2)]);
     }
-    Log(absl::StrCat("update svc=", svc, " sid=", S(sid), " ttl=", S(p.ttl),
-                     " date_expiry=",
-                     p.date_expiry ? T(*p.date_expiry) : "absent",
-                     " status=", S(p.status)));
+    Log(absl::StrCat(
+        "update svc=", svc, " sid=", S(sid), " ttl=", S(p.ttl), " date_expiry=",
+        p.date_expiry ? T(*p.date_expiry) : "absent", " status=", S(p.status)));
 
     std::set<int> want;
     ModelSession* s = Locate(svc, sid, &want);
@@ -796,8 +806,9 @@ class ModelTest : public ::testing::TestWithParam<int> {
       return;
     }
     if (r < 10) {
-      static const char* const kBad[] = {"PAgarbage", "PA", "PB", "garbage",
-                                         "PAKC00000000000000000000000000000000"};
+      static const char* const kBad[] = {
+          "PAgarbage", "PA", "PB", "garbage",
+          "PAKC00000000000000000000000000000000"};
       lp.page_token = kBad[Uniform(0, 4)];
       Log(absl::StrCat("list svc=", svc, " token=", S(lp.page_token)));
       CheckOutcome(store_->ListSessions(ServiceSid(svc), lp).status(),
@@ -845,8 +856,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
         EXPECT_EQ(page->previous_page_token, "")
             << "first page has a previous page";
       }
-      bool more = !want.empty() &&
-                  !ExpectedPage(svc, want.back()->seq, 1).empty();
+      bool more =
+          !want.empty() && !ExpectedPage(svc, want.back()->seq, 1).empty();
       EXPECT_EQ(!page->next_page_token.empty(), more)
           << "next_page_token=" << S(page->next_page_token);
       if (want.empty() || page->next_page_token.empty()) {
@@ -912,9 +923,11 @@ class ModelTest : public ::testing::TestWithParam<int> {
   void FullCheck(bool all_gone) {
     for (int svc = 0; svc < 2; ++svc) {
       for (const auto& [sid, s] : model_.services[svc].sessions) {
-        absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), sid);
-        EXPECT_TRUE(got.ok()) << "session " << sid << " (model: "
-                              << StatusName(s.status) << "): " << got.status();
+        absl::StatusOr<Session> got =
+            store_->FetchSession(ServiceSid(svc), sid);
+        EXPECT_TRUE(got.ok())
+            << "session " << sid << " (model: " << StatusName(s.status)
+            << "): " << got.status();
         if (!got.ok()) return;
         ExpectSame(*got, s, svc);
       }
@@ -927,14 +940,15 @@ class ModelTest : public ::testing::TestWithParam<int> {
         if (got.ok() && s) ExpectSame(*got, *s, svc);
       }
     }
-    size_t from = all_gone || model_.gone.size() < 8 ? 0 : model_.gone.size() - 8;
+    size_t from =
+        all_gone || model_.gone.size() < 8 ? 0 : model_.gone.size() - 8;
     for (size_t i = from; i < model_.gone.size(); ++i) {
       const auto& [svc, sid] = model_.gone[i];
       absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), sid);
       EXPECT_TRUE(absl::IsNotFound(got.status()))
           << "gone session " << sid << " still there: "
           << (got.ok() ? std::string(StatusName(got->status))
-                    : got.status().ToString());
+                       : got.status().ToString());
     }
   }
 
@@ -956,11 +970,21 @@ class ModelTest : public ::testing::TestWithParam<int> {
         ++want.sessions;
         if (s.unique_name) ++want.named;
         switch (s.status) {
-          case SessionStatus::kOpen: ++want.open; break;
-          case SessionStatus::kInProgress: ++want.in_progress; break;
-          case SessionStatus::kClosed: ++want.closed; break;
-          case SessionStatus::kFailed: ++want.failed; break;
-          case SessionStatus::kUnknown: ++want.unknown; break;
+          case SessionStatus::kOpen:
+            ++want.open;
+            break;
+          case SessionStatus::kInProgress:
+            ++want.in_progress;
+            break;
+          case SessionStatus::kClosed:
+            ++want.closed;
+            break;
+          case SessionStatus::kFailed:
+            ++want.failed;
+            break;
+          case SessionStatus::kUnknown:
+            ++want.unknown;
+            break;
         }
       }
     }
@@ -988,8 +1012,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
             << T(*pending);
       }
     } else {
-      EXPECT_FALSE(wake.has_value()) << "NextWakeup " << T(wake)
-                                     << " with nothing pending";
+      EXPECT_FALSE(wake.has_value())
+          << "NextWakeup " << T(wake) << " with nothing pending";
     }
   }
 
@@ -1000,7 +1024,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
 
   std::string History() const {
     std::string out;
-    for (const std::string& line : history_) absl::StrAppend(&out, "\n  ", line);
+    for (const std::string& line : history_)
+      absl::StrAppend(&out, "\n  ", line);
     return out;
   }
 

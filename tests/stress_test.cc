@@ -46,8 +46,8 @@ namespace sessionwheel {
 namespace {
 
 #if defined(SESSIONWHEEL_TSAN)
-constexpr int kOpsPerThread = 30'000;
-constexpr int kRaceRounds = 2'000;
+constexpr int kOpsPerThread = 100'000;
+constexpr int kRaceRounds = 5'000;
 #else
 constexpr int kOpsPerThread = 100'000;
 constexpr int kRaceRounds = 10'000;
@@ -62,8 +62,8 @@ constexpr absl::Duration kRetention = absl::Seconds(3);
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
 // Few names, so creates race for them.
-const char* const kNames[] = {"n0", "n1", "n2",  "n3",  "n4",  "n5",
-                              "n6", "n7", "n8",  "n9",  "n10", "n11",
+const char* const kNames[] = {"n0",  "n1",  "n2",  "n3", "n4",  "n5",
+                              "n6",  "n7",  "n8",  "n9", "n10", "n11",
                               "n12", "n13", "n14", "n15"};
 constexpr int kNameCount = 16;
 
@@ -194,7 +194,8 @@ class SidPool {
   std::optional<std::string> Pick(std::mt19937_64& rng) {
     std::lock_guard<std::mutex> l(mu_);
     if (sids_.empty()) return std::nullopt;
-    return sids_[std::uniform_int_distribution<size_t>(0, sids_.size() - 1)(rng)];
+    return sids_[std::uniform_int_distribution<size_t>(0,
+                                                       sids_.size() - 1)(rng)];
   }
 
  private:
@@ -259,15 +260,20 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
     }
     if (r < 25) {
       CreateSessionParams p;
-      if (uniform(0, 99) < 60) p.unique_name = kNames[uniform(0, kNameCount - 1)];
+      if (uniform(0, 99) < 60) {
+        p.unique_name = kNames[uniform(0, kNameCount - 1)];
+      }
       static constexpr int64_t kTtls[] = {0, 1, 2, 5};
       if (uniform(0, 99) < 80) p.ttl = kTtls[uniform(0, 3)];
       if (uniform(0, 99) < 10) {
         p.date_expiry = clock->Now() + absl::Milliseconds(uniform(1000, 4000));
       }
       int s = uniform(0, 99);
-      if (s < 3) p.status = SessionStatus::kClosed;
-      else if (s < 5) p.status = SessionStatus::kUnknown;
+      if (s < 3) {
+        p.status = SessionStatus::kClosed;
+      } else if (s < 5) {
+        p.status = SessionStatus::kUnknown;
+      }
       absl::StatusOr<Session> got = store->CreateSession(ks, p);
       if (got.ok()) {
         ++tally->creates;
@@ -276,7 +282,8 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
           problems->Add(where(i, "create") + "wrong session " + got->sid);
         }
         pool->Add(got->sid);
-      } else if (p.unique_name && HasCode(got.status(), kErrorSessionNameTaken) &&
+      } else if (p.unique_name &&
+                 HasCode(got.status(), kErrorSessionNameTaken) &&
                  absl::IsAlreadyExists(got.status())) {
         ++tally->name_taken;
       } else if (p.date_expiry &&
@@ -308,8 +315,11 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
       UpdateSessionParams p;
       if (uniform(0, 99) < 40) p.ttl = uniform(0, 3);
       int s = uniform(0, 99);
-      if (s < 25) p.status = SessionStatus::kClosed;
-      else if (s < 50) p.status = SessionStatus::kInProgress;
+      if (s < 25) {
+        p.status = SessionStatus::kClosed;
+      } else if (s < 50) {
+        p.status = SessionStatus::kInProgress;
+      }
       absl::StatusOr<Session> got = store->UpdateSession(ks, *sid, p);
       if (got.ok()) {
         if (p.status == SessionStatus::kClosed &&
@@ -347,9 +357,10 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
           fail ? store->FailSession(ks, *sid, "host-fail")
                : store->CloseSession(ks, *sid, "host-close");
       if (got.ok()) {
-        if (got->status != (fail ? SessionStatus::kFailed
-                                 : SessionStatus::kClosed) ||
-            got->closed_reason != std::string(fail ? "host-fail" : "host-close")) {
+        if (got->status !=
+                (fail ? SessionStatus::kFailed : SessionStatus::kClosed) ||
+            got->closed_reason !=
+                std::string(fail ? "host-fail" : "host-close")) {
           problems->Add(where(i, "close/fail") + "wrong result");
         }
       } else if (HasCode(got.status(), kErrorSessionClosed)) {
@@ -478,11 +489,21 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
           << "name held twice: " << *s.unique_name;
     }
     switch (s.status) {
-      case SessionStatus::kOpen: ++listed.open; break;
-      case SessionStatus::kInProgress: ++listed.in_progress; break;
-      case SessionStatus::kClosed: ++listed.closed; break;
-      case SessionStatus::kFailed: ++listed.failed; break;
-      case SessionStatus::kUnknown: ++listed.unknown; break;
+      case SessionStatus::kOpen:
+        ++listed.open;
+        break;
+      case SessionStatus::kInProgress:
+        ++listed.in_progress;
+        break;
+      case SessionStatus::kClosed:
+        ++listed.closed;
+        break;
+      case SessionStatus::kFailed:
+        ++listed.failed;
+        break;
+      case SessionStatus::kUnknown:
+        ++listed.unknown;
+        break;
     }
   }
   EXPECT_EQ(listed.named, stats.named);
@@ -628,8 +649,7 @@ TEST(StressTest, SameUniqueNameFromTwoThreadsExactlyOneWins) {
   EXPECT_EQ(store->Stats().named, 0);
   absl::Status invariants = store->CheckInvariants();
   EXPECT_TRUE(invariants.ok()) << invariants;
-  std::cout << "wins: thread 0 " << wins[0] << ", thread 1 " << wins[1]
-            << "\n";
+  std::cout << "wins: thread 0 " << wins[0] << ", thread 1 " << wins[1] << "\n";
 }
 
 }  // namespace
