@@ -41,18 +41,12 @@
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SESSIONWHEEL_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define SESSIONWHEEL_TSAN 1
-#endif
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
+
+using testing_util::kStart;
 
 #if defined(SESSIONWHEEL_TSAN)
 constexpr int kSeeds = 10;
@@ -62,7 +56,6 @@ constexpr int kSeeds = 50;
 constexpr int kSteps = 2000;
 
 constexpr absl::Duration kRetention = absl::Minutes(10);
-const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
 // Names from a small pool, so creates collide often. One is shaped like a
 // Session SID: a fetch tries it as a SID first, then as a name.

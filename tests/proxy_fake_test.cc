@@ -30,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/store.h"
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
@@ -38,16 +39,15 @@ using ::nlohmann::json;
 using ::testing::AssertionFailure;
 using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
+using testing_util::kAccountSid;
+using testing_util::kTwoByteChar;
+using testing_util::Repeat;
 
-// Every fake starts at 2030-01-01T00:00:00Z.
+// Every fake starts at 2030-01-01T00:00:00Z (not testing_util::kT0).
 const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2030, 1, 1, 0, 0, 0),
                                        absl::UTCTimeZone());
-constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
 constexpr char kBase[] = "https://proxy.twilio.com";
 constexpr uint64_t kSeed = 20300101;
-
-// "é": two bytes of UTF-8, one character.
-constexpr char kTwoByteChar[] = "\xc3\xa9";
 
 // Concatenates strings, string_views and numbers (Debian's Abseil keeps
 // absl::string_view apart from std::string_view, so absl::StrCat will not).
@@ -61,13 +61,6 @@ std::string Cat(const Pieces&... pieces) {
 // The output form of a time: "YYYY-MM-DDTHH:MM:SSZ".
 std::string Iso(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
-std::string Repeat(std::string_view piece, int times) {
-  std::string out;
-  out.reserve(piece.size() * static_cast<size_t>(times));
-  for (int i = 0; i < times; ++i) out.append(piece);
-  return out;
 }
 
 // Percent-encodes a form value or path segment the way the SDKs do: only

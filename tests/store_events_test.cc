@@ -30,20 +30,13 @@
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SESSIONWHEEL_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define SESSIONWHEEL_TSAN 1
-#endif
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
-const absl::Time kStart = absl::FromUnixSeconds(1700000000);
+using testing_util::kStart;
+
 constexpr absl::Duration kRetention = absl::Minutes(10);
 // Turns a hang of the background thread into a failure. Not a timing
 // assertion: an event that arrives at all arrives long before this.

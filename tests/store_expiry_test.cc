@@ -8,16 +8,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -25,91 +21,25 @@
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
-
-// Every test starts at 2026-01-01T00:00:00Z.
-const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
-                                       absl::UTCTimeZone());
-constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
-
-std::string ProxyCodeText(const absl::Status& status) {
-  std::optional<int> code = ProxyErrorCode(status);
-  return code ? std::to_string(*code) : "none";
-}
-
-AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
-                             int proxy_code) {
-  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
-    return AssertionSuccess();
-  }
-  return AssertionFailure()
-         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
-         << proxy_code << ", got " << status << " with Proxy code "
-         << ProxyCodeText(status);
-}
-
-template <typename T>
-AssertionResult IsProxyError(const absl::StatusOr<T>& result,
-                             absl::StatusCode code, int proxy_code) {
-  return IsProxyError(result.status(), code, proxy_code);
-}
-
-// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
-AssertionResult IsSessionNotFound(const absl::Status& status,
-                                  std::string_view ks, std::string_view id) {
-  AssertionResult result =
-      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
-  if (!result) return result;
-  std::string expected =
-      absl::StrCat("The requested resource /Services/", std::string(ks),
-                   "/Sessions/", std::string(id), " was not found");
-  if (status.message() != expected) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\", expected \"" << expected << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
-                                  std::string_view ks, std::string_view id) {
-  return IsSessionNotFound(result.status(), ks, id);
-}
+using testing_util::IsProxyError;
+using testing_util::IsSessionNotFound;
+using testing_util::kT0;
+using testing_util::StoreTest;
 
 // Closed Sessions are kept this long in these tests, so purges are in reach.
 constexpr absl::Duration kRetention = absl::Hours(1);
 constexpr absl::Duration kTick = absl::Milliseconds(10);
 
-class StoreExpiryTest : public ::testing::Test {
+class StoreExpiryTest : public StoreTest {
  protected:
-  void SetUp() override {
-    StoreOptions options;
-    options.clock = &clock_;
-    options.seed = 20260101;
-    options.account_sid = kAccountSid;
+  void ConfigureStore(StoreOptions& options) override {
     options.closed_retention = kRetention;
     options.tick = kTick;
-    absl::StatusOr<std::unique_ptr<SessionStore>> store =
-        SessionStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    CreateServiceParams service;
-    service.unique_name = "main";
-    absl::StatusOr<Service> created = store_->CreateService(service);
-    ASSERT_TRUE(created.ok()) << created.status();
-    ks_ = created->sid;
-  }
-
-  Session Create(const CreateSessionParams& params = CreateSessionParams()) {
-    absl::StatusOr<Session> session = store_->CreateSession(ks_, params);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
   }
 
   Session CreateWithTtl(int64_t ttl) {
@@ -117,19 +47,6 @@ class StoreExpiryTest : public ::testing::Test {
     params.ttl = ttl;
     return Create(params);
   }
-
-  absl::StatusOr<Session> Fetch(std::string_view sid_or_name) {
-    return store_->FetchSession(ks_, sid_or_name);
-  }
-
-  Session MustFetch(std::string_view sid_or_name) {
-    absl::StatusOr<Session> session = Fetch(sid_or_name);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
-  }
-
-  // Sets the clock to kT0 + offset.
-  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
 
   // The Session as an expiry at `instant` for `reason` must leave it.
   void ExpectExpired(const Session& before, absl::Time instant,
@@ -163,15 +80,6 @@ class StoreExpiryTest : public ::testing::Test {
     ADD_FAILURE() << "NextWakeup() never led to any work";
     return std::nullopt;
   }
-
-  void ExpectInvariants() {
-    absl::Status status = store_->CheckInvariants();
-    EXPECT_TRUE(status.ok()) << status;
-  }
-
-  ManualClock clock_{kT0};  // Declared first: outlives the store.
-  std::unique_ptr<SessionStore> store_;
-  std::string ks_;
 };
 
 // The TTL

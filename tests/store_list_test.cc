@@ -5,140 +5,32 @@
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store; times are compared exactly.
 
-#include <cstdint>
-#include <memory>
-#include <optional>
 #include <set>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
+using testing_util::IsInvalidParameter;
+using testing_util::IsProxyError;
+using testing_util::kT0;
+using testing_util::SameSession;
+using testing_util::StoreTest;
 
-// Every test starts at 2026-01-01T00:00:00Z.
-const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
-                                       absl::UTCTimeZone());
-constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
-
-std::string ProxyCodeText(const absl::Status& status) {
-  std::optional<int> code = ProxyErrorCode(status);
-  return code ? std::to_string(*code) : "none";
-}
-
-AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
-                             int proxy_code) {
-  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
-    return AssertionSuccess();
-  }
-  return AssertionFailure()
-         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
-         << proxy_code << ", got " << status << " with Proxy code "
-         << ProxyCodeText(status);
-}
-
-template <typename T>
-AssertionResult IsProxyError(const absl::StatusOr<T>& result,
-                             absl::StatusCode code, int proxy_code) {
-  return IsProxyError(result.status(), code, proxy_code);
-}
-
-// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
-AssertionResult IsInvalidParameter(const absl::Status& status,
-                                   std::string_view param) {
-  AssertionResult result = IsProxyError(
-      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
-  if (!result) return result;
-  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
-  if (!absl::StartsWith(status.message(), prefix)) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\" does not start with \"" << prefix << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
-                                   std::string_view param) {
-  return IsInvalidParameter(result.status(), param);
-}
-
-std::string OptText(const std::optional<std::string>& s) {
-  return s ? absl::StrCat("\"", *s, "\"") : "null";
-}
-std::string OptText(const std::optional<absl::Time>& t) {
-  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
-}
-
-std::string Describe(const Session& s) {
-  return absl::StrCat(
-      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
-      " unique_name=", OptText(s.unique_name),
-      " status=", std::string(StatusName(s.status)),
-      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
-      " mode=", std::string(ModeName(s.mode)),
-      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
-      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
-      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
-      " ended=", OptText(s.date_ended),
-      " last_interaction=", OptText(s.date_last_interaction),
-      " expiry=", OptText(s.date_expiry),
-      " participants=", s.participants.size(), "}");
-}
-
-AssertionResult SameSession(const Session& actual, const Session& expected) {
-  if (actual == expected) return AssertionSuccess();
-  return AssertionFailure()
-         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
-}
-
-class StoreListTest : public ::testing::Test {
+class StoreListTest : public StoreTest {
  protected:
-  void SetUp() override {
-    StoreOptions options;
-    options.clock = &clock_;
-    options.seed = 20260101;
-    options.account_sid = kAccountSid;
-    absl::StatusOr<std::unique_ptr<SessionStore>> store =
-        SessionStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    ks_ = NewService("main");
-    ASSERT_FALSE(ks_.empty());
-  }
-
-  std::string NewService(const std::string& name) {
-    CreateServiceParams params;
-    params.unique_name = name;
-    absl::StatusOr<Service> service = store_->CreateService(params);
-    EXPECT_TRUE(service.ok()) << service.status();
-    return service.ok() ? service->sid : std::string();
-  }
-
-  Session Create(const std::string& ks,
-                 const CreateSessionParams& params = CreateSessionParams()) {
-    absl::StatusOr<Session> session = store_->CreateSession(ks, params);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
-  }
-
   // Creates `n` Sessions in the fixture's Service and returns their SIDs
   // newest first. Every other one is created in the same millisecond as the
   // one before, so the creation order, not the clock, decides.
@@ -188,15 +80,6 @@ class StoreListTest : public ::testing::Test {
     }
     return sids;
   }
-
-  void ExpectInvariants() {
-    absl::Status status = store_->CheckInvariants();
-    EXPECT_TRUE(status.ok()) << status;
-  }
-
-  ManualClock clock_{kT0};  // Declared first: outlives the store.
-  std::unique_ptr<SessionStore> store_;
-  std::string ks_;
 };
 
 TEST_F(StoreListTest, EmptyServiceListsNothing) {

@@ -5,26 +5,18 @@
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store; times are compared exactly.
 
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
@@ -32,127 +24,16 @@ namespace {
 using ::testing::AssertionFailure;
 using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
-
-// Every test starts at 2026-01-01T00:00:00Z.
-const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
-                                       absl::UTCTimeZone());
-constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
-
-std::string Repeat(std::string_view piece, int times) {
-  std::string out;
-  for (int i = 0; i < times; ++i) out.append(piece);
-  return out;
-}
-
-// "é" is two bytes of UTF-8 but one character.
-constexpr char kTwoByteChar[] = "\xc3\xa9";
-
-AssertionResult IsSid(std::string_view prefix, std::string_view sid) {
-  if (sid.size() != 34 || sid.substr(0, 2) != prefix) {
-    return AssertionFailure()
-           << "\"" << sid << "\" is not " << prefix << " + 32 hex digits";
-  }
-  for (char c : sid.substr(2)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return AssertionFailure()
-             << "\"" << sid << "\" has a character that is not lower-case hex";
-    }
-  }
-  return AssertionSuccess();
-}
-
-std::string ProxyCodeText(const absl::Status& status) {
-  std::optional<int> code = ProxyErrorCode(status);
-  return code ? std::to_string(*code) : "none";
-}
-
-AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
-                             int proxy_code) {
-  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
-    return AssertionSuccess();
-  }
-  return AssertionFailure()
-         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
-         << proxy_code << ", got " << status << " with Proxy code "
-         << ProxyCodeText(status);
-}
-
-template <typename T>
-AssertionResult IsProxyError(const absl::StatusOr<T>& result,
-                             absl::StatusCode code, int proxy_code) {
-  return IsProxyError(result.status(), code, proxy_code);
-}
-
-// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
-AssertionResult IsInvalidParameter(const absl::Status& status,
-                                   std::string_view param) {
-  AssertionResult result = IsProxyError(
-      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
-  if (!result) return result;
-  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
-  if (!absl::StartsWith(status.message(), prefix)) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\" does not start with \"" << prefix << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
-                                   std::string_view param) {
-  return IsInvalidParameter(result.status(), param);
-}
-
-// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
-AssertionResult IsSessionNotFound(const absl::Status& status,
-                                  std::string_view ks, std::string_view id) {
-  AssertionResult result =
-      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
-  if (!result) return result;
-  std::string expected =
-      absl::StrCat("The requested resource /Services/", std::string(ks),
-                   "/Sessions/", std::string(id), " was not found");
-  if (status.message() != expected) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\", expected \"" << expected << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
-                                  std::string_view ks, std::string_view id) {
-  return IsSessionNotFound(result.status(), ks, id);
-}
-
-std::string OptText(const std::optional<std::string>& s) {
-  return s ? absl::StrCat("\"", *s, "\"") : "null";
-}
-std::string OptText(const std::optional<absl::Time>& t) {
-  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
-}
-
-std::string Describe(const Session& s) {
-  return absl::StrCat(
-      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
-      " unique_name=", OptText(s.unique_name),
-      " status=", std::string(StatusName(s.status)),
-      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
-      " mode=", std::string(ModeName(s.mode)),
-      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
-      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
-      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
-      " ended=", OptText(s.date_ended),
-      " last_interaction=", OptText(s.date_last_interaction),
-      " expiry=", OptText(s.date_expiry),
-      " participants=", s.participants.size(), "}");
-}
-
-AssertionResult SameSession(const Session& actual, const Session& expected) {
-  if (actual == expected) return AssertionSuccess();
-  return AssertionFailure()
-         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
-}
+using testing_util::IsInvalidParameter;
+using testing_util::IsProxyError;
+using testing_util::IsSessionNotFound;
+using testing_util::IsSid;
+using testing_util::kAccountSid;
+using testing_util::kT0;
+using testing_util::kTwoByteChar;
+using testing_util::Repeat;
+using testing_util::SameSession;
+using testing_util::StoreTest;
 
 AssertionResult SameService(const Service& actual, const Service& expected) {
   if (actual == expected) return AssertionSuccess();
@@ -175,31 +56,8 @@ std::string UpperHex(std::string sid) {
   return sid;
 }
 
-class StoreServiceTest : public ::testing::Test {
+class StoreServiceTest : public StoreTest {
  protected:
-  void SetUp() override {
-    StoreOptions options;
-    options.clock = &clock_;
-    options.seed = 20260101;
-    options.account_sid = kAccountSid;
-    absl::StatusOr<std::unique_ptr<SessionStore>> store =
-        SessionStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    absl::StatusOr<Service> main = CreateService("main");
-    ASSERT_TRUE(main.ok()) << main.status();
-    main_ = *main;
-    ks_ = main_.sid;
-  }
-
-  absl::StatusOr<Service> CreateService(const std::string& name,
-                                        int64_t default_ttl = 0) {
-    CreateServiceParams params;
-    params.unique_name = name;
-    params.default_ttl = default_ttl;
-    return store_->CreateService(params);
-  }
-
   absl::StatusOr<Service> CreateServiceWithSid(const std::string& sid,
                                                const std::string& name) {
     CreateServiceParams params;
@@ -207,33 +65,6 @@ class StoreServiceTest : public ::testing::Test {
     params.unique_name = name;
     return store_->CreateService(params);
   }
-
-  // Creates a Service that must be created; returns its SID.
-  std::string MustCreateService(const std::string& name,
-                                int64_t default_ttl = 0) {
-    absl::StatusOr<Service> service = CreateService(name, default_ttl);
-    EXPECT_TRUE(service.ok()) << service.status();
-    return service.ok() ? service->sid : std::string();
-  }
-
-  Session MustCreateSession(const std::string& ks,
-                            const CreateSessionParams& params = {}) {
-    absl::StatusOr<Session> session = store_->CreateSession(ks, params);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
-  }
-
-  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
-
-  void ExpectInvariants() {
-    absl::Status status = store_->CheckInvariants();
-    EXPECT_TRUE(status.ok()) << status;
-  }
-
-  ManualClock clock_{kT0};  // Declared first: outlives the store.
-  std::unique_ptr<SessionStore> store_;
-  Service main_;
-  std::string ks_;
 };
 
 // Create ---------------------------------------------------------------------
@@ -397,7 +228,7 @@ TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
   for (int i = 1; i <= 4; ++i) {
     At(absl::Seconds(i));
     newest_first.insert(newest_first.begin(),
-                        MustCreateService(absl::StrCat("svc-", i)));
+                        NewService(absl::StrCat("svc-", i)));
   }
 
   ListParams params;
@@ -451,7 +282,7 @@ TEST_F(StoreServiceTest, ListServicesRefusesBadPageSizeAndToken) {
 }
 
 TEST_F(StoreServiceTest, ListServicesLeavesOutDeletedServices) {
-  std::string other = MustCreateService("other");
+  std::string other = NewService("other");
   ASSERT_TRUE(store_->DeleteService(ks_).ok());
   absl::StatusOr<ServicePage> page = store_->ListServices(ListParams());
   ASSERT_TRUE(page.ok()) << page.status();
@@ -495,7 +326,7 @@ TEST_F(StoreServiceTest, UpdateOnlyDefaultTtlKeepsTheName) {
 }
 
 TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
-  std::string other = MustCreateService("other");
+  std::string other = NewService("other");
   UpdateServiceParams taken;
   taken.unique_name = "main";
   EXPECT_TRUE(IsProxyError(store_->UpdateService(other, taken),
@@ -528,12 +359,12 @@ TEST_F(StoreServiceTest, UpdateOfUnknownServiceIs20404) {
 }
 
 TEST_F(StoreServiceTest, NewDefaultTtlAppliesOnlyToSessionsCreatedAfterwards) {
-  Session before = MustCreateSession(ks_);
+  Session before = Create(ks_);
   EXPECT_EQ(before.ttl, 0);
   UpdateServiceParams params;
   params.default_ttl = 60;
   ASSERT_TRUE(store_->UpdateService(ks_, params).ok());
-  Session after = MustCreateSession(ks_);
+  Session after = Create(ks_);
   EXPECT_EQ(after.ttl, 60);
 
   At(absl::Seconds(60));
@@ -556,10 +387,10 @@ TEST_F(StoreServiceTest, DeleteRemovesTheServiceAndItsSessions) {
   CreateSessionParams named;
   named.unique_name = "ride-42";
   named.ttl = 60;
-  Session a = MustCreateSession(ks_, named);
-  Session b = MustCreateSession(ks_);
-  std::string other = MustCreateService("other");
-  Session kept = MustCreateSession(other, named);
+  Session a = Create(ks_, named);
+  Session b = Create(ks_);
+  std::string other = NewService("other");
+  Session kept = Create(other, named);
 
   EXPECT_TRUE(store_->DeleteService(ks_).ok());
   EXPECT_TRUE(IsProxyError(store_->FetchService(ks_),
@@ -590,7 +421,7 @@ TEST_F(StoreServiceTest, DeleteRemovesTheServiceAndItsSessions) {
 TEST_F(StoreServiceTest, DeletedServicesNameCanBeReused) {
   CreateSessionParams named;
   named.unique_name = "ride-42";
-  Session old = MustCreateSession(ks_, named);
+  Session old = Create(ks_, named);
   ASSERT_TRUE(store_->DeleteService(ks_).ok());
 
   absl::StatusOr<Service> reborn = CreateService("main");
@@ -599,7 +430,7 @@ TEST_F(StoreServiceTest, DeletedServicesNameCanBeReused) {
   // The new Service starts empty and its Sessions may use the old names.
   EXPECT_TRUE(IsProxyError(store_->FetchSession(reborn->sid, old.sid),
                            absl::StatusCode::kNotFound, kErrorNotFound));
-  Session fresh = MustCreateSession(reborn->sid, named);
+  Session fresh = Create(reborn->sid, named);
   EXPECT_NE(fresh.sid, old.sid);
   ExpectInvariants();
 }
@@ -623,10 +454,10 @@ TEST_F(StoreServiceTest, DeleteOfUnknownServiceIs20404) {
 // -------------------------------------------------
 
 TEST_F(StoreServiceTest, SessionsOfAnotherServiceAreNotFoundUnderThisOne) {
-  std::string other = MustCreateService("other");
+  std::string other = NewService("other");
   CreateSessionParams named;
   named.unique_name = "ride-42";
-  Session theirs = MustCreateSession(other, named);
+  Session theirs = Create(other, named);
 
   const auto kNotFound = absl::StatusCode::kNotFound;
   EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(ks_, theirs.sid), ks_,

@@ -6,186 +6,38 @@
 // store; time moves only by clock_.Set/Advance, and times are compared
 // exactly.
 
-#include <cstdint>
-#include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
+using testing_util::IsInvalidParameter;
+using testing_util::IsProxyError;
+using testing_util::IsSessionNotFound;
+using testing_util::IsSid;
+using testing_util::kAccountSid;
+using testing_util::kT0;
+using testing_util::kTwoByteChar;
+using testing_util::Repeat;
+using testing_util::SameSession;
+using testing_util::StoreTest;
 
-// Every test starts at 2026-01-01T00:00:00Z.
-const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0),
-                                       absl::UTCTimeZone());
-constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
-
-std::string Repeat(std::string_view piece, int times) {
-  std::string out;
-  for (int i = 0; i < times; ++i) out.append(piece);
-  return out;
-}
-
-// "é" is two bytes of UTF-8 but one character.
-constexpr char kTwoByteChar[] = "\xc3\xa9";
-
-AssertionResult IsSid(std::string_view prefix, std::string_view sid) {
-  if (sid.size() != 34 || sid.substr(0, 2) != prefix) {
-    return AssertionFailure()
-           << "\"" << sid << "\" is not " << prefix << " + 32 hex digits";
-  }
-  for (char c : sid.substr(2)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return AssertionFailure()
-             << "\"" << sid << "\" has a character that is not lower-case hex";
-    }
-  }
-  return AssertionSuccess();
-}
-
-std::string ProxyCodeText(const absl::Status& status) {
-  std::optional<int> code = ProxyErrorCode(status);
-  return code ? std::to_string(*code) : "none";
-}
-
-AssertionResult IsProxyError(const absl::Status& status, absl::StatusCode code,
-                             int proxy_code) {
-  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
-    return AssertionSuccess();
-  }
-  return AssertionFailure()
-         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
-         << proxy_code << ", got " << status << " with Proxy code "
-         << ProxyCodeText(status);
-}
-
-template <typename T>
-AssertionResult IsProxyError(const absl::StatusOr<T>& result,
-                             absl::StatusCode code, int proxy_code) {
-  return IsProxyError(result.status(), code, proxy_code);
-}
-
-// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
-AssertionResult IsInvalidParameter(const absl::Status& status,
-                                   std::string_view param) {
-  AssertionResult result = IsProxyError(
-      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
-  if (!result) return result;
-  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
-  if (!absl::StartsWith(status.message(), prefix)) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\" does not start with \"" << prefix << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
-                                   std::string_view param) {
-  return IsInvalidParameter(result.status(), param);
-}
-
-// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
-AssertionResult IsSessionNotFound(const absl::Status& status,
-                                  std::string_view ks, std::string_view id) {
-  AssertionResult result =
-      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
-  if (!result) return result;
-  std::string expected =
-      absl::StrCat("The requested resource /Services/", std::string(ks),
-                   "/Sessions/", std::string(id), " was not found");
-  if (status.message() != expected) {
-    return AssertionFailure() << "message \"" << status.message()
-                              << "\", expected \"" << expected << "\"";
-  }
-  return AssertionSuccess();
-}
-
-template <typename T>
-AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
-                                  std::string_view ks, std::string_view id) {
-  return IsSessionNotFound(result.status(), ks, id);
-}
-
-std::string OptText(const std::optional<std::string>& s) {
-  return s ? absl::StrCat("\"", *s, "\"") : "null";
-}
-std::string OptText(const std::optional<absl::Time>& t) {
-  return t ? absl::FormatTime(*t, absl::UTCTimeZone()) : "null";
-}
-
-std::string Describe(const Session& s) {
-  return absl::StrCat(
-      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
-      " unique_name=", OptText(s.unique_name),
-      " status=", std::string(StatusName(s.status)),
-      " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
-      " mode=", std::string(ModeName(s.mode)),
-      " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
-      " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
-      " started=", absl::FormatTime(s.date_started, absl::UTCTimeZone()),
-      " ended=", OptText(s.date_ended),
-      " last_interaction=", OptText(s.date_last_interaction),
-      " expiry=", OptText(s.date_expiry),
-      " participants=", s.participants.size(), "}");
-}
-
-AssertionResult SameSession(const Session& actual, const Session& expected) {
-  if (actual == expected) return AssertionSuccess();
-  return AssertionFailure()
-         << "got " << Describe(actual) << "\nexpected " << Describe(expected);
-}
-
-class StoreSessionTest : public ::testing::Test {
+class StoreSessionTest : public StoreTest {
  protected:
-  void SetUp() override {
-    StoreOptions options;
-    options.clock = &clock_;
-    options.seed = 20260101;
-    options.account_sid = kAccountSid;
-    absl::StatusOr<std::unique_ptr<SessionStore>> store =
-        SessionStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    ks_ = NewService("main");
-    ASSERT_FALSE(ks_.empty());
-  }
-
-  std::string NewService(const std::string& name, int64_t default_ttl = 0) {
-    CreateServiceParams params;
-    params.unique_name = name;
-    params.default_ttl = default_ttl;
-    absl::StatusOr<Service> service = store_->CreateService(params);
-    EXPECT_TRUE(service.ok()) << service.status();
-    return service.ok() ? service->sid : std::string();
-  }
-
-  // Creates a Session in the fixture's Service; a failure fails the test.
-  Session Create(const CreateSessionParams& params = CreateSessionParams()) {
-    absl::StatusOr<Session> session = store_->CreateSession(ks_, params);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
-  }
-
   Session CreateNamed(const std::string& name) {
     CreateSessionParams params;
     params.unique_name = name;
@@ -196,17 +48,6 @@ class StoreSessionTest : public ::testing::Test {
     CreateSessionParams params;
     params.status = status;
     return Create(params);
-  }
-
-  absl::StatusOr<Session> Fetch(std::string_view sid_or_name) {
-    return store_->FetchSession(ks_, sid_or_name);
-  }
-
-  // Fetches a Session that must exist.
-  Session MustFetch(std::string_view sid_or_name) {
-    absl::StatusOr<Session> session = Fetch(sid_or_name);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *session : Session();
   }
 
   absl::StatusOr<Session> Update(std::string_view sid,
@@ -220,9 +61,6 @@ class StoreSessionTest : public ::testing::Test {
     params.status = status;
     return Update(sid, params);
   }
-
-  // Sets the clock to kT0 + offset.
-  void At(absl::Duration offset) { clock_.Set(kT0 + offset); }
 
   // Returns a Session of the fixture's Service in `status`, reached through
   // the API: interaction for in-progress, create for unknown, an update for
@@ -250,15 +88,6 @@ class StoreSessionTest : public ::testing::Test {
     EXPECT_EQ(moved->status, status);
     return *moved;
   }
-
-  void ExpectInvariants() {
-    absl::Status status = store_->CheckInvariants();
-    EXPECT_TRUE(status.ok()) << status;
-  }
-
-  ManualClock clock_{kT0};  // Declared first: outlives the store.
-  std::unique_ptr<SessionStore> store_;
-  std::string ks_;
 };
 
 // Create ---------------------------------------------------------------------

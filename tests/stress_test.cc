@@ -32,18 +32,12 @@
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SESSIONWHEEL_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define SESSIONWHEEL_TSAN 1
-#endif
+#include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
+
+using testing_util::kStart;
 
 #if defined(SESSIONWHEEL_TSAN)
 constexpr int kOpsPerThread = 100'000;
@@ -58,8 +52,6 @@ constexpr int kOpsPerClockStep = 16;
 constexpr int kClockSteps = kThreads * kOpsPerThread / kOpsPerClockStep;
 constexpr absl::Duration kClockStep = absl::Milliseconds(10);  // One tick.
 constexpr absl::Duration kRetention = absl::Seconds(3);
-
-const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
 // Few names, so creates race for them.
 const char* const kNames[] = {"n0",  "n1",  "n2",  "n3", "n4",  "n5",
