@@ -88,6 +88,10 @@ uint8_t NameShardByte(const Sid128& service, std::string_view name) {
       56);
 }
 
+NameKey RecordByName::Key(const SessionRecord* r) {
+  return NameKey{r->service->sid, r->unique_name};
+}
+
 absl::Status CheckUniqueName(std::string_view name) {
   if (name.empty()) {
     return InvalidParameter("UniqueName", "It must not be empty.");
@@ -141,7 +145,7 @@ Shard::Shard(const ShardContext* context) : context_(context) {}
 Shard::~Shard() {
   // Records own their wheel entries; the wheel holds only links into them.
   MutexLock l(&mu_);
-  for (auto& [sid, rec] : sessions_) wheel_.Cancel(rec.get());
+  for (const auto& rec : sessions_) wheel_.Cancel(rec.get());
 }
 
 int64_t Shard::NowMs() const {
@@ -181,7 +185,7 @@ Session Shard::ViewLocked(const SessionRecord& rec) const {
       s.closed_reason = std::string(kReasonDateExpiry);
       break;
     case EndReason::kHost:
-      s.closed_reason = rec.host_reason;
+      s.closed_reason = rec.extras->host_reason;
       break;
   }
   s.ttl = rec.ttl;
@@ -192,7 +196,7 @@ Session Shard::ViewLocked(const SessionRecord& rec) const {
   s.date_ended = ToOptionalTime(rec.ended_ms);
   s.date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
   s.date_expiry = ToOptionalTime(rec.date_expiry_ms);
-  s.participants = rec.participants;
+  if (rec.extras != nullptr) s.participants = rec.extras->participants;
   return s;
 }
 
@@ -289,7 +293,9 @@ void Shard::EndLocked(SessionRecord* rec, SessionStatus status,
                       int64_t now) {
   SetStatusLocked(rec, status);
   rec->end_reason = reason;
-  rec->host_reason = std::string(host_reason);
+  if (reason == EndReason::kHost) {
+    rec->MutableExtras().host_reason = std::string(host_reason);
+  }
   rec->ended_ms = now;
   rec->updated_ms = now;
   EmitLocked(EventType::kClosed, *rec, now);
@@ -317,21 +323,22 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   EmitLocked(type, *rec, now);
   wheel_.Cancel(rec);
   if (rec->has_name) {
-    names_.erase(NameKey{rec->service->sid, rec->unique_name});
+    names_.erase(rec);
     --stats_.named;
   }
   rec->service->by_seq.erase(rec->seq);
   --stats_.by_status[static_cast<int>(rec->status)];
-  sessions_.erase(rec->sid);  // Frees rec.
+  const Sid128 sid = rec->sid;  // The key must outlive the record.
+  sessions_.erase(sid);         // Frees rec: keep this last.
 }
 
 SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
                                  int64_t now) {
   auto it = sessions_.find(sid);
-  if (it == sessions_.end() || it->second->service->sid != service) {
+  if (it == sessions_.end() || (*it)->service->sid != service) {
     return nullptr;
   }
-  SessionRecord* rec = it->second.get();
+  SessionRecord* rec = it->get();
   return SettleLocked(rec, now) ? rec : nullptr;
 }
 
@@ -367,7 +374,7 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   if (params.unique_name.has_value()) {
     auto held = names_.find(NameKey{service, *params.unique_name});
     // A holder whose purge is due no longer holds the name.
-    if (held != names_.end() && SettleLocked(held->second, now)) {
+    if (held != names_.end() && SettleLocked(*held, now)) {
       return ProxyError(absl::StatusCode::kAlreadyExists,
                         kErrorSessionNameTaken,
                         Cat("Session UniqueName '", *params.unique_name,
@@ -395,15 +402,15 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
     rec->ended_ms = now;
   }
   for (const ParticipantParams& p : params.participants) {
-    rec->participants.push_back(
+    rec->MutableExtras().participants.push_back(
         Participant{FormatSid("KP", context_->sids->Next()), p.identifier,
                     p.friendly_name, p.proxy_identifier});
   }
-  sessions_.emplace(sid, std::move(owned));
+  sessions_.insert(std::move(owned));
   if (params.unique_name.has_value()) {
     rec->has_name = true;
     rec->unique_name = *params.unique_name;
-    names_.emplace(NameKey{service, rec->unique_name}, rec);
+    names_.insert(rec);
     ++stats_.named;
   }
   rec->service->by_seq.emplace(rec->seq, rec);
@@ -425,10 +432,10 @@ absl::StatusOr<Session> Shard::FetchByName(const Sid128& service,
                                            std::string_view name) {
   MutexLock l(&mu_);
   auto it = names_.find(NameKey{service, {name.data(), name.size()}});
-  if (it == names_.end() || !SettleLocked(it->second, NowMs())) {
-    return absl::NotFoundError("");
-  }
-  return ViewLocked(*it->second);
+  if (it == names_.end()) return absl::NotFoundError("");
+  SessionRecord* rec = *it;
+  if (!SettleLocked(rec, NowMs())) return absl::NotFoundError("");
+  return ViewLocked(*rec);
 }
 
 absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
@@ -476,7 +483,7 @@ absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
   if (reopen) {
     SetStatusLocked(rec, SessionStatus::kInProgress);
     rec->end_reason = EndReason::kNone;
-    rec->host_reason.clear();
+    if (rec->extras != nullptr) rec->extras->host_reason.clear();
     rec->ended_ms = kNoTime;
     rec->base_ms = now;
   }
@@ -634,8 +641,7 @@ absl::Status Shard::CheckInvariants() {
   MutexLock l(&mu_);
   ShardStats counted;
   size_t indexed = 0;
-  for (const auto& [sid, rec] : sessions_) {
-    if (rec->sid != sid) return absl::InternalError("record under wrong SID");
+  for (const auto& rec : sessions_) {
     auto svc = services_.find(rec->service->sid);
     if (svc == services_.end() || svc->second.get() != rec->service) {
       return absl::InternalError("record of an unknown Service");
@@ -647,8 +653,8 @@ absl::Status Shard::CheckInvariants() {
     ++counted.by_status[static_cast<int>(rec->status)];
     if (rec->has_name) {
       ++counted.named;
-      auto n = names_.find(NameKey{rec->service->sid, rec->unique_name});
-      if (n == names_.end() || n->second != rec.get()) {
+      auto n = names_.find(RecordByName::Key(rec.get()));
+      if (n == names_.end() || *n != rec.get()) {
         return absl::InternalError("named record missing from name index");
       }
       if (NameShardByte(rec->service->sid, rec->unique_name) !=

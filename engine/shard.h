@@ -31,6 +31,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -69,9 +71,18 @@ struct SessionRecord : TimerEntry {
   SessionMode mode = SessionMode::kVoiceAndMessage;
   EndReason end_reason = EndReason::kNone;
   bool has_name = false;
-  std::string unique_name;  // Immutable: the name index points into it.
-  std::string host_reason;  // Set only when end_reason == kHost.
-  std::vector<Participant> participants;
+  std::string unique_name;  // Immutable: the name index hashes it.
+  // What few Sessions have lives apart, so the common record stays small.
+  struct Extras {
+    std::string host_reason;  // Set only when end_reason == kHost.
+    std::vector<Participant> participants;
+  };
+  std::unique_ptr<Extras> extras;  // Null until needed.
+
+  Extras& MutableExtras() {
+    if (extras == nullptr) extras = std::make_unique<Extras>();
+    return *extras;
+  }
 };
 
 // A Service as one shard sees it.
@@ -80,6 +91,25 @@ struct ShardService {
   std::string sid_text;
   int64_t default_ttl = 0;
   absl::btree_map<uint64_t, SessionRecord*> by_seq;  // This shard's Sessions.
+};
+
+// The SID table holds the records themselves and is searched by SID.
+struct RecordBySid {
+  using is_transparent = void;
+  size_t operator()(const Sid128& sid) const {
+    return absl::Hash<Sid128>()(sid);
+  }
+  size_t operator()(const std::unique_ptr<SessionRecord>& r) const {
+    return (*this)(r->sid);
+  }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return Key(a) == Key(b);
+  }
+  static const Sid128& Key(const Sid128& sid) { return sid; }
+  static const Sid128& Key(const std::unique_ptr<SessionRecord>& r) {
+    return r->sid;
+  }
 };
 
 // Key of the name index: a name is unique within its Service.
@@ -93,6 +123,19 @@ struct NameKey {
   friend H AbslHashValue(H h, const NameKey& k) {
     return H::combine(std::move(h), k.service, k.name);
   }
+};
+
+// The name index holds pointers to named records and is searched by NameKey.
+struct RecordByName {
+  using is_transparent = void;
+  size_t operator()(const NameKey& k) const { return absl::Hash<NameKey>()(k); }
+  size_t operator()(const SessionRecord* r) const { return (*this)(Key(r)); }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return Key(a) == Key(b);
+  }
+  static const NameKey& Key(const NameKey& k) { return k; }
+  static NameKey Key(const SessionRecord* r);
 };
 
 // Wakes the store's background thread when a shard schedules something
@@ -247,9 +290,11 @@ class Shard {
 
   // Protected by mu_
   Mutex mu_;
-  absl::flat_hash_map<Sid128, std::unique_ptr<SessionRecord>> sessions_
+  // Sets, not maps: the key lives in the record, so a slot is one pointer.
+  absl::flat_hash_set<std::unique_ptr<SessionRecord>, RecordBySid, RecordBySid>
+      sessions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<SessionRecord*, RecordByName, RecordByName> names_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<NameKey, SessionRecord*> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_
       ABSL_GUARDED_BY(mu_);
   TimerWheel wheel_ ABSL_GUARDED_BY(mu_);
