@@ -1,5 +1,6 @@
 #include "engine/sid.h"
 
+#include <array>
 #include <cstring>
 #include <random>
 
@@ -19,24 +20,28 @@ void WriteHex64(char* out, uint64_t v) {
   }
 }
 
-// The value of one hex digit of either case, or -1.
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// The value of each byte as a hex digit of either case, or 0xff. A table:
+// every Session call parses two SIDs, so this loop is on the hot path.
+constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = 0xff;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
+  return t;
+}();
 
 // Parses exactly 16 hex digits at `p` into *v.
 bool ParseHex64(const char* p, uint64_t* v) {
   uint64_t r = 0;
+  uint8_t bad = 0;
   for (int i = 0; i < 16; ++i) {
-    int d = HexValue(p[i]);
-    if (d < 0) return false;
-    r = (r << 4) | static_cast<uint64_t>(d);
+    const uint8_t d = kHexValue[static_cast<unsigned char>(p[i])];
+    bad |= d;  // Only 0xff has bit 4 set: every digit is 0..15.
+    r = (r << 4) | (d & 0xf);
   }
   *v = r;
-  return true;
+  return (bad & 0x10) == 0;
 }
 
 // Reads `n` (0..8) bytes as a little-endian word, byte by byte, so the result
