@@ -1,10 +1,10 @@
 // A hierarchical timer wheel: the schedule behind every expiry and purge.
 //
-// The wheel knows ticks and intrusive links, nothing else. A tick is an
+// The wheel knows ticks and pointers to entries, nothing else. A tick is an
 // unsigned 64-bit count whose length the owner chooses; the current tick is
 // passed to Advance() and never read from a clock here, so tests move time by
-// hand. The link lives inside the caller's object, so Schedule, Cancel and
-// reschedule are O(1) and never allocate.
+// hand. The entry lives inside the caller's object and records where the
+// wheel keeps its pointer, so Cancel and reschedule are O(1).
 //
 // Example:
 //
@@ -72,9 +72,26 @@
 // ticks it skips: a jump of 2^63 ticks with one entry pending is at most 11
 // steps.
 //
-// Due entries wait on a FIFO due list, handed out one at a time by PopDue(),
-// so code processing them may schedule or cancel anything, including the entry
-// just popped and entries still on the due list.
+// Buckets. A slot is an array of entry pointers, not a list threaded through
+// the entries: the entries are scattered over the heap, and walking a list
+// costs a cache miss per entry that cannot be hidden, since the next address
+// is known only once the miss is served. An array names the entries ahead,
+// so a cascade prefetches the entry a few places ahead of the one it places,
+// and the misses overlap. Each entry records its level, slot and index in the
+// slot's array, so Cancel is a swap-remove: the last pointer moves into the
+// hole and that entry's index is updated. A reschedule that stays in its slot
+// only changes the deadline. A cascade takes the slot's whole array and frees
+// it when done, and an array that cancels leave mostly empty shrinks, so a
+// burst leaves no capacity behind: the wheel keeps 8 to 16 bytes per entry
+// (32 at worst, after cancels), besides the 16-byte entry itself and 17 KB of
+// empty arrays.
+//
+// Due entries wait on a FIFO due list, an array read from a head index and
+// handed out one at a time by PopDue(), so code processing them may schedule
+// or cancel anything, including the entry just popped and entries still on
+// the due list (a cancelled cell is set to null and skipped). PopDue
+// prefetches the entry a few places ahead together with the first 128 bytes
+// of the object around it, so the caller's own fields arrive with it.
 //
 // Thread safety: none. The owner holds its lock around every call.
 
@@ -84,22 +101,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace sessionwheel::internal {
 
-// The wheel's link, embedded in the caller's object. The wheel owns the
+// The wheel's bookkeeping, embedded in the caller's object. The wheel owns the
 // fields while the entry is scheduled; an owner must Cancel() its entry before
 // it is destroyed or moved, and must not copy a scheduled entry.
 struct TimerEntry {
   static constexpr uint8_t kNotScheduled = 0xFF;
   static constexpr uint8_t kDueList = 0xFE;
 
-  TimerEntry* next = nullptr;
-  TimerEntry* prev = nullptr;
   // The tick at which the entry becomes due. Valid while scheduled; after
   // PopDue() it still holds the deadline the entry was popped for.
   uint64_t deadline = 0;
-  // Which list the entry is on: a level (0..kLevels-1), kDueList, or
+  // Where the wheel keeps the pointer to this entry: its position in the
+  // array of its slot or of the due list.
+  uint32_t index = 0;
+  // Which array: a level (0..kLevels-1) and slot, kDueList (slot 0), or
   // kNotScheduled.
   uint8_t level = kNotScheduled;
   uint8_t slot = 0;
@@ -127,12 +146,12 @@ class TimerWheel {
   size_t size() const { return size_; }
 
   // Whether PopDue() would return an entry.
-  bool HasDue() const { return due_head_ != nullptr; }
+  bool HasDue() const { return due_count_ != 0; }
 
   // Schedules `e` to become due at tick `deadline`, rescheduling it if it is
   // already scheduled. A deadline <= now() puts it on the due list at once. A
   // reschedule that lands in the list and slot `e` is already on only updates
-  // `e->deadline`.
+  // `e->deadline`: it keeps its place.
   void Schedule(TimerEntry* e, uint64_t deadline);
 
   // Removes `e` from the wheel if it is scheduled (on a level or on the due
@@ -146,8 +165,8 @@ class TimerWheel {
   void Advance(uint64_t now);
 
   // Removes and returns the first entry on the due list, or nullptr if it is
-  // empty. The entry is left unscheduled, its links cleared and its deadline
-  // kept; the caller may Schedule it again.
+  // empty. The entry is left unscheduled with its deadline kept; the caller
+  // may Schedule it again.
   TimerEntry* PopDue();
 
   // The earliest tick at which Advance() has work: now() if the due list is
@@ -157,6 +176,8 @@ class TimerWheel {
   std::optional<uint64_t> NextEventTick() const;
 
  private:
+  using Bucket = std::vector<TimerEntry*>;
+
   // Where an entry with a given deadline belongs, relative to now_.
   struct Place {
     uint8_t level;
@@ -169,20 +190,28 @@ class TimerWheel {
   int LowestOccupiedLevel() const;
   // The first tick of `slot` at `level` within now_'s current span.
   uint64_t SlotStart(int level, int slot) const;
-  // Links `e` into the list for `place`; does not touch size_.
+  // Appends `e` to the array for `place`; does not touch size_.
   void Link(TimerEntry* e, Place place);
-  // Unlinks `e` from its list and marks it unscheduled; does not touch size_.
+  // Takes `e` out of its array and marks it unscheduled; does not touch size_.
   void Unlink(TimerEntry* e);
   // Places every entry of a slot again, relative to now_.
   void Cascade(int level, int slot);
+  // Empties the due list once no live entry is left on it.
+  void ResetDue();
+  // Drops the dead cells of the due list (popped, or nulled by Cancel) once
+  // they outnumber the live ones, renumbering the live ones.
+  void CompactDue();
 
   uint64_t now_;
   size_t size_ = 0;
   // Bit s of occupied_[L] is set iff slots_[L][s] is not empty.
   uint64_t occupied_[kLevels] = {};
-  TimerEntry* slots_[kLevels][kSlots] = {};
-  TimerEntry* due_head_ = nullptr;
-  TimerEntry* due_tail_ = nullptr;
+  Bucket slots_[kLevels][kSlots];
+  // The due list is due_[due_head_..]: due_count_ entries and null cells left
+  // by Cancel. Cells before due_head_ have been popped.
+  Bucket due_;
+  size_t due_head_ = 0;
+  size_t due_count_ = 0;
 };
 
 }  // namespace sessionwheel::internal

@@ -1,5 +1,6 @@
 #include "engine/timer_wheel.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -140,8 +141,6 @@ TEST(TimerWheelTest, PopDueLeavesEntryUnscheduledWithItsDeadline) {
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->scheduled());
   EXPECT_EQ(e->level, TimerEntry::kNotScheduled);
-  EXPECT_EQ(e->next, nullptr);
-  EXPECT_EQ(e->prev, nullptr);
   EXPECT_EQ(e->deadline, 7u);
   EXPECT_EQ(wheel.size(), 1u);
 }
@@ -221,7 +220,7 @@ TEST(TimerWheelTest, RescheduleEarlier) {
   EXPECT_EQ(wheel.PopDue(), nullptr);
 }
 
-TEST(TimerWheelTest, RescheduleIntoSameSlotKeepsLinks) {
+TEST(TimerWheelTest, RescheduleIntoSameSlotKeepsItsPlace) {
   TimerWheel wheel(0);
   TimerEntry a, b, c;
   // 100 and 120 share level 1, slot 1 (ticks 64..127).
@@ -230,16 +229,18 @@ TEST(TimerWheelTest, RescheduleIntoSameSlotKeepsLinks) {
   wheel.Schedule(&c, 100);
   ASSERT_EQ(b.level, 1);
   ASSERT_EQ(b.slot, 1);
-  TimerEntry* next = b.next;
-  TimerEntry* prev = b.prev;
-  ASSERT_TRUE(next != nullptr || prev != nullptr);
+  const uint32_t indexes[] = {a.index, b.index, c.index};
+  ASSERT_NE(indexes[0], indexes[1]);
+  ASSERT_NE(indexes[1], indexes[2]);
 
+  // Nothing moves: neither b nor the entries around it.
   wheel.Schedule(&b, 120);
   EXPECT_EQ(b.deadline, 120u);
   EXPECT_EQ(b.level, 1);
   EXPECT_EQ(b.slot, 1);
-  EXPECT_EQ(b.next, next);
-  EXPECT_EQ(b.prev, prev);
+  EXPECT_EQ(a.index, indexes[0]);
+  EXPECT_EQ(b.index, indexes[1]);
+  EXPECT_EQ(c.index, indexes[2]);
 
   wheel.Advance(100);
   const std::vector<TimerEntry*> due = Drain(wheel);
@@ -412,6 +413,177 @@ TEST(TimerWheelTest, DrainingMayCancelAndScheduleOtherEntries) {
   EXPECT_EQ(Drain(wheel), std::vector<TimerEntry*>{&d});
   EXPECT_EQ(wheel.size(), 1u);
   ExpectFiresExactlyAt(wheel, &c, 50);
+}
+
+// A slot is an array: Cancel moves its last entry into the hole. Cancels and
+// moves out of the first, middle and last positions of one big slot, many of
+// them (so the slot shrinks), must leave every other entry firing exactly once
+// at its deadline.
+TEST(TimerWheelTest, CancelFromAnywhereInABigSlot) {
+  constexpr int kCount = 2000;
+  TimerWheel wheel(0);
+  std::vector<TimerEntry> entries(kCount);
+  // Level 2, slot 1: ticks 4096..8191, several deadlines per level-0 slot.
+  auto deadline_of = [](int i) { return uint64_t{4096} + (i * 7) % 4096; };
+  for (int i = 0; i < kCount; ++i) wheel.Schedule(&entries[i], deadline_of(i));
+  ASSERT_EQ(entries[0].level, 2);
+  ASSERT_EQ(entries[kCount - 1].level, 2);
+  ASSERT_EQ(entries[0].slot, entries[kCount - 1].slot);
+
+  std::vector<bool> live(kCount, true);
+  auto entry_at = [&](uint32_t index) -> int {
+    for (int i = 0; i < kCount; ++i) {
+      if (live[i] && entries[i].level == 2 && entries[i].index == index) {
+        return i;
+      }
+    }
+    return -1;
+  };
+  auto cancel = [&](int i) {
+    wheel.Cancel(&entries[i]);
+    live[i] = false;
+    EXPECT_FALSE(entries[i].scheduled());
+  };
+  // The last, the first, and one from the middle, by position in the slot.
+  cancel(entry_at(kCount - 1));
+  cancel(entry_at(0));
+  cancel(entry_at(kCount / 2));
+  // Three of every four, from the back, so the slot shrinks on the way.
+  for (int i = kCount - 1; i >= 0; --i) {
+    if (live[i] && i % 4 != 0) cancel(i);
+  }
+  // Some survivors move out of the slot, to an earlier and a later level.
+  std::vector<uint64_t> deadlines(kCount);
+  for (int i = 0; i < kCount; ++i) deadlines[i] = deadline_of(i);
+  for (int i = 0; i < kCount; i += 40) {
+    if (!live[i]) continue;
+    deadlines[i] = i % 80 == 0 ? 10 + i : (uint64_t{1} << 20) + i;
+    wheel.Schedule(&entries[i], deadlines[i]);
+  }
+  // What is left in the slot is a dense permutation of positions.
+  std::set<uint32_t> positions;
+  size_t in_slot = 0;
+  for (int i = 0; i < kCount; ++i) {
+    if (live[i] && entries[i].level == 2 &&
+        entries[i].slot == entries[kCount - 1].slot) {
+      positions.insert(entries[i].index);
+      ++in_slot;
+    }
+  }
+  EXPECT_EQ(positions.size(), in_slot);
+  EXPECT_EQ(in_slot == 0 ? 0u : *positions.rbegin() + 1, in_slot);
+
+  size_t expected = 0;
+  for (int i = 0; i < kCount; ++i) expected += live[i];
+  EXPECT_EQ(wheel.size(), expected);
+  std::vector<int> fired(kCount, 0);
+  while (std::optional<uint64_t> next = wheel.NextEventTick()) {
+    wheel.Advance(*next);
+    for (TimerEntry* e : Drain(wheel)) {
+      const int i = static_cast<int>(e - entries.data());
+      ASSERT_TRUE(live[i]) << "cancelled entry " << i << " fired";
+      ASSERT_EQ(e->deadline, wheel.now()) << i;
+      ASSERT_EQ(e->deadline, deadlines[i]) << i;
+      ++fired[i];
+    }
+  }
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(fired[i], live[i] ? 1 : 0) << i;
+  }
+  EXPECT_EQ(wheel.size(), 0u);
+}
+
+// The due list is an array from which Cancel nulls cells: cancelling entries
+// still on it while draining, including the next, the last and all of them,
+// keeps the rest in order and HasDue() exact.
+TEST(TimerWheelTest, CancelDueEntriesWhileDraining) {
+  constexpr int kCount = 3000;  // more than the due list keeps when empty
+  TimerWheel wheel(0);
+  std::vector<TimerEntry> entries(kCount);
+  for (int i = 0; i < kCount; ++i) wheel.Schedule(&entries[i], 1 + i);
+  wheel.Advance(kCount);
+  ASSERT_EQ(wheel.size(), static_cast<size_t>(kCount));
+
+  std::vector<bool> cancelled(kCount, false);
+  auto cancel = [&](int i) {
+    wheel.Cancel(&entries[i]);
+    cancelled[i] = true;
+  };
+  cancel(kCount - 1);  // the tail, before draining starts
+  std::vector<int> popped;
+  int last_live = kCount - 2;
+  while (TimerEntry* e = wheel.PopDue()) {
+    const int i = static_cast<int>(e - entries.data());
+    ASSERT_FALSE(cancelled[i]) << i;
+    ASSERT_FALSE(e->scheduled());
+    popped.push_back(i);
+    if (i + 1 < kCount && i % 3 == 0) cancel(i + 1);  // the next one
+    if (i % 5 == 0) {                                 // the current tail
+      while (cancelled[last_live]) --last_live;
+      if (last_live > i) cancel(last_live);
+    }
+    if (popped.size() == kCount / 2) {  // everything still due
+      for (int k = i + 1; k < kCount; ++k) {
+        if (!cancelled[k]) cancel(k);
+      }
+      EXPECT_FALSE(wheel.HasDue());
+      EXPECT_EQ(wheel.NextEventTick(), std::nullopt);
+    }
+  }
+  ASSERT_EQ(popped.size(), static_cast<size_t>(kCount / 2));
+  for (size_t k = 1; k < popped.size(); ++k) {
+    EXPECT_LT(popped[k - 1], popped[k]) << "out of order at " << k;
+  }
+  EXPECT_EQ(wheel.size(), 0u);
+  EXPECT_FALSE(wheel.HasDue());
+
+  // The emptied list takes new entries in order.
+  wheel.Schedule(&entries[7], 3);
+  wheel.Schedule(&entries[3], wheel.now());
+  EXPECT_TRUE(wheel.HasDue());
+  EXPECT_EQ(Drain(wheel), (std::vector<TimerEntry*>{&entries[7], &entries[3]}));
+}
+
+// The due list reclaims cells that Cancel left behind while some entry stays
+// on it, and stays first-in first-out throughout: the wheel against a list.
+TEST(TimerWheelTest, DueListStaysFifoThroughCancelsAndReschedules) {
+  constexpr int kEntries = 300;
+  std::mt19937_64 rng(7);
+  TimerWheel wheel(1'000'000);
+  std::vector<TimerEntry> entries(kEntries);
+  std::vector<int> model;  // the due list, first to pop first
+  auto position = [&](int i) {
+    return std::find(model.begin(), model.end(), i);
+  };
+  for (int op = 0; op < 200'000; ++op) {
+    const int i = static_cast<int>(rng() % kEntries);
+    const int kind = static_cast<int>(rng() % 100);
+    if (kind < 40) {
+      // Due now, or in the past: a reschedule within the list keeps its place.
+      wheel.Schedule(&entries[i], wheel.now() - rng() % 3);
+      if (position(i) == model.end()) model.push_back(i);
+    } else if (kind < 75) {
+      wheel.Cancel(&entries[i]);
+      if (auto it = position(i); it != model.end()) model.erase(it);
+    } else if (kind < 80) {
+      wheel.Schedule(&entries[i], wheel.now() + 1 + rng() % 100);  // off it
+      if (auto it = position(i); it != model.end()) model.erase(it);
+      wheel.Cancel(&entries[i]);
+    } else {
+      TimerEntry* e = wheel.PopDue();
+      if (model.empty()) {
+        ASSERT_EQ(e, nullptr) << "op " << op;
+      } else {
+        ASSERT_EQ(e, &entries[model.front()]) << "op " << op;
+        model.erase(model.begin());
+      }
+    }
+    ASSERT_EQ(wheel.size(), model.size()) << "op " << op;
+    ASSERT_EQ(wheel.HasDue(), !model.empty()) << "op " << op;
+  }
+  std::vector<TimerEntry*> expected;
+  for (int i : model) expected.push_back(&entries[i]);
+  EXPECT_EQ(Drain(wheel), expected);
 }
 
 // Deadlines on either side of each level's slot and span boundaries, from
