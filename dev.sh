@@ -18,7 +18,9 @@ Usage: ./dev.sh COMMAND [ARGS...]
   tsan            build with ThreadSanitizer (clang) and run the concurrency tests
   asan            build with AddressSanitizer + UBSan and run every test
   thread-safety   build with clang -Wthread-safety -Werror and run every test
-  bench [ARGS]    build the release preset and run the benchmarks
+  bench [ARGS]    build the release preset and run the benchmarks: medians of
+                  5 repetitions; ARGS are Google Benchmark flags and override
+                  those; SW_BENCH_SESSIONS=N sets the size (default 1000000)
   help            this text
 
 Missing Debian packages are installed first (as root). Builds go to
@@ -79,12 +81,10 @@ case "$command" in
     ;;
   bench)
     ensure_packages
-    build release
-    # The benchmark suite may not exist yet; the demo alone is no failure.
-    if [[ -x build/release/bench/sessionwheel-bench ]]; then
-      exec build/release/bench/sessionwheel-bench "$@"
-    fi
-    echo "dev.sh: build/release/bench/sessionwheel-bench not built; no benchmarks to run"
+    build release --target sessionwheel-bench
+    # Flags given later win, so ARGS can change any of these.
+    exec build/release/bench/sessionwheel-bench --benchmark_repetitions=5 \
+      --benchmark_report_aggregates_only=true "$@"
     ;;
   help | -h | --help)
     usage

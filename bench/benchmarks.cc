@@ -1,0 +1,532 @@
+// sessionwheel-bench: every workload of the performance brief (issue 4), run
+// for sessionwheel and the three baselines side by side.
+//
+// Each benchmark is named "<workload>/<store>". At N live Sessions
+// (SW_BENCH_SESSIONS, default 1,000,000) with random SIDs and 16-character
+// unique_names:
+//
+//   create            load N Sessions into an empty store (random ttls);
+//                     also bytes_per_session, from the allocator
+//   create_no_ttl     the same with ttl 0: what the expiry bookkeeping costs
+//   fetch_sid         fetch a random live Session by SID (1 and 2 threads)
+//   fetch_name        fetch a random live Session by unique_name
+//   update_ttl        set a random live Session's ttl
+//   interaction       record an interaction on a random live Session
+//   mix_80_20         80% fetch by SID, 20% interaction (1 and 2 threads)
+//   expire_same_tick  n Sessions due in one tick, closed by one Advance
+//                     (n from 10k to 4M, up to 4 N: the chart's sweep)
+//   expire_same_tick_cold  the same at N, the Advance starting from creation
+//   expire_spread     N Sessions due over 60 s, advanced every 10 ms tick
+//   lateness_manual   close-event time minus expiry instant, manual clock
+//   lateness_system   the same on the system clock, background expiry
+//
+// The per-operation workloads share one store per kind with N live Sessions,
+// built on first use (untimed) and kept. The one-shot workloads build a store
+// in every iteration and time only their part (manual time), one iteration
+// per repetition. Nothing here asserts a time: a benchmark whose store gives
+// a wrong answer stops with an error, and the binary then exits 1.
+//
+// Run: ./dev.sh bench (5 repetitions, medians), or build/release/bench/
+// sessionwheel-bench with any Google Benchmark flags.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "bench/store_under_test.h"
+#include "bench/summary_reporter.h"
+#include "bench/workload.h"
+#include "benchmark/benchmark.h"
+#include "sessionwheel/clock.h"
+
+namespace sessionwheel::bench {
+namespace {
+
+using benchmark::State;
+using Benchmark = benchmark::internal::Benchmark;
+
+// Where every manual clock starts: 2027-01-01T00:00:00Z.
+absl::Time Start() { return absl::FromUnixSeconds(1798761600); }
+
+// The engine's default tick, at which the expiry workloads step the clock.
+constexpr absl::Duration kTick = absl::Milliseconds(10);
+
+// Live Sessions get ttls from 1 to 2 hours: none expires during a run.
+int64_t LiveTtl(uint64_t i) {
+  return 3600 + static_cast<int64_t>((i * 0x9e3779b97f4a7c15ULL) >> 52) % 3600;
+}
+
+// The per-operation workloads move the manual clock 1 ms per this many
+// operations (of thread 0), so interactions restart their windows at new
+// instants, as in a running system.
+constexpr int64_t kOpsPerMs = 256;
+
+// Sessions in lateness_system: enough to load the expiry path, few enough
+// that a run takes seconds of wall time.
+constexpr int64_t kSystemLatenessSessions = 100'000;
+
+StoreConfig ManualConfig(ManualClock* clock) {
+  StoreConfig config;
+  config.clock = clock;
+  return config;
+}
+
+// Runs `fn` and returns its wall time in seconds.
+template <typename Fn>
+double TimeSeconds(Fn fn) {
+  const auto start = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// Creates Sessions [from, to) of the shared names with `ttl`; false if the
+// store refused one.
+bool CreateRange(ExpiryStoreUnderTest* store, int64_t from, int64_t to,
+                 int64_t ttl) {
+  const KeyList& names = UniqueNames(static_cast<size_t>(to));
+  for (int64_t i = from; i < to; ++i) {
+    if (!store->Create(names[i], ttl).has_value()) return false;
+  }
+  return true;
+}
+
+// The live store -------------------------------------------------------------
+
+// A store holding N live Sessions with long ttls, shared by the per-operation
+// workloads and their threads, with its keys in random order.
+struct LiveStore {
+  ManualClock clock{Start()};
+  std::unique_ptr<ExpiryStoreUnderTest> store;
+  KeyList sids{34};
+  KeyList names{16};
+};
+
+// The live store of `kind`, built on first use. Never destroyed: tearing
+// down millions of Sessions at exit would only add to the run.
+LiveStore& Live(StoreKind kind) {
+  static std::mutex mu;
+  static auto* stores = new std::map<StoreKind, std::unique_ptr<LiveStore>>;
+  std::lock_guard<std::mutex> l(mu);
+  std::unique_ptr<LiveStore>& live = (*stores)[kind];
+  if (live != nullptr) return *live;
+  live = std::make_unique<LiveStore>();
+  live->store = OpenStore(kind, ManualConfig(&live->clock));
+  const int64_t n = SessionCount();
+  const KeyList& names = UniqueNames(n);
+  KeyList sids(34), own_names(16);
+  for (int64_t i = 0; i < n; ++i) {
+    std::optional<Session> s = live->store->Create(names[i], LiveTtl(i));
+    if (!s.has_value()) {
+      std::fprintf(stderr, "sessionwheel-bench: %s refused a fresh name\n",
+                   std::string(StoreName(kind)).c_str());
+      std::abort();
+    }
+    sids.Add(s->sid);
+    own_names.Add(names[i]);
+  }
+  live->sids = sids.Shuffled(1);
+  live->names = own_names.Shuffled(2);
+  return *live;
+}
+
+// Where a thread starts walking the keys: random, so that repeated runs do
+// not replay the same (cached) prefix.
+size_t StartIndex(const State& state, size_t n) {
+  thread_local std::mt19937_64 rng(state.thread_index() + 1);
+  return rng() % n;
+}
+
+// Per-operation workloads --------------------------------------------------
+
+void BM_FetchBySid(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  const size_t n = live.sids.size();
+  size_t i = StartIndex(state, n);
+  for (auto _ : state) {
+    std::optional<Session> s = live.store->FetchBySid(live.sids[i]);
+    if (!s.has_value()) {
+      state.SkipWithError("fetch by SID missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(s);
+    if (++i == n) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_FetchByName(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  const size_t n = live.names.size();
+  size_t i = StartIndex(state, n);
+  for (auto _ : state) {
+    std::optional<Session> s = live.store->FetchByName(live.names[i]);
+    if (!s.has_value()) {
+      state.SkipWithError("fetch by name missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(s);
+    if (++i == n) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_UpdateTtl(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  const size_t n = live.sids.size();
+  size_t i = StartIndex(state, n);
+  uint64_t k = i;
+  for (auto _ : state) {
+    std::optional<Session> s =
+        live.store->UpdateTtl(live.sids[i], LiveTtl(k++));
+    if (!s.has_value()) {
+      state.SkipWithError("update missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(s);
+    if (++i == n) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_RecordInteraction(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  const size_t n = live.sids.size();
+  const bool moves_clock = state.thread_index() == 0;
+  size_t i = StartIndex(state, n);
+  int64_t ops = 0;
+  for (auto _ : state) {
+    std::optional<Session> s = live.store->RecordInteraction(live.sids[i]);
+    if (!s.has_value()) {
+      state.SkipWithError("interaction missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(s);
+    if (++i == n) i = 0;
+    if (moves_clock && ++ops % kOpsPerMs == 0) {
+      live.clock.Advance(absl::Milliseconds(1));
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Four fetches by SID, then an interaction, on random live Sessions.
+void BM_Mix(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  const size_t n = live.sids.size();
+  const bool moves_clock = state.thread_index() == 0;
+  size_t i = StartIndex(state, n);
+  int64_t ops = 0;
+  for (auto _ : state) {
+    std::optional<Session> s = ++ops % 5 == 0
+                                   ? live.store->RecordInteraction(live.sids[i])
+                                   : live.store->FetchBySid(live.sids[i]);
+    if (!s.has_value()) {
+      state.SkipWithError("mix missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(s);
+    if (++i == n) i = 0;
+    if (moves_clock && ops % kOpsPerMs == 0) {
+      live.clock.Advance(absl::Milliseconds(1));
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// One-shot workloads -------------------------------------------------------
+
+// Loads N Sessions into an empty store. The allocator's bytes in use before
+// the store opens and after the last create, over N, is bytes_per_session.
+void BM_Create(State& state, StoreKind kind, bool with_ttl) {
+  const int64_t n = SessionCount();
+  const KeyList& names = UniqueNames(n);
+  double bytes_per_session = 0;
+  for (auto _ : state) {
+    ManualClock clock(Start());
+    const int64_t before = HeapBytesInUse();
+    auto store = OpenStore(kind, ManualConfig(&clock));
+    bool ok = true;
+    const double seconds = TimeSeconds([&] {
+      for (int64_t i = 0; i < n && ok; ++i) {
+        ok = store->Create(names[i], with_ttl ? LiveTtl(i) : 0).has_value();
+      }
+    });
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    bytes_per_session =
+        static_cast<double>(HeapBytesInUse() - before) / static_cast<double>(n);
+    state.SetIterationTime(seconds);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["bytes_per_session"] = bytes_per_session;
+}
+
+// n Sessions due within one 10 ms tick, cleared by one Advance. They are
+// created a tenth at a time over 10 ms of clock with a 60 s ttl, so their
+// instants are ten distinct milliseconds of one tick (with a single instant
+// for all, a heap would never sift). `warm`: the store was advanced to the
+// tick before, untimed, as its background thread or a host advancing every
+// tick would have done; the wheel has cascaded its entries down by then.
+// Cold: the timed Advance starts from creation and does all of the wheel's
+// work. The baselines have nothing to do before the tick either way.
+void BM_ExpireSameTick(State& state, StoreKind kind, bool warm) {
+  const int64_t n = state.range(0);
+  constexpr int64_t kSpreadMs = 10;
+  for (auto _ : state) {
+    ManualClock clock(Start());
+    auto store = OpenStore(kind, ManualConfig(&clock));
+    bool ok = true;
+    for (int64_t ms = 1; ms <= kSpreadMs && ok; ++ms) {
+      clock.Advance(absl::Milliseconds(1));  // Instants 60.001 s to 60.010 s.
+      ok = CreateRange(store.get(), n * (ms - 1) / kSpreadMs,
+                       n * ms / kSpreadMs, 60);
+    }
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    if (warm) {
+      clock.Set(Start() + absl::Seconds(60));
+      if (store->Advance() != 0) {
+        state.SkipWithError("a Session closed before its instant");
+        break;
+      }
+    }
+    clock.Set(Start() + absl::Seconds(60) + kTick);
+    int64_t closed = 0;
+    state.SetIterationTime(TimeSeconds([&] { closed = store->Advance(); }));
+    if (closed != n) {
+      state.SkipWithError("one Advance did not close every due Session");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// N Sessions created over 60 s of clock, a batch every 10 ms tick, each with
+// a 60 s ttl, so their expiries spread evenly over the next 60 s. Timed: the
+// clock moving through those 60 s a tick at a time, with an Advance at each.
+void BM_ExpireSpread(State& state, StoreKind kind) {
+  const int64_t n = SessionCount();
+  const int64_t ticks = absl::Seconds(60) / kTick;
+  for (auto _ : state) {
+    ManualClock clock(Start());
+    auto store = OpenStore(kind, ManualConfig(&clock));
+    bool ok = true;
+    for (int64_t t = 0; t < ticks && ok; ++t) {
+      ok = CreateRange(store.get(), n * t / ticks, n * (t + 1) / ticks, 60);
+      store->Advance();
+      clock.Advance(kTick);
+    }
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    int64_t closed = 0;
+    state.SetIterationTime(TimeSeconds([&] {
+      for (int64_t t = 0; t < ticks; ++t) {
+        closed += store->Advance();
+        clock.Advance(kTick);
+      }
+    }));
+    if (closed != n) {
+      state.SkipWithError("ticking through did not close every Session");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void SetLatenessCounters(State& state, const LatenessRecorder& recorder) {
+  const LatenessRecorder::Summary s = recorder.Summarize();
+  state.counters["p50_ms"] = s.p50_ms;
+  state.counters["p99_ms"] = s.p99_ms;
+  state.counters["max_ms"] = s.max_ms;
+}
+
+// N Sessions created over 1 s of manual clock, a batch per millisecond, each
+// with a 1 s ttl; then the clock moves through the next second 1 ms at a time
+// with an Advance at each. A close event's lateness is the clock at delivery
+// minus its expiry instant: the wheel rounds an instant up to its 10 ms tick,
+// the baselines close at the exact millisecond.
+void BM_LatenessManualClock(State& state, StoreKind kind) {
+  const int64_t n = SessionCount();
+  constexpr int64_t kSteps = 1000;
+  const int64_t slack = kTick / absl::Milliseconds(1);  // Up to a tick late.
+  for (auto _ : state) {
+    ManualClock clock(Start());
+    auto recorder = std::make_shared<LatenessRecorder>(&clock, n);
+    StoreConfig config = ManualConfig(&clock);
+    config.listener = recorder;
+    auto store = OpenStore(kind, config);
+    bool ok = true;
+    for (int64_t ms = 0; ms < kSteps && ok; ++ms) {
+      ok = CreateRange(store.get(), n * ms / kSteps, n * (ms + 1) / kSteps, 1);
+      store->Advance();
+      clock.Advance(absl::Milliseconds(1));
+    }
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    state.SetIterationTime(TimeSeconds([&] {
+      for (int64_t ms = 0; ms <= kSteps + slack; ++ms) {
+        store->Advance();
+        clock.Advance(absl::Milliseconds(1));
+      }
+    }));
+    if (recorder->closed() != static_cast<size_t>(n)) {
+      state.SkipWithError("not every Session's close event arrived");
+      break;
+    }
+    SetLatenessCounters(state, *recorder);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// min(N, 100k) Sessions created as fast as the store takes them on the system
+// clock, with ttls of 1 and 2 s, and expired by the store's own background
+// thread. Timed: from the first create to the last close event.
+void BM_LatenessSystemClock(State& state, StoreKind kind) {
+  const int64_t n = std::min(SessionCount(), kSystemLatenessSessions);
+  const KeyList& names = UniqueNames(n);
+  for (auto _ : state) {
+    auto recorder = std::make_shared<LatenessRecorder>(SystemClock(), n);
+    StoreConfig config;
+    config.clock = SystemClock();
+    config.background_expiry = true;
+    config.listener = recorder;
+    auto store = OpenStore(kind, config);
+    bool ok = true;
+    const double seconds = TimeSeconds([&] {
+      for (int64_t i = 0; i < n && ok; ++i) {
+        ok = store->Create(names[i], 1 + i % 2).has_value();
+      }
+      const absl::Time give_up = absl::Now() + absl::Seconds(30);
+      while (recorder->closed() < static_cast<size_t>(n) &&
+             absl::Now() < give_up) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    });
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    if (recorder->closed() != static_cast<size_t>(n)) {
+      state.SkipWithError("not every close event arrived within 30 s");
+      break;
+    }
+    state.SetIterationTime(seconds);
+    SetLatenessCounters(state, *recorder);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// Registration -------------------------------------------------------------
+
+// The sweep's sizes: 10k to 4M, and N itself, up to 4 N (so a tiny CI run
+// stays tiny).
+std::vector<int64_t> SweepSizes() {
+  const int64_t n = SessionCount();
+  std::set<int64_t> sizes = {10'000, 100'000, 1'000'000, 4'000'000, n};
+  std::vector<int64_t> out;
+  for (int64_t s : sizes) {
+    if (s <= 4 * n) out.push_back(s);
+  }
+  return out;
+}
+
+// Registers "<workload>/<store>".
+template <typename... Args>
+Benchmark* Register(const char* workload, StoreKind kind,
+                    void (*fn)(State&, StoreKind, Args...), Args... args) {
+  const std::string name =
+      std::string(workload) + "/" + std::string(StoreName(kind));
+  return benchmark::RegisterBenchmark(name.c_str(), fn, kind, args...);
+}
+
+// A store built per iteration, part of it timed by hand: one iteration per
+// repetition (the store is the setup), times in milliseconds.
+Benchmark* OneShot(Benchmark* b) {
+  return b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+}
+
+// Single operations on the live store, in wall time (with threads, the rate
+// is the total over wall time).
+Benchmark* PerOperation(Benchmark* b) { return b->UseRealTime(); }
+
+// Each workload for every store in turn, so the stores run side by side.
+void RegisterAll() {
+  for (StoreKind k : kAllStores)
+    OneShot(Register("create", k, BM_Create, true));
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("create_no_ttl", k, BM_Create, false));
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("fetch_sid", k, BM_FetchBySid))
+        ->Threads(1)
+        ->Threads(2);
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("fetch_name", k, BM_FetchByName));
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("update_ttl", k, BM_UpdateTtl));
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("interaction", k, BM_RecordInteraction));
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("mix_80_20", k, BM_Mix))->Threads(1)->Threads(2);
+  }
+  for (int64_t n : SweepSizes()) {
+    for (StoreKind k : kAllStores) {
+      OneShot(Register("expire_same_tick", k, BM_ExpireSameTick, true))->Arg(n);
+    }
+  }
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("expire_same_tick_cold", k, BM_ExpireSameTick, false))
+        ->Arg(SessionCount());
+  }
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("expire_spread", k, BM_ExpireSpread));
+  }
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("lateness_manual", k, BM_LatenessManualClock));
+  }
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("lateness_system", k, BM_LatenessSystemClock));
+  }
+}
+
+}  // namespace
+}  // namespace sessionwheel::bench
+
+int main(int argc, char** argv) {
+  using sessionwheel::bench::SummaryReporter;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  sessionwheel::bench::RegisterAll();
+  SummaryReporter reporter;
+  reporter.AddRatio("fetch_sid/threads:2", "fetch_sid/threads:1");
+  reporter.AddRatio("mix_80_20/threads:2", "mix_80_20/threads:1");
+  reporter.AddRatio("create", "create_no_ttl");
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return reporter.errors() == 0 ? 0 : 1;
+}

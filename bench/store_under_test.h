@@ -1,0 +1,124 @@
+// The one interface every store in the benchmarks answers to, so that
+// sessionwheel and the baselines run the very same workloads.
+//
+// A store under test holds the Sessions of one Service. Every call answers
+// with the `sessionwheel::Session` snapshot the engine's public API returns,
+// so "fetch" means the same work everywhere: find the Session, apply any due
+// expiry, and copy it out. Each store reads the time from the Clock it is
+// given, on every call, as the engine does.
+//
+// The stores:
+//
+//   sessionwheel  the engine, through its public API (SessionStore::Open)
+//   multimap      (a) one std::mutex; std::unordered_map by SID and by name;
+//                 std::multimap by deadline
+//   lazy_heap     (b) one std::mutex; absl::flat_hash_map by SID and by name;
+//                 a std::priority_queue of (deadline, version, Session) with
+//                 lazy deletion
+//   indexed_heap  (c) one std::mutex; absl::flat_hash_map by SID and by name;
+//                 an indexed 4-ary heap with position tracking
+//
+// Example:
+//
+//   sessionwheel::ManualClock clock(absl::FromUnixSeconds(1798761600));
+//   StoreConfig config;
+//   config.clock = &clock;
+//   auto store = OpenStore(StoreKind::kIndexedHeap, config);
+//   std::string sid = store->Create("ride-000000000042", 60)->sid;
+//   clock.Advance(absl::Seconds(60));
+//   store->Advance();  // closes it: status closed, closed_reason "ttl"
+
+#ifndef SESSIONWHEEL_BENCH_STORE_UNDER_TEST_H_
+#define SESSIONWHEEL_BENCH_STORE_UNDER_TEST_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "sessionwheel/clock.h"
+#include "sessionwheel/events.h"
+#include "sessionwheel/session.h"
+
+namespace sessionwheel::bench {
+
+enum class StoreKind { kSessionwheel, kMultimap, kLazyHeap, kIndexedHeap };
+
+inline constexpr StoreKind kAllStores[] = {
+    StoreKind::kSessionwheel,
+    StoreKind::kMultimap,
+    StoreKind::kLazyHeap,
+    StoreKind::kIndexedHeap,
+};
+
+// "sessionwheel", "multimap", "lazy_heap", "indexed_heap": the second part of
+// every benchmark's name.
+std::string_view StoreName(StoreKind kind);
+
+struct StoreConfig {
+  // Where time comes from; required, not owned. A ManualClock for workloads
+  // that move time by hand, SystemClock() with background_expiry.
+  Clock* clock = nullptr;
+
+  // Run expiry on a thread the store owns, sleeping until the next deadline
+  // (or until a Session is scheduled earlier). Otherwise expiry runs only in
+  // Advance() and when a call touches a Session that is due.
+  bool background_expiry = false;
+
+  // Hears every expiry as a kClosed event, delivered with no store lock held.
+  // sessionwheel also sends its other events (created, interaction...). Null
+  // for none: no store builds events nobody hears.
+  std::shared_ptr<SessionListener> listener;
+
+  // Seeds the SIDs a store mints, so runs are repeatable.
+  uint64_t seed = 1;
+};
+
+// A thread-safe store of one Service's Sessions, expiring them by ttl.
+class ExpiryStoreUnderTest {
+ public:
+  virtual ~ExpiryStoreUnderTest() = default;
+
+  // Creates an open Session named `unique_name` with `ttl` seconds (0: no
+  // ttl), minting a random 34-character "KC" SID. nullopt if the name is held.
+  virtual std::optional<Session> Create(std::string_view unique_name,
+                                        int64_t ttl) = 0;
+
+  // Returns the Session with this SID, or nullopt.
+  virtual std::optional<Session> FetchBySid(std::string_view sid) = 0;
+
+  // Returns the Session holding this unique_name, or nullopt.
+  virtual std::optional<Session> FetchByName(std::string_view unique_name) = 0;
+
+  // Sets the ttl of a live Session; its window still starts at the last
+  // interaction (or the create). nullopt if absent or ended.
+  virtual std::optional<Session> UpdateTtl(std::string_view sid,
+                                           int64_t ttl) = 0;
+
+  // Records an interaction now: the Session becomes in-progress and its ttl
+  // window restarts. nullopt if absent or ended.
+  virtual std::optional<Session> RecordInteraction(std::string_view sid) = 0;
+
+  // Closes every Session whose expiry instant is at or before the clock's
+  // now (status closed, closed_reason "ttl", date_ended the instant) and
+  // returns how many it closed.
+  virtual int64_t Advance() = 0;
+};
+
+// Opens an empty store of `kind`. Never null.
+std::unique_ptr<ExpiryStoreUnderTest> OpenStore(StoreKind kind,
+                                                const StoreConfig& config);
+
+// The factories behind OpenStore, one per file.
+std::unique_ptr<ExpiryStoreUnderTest> OpenSessionwheel(
+    const StoreConfig& config);
+std::unique_ptr<ExpiryStoreUnderTest> OpenMultimapBaseline(
+    const StoreConfig& config);
+std::unique_ptr<ExpiryStoreUnderTest> OpenLazyHeapBaseline(
+    const StoreConfig& config);
+std::unique_ptr<ExpiryStoreUnderTest> OpenIndexedHeapBaseline(
+    const StoreConfig& config);
+
+}  // namespace sessionwheel::bench
+
+#endif  // SESSIONWHEEL_BENCH_STORE_UNDER_TEST_H_
