@@ -1,6 +1,7 @@
 #include "sessionwheel/clock.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/time/clock.h"
 
@@ -22,8 +23,18 @@ Clock* SystemClock() {
 }
 
 absl::Time ManualClock::Now() const {
+  // Every store call reads the clock: a lock here would serialise them all.
+  const int64_t ns = now_ns_.load(std::memory_order_acquire);
+  if (ns != kOutOfRange) return absl::FromUnixNanos(ns);
   internal::MutexLock l(&mu_);
   return now_;
+}
+
+void ManualClock::PublishLocked() {
+  const bool fits = now_ > absl::FromUnixNanos(kOutOfRange) &&
+                    now_ < absl::FromUnixNanos(INT64_MAX);
+  now_ns_.store(fits ? absl::ToUnixNanos(now_) : kOutOfRange,
+                std::memory_order_release);
 }
 
 void ManualClock::Advance(absl::Duration delta) {
@@ -31,6 +42,7 @@ void ManualClock::Advance(absl::Duration delta) {
   {
     internal::MutexLock l(&mu_);
     now_ += delta;
+    PublishLocked();
   }
   NotifyObservers();
 }
@@ -40,6 +52,7 @@ void ManualClock::Set(absl::Time t) {
     internal::MutexLock l(&mu_);
     if (now_ == t) return;
     now_ = t;
+    PublishLocked();
   }
   NotifyObservers();
 }

@@ -229,6 +229,9 @@ void Shard::DeliverEvents() {
 }
 
 void Shard::DrainEvents() {
+  // Events are queued only while someone listens, and listeners are never
+  // removed: with none, the queue is empty and the lock need not be taken.
+  if (context_->listeners->empty()) return;
   std::vector<SessionEvent> batch;
   {
     MutexLock l(&mu_);

@@ -17,6 +17,8 @@
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_CLOCK_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_CLOCK_H_
 
+#include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -57,7 +59,10 @@ Clock* SystemClock();
 // A clock that moves only when told to. Safe for concurrent use.
 class ManualClock : public Clock {
  public:
-  explicit ManualClock(absl::Time start = absl::UnixEpoch()) : now_(start) {}
+  explicit ManualClock(absl::Time start = absl::UnixEpoch()) : now_(start) {
+    internal::MutexLock l(&mu_);
+    PublishLocked();
+  }
 
   absl::Time Now() const override;
 
@@ -75,11 +80,18 @@ class ManualClock : public Clock {
 
  private:
   void NotifyObservers();
+  // Copies now_ to now_ns_ for Now()'s lock-free read.
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  static constexpr int64_t kOutOfRange = INT64_MIN;  // now_ns_: take the lock.
 
   // Held only to read or write `now_` and `observers_`, never while calling
   // an observer.
   mutable internal::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
+  // now_ in Unix nanoseconds (written under mu_), or kOutOfRange when it does
+  // not fit (before 1678 or after 2262).
+  std::atomic<int64_t> now_ns_{kOutOfRange};
   std::vector<ClockObserver*> observers_ ABSL_GUARDED_BY(mu_);
   // Serialises notifications with RemoveObserver, so an observer is never
   // called after RemoveObserver returned.
