@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Prints the results table of docs/performance.md from sessionwheel-bench JSON.
+
+For each workload: the median rate of sessionwheel and of each baseline, and
+sessionwheel's ratio to the best baseline (above 1 means sessionwheel is
+faster). Standard library only.
+
+Usage: bench/results_table.py RESULTS.json
+"""
+
+import json
+import sys
+
+STORES = ["sessionwheel", "multimap", "lazy_heap", "indexed_heap"]
+# (label, benchmark prefix, how to read a result)
+ROWS = [
+    ("create (1M, with TTL)", "create/", "rate"),
+    ("create, no TTL", "create_no_ttl/", "rate"),
+    ("fetch by SID, 1 thread", "fetch_sid/{}/real_time/threads:1", "rate"),
+    ("fetch by SID, 2 threads", "fetch_sid/{}/real_time/threads:2", "rate"),
+    ("fetch by unique_name", "fetch_name/", "rate"),
+    ("update ttl", "update_ttl/", "rate"),
+    ("record interaction", "interaction/", "rate"),
+    ("80/20 fetch/interaction, 1 thread", "mix_80_20/{}/real_time/threads:1", "rate"),
+    ("80/20 fetch/interaction, 2 threads", "mix_80_20/{}/real_time/threads:2", "rate"),
+    ("1M due in one tick, one advance", "expire_same_tick/{}/1000000", "ms"),
+    ("1M, TTLs over 60 s, ticking through", "expire_spread/", "ms"),
+    ("bytes per live Session (1M)", "create/", "bytes"),
+]
+
+
+def medians(path):
+    with open(path) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        out[b.get("run_name", b["name"])] = b
+    return out
+
+
+def find(results, pattern, store):
+    name = pattern.format(store) if "{}" in pattern else pattern + store
+    for run_name, b in results.items():
+        if run_name == name or run_name.startswith(name + "/"):
+            return b
+    return None
+
+
+def value(b, kind):
+    if b is None:
+        return None
+    if kind == "rate":
+        return b.get("items_per_second")
+    if kind == "bytes":
+        return b.get("bytes_per_session")
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b.get("time_unit", "ns")]
+    return b["real_time"] * scale
+
+
+def show(v, kind):
+    if v is None:
+        return "-"
+    if kind == "rate":
+        return f"{v / 1e6:.2f} M/s"
+    if kind == "bytes":
+        return f"{v:.0f} B"
+    return f"{v:.1f} ms"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    results = medians(sys.argv[1])
+    print("| workload | " + " | ".join(STORES) + " | vs best baseline |")
+    print("|---" * (len(STORES) + 2) + "|")
+    for label, pattern, kind in ROWS:
+        vals = [value(find(results, pattern, s), kind) for s in STORES]
+        base = [v for v in vals[1:] if v is not None]
+        ratio = "-"
+        if vals[0] and base:
+            # Rates: higher is better; times and bytes: lower is better.
+            best = max(base) if kind == "rate" else min(base)
+            ratio = f"{(vals[0] / best) if kind == 'rate' else (best / vals[0]):.2f}x"
+        print(f"| {label} | " + " | ".join(show(v, kind) for v in vals) + f" | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
