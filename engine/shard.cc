@@ -1,9 +1,15 @@
 #include "engine/shard.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstring>
 #include <iterator>
+#include <limits>
+#include <new>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "engine/str_cat.h"
 #include "engine/utf8.h"
 #include "sessionwheel/errors.h"
@@ -22,6 +28,18 @@ bool IsLive(SessionStatus s) {
 }
 
 absl::Time ToTime(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+// Asks for every cache line of a record just found and of a name of up to
+// 64 bytes after it, so that reading them costs one memory latency, not one
+// per line.
+void PrefetchRecord(const SessionRecord* rec) {
+  const auto* p = reinterpret_cast<const char*>(rec);
+  constexpr size_t kBytes = sizeof(SessionRecord) + 64;
+  for (size_t offset = 0; offset < kBytes; offset += 64) {
+    __builtin_prefetch(p + offset);
+  }
+  __builtin_prefetch(p + kBytes - 1);
+}
 
 std::optional<absl::Time> ToOptionalTime(int64_t ms) {
   if (ms == kNoTime) return std::nullopt;
@@ -89,7 +107,29 @@ uint8_t NameShardByte(const Sid128& service, std::string_view name) {
 }
 
 NameKey RecordByName::Key(const SessionRecord* r) {
-  return NameKey{r->service->sid, r->unique_name};
+  const std::string_view name = r->unique_name();
+  return NameKey{r->service->sid, {name.data(), name.size()}};
+}
+
+// SessionRecord
+// ----------------------------------------------------------------
+
+SessionRecord::Ptr SessionRecord::New(std::string_view name) {
+  static_assert(kMaxNameChars * 4 <= std::numeric_limits<uint16_t>::max());
+  assert(name.size() <= kMaxNameChars * 4);
+  void* memory = ::operator new(sizeof(SessionRecord) + name.size());
+  Ptr rec(new (memory) SessionRecord);
+  if (!name.empty()) {
+    std::memcpy(reinterpret_cast<char*>(rec.get() + 1), name.data(),
+                name.size());
+    rec->name_size = static_cast<uint16_t>(name.size());
+  }
+  return rec;
+}
+
+void SessionRecord::Deleter::operator()(SessionRecord* rec) const {
+  rec->~SessionRecord();
+  ::operator delete(rec);
 }
 
 absl::Status CheckUniqueName(std::string_view name) {
@@ -170,7 +210,7 @@ Session Shard::ViewLocked(const SessionRecord& rec) const {
   s.sid = FormatSid("KC", rec.sid);
   s.service_sid = rec.service->sid_text;
   s.account_sid = context_->account_sid;
-  if (rec.has_name) s.unique_name = rec.unique_name;
+  if (rec.has_name) s.unique_name.emplace(rec.unique_name());
   s.status = rec.status;
   switch (rec.end_reason) {
     case EndReason::kNone:
@@ -211,10 +251,14 @@ namespace {
 // While this thread delivers events, the shards whose events a listener's
 // call back into a store queued: the outermost delivery loop drains them
 // after the current one, so listeners are never re-entered recursively.
-thread_local std::vector<Shard*>* t_deferred = nullptr;
+using DeferredShards = absl::InlinedVector<Shard*, 4>;
+thread_local DeferredShards* t_deferred = nullptr;
 }  // namespace
 
 void Shard::DeliverEvents() {
+  // Events are queued only while someone listens (EmitLocked): with no
+  // listener there is nothing to deliver, and every call ends here.
+  if (context_->listeners->empty()) return;
   if (t_deferred != nullptr) {  // Inside a listener on this thread.
     if (std::find(t_deferred->begin(), t_deferred->end(), this) ==
         t_deferred->end()) {
@@ -222,16 +266,13 @@ void Shard::DeliverEvents() {
     }
     return;
   }
-  std::vector<Shard*> shards{this};
+  DeferredShards shards{this};
   t_deferred = &shards;
   for (size_t i = 0; i < shards.size(); ++i) shards[i]->DrainEvents();
   t_deferred = nullptr;
 }
 
 void Shard::DrainEvents() {
-  // Events are queued only while someone listens, and listeners are never
-  // removed: with none, the queue is empty and the lock need not be taken.
-  if (context_->listeners->empty()) return;
   std::vector<SessionEvent> batch;
   {
     MutexLock l(&mu_);
@@ -337,17 +378,27 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
 
 SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
                                  int64_t now) {
+  // At a million Sessions the table's control bytes and its slot are two
+  // cache misses: ask for both at once rather than one after the other.
+  sessions_.prefetch(sid);
   auto it = sessions_.find(sid);
-  if (it == sessions_.end() || (*it)->service->sid != service) {
-    return nullptr;
-  }
+  if (it == sessions_.end()) return nullptr;
   SessionRecord* rec = it->get();
+  PrefetchRecord(rec);
+  if (rec->service->sid != service) return nullptr;
   return SettleLocked(rec, now) ? rec : nullptr;
 }
 
 absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
                                       const CreateSessionParams& params) {
   MutexLock l(&mu_);
+  // The two lookups below are a cache miss each at a million Sessions: start
+  // both now, so they overlap with each other and with the checks.
+  sessions_.prefetch(sid);
+  if (params.unique_name.has_value()) {
+    const std::string& name = *params.unique_name;
+    names_.prefetch(NameKey{service, {name.data(), name.size()}});
+  }
   auto svc = services_.find(service);
   if (svc == services_.end()) {
     return absl::NotFoundError("");  // The store words it.
@@ -388,7 +439,8 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
     return absl::AlreadyExistsError("SID collision");  // The store re-mints.
   }
 
-  auto owned = std::make_unique<SessionRecord>();
+  SessionRecord::Ptr owned =
+      SessionRecord::New(params.unique_name.value_or(""));
   SessionRecord* rec = owned.get();
   rec->sid = sid;
   rec->service = svc->second.get();
@@ -412,7 +464,6 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   sessions_.insert(std::move(owned));
   if (params.unique_name.has_value()) {
     rec->has_name = true;
-    rec->unique_name = *params.unique_name;
     names_.insert(rec);
     ++stats_.named;
   }
@@ -434,9 +485,12 @@ absl::StatusOr<Session> Shard::FetchBySid(const Sid128& service,
 absl::StatusOr<Session> Shard::FetchByName(const Sid128& service,
                                            std::string_view name) {
   MutexLock l(&mu_);
-  auto it = names_.find(NameKey{service, {name.data(), name.size()}});
+  const NameKey key{service, {name.data(), name.size()}};
+  names_.prefetch(key);  // As in FindLocked.
+  auto it = names_.find(key);
   if (it == names_.end()) return absl::NotFoundError("");
   SessionRecord* rec = *it;
+  PrefetchRecord(rec);
   if (!SettleLocked(rec, NowMs())) return absl::NotFoundError("");
   return ViewLocked(*rec);
 }
@@ -660,7 +714,7 @@ absl::Status Shard::CheckInvariants() {
       if (n == names_.end() || *n != rec.get()) {
         return absl::InternalError("named record missing from name index");
       }
-      if (NameShardByte(rec->service->sid, rec->unique_name) !=
+      if (NameShardByte(rec->service->sid, rec->unique_name()) !=
           ShardByte(rec->sid)) {
         return absl::InternalError("named record in the wrong shard");
       }

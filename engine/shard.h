@@ -56,7 +56,20 @@ enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 struct ShardService;
 
 // A Session as stored. The TimerEntry base makes it its own wheel entry.
+//
+// The unique_name lives in the same allocation, right after the record
+// (`SessionRecord::New`), not in a std::string of its own: a 16-character
+// name would otherwise cost a second heap block of 32 bytes and, on every
+// fetch, a second cache miss to reach it.
 struct SessionRecord : TimerEntry {
+  struct Deleter {
+    void operator()(SessionRecord* rec) const;
+  };
+  using Ptr = std::unique_ptr<SessionRecord, Deleter>;
+
+  // A record with room for `name` after it (empty: no unique_name).
+  static Ptr New(std::string_view name);
+
   Sid128 sid;
   ShardService* service = nullptr;
   uint64_t seq = 0;  // Store-wide creation order.
@@ -71,7 +84,7 @@ struct SessionRecord : TimerEntry {
   SessionMode mode = SessionMode::kVoiceAndMessage;
   EndReason end_reason = EndReason::kNone;
   bool has_name = false;
-  std::string unique_name;  // Immutable: the name index hashes it.
+  uint16_t name_size = 0;  // Bytes; a name is at most 191 x 4 of UTF-8.
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
     std::string host_reason;  // Set only when end_reason == kHost.
@@ -79,10 +92,18 @@ struct SessionRecord : TimerEntry {
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
 
+  // Immutable: the name index hashes it.
+  std::string_view unique_name() const {
+    return {reinterpret_cast<const char*>(this + 1), name_size};
+  }
+
   Extras& MutableExtras() {
     if (extras == nullptr) extras = std::make_unique<Extras>();
     return *extras;
   }
+
+ private:
+  SessionRecord() = default;
 };
 
 // A Service as one shard sees it.
@@ -99,7 +120,7 @@ struct RecordBySid {
   size_t operator()(const Sid128& sid) const {
     return absl::Hash<Sid128>()(sid);
   }
-  size_t operator()(const std::unique_ptr<SessionRecord>& r) const {
+  size_t operator()(const SessionRecord::Ptr& r) const {
     return (*this)(r->sid);
   }
   template <typename A, typename B>
@@ -107,9 +128,7 @@ struct RecordBySid {
     return Key(a) == Key(b);
   }
   static const Sid128& Key(const Sid128& sid) { return sid; }
-  static const Sid128& Key(const std::unique_ptr<SessionRecord>& r) {
-    return r->sid;
-  }
+  static const Sid128& Key(const SessionRecord::Ptr& r) { return r->sid; }
 };
 
 // Key of the name index: a name is unique within its Service.
@@ -291,8 +310,8 @@ class Shard {
   // Protected by mu_
   Mutex mu_;
   // Sets, not maps: the key lives in the record, so a slot is one pointer.
-  absl::flat_hash_set<std::unique_ptr<SessionRecord>, RecordBySid, RecordBySid>
-      sessions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<SessionRecord::Ptr, RecordBySid, RecordBySid> sessions_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<SessionRecord*, RecordByName, RecordByName> names_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_

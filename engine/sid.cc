@@ -20,6 +20,9 @@ void WriteHex64(char* out, uint64_t v) {
   }
 }
 
+// The longest prefix a SID has ("KC", "KS", "AC", "KP"; page tokens use "").
+constexpr size_t kMaxSidPrefix = 2;
+
 // The value of each byte as a hex digit of either case, or 0xff. A table:
 // every Session call parses two SIDs, so this loop is on the hot path.
 constexpr std::array<uint8_t, 256> kHexValue = [] {
@@ -61,9 +64,18 @@ uint64_t SplitMix(uint64_t* state) {
 }  // namespace
 
 std::string FormatSid(std::string_view prefix, const Sid128& sid) {
-  std::string out;
-  AppendSid(&out, prefix, sid);
-  return out;
+  // Built on the stack and copied once: every Session the store returns
+  // formats its SID, and growing a std::string costs more than the digits.
+  if (prefix.size() > kMaxSidPrefix) {
+    std::string out;
+    AppendSid(&out, prefix, sid);
+    return out;
+  }
+  char text[kMaxSidPrefix + kSidHexDigits];
+  std::memcpy(text, prefix.data(), prefix.size());
+  WriteHex64(text + prefix.size(), sid.hi);
+  WriteHex64(text + prefix.size() + 16, sid.lo);
+  return std::string(text, prefix.size() + kSidHexDigits);
 }
 
 void AppendSid(std::string* out, std::string_view prefix, const Sid128& sid) {
