@@ -86,11 +86,18 @@
 // (32 at worst, after cancels), besides the 16-byte entry itself and 17 KB of
 // empty arrays.
 //
+// When a level-0 slot comes due and the due list is empty, as it is whenever
+// the owner pops everything after each Advance, the slot's array becomes the
+// due list as it stands: its entries are all due, already in order, and
+// already record their index. They keep naming their old slot until they
+// are popped or now() moves on (OnDueList), so clearing a million entries
+// due in one tick costs no pass over them before the owner's own.
+//
 // Due entries wait on a FIFO due list, an array read from a head index and
 // handed out one at a time by PopDue(), so code processing them may schedule
 // or cancel anything, including the entry just popped and entries still on
 // the due list (a cancelled cell is set to null and skipped). PopDue
-// prefetches the entry a few places ahead together with the first 128 bytes
+// prefetches the entry a few places ahead together with the first 64 bytes
 // of the object around it, so the caller's own fields arrive with it.
 //
 // Thread safety: none. The owner holds its lock around every call.
@@ -119,7 +126,9 @@ struct TimerEntry {
   // array of its slot or of the due list.
   uint32_t index = 0;
   // Which array: a level (0..kLevels-1) and slot, kDueList (slot 0), or
-  // kNotScheduled.
+  // kNotScheduled. A level-0 slot that comes due is handed to the due list
+  // whole, and its entries keep naming it until the next Advance (see
+  // TimerWheel::OnDueList): so the wheel never touches them on the way.
   uint8_t level = kNotScheduled;
   uint8_t slot = 0;
 
@@ -196,6 +205,17 @@ class TimerWheel {
   void Unlink(TimerEntry* e);
   // Places every entry of a slot again, relative to now_.
   void Cascade(int level, int slot);
+  // Whether `e` (scheduled) is on the due list: marked so, or still naming
+  // the level-0 slot whose array became the due list.
+  bool OnDueList(const TimerEntry* e) const {
+    return e->level == TimerEntry::kDueList ||
+           (e->level == 0 && e->slot == handed_slot_);
+  }
+  // Marks the entries of a handed-over level-0 slot as on the due list, so
+  // that slot's number can be used again.
+  void SettleHandedSlot();
+  // Sets now_, first settling a handed-over slot if now_ changes.
+  void MoveNow(uint64_t tick);
   // Empties the due list once no live entry is left on it.
   void ResetDue();
   // Drops the dead cells of the due list (popped, or nulled by Cancel) once
@@ -212,6 +232,11 @@ class TimerWheel {
   Bucket due_;
   size_t due_head_ = 0;
   size_t due_count_ = 0;
+  // The level-0 slot whose array became the due list and whose entries still
+  // name it, or kNoSlot. It cannot be occupied again before now_ moves on:
+  // new level-0 deadlines land in later slots.
+  static constexpr int kNoSlot = -1;
+  int handed_slot_ = kNoSlot;
 };
 
 }  // namespace sessionwheel::internal

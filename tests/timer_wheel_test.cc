@@ -269,6 +269,60 @@ TEST(TimerWheelTest, RescheduleFromDueListIntoTheFuture) {
   ExpectFiresExactlyAt(wheel, &e, 110);
 }
 
+// A level-0 slot that comes due while the due list is empty becomes the due
+// list whole (its entries still name the slot). These check that such
+// entries behave exactly like any other due entry.
+
+TEST(TimerWheelTest, HandedOverSlotCancelsAndReschedulesLikeTheDueList) {
+  TimerWheel wheel(0);
+  TimerEntry a, b, c, d;
+  for (TimerEntry* e : {&a, &b, &c, &d}) wheel.Schedule(e, 5);
+  wheel.Advance(5);  // Slot 5 of level 0 is handed over.
+  ASSERT_EQ(wheel.size(), 4u);
+  wheel.Cancel(&b);
+  wheel.Schedule(&c, 3);   // Still due: keeps its place.
+  wheel.Schedule(&d, 40);  // Off the due list, back on the wheel.
+  EXPECT_EQ(wheel.size(), 3u);
+  EXPECT_FALSE(b.scheduled());
+  EXPECT_EQ(Drain(wheel), (std::vector<TimerEntry*>{&a, &c}));
+  ExpectFiresExactlyAt(wheel, &d, 40);
+  EXPECT_EQ(wheel.size(), 0u);
+}
+
+TEST(TimerWheelTest, HandedOverSlotSurvivesItsSlotNumberComingRound) {
+  // Entries due at tick 5 are left on the due list while now moves a whole
+  // level-0 span on, where slot 5 is used again (tick 69). Cancelling must
+  // find each entry where it is: the old ones on the due list, the new ones
+  // in the slot's array.
+  TimerWheel wheel(0);
+  TimerEntry a, b, c, later, gone;
+  for (TimerEntry* e : {&a, &b, &c}) wheel.Schedule(e, 5);
+  wheel.Advance(5);
+  wheel.Advance(64);  // Not drained: a, b, c are still due.
+  wheel.Schedule(&later, 69);
+  wheel.Schedule(&gone, 69);
+  EXPECT_EQ(later.level, 0);
+  EXPECT_EQ(later.slot, 5);
+  wheel.Cancel(&gone);  // From slot 5's new array, not from the due list.
+  wheel.Cancel(&b);
+  EXPECT_EQ(Drain(wheel), (std::vector<TimerEntry*>{&a, &c}));
+  ExpectFiresExactlyAt(wheel, &later, 69);
+}
+
+TEST(TimerWheelTest, DueEntriesFromSeveralLevelZeroSlotsKeepDeadlineOrder) {
+  // One Advance across two level-0 slots: the first is handed over, the
+  // second appended behind it.
+  TimerWheel wheel(0);
+  TimerEntry a, b, c;
+  wheel.Schedule(&a, 5);
+  wheel.Schedule(&b, 5);
+  wheel.Schedule(&c, 7);
+  wheel.Advance(9);
+  wheel.Cancel(&a);
+  EXPECT_EQ(Drain(wheel), (std::vector<TimerEntry*>{&b, &c}));
+  EXPECT_EQ(wheel.size(), 0u);
+}
+
 TEST(TimerWheelTest, FarFutureDeadlinesNeitherFireEarlyNorGetLost) {
   TimerWheel wheel(0);
   TimerEntry half, half_plus_one, almost_max, max;
