@@ -146,6 +146,35 @@ TEST(ParseSidTest, RejectsNonHexAtEveryPosition) {
   }
 }
 
+TEST(ParseSidTest, EveryByteAtEveryPositionAgreesWithAPlainParser) {
+  // The parser works eight bytes at a time; a byte-by-byte reference decides
+  // each of the 256 values at each of the 32 digit positions.
+  const auto plain_digit = [](unsigned char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const std::string good = kSampleText;
+  for (size_t i = 2; i < good.size(); ++i) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text = good;
+      text[i] = static_cast<char>(c);
+      const std::optional<Sid128> parsed = ParseSid("KC", text);
+      const int digit = plain_digit(static_cast<unsigned char>(c));
+      ASSERT_EQ(parsed.has_value(), digit >= 0)
+          << "position " << i << " byte " << c;
+      if (digit < 0) continue;
+      // The digit lands in its nibble: hi holds digits 0..15, lo 16..31.
+      const size_t d = i - 2;
+      const uint64_t word = d < 16 ? parsed->hi : parsed->lo;
+      const int shift = 4 * (15 - static_cast<int>(d % 16));
+      ASSERT_EQ((word >> shift) & 0xf, static_cast<uint64_t>(digit))
+          << "position " << i << " byte " << c;
+    }
+  }
+}
+
 TEST(ParseSidTest, RejectsEmbeddedNul) {
   std::string bad = kSampleText;
   bad[10] = '\0';
