@@ -322,8 +322,28 @@ bool Shard::SettleLocked(SessionRecord* rec, int64_t now) {
   return true;
 }
 
+absl::Status Shard::TakePlaceLocked(const ShardService& service) {
+  if (!context_->quota->TryTake()) {
+    return ProxyError(absl::StatusCode::kResourceExhausted,
+                      kErrorTooManyRequests,
+                      Cat("Too Many Requests: the store holds its maximum of ",
+                          std::to_string(context_->quota->max()),
+                          " Sessions."));
+  }
+  if (!service.quota->TryTake()) {
+    context_->quota->Release();
+    return ProxyError(
+        absl::StatusCode::kResourceExhausted, kErrorTooManyRequests,
+        Cat("Too Many Requests: the Service holds its maximum of ",
+            std::to_string(service.quota->max()), " Sessions."));
+  }
+  return absl::OkStatus();
+}
+
 void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   EmitLocked(type, *rec, now);
+  context_->quota->Release();
+  rec->service->quota->Release();
   wheel_.Cancel(rec);
   if (rec->has_name) {
     names_.erase(rec);
@@ -387,6 +407,9 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   if (sessions_.contains(sid)) {
     return absl::AlreadyExistsError("SID collision");  // The store re-mints.
   }
+  // Last: a request refused for its own fault hears that fault, and nothing
+  // below can fail, so a place taken is a Session held.
+  if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
 
   auto owned = std::make_unique<SessionRecord>();
   SessionRecord* rec = owned.get();
@@ -611,11 +634,13 @@ std::optional<uint64_t> Shard::NextEventTick() {
 }
 
 void Shard::AddServiceLocked(const Sid128& sid, std::string sid_text,
-                             int64_t default_ttl) {
+                             int64_t default_ttl,
+                             std::shared_ptr<SessionQuota> quota) {
   auto svc = std::make_unique<ShardService>();
   svc->sid = sid;
   svc->sid_text = std::move(sid_text);
   svc->default_ttl = default_ttl;
+  svc->quota = std::move(quota);
   services_.emplace(sid, std::move(svc));
 }
 
