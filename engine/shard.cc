@@ -1,6 +1,7 @@
 #include "engine/shard.h"
 
 #include <algorithm>
+#include <exception>
 #include <iterator>
 #include <utility>
 
@@ -122,19 +123,30 @@ void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
   auto* node = new Node;
   node->listener = std::move(listener);
   MutexLock l(&mu_);
-  if (tail_ == nullptr) {
+  Node* tail = tail_.load(std::memory_order_relaxed);
+  if (tail == nullptr) {
     head_.store(node, std::memory_order_release);
   } else {
-    tail_->next.store(node, std::memory_order_release);
+    tail->next.store(node, std::memory_order_release);
   }
-  tail_ = node;
+  tail_.store(node, std::memory_order_release);
 }
 
 void ListenerList::Deliver(const SessionEvent& event) const {
-  for (Node* n = head_.load(std::memory_order_acquire); n != nullptr;
+  // The tail is published after its link, so it is reachable from the head.
+  const Node* const last = tail_.load(std::memory_order_acquire);
+  if (last == nullptr) return;
+  std::exception_ptr thrown;
+  for (const Node* n = head_.load(std::memory_order_acquire);;
        n = n->next.load(std::memory_order_acquire)) {
-    n->listener->OnEvent(event);
+    try {
+      n->listener->OnEvent(event);
+    } catch (...) {
+      if (thrown == nullptr) thrown = std::current_exception();
+    }
+    if (n == last) break;
   }
+  if (thrown != nullptr) std::rethrow_exception(thrown);
 }
 
 // Shard
@@ -224,8 +236,12 @@ void Shard::DeliverEvents() {
   }
   std::vector<Shard*> shards{this};
   t_deferred = &shards;
+  // If a listener throws, the shards still deferred keep their queues for
+  // their next delivery; this thread must not keep pointing at `shards`.
+  struct Reset {
+    ~Reset() { t_deferred = nullptr; }
+  } reset;
   for (size_t i = 0; i < shards.size(); ++i) shards[i]->DrainEvents();
-  t_deferred = nullptr;
 }
 
 void Shard::DrainEvents() {
@@ -249,7 +265,20 @@ void Shard::DrainEvents() {
       }
       batch.swap(pending_);
     }
-    for (const SessionEvent& e : batch) context_->listeners->Deliver(e);
+    size_t next = 0;  // Counted before the call: an event that threw is out.
+    try {
+      while (next < batch.size()) context_->listeners->Deliver(batch[next++]);
+    } catch (...) {
+      // The rest of the batch goes back to the front of the queue, ahead of
+      // the events queued meanwhile, and the shard is free for the next
+      // deliverer; the caller whose call delivered hears the exception.
+      MutexLock l(&mu_);
+      pending_.insert(pending_.begin(),
+                      std::make_move_iterator(batch.begin() + next),
+                      std::make_move_iterator(batch.end()));
+      delivering_ = false;
+      throw;
+    }
     batch.clear();
   }
 }

@@ -177,6 +177,8 @@ class WakeupSink {
 };
 
 // The listeners, an append-only list that readers walk without a lock.
+// Deliver() calls the listeners there were when it started, so a listener
+// added from inside OnEvent hears the next event, not the current one.
 class ListenerList {
  public:
   ListenerList() = default;
@@ -188,6 +190,8 @@ class ListenerList {
   bool empty() const {
     return head_.load(std::memory_order_acquire) == nullptr;
   }
+  // Calls every listener with `event`, even after one throws; then
+  // rethrows the first exception, if any.
   void Deliver(const SessionEvent& event) const;
 
  private:
@@ -197,7 +201,8 @@ class ListenerList {
   };
   Mutex mu_;  // Serialises writers only.
   std::atomic<Node*> head_{nullptr};
-  Node* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Written under mu_, read without it: the last node a reader visits.
+  std::atomic<Node*> tail_{nullptr};
 };
 
 // What every shard shares. Constant after construction, except the atomics.
@@ -277,6 +282,8 @@ class Shard {
 
   // Delivers queued events unless another thread is already doing so. Called
   // from inside a listener, it leaves them to this thread's outer delivery.
+  // A listener's exception ends the delivery and propagates; the events
+  // not yet delivered stay queued, in order, for the next delivery.
   void DeliverEvents();
 
   ShardStats Stats();

@@ -654,7 +654,14 @@ class StoreImpl final : public SessionStore,
     for (;;) {
       planned_.store(kNothingPlanned, std::memory_order_release);
       dirty_.store(false, std::memory_order_release);
-      Advance();
+      try {
+        Advance();
+      } catch (...) {
+        // A listener threw, and this thread has no caller to tell. The
+        // events it did not deliver stay queued; the loop runs again at
+        // once and delivers them.
+        continue;
+      }
       const std::optional<uint64_t> next = NextEventTick();
       std::unique_lock<std::mutex> l(wake_mu_);
       if (stop_) return;
