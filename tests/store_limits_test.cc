@@ -218,14 +218,22 @@ std::unique_ptr<SessionStore> OpenLimited(int64_t max_sessions,
   return SessionStore::Open(options).value();
 }
 
+// What thread `id` creates on its `i`-th try: every other Session named, so
+// the creates land on every shard (an unnamed one's shard is random).
+CreateSessionParams RacerParams(int id, int i) {
+  CreateSessionParams params;
+  if (i % 2 == 0) params.unique_name = absl::StrCat("t", id, "-", i);
+  return params;
+}
+
 std::string NewService(SessionStore& store, const std::string& name) {
   CreateServiceParams params;
   params.unique_name = name;
   return store.CreateService(params).value().sid;
 }
 
-// Threads racing into one Service, named and unnamed Sessions spread over
-// every shard, take exactly its places; every refusal is 20429.
+// Threads racing into one Service take exactly its places; every refusal
+// is 20429.
 TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheServicesPlaces) {
   constexpr int64_t kServiceMax = 150;
   constexpr int kPerThread = 100;  // 400 tries for 150 places.
@@ -237,9 +245,7 @@ TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheServicesPlaces) {
   std::atomic<int> other_errors{0};
   Race([&](int id) {
     for (int i = 0; i < kPerThread; ++i) {
-      CreateSessionParams p;
-      if (i % 2 == 0) p.unique_name = absl::StrCat("t", id, "-", i);
-      absl::StatusOr<Session> s = store->CreateSession(ks, p);
+      absl::StatusOr<Session> s = store->CreateSession(ks, RacerParams(id, i));
       if (s.ok()) {
         created.fetch_add(1);
       } else if (!IsTooManyRequests(s)) {
@@ -305,9 +311,7 @@ TEST(StoreLimitsConcurrencyTest, CreateAndDeleteNeverPassTheLimitNorLeak) {
   std::atomic<int> failures{0};
   Race([&](int id) {
     for (int i = 0; i < kRounds; ++i) {
-      CreateSessionParams p;
-      if (i % 2 == 0) p.unique_name = absl::StrCat("t", id, "-", i);
-      absl::StatusOr<Session> s = store->CreateSession(ks, p);
+      absl::StatusOr<Session> s = store->CreateSession(ks, RacerParams(id, i));
       if (!s.ok()) {
         if (!IsTooManyRequests(s)) failures.fetch_add(1);
         continue;
