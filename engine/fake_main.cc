@@ -8,8 +8,10 @@
 //   advance N(ms|s|m|h)         {"now": "YYYY-MM-DDTHH:MM:SSZ"}
 //
 // Blank lines and lines starting with '#' get no answer. A line the tool
-// cannot read gets a 400 answer with error code 80701, and the tool carries
-// on. docs/testing-with-the-fake.md is the full protocol.
+// cannot read gets a 400 answer with error code 80701, and a line longer than
+// any request the fake takes a 413 answer with code 20413 (it is read to its
+// end but not kept); the tool carries on. docs/testing-with-the-fake.md is
+// the full protocol.
 //
 // Example:
 //
@@ -43,7 +45,8 @@ using Json = nlohmann::ordered_json;
 
 constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
-    "                         [--retention SECONDS] [--help]\n"
+    "                         [--retention SECONDS] [--max-sessions N]\n"
+    "                         [--max-sessions-per-service N] [--help]\n"
     "\n"
     "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
     "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
@@ -57,9 +60,17 @@ constexpr char kUsage[] =
     "                       (default https://proxy.twilio.com)\n"
     "  --seed N             seed of the minted SIDs (default 1)\n"
     "  --auto-services      create an unknown KS... Service on first use\n"
-    "  --retention SECONDS  how long ended Sessions stay (default 90 days)\n";
+    "  --retention SECONDS  how long ended Sessions stay (default 90 days)\n"
+    "  --max-sessions N     the most Sessions held; a create past it is 429\n"
+    "  --max-sessions-per-service N\n"
+    "                       the most Sessions one Service holds (429 past "
+    "it)\n";
 
 constexpr std::string_view kSpaces = " \t\r";
+
+// A command line may be this much longer than the fake's largest body: room
+// for the method, a target (the fake reads at most 8 KiB of it) and blanks.
+constexpr size_t kLineOverhead = 16 * 1024;
 
 // The clock stays within the years the answers write with four digits:
 // 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
@@ -71,18 +82,51 @@ std::string Dump(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// An answer of the tool's own, shaped as the fake's error answers.
+Json ErrorAnswer(int http, int code, std::string_view message) {
+  Json body = Json::object();
+  body["code"] = code;
+  body["message"] = std::string(message);
+  body["more_info"] =
+      Cat("https://www.twilio.com/docs/errors/", std::to_string(code));
+  body["status"] = http;
+  Json answer = Json::object();
+  answer["status"] = http;
+  answer["body"] = std::move(body);
+  return answer;
+}
+
 // The answer to a line the tool cannot read: a 400 with the body the fake
 // gives for an invalid parameter, naming the part of the line at fault.
 Json BadLine(std::string_view part, std::string_view why) {
-  Json body = Json::object();
-  body["code"] = 80701;
-  body["message"] = Cat("'", part, "' is invalid. ", why);
-  body["more_info"] = "https://www.twilio.com/docs/errors/80701";
-  body["status"] = 400;
-  Json answer = Json::object();
-  answer["status"] = 400;
-  answer["body"] = std::move(body);
-  return answer;
+  return ErrorAnswer(400, 80701, Cat("'", part, "' is invalid. ", why));
+}
+
+// How reading a line ended.
+enum class LineRead { kLine, kTooLong, kEnd };
+
+// Reads the next line of `in` into *line, without its '\n' (the last line
+// may lack one). Keeps at most `max` bytes: the rest of a longer line is
+// read and dropped, and the answer is kTooLong, so no line of input can
+// take more memory than that.
+LineRead ReadLine(std::istream& in, size_t max, std::string* line) {
+  line->clear();
+  bool too_long = false;
+  std::streambuf* buffer = in.rdbuf();
+  for (;;) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      if (line->empty() && !too_long) return LineRead::kEnd;
+      break;
+    }
+    if (c == '\n') break;
+    if (line->size() < max) {
+      line->push_back(static_cast<char>(c));
+    } else {
+      too_long = true;
+    }
+  }
+  return too_long ? LineRead::kTooLong : LineRead::kLine;
 }
 
 Json ClockAnswer(const ProxyFake& fake) {
@@ -210,7 +254,8 @@ bool ParseFlags(int argc, char** argv, ProxyFakeOptions* options) {
       options->auto_create_services = true;
       continue;
     }
-    if (flag != "--base" && flag != "--seed" && flag != "--retention") {
+    if (flag != "--base" && flag != "--seed" && flag != "--retention" &&
+        flag != "--max-sessions" && flag != "--max-sessions-per-service") {
       std::cerr << "sessionwheel-fake: unknown flag " << argv[i] << "\n";
       return false;
     }
@@ -233,8 +278,12 @@ bool ParseFlags(int argc, char** argv, ProxyFakeOptions* options) {
     }
     if (flag == "--seed") {
       options->seed = static_cast<uint64_t>(*n);
-    } else {
+    } else if (flag == "--retention") {
       options->closed_retention = absl::Seconds(*n);
+    } else if (flag == "--max-sessions") {
+      options->max_sessions = *n;
+    } else {
+      options->max_sessions_per_service = *n;
     }
   }
   return true;
@@ -254,8 +303,20 @@ int Main(int argc, char** argv) {
   }
   ProxyFake fake(options);
 
+  const size_t max_line = options.max_body_bytes + kLineOverhead;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  for (;;) {
+    const LineRead read = ReadLine(std::cin, max_line, &line);
+    if (read == LineRead::kEnd) break;
+    if (read == LineRead::kTooLong) {
+      std::cout << Dump(ErrorAnswer(
+                       413, 20413,
+                       Cat("Line too long: over ", std::to_string(max_line),
+                           " bytes; it was skipped.")))
+                << std::endl;
+      if (!std::cout) return 1;
+      continue;
+    }
     std::string_view command = line;
     command.remove_prefix(
         std::min(command.find_first_not_of(kSpaces), command.size()));

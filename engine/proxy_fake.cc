@@ -32,6 +32,9 @@ using internal::Form;
 using internal::Json;
 
 constexpr int kMethodNotAllowed = 20004;
+// Twilio's codes are 20000 + the HTTP status for refusals of the request as
+// such (20404, 20429, 20500); no code is documented for an oversized one.
+constexpr int kPayloadTooLarge = 20413;
 // Targets longer than this name nothing; they are refused unread.
 constexpr size_t kMaxTargetBytes = 8192;
 constexpr size_t kMaxEchoedBytes = 256;
@@ -48,6 +51,10 @@ int HttpStatusFor(int code) {
       return 404;
     case kMethodNotAllowed:
       return 405;
+    case kPayloadTooLarge:
+      return 413;
+    case kErrorTooManyRequests:
+      return 429;
     default:
       return 400;
   }
@@ -100,10 +107,31 @@ std::optional<int64_t> ParseInteger(std::string_view text) {
 }
 
 // The parameters of one request, parsed: each optional is set only when the
-// parameter was sent; the first one that does not parse is the failure.
+// parameter was sent; the first one that does not parse is the failure. A
+// form past the fake's limits is a failure from the start, and reads as
+// empty, so nothing more is parsed.
 class Params {
  public:
-  explicit Params(std::string_view text) : form_(internal::DecodeForm(text)) {}
+  Params(std::string_view text, const ProxyFakeOptions& limits)
+      : form_(internal::DecodeForm(text)) {
+    const std::vector<internal::FormField>& fields = form_.fields();
+    if (fields.size() > limits.max_params) {
+      Fail(Failure{
+          kPayloadTooLarge,
+          Cat("Too many parameters: ", std::to_string(fields.size()),
+              "; the limit is ", std::to_string(limits.max_params), ".")});
+    }
+    for (const internal::FormField& f : fields) {
+      if (f.key.size() > limits.max_param_bytes ||
+          f.value.size() > limits.max_param_bytes) {
+        Fail(Invalid(std::string_view(f.key).substr(0, kMaxEchoedBytes),
+                     Cat("It is longer than ",
+                         std::to_string(limits.max_param_bytes), " bytes.")));
+        break;
+      }
+    }
+    if (failure_.has_value()) form_ = Form({});
+  }
 
   std::optional<std::string> String(std::string_view key) const {
     std::optional<std::string_view> v = form_.Last(key);
@@ -252,9 +280,10 @@ struct ListQuery {
   std::optional<Failure> failure;
 };
 
-ListQuery ParseListQuery(std::string_view query) {
+ListQuery ParseListQuery(std::string_view query,
+                         const ProxyFakeOptions& limits) {
   ListQuery out;
-  Params p(query);
+  Params p(query, limits);
   std::optional<int64_t> size = p.Integer("PageSize");
   std::optional<int64_t> page = p.Integer("Page");
   if (p.failure().has_value()) {
@@ -322,15 +351,19 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   if (store.closed_retention > absl::Hours(24 * 365 * 100)) {
     store.closed_retention = absl::InfiniteDuration();
   }
+  store.max_sessions = options.max_sessions;
+  store.max_sessions_per_service = options.max_sessions_per_service;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
   if (!opened.ok()) {
-    // Only a malformed account SID gets here. A test writer's mistake must
-    // not pass unnoticed, nor crash the test: every request is answered 500
-    // with the reason, from a store with a minted account behind it.
+    // A malformed account SID or a negative limit gets here. A test
+    // writer's mistake must not pass unnoticed, nor crash the test: every
+    // request is answered 500 with the reason, from a default store.
     rep_->config_error = std::string(opened.status().message());
-    store.account_sid.clear();
-    opened = SessionStore::Open(store);
+    StoreOptions fallback;
+    fallback.clock = store.clock;
+    fallback.seed = store.seed;
+    opened = SessionStore::Open(fallback);
   }
   rep_->owned_store = *std::move(opened);
   rep_->store = rep_->owned_store.get();
@@ -390,6 +423,13 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
                                   std::string_view target,
                                   std::string_view body) {
   if (target.size() > kMaxTargetBytes) return NotFoundResponse(target);
+  if (body.size() > options.max_body_bytes) {
+    return ErrorResponse(
+        kPayloadTooLarge,
+        Cat("Request body too large: ", std::to_string(body.size()),
+            " bytes; the limit is ", std::to_string(options.max_body_bytes),
+            "."));
+  }
   const std::string_view base = options.base_url;
   if (!base.empty() && target.substr(0, base.size()) == base) {
     target.remove_prefix(base.size());
@@ -462,7 +502,7 @@ Response ProxyFake::Rep::Services(const std::string& method,
                                   std::string_view query,
                                   std::string_view body) {
   if (method == "GET") {
-    ListQuery q = ParseListQuery(query);
+    ListQuery q = ParseListQuery(query, options);
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
     absl::StatusOr<ServicePage> page = store->ListServices(q.params);
     if (!page.ok()) return ErrorResponse(page.status());
@@ -477,7 +517,7 @@ Response ProxyFake::Rep::Services(const std::string& method,
     return Json200(200, j);
   }
   if (method != "POST") return MethodNotAllowed();
-  Params p(body);
+  Params p(body, options);
   CreateServiceParams params;
   params.unique_name = p.String("UniqueName").value_or("");
   params.default_ttl = p.Integer("DefaultTtl").value_or(0);
@@ -501,7 +541,7 @@ Response ProxyFake::Rep::OneService(const std::string& method,
     if (!s.ok()) return ErrorResponse(s);
     return Response{204, ""};
   }
-  Params p(body);
+  Params p(body, options);
   UpdateServiceParams params;
   params.unique_name = p.String("UniqueName");
   params.default_ttl = p.Integer("DefaultTtl");
@@ -517,7 +557,7 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
                                   std::string_view body) {
   const std::string path = Cat("/v1/Services/", ks, "/Sessions");
   if (method == "GET") {
-    ListQuery q = ParseListQuery(query);
+    ListQuery q = ParseListQuery(query, options);
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
     absl::StatusOr<SessionPage> page = store->ListSessions(ks, q.params);
     if (!page.ok()) return ErrorResponse(page.status());
@@ -532,7 +572,7 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
     return Json200(200, j);
   }
   if (method != "POST") return MethodNotAllowed();
-  Params p(body);
+  Params p(body, options);
   CreateSessionParams params;
   params.unique_name = p.String("UniqueName");
   params.date_expiry = p.Time("DateExpiry");
@@ -561,7 +601,7 @@ Response ProxyFake::Rep::OneSession(const std::string& method,
     if (!s.ok()) return ErrorResponse(s);
     return Response{204, ""};
   }
-  Params p(body);
+  Params p(body, options);
   UpdateSessionParams params;
   params.date_expiry = p.Time("DateExpiry");
   params.ttl = p.Integer("Ttl");

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <iterator>
 #include <limits>
 #include <new>
@@ -162,19 +163,30 @@ void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
   auto* node = new Node;
   node->listener = std::move(listener);
   MutexLock l(&mu_);
-  if (tail_ == nullptr) {
+  Node* tail = tail_.load(std::memory_order_relaxed);
+  if (tail == nullptr) {
     head_.store(node, std::memory_order_release);
   } else {
-    tail_->next.store(node, std::memory_order_release);
+    tail->next.store(node, std::memory_order_release);
   }
-  tail_ = node;
+  tail_.store(node, std::memory_order_release);
 }
 
 void ListenerList::Deliver(const SessionEvent& event) const {
-  for (Node* n = head_.load(std::memory_order_acquire); n != nullptr;
+  // The tail is published after its link, so it is reachable from the head.
+  const Node* const last = tail_.load(std::memory_order_acquire);
+  if (last == nullptr) return;
+  std::exception_ptr thrown;
+  for (const Node* n = head_.load(std::memory_order_acquire);;
        n = n->next.load(std::memory_order_acquire)) {
-    n->listener->OnEvent(event);
+    try {
+      n->listener->OnEvent(event);
+    } catch (...) {
+      if (thrown == nullptr) thrown = std::current_exception();
+    }
+    if (n == last) break;
   }
+  if (thrown != nullptr) std::rethrow_exception(thrown);
 }
 
 // Shard
@@ -268,8 +280,12 @@ void Shard::DeliverEvents() {
   }
   DeferredShards shards{this};
   t_deferred = &shards;
+  // If a listener throws, the shards still deferred keep their queues for
+  // their next delivery; this thread must not keep pointing at `shards`.
+  struct Reset {
+    ~Reset() { t_deferred = nullptr; }
+  } reset;
   for (size_t i = 0; i < shards.size(); ++i) shards[i]->DrainEvents();
-  t_deferred = nullptr;
 }
 
 void Shard::DrainEvents() {
@@ -290,7 +306,20 @@ void Shard::DrainEvents() {
       }
       batch.swap(pending_);
     }
-    for (const SessionEvent& e : batch) context_->listeners->Deliver(e);
+    size_t next = 0;  // Counted before the call: an event that threw is out.
+    try {
+      while (next < batch.size()) context_->listeners->Deliver(batch[next++]);
+    } catch (...) {
+      // The rest of the batch goes back to the front of the queue, ahead of
+      // the events queued meanwhile, and the shard is free for the next
+      // deliverer; the caller whose call delivered hears the exception.
+      MutexLock l(&mu_);
+      pending_.insert(pending_.begin(),
+                      std::make_move_iterator(batch.begin() + next),
+                      std::make_move_iterator(batch.end()));
+      delivering_ = false;
+      throw;
+    }
     batch.clear();
   }
 }
@@ -363,8 +392,28 @@ bool Shard::SettleLocked(SessionRecord* rec, int64_t now) {
   return true;
 }
 
+absl::Status Shard::TakePlaceLocked(const ShardService& service) {
+  if (!context_->quota->TryTake()) {
+    return ProxyError(absl::StatusCode::kResourceExhausted,
+                      kErrorTooManyRequests,
+                      Cat("Too Many Requests: the store holds its maximum of ",
+                          std::to_string(context_->quota->max()),
+                          " Sessions."));
+  }
+  if (!service.quota->TryTake()) {
+    context_->quota->Release();
+    return ProxyError(
+        absl::StatusCode::kResourceExhausted, kErrorTooManyRequests,
+        Cat("Too Many Requests: the Service holds its maximum of ",
+            std::to_string(service.quota->max()), " Sessions."));
+  }
+  return absl::OkStatus();
+}
+
 void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   EmitLocked(type, *rec, now);
+  context_->quota->Release();
+  rec->service->quota->Release();
   wheel_.Cancel(rec);
   if (rec->has_name) {
     names_.erase(rec);
@@ -438,6 +487,9 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   if (sessions_.contains(sid)) {
     return absl::AlreadyExistsError("SID collision");  // The store re-mints.
   }
+  // Last: a request refused for its own fault hears that fault, and nothing
+  // below can fail, so a place taken is a Session held.
+  if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
 
   SessionRecord::Ptr owned =
       SessionRecord::New(params.unique_name.value_or(""));
@@ -665,11 +717,13 @@ std::optional<uint64_t> Shard::NextEventTick() {
 }
 
 void Shard::AddServiceLocked(const Sid128& sid, std::string sid_text,
-                             int64_t default_ttl) {
+                             int64_t default_ttl,
+                             std::shared_ptr<SessionQuota> quota) {
   auto svc = std::make_unique<ShardService>();
   svc->sid = sid;
   svc->sid_text = std::move(sid_text);
   svc->default_ttl = default_ttl;
+  svc->quota = std::move(quota);
   services_.emplace(sid, std::move(svc));
 }
 

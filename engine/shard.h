@@ -55,6 +55,33 @@ enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
 
+// A count of Sessions held against a limit (StoreOptions::max_sessions and
+// max_sessions_per_service). Places are taken under one shard's lock but
+// counted across all shards, so the count is atomic, and a place is taken
+// by compare-and-swap: the count never passes the limit, even for a moment.
+class SessionQuota {
+ public:
+  explicit SessionQuota(int64_t max) : max_(max) {}
+  SessionQuota(const SessionQuota&) = delete;
+  SessionQuota& operator=(const SessionQuota&) = delete;
+
+  // Takes a place; false if the limit is reached.
+  bool TryTake() {
+    int64_t held = held_.load(std::memory_order_relaxed);
+    do {
+      if (held >= max_) return false;
+    } while (!held_.compare_exchange_weak(held, held + 1,
+                                          std::memory_order_relaxed));
+    return true;
+  }
+  void Release() { held_.fetch_sub(1, std::memory_order_relaxed); }
+  int64_t max() const { return max_; }
+
+ private:
+  const int64_t max_;
+  std::atomic<int64_t> held_{0};
+};
+
 // A Session as stored. The TimerEntry base makes it its own wheel entry.
 //
 // The unique_name lives in the same allocation, right after the record
@@ -116,6 +143,9 @@ struct ShardService {
   std::string sid_text;
   int64_t default_ttl = 0;
   absl::btree_map<uint64_t, SessionRecord*> by_seq;  // This shard's Sessions.
+  // The Service's Sessions in every shard; each replica shares it, and the
+  // last one to go frees it.
+  std::shared_ptr<SessionQuota> quota;
 };
 
 // The SID table holds the records themselves and is searched by SID.
@@ -170,6 +200,8 @@ class WakeupSink {
 };
 
 // The listeners, an append-only list that readers walk without a lock.
+// Deliver() calls the listeners there were when it started, so a listener
+// added from inside OnEvent hears the next event, not the current one.
 class ListenerList {
  public:
   ListenerList() = default;
@@ -181,6 +213,8 @@ class ListenerList {
   bool empty() const {
     return head_.load(std::memory_order_acquire) == nullptr;
   }
+  // Calls every listener with `event`, even after one throws; then
+  // rethrows the first exception, if any.
   void Deliver(const SessionEvent& event) const;
 
  private:
@@ -190,7 +224,8 @@ class ListenerList {
   };
   Mutex mu_;  // Serialises writers only.
   std::atomic<Node*> head_{nullptr};
-  Node* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Written under mu_, read without it: the last node a reader visits.
+  std::atomic<Node*> tail_{nullptr};
 };
 
 // What every shard shares. Constant after construction, except the atomics.
@@ -202,6 +237,7 @@ struct ShardContext {
   std::string account_sid;
   SidGenerator* sids = nullptr;
   std::atomic<uint64_t>* next_seq = nullptr;
+  SessionQuota* quota = nullptr;  // Every Session in the store.
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
 };
@@ -258,7 +294,9 @@ class Shard {
 
   // Service replication, called by the store with this shard's lock held.
   void AddServiceLocked(const Sid128& sid, std::string sid_text,
-                        int64_t default_ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                        int64_t default_ttl,
+                        std::shared_ptr<SessionQuota> quota)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the Service and its Sessions here (kDeleted each).
@@ -267,6 +305,8 @@ class Shard {
 
   // Delivers queued events unless another thread is already doing so. Called
   // from inside a listener, it leaves them to this thread's outer delivery.
+  // A listener's exception ends the delivery and propagates; the events
+  // not yet delivered stay queued, in order, for the next delivery.
   void DeliverEvents();
 
   ShardStats Stats();
@@ -296,7 +336,12 @@ class Shard {
   // Puts the record on the wheel for its next expiry or purge, or takes it
   // off if it has none.
   void RescheduleLocked(SessionRecord* rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the record from every index and frees it, queueing `type`.
+  // Takes a place for a new Session of `service` in the store's and the
+  // Service's quota, or returns ResourceExhausted/20429 naming the full one.
+  absl::Status TakePlaceLocked(const ShardService& service)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the record from every index and frees it and its places,
+  // queueing `type`.
   void RemoveLocked(SessionRecord* rec, EventType type, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Delivers this shard's queue if no other thread is delivering it.

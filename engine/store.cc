@@ -90,7 +90,9 @@ class StoreImpl final : public SessionStore,
   StoreImpl(const StoreOptions& options, std::string account_sid)
       : sids_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
-        mask_(static_cast<uint32_t>(options.shards - 1)) {
+        mask_(static_cast<uint32_t>(options.shards - 1)),
+        quota_(options.max_sessions),
+        max_sessions_per_service_(options.max_sessions_per_service) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
     context_.tick_ms = absl::ToInt64Milliseconds(options.tick);
@@ -101,6 +103,7 @@ class StoreImpl final : public SessionStore,
     context_.account_sid = std::move(account_sid);
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
+    context_.quota = &quota_;
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
     for (int i = 0; i < options.shards; ++i) {
@@ -167,9 +170,11 @@ class StoreImpl final : public SessionStore,
     entry.service.default_ttl = params.default_ttl;
     entry.service.date_created = entry.service.date_updated =
         absl::FromUnixMillis(absl::ToUnixMillis(now));
+    auto quota =
+        std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
     ForEachShardLocked([&](Shard& shard) {
       shard.mu().AssertHeld();
-      shard.AddServiceLocked(sid, entry.service.sid, params.default_ttl);
+      shard.AddServiceLocked(sid, entry.service.sid, params.default_ttl, quota);
     });
     service_names_.emplace(params.unique_name, sid);
     services_by_seq_.emplace(entry.seq, sid);
@@ -291,6 +296,7 @@ class StoreImpl final : public SessionStore,
       const CreateSessionParams& params) override {
     std::optional<Sid128> service = internal::ParseSid("KS", service_text);
     if (!service) return NotFound(CollectionPath(service_text));
+    bool purged = false;
     for (;;) {
       Sid128 sid = sids_.Next();
       // A named Session lives in the shard of its name (see shard.h).
@@ -304,6 +310,12 @@ class StoreImpl final : public SessionStore,
       if (absl::IsAlreadyExists(s.status()) &&
           !ProxyErrorCode(s.status()).has_value()) {
         continue;  // A restored SID collided with a fresh one: mint again.
+      }
+      // A Session whose purge is due holds no place, as it holds no name:
+      // run what is due, once, before refusing.
+      if (absl::IsResourceExhausted(s.status()) && !purged) {
+        purged = true;
+        if (Advance() > 0) continue;
       }
       if (absl::IsNotFound(s.status())) {
         return NotFound(CollectionPath(service_text));
@@ -642,7 +654,14 @@ class StoreImpl final : public SessionStore,
     for (;;) {
       planned_.store(kNothingPlanned, std::memory_order_release);
       dirty_.store(false, std::memory_order_release);
-      Advance();
+      try {
+        Advance();
+      } catch (...) {
+        // A listener threw, and this thread has no caller to tell. The
+        // events it did not deliver stay queued; the loop runs again at
+        // once and delivers them.
+        continue;
+      }
       const std::optional<uint64_t> next = NextEventTick();
       std::unique_lock<std::mutex> l(wake_mu_);
       if (stop_) return;
@@ -666,6 +685,8 @@ class StoreImpl final : public SessionStore,
   std::atomic<uint64_t> next_seq_{1};
   std::vector<std::unique_ptr<Shard>> shards_;
   const uint32_t mask_;
+  internal::SessionQuota quota_;  // Atomic: every shard takes places.
+  const int64_t max_sessions_per_service_;
 
   // The Service registry; shards hold replicas (see the file comment).
   internal::Mutex services_mu_;
@@ -704,6 +725,11 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     return absl::InvalidArgumentError(
         "StoreOptions::closed_retention must be from 0 to 100 years, or "
         "infinite");
+  }
+  if (options.max_sessions < 0 || options.max_sessions_per_service < 0) {
+    return absl::InvalidArgumentError(
+        "StoreOptions::max_sessions and max_sessions_per_service must be >= "
+        "0 (kNoLimit for no limit)");
   }
   std::string account;
   if (options.account_sid.empty()) {

@@ -278,6 +278,41 @@ class FakeCliTest(unittest.TestCase):
         self.assertEqual(got["status"], 404, got)
         self.assertEqual(got["body"]["code"], 20404)
 
+    def test_max_sessions_flags(self):
+        self.fake = self.start("--max-sessions", "2",
+                               "--max-sessions-per-service=1")
+        one = f"/v1/Services/{self.create_service('one')}/Sessions"
+        two = f"/v1/Services/{self.create_service('two')}/Sessions"
+        self.assertEqual(self.fake.ask(f"POST {one}")["status"], 201)
+        refused = self.fake.ask(f"POST {one}")
+        self.assertEqual(refused["status"], 429, refused)
+        self.assertEqual(refused["body"]["code"], 20429)
+        self.assertEqual(self.fake.ask(f"POST {two}")["status"], 201)
+        three = f"/v1/Services/{self.create_service('three')}/Sessions"
+        refused = self.fake.ask(f"POST {three}")
+        self.assertEqual(refused["status"], 429, refused)
+        self.assertIn("the store holds its maximum of 2",
+                      refused["body"]["message"])
+
+    def test_a_line_too_long_gets_413_and_it_carries_on(self):
+        sessions = f"/v1/Services/{self.create_service()}/Sessions"
+        # 1 MiB: far past the 64 KiB body and the 16 KiB for the rest.
+        answer = self.fake.ask(f"POST {sessions} UniqueName=" + "a" * 2**20)
+        self.assertEqual(answer["status"], 413, answer)
+        body = answer["body"]
+        self.assertEqual(set(body), {"code", "message", "more_info", "status"})
+        self.assertEqual(body["code"], 20413)
+        self.assertEqual(body["status"], 413)
+        self.assertTrue(body["message"].startswith("Line too long"), body)
+        # A body just past 64 KiB fits on a line: the fake refuses it.
+        answer = self.fake.ask(f"POST {sessions} Pad=" + "a" * 2**16)
+        self.assertEqual(answer["status"], 413, answer)
+        self.assertTrue(
+            answer["body"]["message"].startswith("Request body too large"))
+        listed = self.fake.ask(f"GET {sessions}")
+        self.assertEqual(listed["status"], 200, listed)
+        self.assertEqual(listed["body"]["sessions"], [])
+
     def test_eof_exits_zero(self):
         self.fake.ask("GET /v1/Services")
         self.assertEqual(self.fake.close(), 0)
@@ -304,6 +339,7 @@ class FlagsTest(unittest.TestCase):
     def test_bad_flags_exit_2_with_usage_on_stderr(self):
         for flags in [["--nope"], ["--seed"], ["--seed", "x"],
                       ["--retention", "-1"], ["--auto-services=1"],
+                      ["--max-sessions", "-1"], ["--max-sessions-per-service"],
                       ["positional"]]:
             with self.subTest(flags=flags):
                 result = self.run_fake(*flags)
@@ -313,7 +349,9 @@ class FlagsTest(unittest.TestCase):
 
     def test_good_flags_and_empty_input_exit_0(self):
         result = self.run_fake("--seed", "7", "--base=http://x",
-                               "--auto-services", "--retention", "0")
+                               "--auto-services", "--retention", "0",
+                               "--max-sessions", "0",
+                               "--max-sessions-per-service=5")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, "")
 

@@ -2,8 +2,9 @@
 // it: every route with its status code and the exact keys of its JSON, every
 // error code of SPEC section 7 with its Twilio-shaped body, 405 for a wrong
 // method, keyset paging that survives creates and deletes between pages,
-// expiry, re-open and purge on the fake's clock, form decoding, and hostile
-// requests that must get an error answer and leave the fake working.
+// expiry, re-open and purge on the fake's clock, form decoding, hostile
+// requests that must get an error answer and leave the fake working, and the
+// limits on Sessions (429) and on requests (413, 80701).
 //
 // Every test runs a fake whose clock starts at 2030-01-01T00:00:00Z, with a
 // fixed seed and account; time moves only by Advance/SetTime, and times are
@@ -1730,6 +1731,166 @@ TEST_F(ProxyFakeTest, HostileRequestsGetAnErrorAndTheFakeKeepsWorking) {
   // Only the ordinary creates made Sessions.
   json all = Get(sessions + "?PageSize=1000");
   EXPECT_EQ(all["sessions"].size(), static_cast<size_t>(created));
+}
+
+// Limits ----------------------------------------------------------------------
+//
+// Each refusal leaves the store as it was: the tests compare Stats() and
+// the refused Session's name before and after.
+
+// The fake's message for `r`, or "" if it has none.
+std::string Message(const Response& r) {
+  return Parse(r).value("message", std::string());
+}
+
+TEST(ProxyFakeLimitsTest, CreatePastTheServiceLimitIs429AndEvictsNothing) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_sessions_per_service = 2;
+  ProxyFake fake(options);
+  const std::string ks = CreateService(fake, "UniqueName=full");
+  const std::string first = CreateSession(fake, ks, "UniqueName=a")["sid"];
+  CreateSession(fake, ks, "UniqueName=b");
+  Response refused = fake.Handle("POST", SessionsPath(ks), "UniqueName=c");
+  ASSERT_TRUE(IsError(refused, 429, 20429));
+  EXPECT_EQ(refused.body,
+            "{\"code\":20429,\"message\":\"Too Many Requests: the Service "
+            "holds its maximum of 2 Sessions.\",\"more_info\":"
+            "\"https://www.twilio.com/docs/errors/20429\",\"status\":429}");
+  EXPECT_EQ(fake.store().Stats().sessions, 2);
+  EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "a")).status, 200);
+  EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "c")).status, 404);
+  // A delete frees the place.
+  ASSERT_EQ(fake.Handle("DELETE", SessionPath(ks, first)).status, 204);
+  CreateSession(fake, ks, "UniqueName=c");
+}
+
+TEST(ProxyFakeLimitsTest, CreatePastTheStoreLimitIs429) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_sessions = 2;
+  ProxyFake fake(options);
+  const std::string one = CreateService(fake, "UniqueName=one");
+  const std::string two = CreateService(fake, "UniqueName=two");
+  CreateSession(fake, one);
+  CreateSession(fake, two);
+  Response refused = fake.Handle("POST", SessionsPath(two));
+  ASSERT_TRUE(IsError(refused, 429, 20429));
+  EXPECT_EQ(Message(refused),
+            "Too Many Requests: the store holds its maximum of 2 Sessions.");
+  EXPECT_EQ(fake.store().Stats().sessions, 2);
+}
+
+TEST(ProxyFakeLimitsTest, ANegativeLimitAnswersEveryRequest500) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_sessions = -1;
+  ProxyFake fake(options);
+  Response r = fake.Handle("GET", "/v1/Services");
+  ASSERT_TRUE(IsError(r, 500, 20500)) << Brief(r);
+  EXPECT_TRUE(absl::StrContains(Message(r), "max_sessions")) << Brief(r);
+}
+
+TEST(ProxyFakeLimitsTest, TheDefaultsTakeTheLargestValidCreate) {
+  ProxyFake fake(FixedOptions());
+  const std::string ks = CreateService(fake, "UniqueName=big");
+  // 191 four-byte characters, every byte percent-encoded, and two
+  // participants with long fields: about 6 KiB of form.
+  const std::string name = Repeat("\xf0\x9f\x98\x80", 191);
+  const std::string person =
+      Cat("{\"Identifier\": \"", Repeat("1", 1000), "\", \"FriendlyName\": \"",
+          Repeat("\xc3\xa9", 500), "\"}");
+  const std::string body =
+      Cat("UniqueName=", Enc(name), "&Ttl=3600&Mode=voice-and-message",
+          "&Participants=", Enc(person), "&Participants=", Enc(person));
+  json created = CreateSession(fake, ks, body);
+  EXPECT_EQ(created["unique_name"], name);
+}
+
+TEST(ProxyFakeLimitsTest, ABodyOverMaxBodyBytesIs413Unread) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_body_bytes = 100;
+  ProxyFake fake(options);
+  const std::string ks = CreateService(fake, "UniqueName=small");
+  const std::string exact = Cat("UniqueName=fits&Pad=", Repeat("x", 80));
+  ASSERT_EQ(exact.size(), 100u);
+  CreateSession(fake, ks, exact);
+  const std::string over = Cat("UniqueName=over&Pad=", Repeat("x", 81));
+  for (const char* method : {"POST", "GET", "DELETE"}) {
+    Response r = fake.Handle(method, SessionsPath(ks), over);
+    ASSERT_TRUE(IsError(r, 413, 20413)) << method;
+    EXPECT_EQ(Message(r),
+              "Request body too large: 101 bytes; the limit is 100.");
+  }
+  EXPECT_EQ(fake.store().Stats().sessions, 1);
+  EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "over")).status, 404);
+}
+
+TEST(ProxyFakeLimitsTest, MoreThanMaxParamsIs413InABodyOrAQuery) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_params = 4;
+  ProxyFake fake(options);
+  const std::string ks = CreateService(fake, "UniqueName=few");
+  CreateSession(fake, ks, "UniqueName=four&Ttl=1&Mode=voice-only&X=1");
+  Response r = fake.Handle("POST", SessionsPath(ks),
+                           "UniqueName=five&Ttl=1&Mode=voice-only&X=1&Y=2");
+  ASSERT_TRUE(IsError(r, 413, 20413));
+  EXPECT_EQ(Message(r), "Too many parameters: 5; the limit is 4.");
+  EXPECT_EQ(fake.store().Stats().sessions, 1);
+  EXPECT_TRUE(IsError(
+      fake.Handle("GET", SessionsPath(ks) + "?PageSize=1&a&b&c&PageSize=2"),
+      413, 20413));
+  EXPECT_EQ(fake.Handle("GET", SessionsPath(ks) + "?PageSize=1&a&b&c").status,
+            200);
+}
+
+TEST(ProxyFakeLimitsTest, AParameterOverMaxParamBytesIs80701NamingIt) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_param_bytes = 10;
+  ProxyFake fake(options);
+  const std::string ks = CreateService(fake, "UniqueName=short");
+  // The limit is on the decoded value: ten escapes are ten bytes.
+  json fits = CreateSession(fake, ks, Cat("UniqueName=", Repeat("%41", 10)));
+  EXPECT_EQ(fits["unique_name"], "AAAAAAAAAA");
+  Response r = fake.Handle("POST", SessionsPath(ks), "UniqueName=AAAAAAAAAAA");
+  ASSERT_TRUE(IsInvalidParameter(r, "UniqueName"));
+  EXPECT_EQ(Message(r), "'UniqueName' is invalid. It is longer than 10 bytes.");
+  // Unknown parameters and names are held to it too; an over-long name is
+  // echoed in part.
+  EXPECT_TRUE(IsInvalidParameter(
+      fake.Handle("POST", SessionsPath(ks), "Ignored=12345678901"), "Ignored"));
+  EXPECT_TRUE(IsInvalidParameter(
+      fake.Handle("POST", SessionsPath(ks), Cat(Repeat("k", 1000), "=1")),
+      Repeat("k", 256)));
+  EXPECT_EQ(fake.store().Stats().sessions, 1);
+}
+
+TEST_F(ProxyFakeTest, DeeplyNestedJsonInParticipantsIs80701) {
+  // Within the default 16 KiB a value: 8000 levels of arrays, and 2700
+  // levels of objects inside a field. The JSON parser is not recursive,
+  // so neither can exhaust the stack; both are refused as not a
+  // participant.
+  const std::string arrays = Cat(Repeat("[", 8000), Repeat("]", 8000));
+  std::string objects = Cat(Repeat("{\"a\":", 2700), "1", Repeat("}", 2700));
+  objects = Cat("{\"Identifier\":", objects, "}");
+  ASSERT_LE(objects.size(), 16u * 1024);
+  for (const std::string& value : {arrays, objects}) {
+    Response r = Call("POST", SessionsPath(ks_),
+                      Cat("UniqueName=nested&Participants=", Enc(value)));
+    EXPECT_TRUE(IsInvalidParameter(r, "Participants")) << Brief(r);
+  }
+  EXPECT_EQ(Call("GET", SessionPath(ks_, "nested")).status, 404);
+  EXPECT_EQ(fake_.store().Stats().sessions, 0);
+}
+
+TEST_F(ProxyFakeTest, HostileBodiesPastTheDefaultLimitsAreRefusedUnparsed) {
+  const std::string sessions = SessionsPath(ks_);
+  // Past 64 KiB: refused before decoding.
+  EXPECT_TRUE(
+      IsError(Call("POST", sessions, Repeat("%41", 1024 * 1024)), 413, 20413));
+  // Under 64 KiB, but thousands of Participants: refused after decoding,
+  // before any is parsed as JSON.
+  EXPECT_TRUE(
+      IsError(Call("POST", sessions, Repeat("Participants=%7B%7D&", 3000)), 413,
+              20413));
+  EXPECT_EQ(fake_.store().Stats().sessions, 0);
 }
 
 }  // namespace

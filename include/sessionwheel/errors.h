@@ -2,7 +2,7 @@
 //
 // Every error the store returns is an `absl::Status` with the closest
 // canonical code (NotFound, AlreadyExists, InvalidArgument,
-// FailedPrecondition) and, as a payload, the numeric Proxy error code the real
+// FailedPrecondition, ResourceExhausted) and, as a payload, the numeric Proxy error code the real
 // service would answer with. The fake (and any host) reads it back with
 // `ProxyErrorCode`.
 //
@@ -25,6 +25,7 @@ namespace sessionwheel {
 
 // The Proxy API error codes the store produces (SPEC section 7).
 inline constexpr int kErrorNotFound = 20404;
+inline constexpr int kErrorTooManyRequests = 20429;  // A Session limit.
 inline constexpr int kErrorInvalidPageToken = 21481;
 inline constexpr int kErrorMalformedSessionSid = 80409;
 inline constexpr int kErrorServiceNameTaken = 80602;

@@ -3,7 +3,8 @@
 // A listener sees every change to every Session: created, updated, an
 // interaction, ended (closed or failed, with the reason), deleted and purged.
 // Events are delivered with no engine lock held and, for any one Session, in
-// the order the changes happened. A listener may call back into the store.
+// the order the changes happened. A listener may call back into the store;
+// SessionListener's comment is the whole contract (blocking, exceptions).
 //
 // Example:
 //
@@ -53,10 +54,31 @@ struct SessionEvent {
 // Receives events. Must be safe to call from any thread: events for
 // different Sessions may arrive concurrently from different threads.
 //
-// Contract: OnEvent should return promptly. It may call any method of the
-// store (its events are then delivered after the current one returns). A
-// slow listener delays the events queued behind it on the same shard but
-// never blocks a store operation that is not itself delivering events.
+// The contract between a listener and the store:
+//
+// - Who calls. Each shard's events are delivered, in order, by one thread
+//   at a time: the thread whose call queued them or, if another thread is
+//   already delivering that shard's events, that thread. With
+//   `background_expiry`, expiry events come from the store's own thread.
+//   No engine lock is held during OnEvent.
+// - Calling back. OnEvent may call any method of the store, on any Session,
+//   the one it hears about included, and AddListener. Events caused by
+//   those calls are delivered on the same thread after OnEvent returns,
+//   never recursively. A listener added from inside OnEvent hears the
+//   events after the current one.
+// - Blocking. OnEvent should return promptly. A listener that blocks holds
+//   up only the thread delivering: other threads' operations, on the same
+//   Session included, go on and their events queue behind it (in memory,
+//   unbounded) until it returns.
+// - Throwing. The store never throws, but it lets a listener's exception
+//   through: the change that caused the event has been made and the store
+//   stays whole. The other listeners still hear that event; then the
+//   exception propagates out of the store call that was delivering (a
+//   CreateSession, an Advance, ...) in place of its result.
+//   Events not yet delivered stay queued, in order, and are delivered,
+//   each exactly once, by the next call that delivers that shard's events
+//   (any call on a Session there, or Advance()). On the background expiry
+//   thread the exception is caught and dropped, and delivery goes on.
 class SessionListener {
  public:
   virtual ~SessionListener() = default;

@@ -62,6 +62,25 @@ struct ProxyFakeOptions {
   // absl::InfiniteDuration() never purges. A negative value means 0, and a
   // finite one over 100 years means never.
   absl::Duration closed_retention = absl::Hours(24 * 90);
+
+  // Session limits of the fake's own store (StoreOptions): a create past
+  // either is answered 429 with code 20429, and nothing is evicted. A fake
+  // over a caller's store keeps that store's limits. A negative value makes
+  // every request answer 500 with code 20500 and the reason.
+  int64_t max_sessions = kNoLimit;
+  int64_t max_sessions_per_service = kNoLimit;
+
+  // Bounds on one request, so a broken or hostile client cannot make the
+  // fake do unbounded work. Past one, the request is refused before the
+  // store sees it: a body over `max_body_bytes` is 413 with code 20413,
+  // unread; a body or query string of more than `max_params` fields is 413
+  // with code 20413; a field whose decoded name or value is over
+  // `max_param_bytes` is 400 with code 80701 naming it. The largest valid
+  // request is a few KiB (a 191-character name, percent-encoded, and two
+  // participants), so the defaults refuse nothing an SDK sends.
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_params = 256;
+  size_t max_param_bytes = 16 * 1024;
 };
 
 // One HTTP answer.
@@ -89,7 +108,8 @@ class ProxyFake {
   // `target` is the path and query ("/v1/Services/KS…/Sessions?PageSize=20")
   // or a full URL under `base_url`. `form_body` is
   // application/x-www-form-urlencoded as the Twilio SDKs send it (`+` and
-  // `%XX`, `Participants` repeated, each a JSON object). Never throws; every
+  // `%XX`, `Participants` repeated, each a JSON object). Never throws
+  // (unless a listener the caller added to the store throws); every
   // failure is an error answer with a Twilio-shaped body:
   // {"code", "message", "more_info", "status"}.
   Response Handle(std::string_view method, std::string_view target,

@@ -32,6 +32,7 @@
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,9 @@
 #include "sessionwheel/session.h"
 
 namespace sessionwheel {
+
+// The value of a limit that does not limit.
+inline constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 
 struct StoreOptions {
   // Where time comes from. Not owned; must outlive the store. Null means
@@ -79,6 +83,16 @@ struct StoreOptions {
   // destroyed. If false, expiry runs only when the host calls Advance() (and
   // on reads, which never return a stale Session).
   bool background_expiry = false;
+
+  // The most Sessions the store holds at once, and the most any one Service
+  // holds. Every Session held counts, ended ones too: they keep their memory
+  // and unique_name until deleted or purged. A create past a limit is
+  // refused with ResourceExhausted/20429 and nothing is evicted; a delete, a
+  // purge or a Service delete frees places. A limit bounds the memory a
+  // runaway or hostile client can take, at the cost of refusing creates
+  // when full. From 0 (every create refused) to kNoLimit.
+  int64_t max_sessions = kNoLimit;
+  int64_t max_sessions_per_service = kNoLimit;
 };
 
 // Counts of what the store holds. Each shard is counted under its own lock;
@@ -144,7 +158,9 @@ class SessionStore {
   // InvalidArgument/80701 for a bad parameter (a `date_expiry` not after now,
   // a negative `ttl`, a `unique_name` over 191 characters or not UTF-8);
   // InvalidArgument/80609 for more than 2 participants;
-  // AlreadyExists/80603 when the unique_name is held in the Service.
+  // AlreadyExists/80603 when the unique_name is held in the Service;
+  // ResourceExhausted/20429 when the store or the Service holds its
+  // `max_sessions` or `max_sessions_per_service`.
   virtual absl::StatusOr<Session> CreateSession(
       std::string_view service_sid, const CreateSessionParams& params) = 0;
 
