@@ -65,8 +65,11 @@ class SessionQuota {
   SessionQuota(const SessionQuota&) = delete;
   SessionQuota& operator=(const SessionQuota&) = delete;
 
-  // Takes a place; false if the limit is reached.
+  // Takes a place; false if the limit is reached. Without a limit nothing is
+  // counted: every create and delete on every core would otherwise write one
+  // shared cache line.
   bool TryTake() {
+    if (max_ == kNoLimit) return true;
     int64_t held = held_.load(std::memory_order_relaxed);
     do {
       if (held >= max_) return false;
@@ -74,7 +77,9 @@ class SessionQuota {
                                           std::memory_order_relaxed));
     return true;
   }
-  void Release() { held_.fetch_sub(1, std::memory_order_relaxed); }
+  void Release() {
+    if (max_ != kNoLimit) held_.fetch_sub(1, std::memory_order_relaxed);
+  }
   int64_t max() const { return max_; }
 
  private:
