@@ -1,0 +1,203 @@
+// The store the three baselines share: one std::mutex over a hash map of
+// Sessions by SID (owning), one by unique_name, and a deadline index. The
+// baselines differ only in that index and in the hash map type, the two
+// template parameters; everything a call does around them is written once,
+// here.
+//
+// A DeadlineIndex<Record> is a class template over the store's record type
+// with these members, called only under the store's lock:
+//
+//   struct Hook                        the fields it keeps in every Record
+//   bool Set(Record* rec, int64_t at)  puts `rec` at deadline `at` (never
+//                                      kNoTime), inserting or moving it;
+//                                      false if it was at `at` already
+//   void Remove(Record* rec)           takes `rec` out, if it is in
+//   Record* PopDue(int64_t now)        takes out a Record due at or before
+//                                      `now` and returns it; null for none
+//   int64_t NextDeadline() const       the earliest deadline, or kNoTime; may
+//                                      be early (it only wakes a thread)
+//
+// A StringMap<Value> is a hash map from a string view type to Value whose
+// key_type is constructible from (data, size): std::unordered_map over
+// std::string_view, or absl::flat_hash_map over absl::string_view.
+//
+// Templates rather than virtual hooks: each baseline compiles to the code a
+// hand-written store would be, with no indirect call per operation to bias
+// the comparison.
+//
+// Example (bench/baseline_multimap.cc):
+//
+//   template <typename Value>
+//   using StringMap = std::unordered_map<std::string_view, Value>;
+//   auto store =
+//       std::make_unique<BaselineStore<MultimapIndex, StringMap>>(config);
+
+#ifndef SESSIONWHEEL_BENCH_BASELINE_STORE_H_
+#define SESSIONWHEEL_BENCH_BASELINE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "bench/baseline_common.h"
+#include "bench/store_under_test.h"
+#include "sessionwheel/clock.h"
+#include "sessionwheel/session.h"
+
+namespace sessionwheel::bench {
+
+template <template <typename> class DeadlineIndex,
+          template <typename> class StringMap>
+class BaselineStore final : public ExpiryStoreUnderTest {
+ public:
+  explicit BaselineStore(const StoreConfig& config)
+      : clock_(config.clock), identity_(config.seed), events_(config.listener) {
+    if (config.background_expiry) {
+      expiry_ = std::make_unique<ExpiryThread>(clock_, [this] {
+        Advance();
+        std::lock_guard<std::mutex> l(mu_);
+        return index_.NextDeadline();
+      });
+    }
+  }
+
+  // Stops the expiry thread before the tables it reads go.
+  ~BaselineStore() override { expiry_.reset(); }
+
+  std::optional<Session> Create(std::string_view unique_name,
+                                int64_t ttl) override {
+    std::lock_guard<std::mutex> l(mu_);
+    // Ended Sessions are never purged here, so a held name stays held.
+    if (by_name_.count(Key(unique_name)) != 0) return std::nullopt;
+    const int64_t now = NowMs(*clock_);
+    auto owned = std::make_unique<Record>();
+    Record* rec = owned.get();
+    do {
+      rec->sid = identity_.MintSessionSid();
+    } while (by_sid_.count(Key(rec->sid)) != 0);
+    rec->unique_name = unique_name;
+    rec->ttl = ttl;
+    rec->created_ms = rec->updated_ms = rec->base_ms = now;
+    by_sid_.emplace(rec->sid, std::move(owned));
+    by_name_.emplace(rec->unique_name, rec);
+    ScheduleLocked(rec);
+    return identity_.Snapshot(*rec);
+  }
+
+  std::optional<Session> FetchBySid(std::string_view sid) override {
+    CloseEvents::DeliverAtExit deliver(&events_);
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = by_sid_.find(Key(sid));
+    if (it == by_sid_.end()) return std::nullopt;
+    SettleLocked(it->second.get(), NowMs(*clock_));
+    return identity_.Snapshot(*it->second);
+  }
+
+  std::optional<Session> FetchByName(std::string_view unique_name) override {
+    CloseEvents::DeliverAtExit deliver(&events_);
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = by_name_.find(Key(unique_name));
+    if (it == by_name_.end()) return std::nullopt;
+    SettleLocked(it->second, NowMs(*clock_));
+    return identity_.Snapshot(*it->second);
+  }
+
+  std::optional<Session> UpdateTtl(std::string_view sid, int64_t ttl) override {
+    CloseEvents::DeliverAtExit deliver(&events_);
+    std::lock_guard<std::mutex> l(mu_);
+    const int64_t now = NowMs(*clock_);
+    Record* rec = FindLiveLocked(sid, now);
+    if (rec == nullptr) return std::nullopt;
+    rec->ttl = ttl;
+    rec->updated_ms = now;
+    ScheduleLocked(rec);
+    SettleLocked(rec, now);  // The new ttl may be spent already.
+    return identity_.Snapshot(*rec);
+  }
+
+  std::optional<Session> RecordInteraction(std::string_view sid) override {
+    CloseEvents::DeliverAtExit deliver(&events_);
+    std::lock_guard<std::mutex> l(mu_);
+    const int64_t now = NowMs(*clock_);
+    Record* rec = FindLiveLocked(sid, now);
+    if (rec == nullptr) return std::nullopt;
+    rec->Interact(now);
+    ScheduleLocked(rec);
+    return identity_.Snapshot(*rec);
+  }
+
+  int64_t Advance() override {
+    CloseEvents::DeliverAtExit deliver(&events_);
+    std::lock_guard<std::mutex> l(mu_);
+    const int64_t now = NowMs(*clock_);
+    int64_t closed = 0;
+    while (Record* rec = index_.PopDue(now)) {
+      ExpireLocked(rec);
+      ++closed;
+    }
+    return closed;
+  }
+
+ private:
+  // A Session with the fields its deadline index keeps in it.
+  struct Record : BaselineSession, DeadlineIndex<Record>::Hook {};
+
+  using SidMap = StringMap<std::unique_ptr<Record>>;
+
+  // Debian's Abseil keeps absl::string_view distinct from std::string_view.
+  static typename SidMap::key_type Key(std::string_view s) {
+    return {s.data(), s.size()};
+  }
+
+  // The live Session with this SID after settling it, or null.
+  Record* FindLiveLocked(std::string_view sid, int64_t now) {
+    auto it = by_sid_.find(Key(sid));
+    if (it == by_sid_.end()) return nullptr;
+    Record* rec = it->second.get();
+    SettleLocked(rec, now);
+    return rec->live() ? rec : nullptr;
+  }
+
+  // Closes `rec` if its expiry instant has passed.
+  void SettleLocked(Record* rec, int64_t now) {
+    const int64_t instant = rec->ExpiryInstant();
+    if (instant == kNoTime || instant > now) return;
+    index_.Remove(rec);
+    ExpireLocked(rec);
+  }
+
+  void ExpireLocked(Record* rec) {
+    const int64_t instant = rec->ExpiryInstant();
+    rec->Expire(instant);
+    if (events_.enabled()) events_.Add(identity_.Snapshot(*rec), instant);
+  }
+
+  // Puts `rec` at its expiry instant in the index, or takes it out.
+  void ScheduleLocked(Record* rec) {
+    const int64_t at = rec->ExpiryInstant();
+    if (at == kNoTime) {
+      index_.Remove(rec);
+      return;
+    }
+    if (index_.Set(rec, at) && expiry_ != nullptr) expiry_->ScheduledAt(at);
+  }
+
+  // Constant after construction
+  Clock* const clock_;
+
+  std::mutex mu_;
+  // Protected by mu_
+  BaselineIdentity identity_;
+  SidMap by_sid_;
+  StringMap<Record*> by_name_;
+  DeadlineIndex<Record> index_;
+
+  CloseEvents events_;
+  std::unique_ptr<ExpiryThread> expiry_;  // Null without background expiry.
+};
+
+}  // namespace sessionwheel::bench
+
+#endif  // SESSIONWHEEL_BENCH_BASELINE_STORE_H_
