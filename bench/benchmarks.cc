@@ -19,6 +19,8 @@
 //   expire_spread     N Sessions due over 60 s, advanced every 10 ms tick
 //   lateness_manual   close-event time minus expiry instant, manual clock
 //   lateness_system   the same on the system clock, background expiry
+//   memory_latency    one dependent load from DRAM: no store, one run; the
+//                     floor under every single-call rate (ns_per_load)
 //
 // The per-operation workloads share one store per kind with N live Sessions,
 // built on first use (untimed) and kept. The one-shot workloads build a store
@@ -437,6 +439,62 @@ void BM_LatenessSystemClock(State& state, StoreKind kind) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// The memory floor ---------------------------------------------------------
+
+// memory_latency's buffer: a constant, not N, so CI's tiny run measures the
+// same floor. It is about the heap of 500k Sessions and takes well under a
+// second to build (once, untimed). A cloud VM may report its host's whole L3
+// (the 2-core dev VM says 260 MiB), but its share is far smaller: with huge
+// pages, a load cost the same there at 64 MiB as at 256 MiB.
+constexpr size_t kLatencyBufferBytes = size_t{256} << 20;
+
+// Dependent loads per iteration: enough that the loop's own cost vanishes.
+constexpr int64_t kLoadsPerIteration = int64_t{1} << 16;
+
+// One cache line of the chase, holding the index of the next.
+struct alignas(64) ChaseLine {
+  uint32_t next;
+};
+
+// The buffer as one random cycle through all its lines (Sattolo's shuffle),
+// built on first use. Never freed, like the live stores.
+const std::vector<ChaseLine>& ChaseCycle() {
+  static const auto* lines = [] {
+    auto* v =
+        new std::vector<ChaseLine>(kLatencyBufferBytes / sizeof(ChaseLine));
+    for (size_t i = 0; i < v->size(); ++i) (*v)[i].next = i;
+    std::mt19937_64 rng(1);
+    for (size_t i = v->size() - 1; i > 0; --i) {
+      std::swap((*v)[i].next, (*v)[rng() % i].next);
+    }
+    return v;
+  }();
+  return *lines;
+}
+
+// The time of one load whose address depends on the load before: a random
+// walk through a buffer far beyond the cache, on ordinary 4 KiB pages, so
+// each load also misses the TLB, as a lookup in a store of 1M Sessions does.
+// That lookup costs a few such dependent misses (hash slot, record, its
+// strings), so this is the floor under every single-call rate: 2 misses at
+// 100-200 ns each bound a fetch at a few M/s, whatever the store. Reported
+// as ns_per_load; no store takes part, so it runs once, not per store.
+void BM_MemoryLatency(State& state) {
+  const std::vector<ChaseLine>& lines = ChaseCycle();
+  uint32_t at = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    for (int64_t k = 0; k < kLoadsPerIteration; ++k) at = lines[at].next;
+    benchmark::DoNotOptimize(at);
+  }
+  const double ns = std::chrono::duration<double, std::nano>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  const int64_t loads = state.iterations() * kLoadsPerIteration;
+  state.SetItemsProcessed(loads);
+  state.counters["ns_per_load"] = ns / static_cast<double>(loads);
+}
+
 // Registration -------------------------------------------------------------
 
 // The sweep's sizes: 10k to 4M, and N itself, up to 4 N (so a tiny CI run
@@ -512,6 +570,10 @@ void RegisterAll() {
   for (StoreKind k : kAllStores) {
     OneShot(Register("lateness_system", k, BM_LatenessSystemClock));
   }
+  // No "/<store>" in the name: the summary prints it on a line of its own.
+  benchmark::RegisterBenchmark("memory_latency", BM_MemoryLatency)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 
 For each workload: the median rate of sessionwheel and of each baseline, and
 sessionwheel's ratio to the best baseline (above 1 means sessionwheel is
-faster). Standard library only.
+faster); then, if it ran, memory_latency's time of one dependent DRAM load,
+the floor under every single-call rate. Standard library only.
 
 Usage: bench/results_table.py RESULTS.json
 """
@@ -84,6 +85,10 @@ def main():
             best = max(base) if kind == "rate" else min(base)
             ratio = f"{(vals[0] / best) if kind == 'rate' else (best / vals[0]):.2f}x"
         print(f"| {label} | " + " | ".join(show(v, kind) for v in vals) + f" | {ratio} |")
+    # Not per store: its name has no "/<store>" part.
+    latency = find(results, "memory_latency", "")
+    if latency is not None and "ns_per_load" in latency:
+        print(f"\nMemory latency (one dependent load): {latency['ns_per_load']:.0f} ns")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ void SummaryReporter::ReportRuns(const std::vector<Run>& runs) {
     if (!median && !single) continue;
 
     const std::string& name = run.run_name.function_name;
+    if (name == "memory_latency") {
+      memory_latency_ns_ = run.counters.at("ns_per_load").value;
+      continue;
+    }
     const size_t slash = name.find('/');
     if (slash == std::string::npos) continue;
     std::string workload = name.substr(0, slash);
@@ -96,6 +100,7 @@ void SummaryReporter::Finalize() {
   PrintTable("ms per timed run (one-shot workloads)", "", Better::kLower);
   PrintLateness();
   PrintRatios();
+  PrintMemoryLatency();
   if (!errors_.empty()) {
     out << "\n" << errors_.size() << " benchmark(s) stopped with an error:\n";
     for (const std::string& e : errors_) out << "  " << e << "\n";
@@ -201,6 +206,12 @@ void SummaryReporter::PrintRatios() {
           << Format("%.2f", a / b) << "\n";
     }
   }
+}
+
+void SummaryReporter::PrintMemoryLatency() {
+  if (memory_latency_ns_ <= 0) return;
+  GetOutputStream() << "\nmemory latency (dependent load): "
+                    << Plain(memory_latency_ns_) << " ns\n";
 }
 
 }  // namespace sessionwheel::bench

@@ -3,8 +3,10 @@
 // against the best baseline on the same workload.
 //
 // Benchmarks are named "<workload>/<store>" (see store_under_test.h), so the
-// reporter needs no other knowledge of them. With --benchmark_repetitions it
-// summarises the median of the repetitions; otherwise the single run.
+// reporter needs no other knowledge of them. The one exception,
+// memory_latency, runs without a store: its ns_per_load is printed last, on
+// a line of its own. With --benchmark_repetitions it summarises the median of
+// the repetitions; otherwise the single run.
 //
 // Example:
 //
@@ -55,12 +57,14 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void PrintTable(const char* title, const std::string& counter, Better better);
   void PrintLateness();
   void PrintRatios();
+  void PrintMemoryLatency();
 
   std::vector<std::string> workloads_;  // In the order they first ran.
   std::vector<std::string> stores_;     // Likewise.
   std::map<std::string, Row> rows_;     // By workload.
   std::vector<std::pair<std::string, std::string>> ratios_;
   std::vector<std::string> errors_;
+  double memory_latency_ns_ = 0;  // memory_latency's ns_per_load; 0 if not run.
 };
 
 }  // namespace sessionwheel::bench
