@@ -43,6 +43,13 @@ def load(path):
     return series
 
 
+def decades(lo, hi):
+    """The powers of ten around [lo, hi], at least one decade apart (a single
+    point, as in CI's tiny run, still gets an axis)."""
+    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    return 10 ** a, 10 ** max(b, a + 1)
+
+
 def log_axis(lo, hi, size, flip):
     """Maps a value on [lo, hi] (log scale) to pixels along `size`."""
     a, b = math.log10(lo), math.log10(hi)
@@ -57,8 +64,8 @@ def log_axis(lo, hi, size, flip):
 def draw(series, out):
     xs = sorted({n for s in series.values() for n in s})
     ys = [ms for s in series.values() for ms in s.values() if ms > 0]
-    x_lo, x_hi = 10 ** math.floor(math.log10(xs[0])), 10 ** math.ceil(math.log10(xs[-1]))
-    y_lo, y_hi = 10 ** math.floor(math.log10(min(ys))), 10 ** math.ceil(math.log10(max(ys)))
+    x_lo, x_hi = decades(xs[0], xs[-1])
+    y_lo, y_hi = decades(min(ys), max(ys))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     fx = log_axis(x_lo, x_hi, plot_w, False)
     fy = log_axis(y_lo, y_hi, plot_h, True)
