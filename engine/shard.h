@@ -55,10 +55,10 @@ enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
 
-// A Session as stored. The TimerEntry base makes it its own wheel entry.
-struct SessionRecord : TimerEntry {
+// What a Session is, apart from where it is kept and what few Sessions
+// have: the part of a record a snapshot saves as it is (engine/snapshot.h).
+struct SessionState {
   Sid128 sid;
-  ShardService* service = nullptr;
   uint64_t seq = 0;  // Store-wide creation order.
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
@@ -71,7 +71,12 @@ struct SessionRecord : TimerEntry {
   SessionMode mode = SessionMode::kVoiceAndMessage;
   EndReason end_reason = EndReason::kNone;
   bool has_name = false;
-  std::string unique_name;  // Immutable: the name index hashes it.
+  std::string unique_name;  // Immutable in a record: the name index hashes it.
+};
+
+// A Session as stored. The TimerEntry base makes it its own wheel entry.
+struct SessionRecord : TimerEntry, SessionState {
+  ShardService* service = nullptr;
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
     std::string host_reason;  // Set only when end_reason == kHost.
