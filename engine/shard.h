@@ -54,6 +54,7 @@ inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
+struct SessionImage;  // engine/snapshot.h
 
 // What a Session is, apart from where it is kept and what few Sessions
 // have: the part of a record a snapshot saves as it is (engine/snapshot.h).
@@ -253,6 +254,18 @@ class Shard {
 
   ShardStats Stats();
   absl::Status CheckInvariants();
+
+  // Snapshots (engine/shard_snapshot.cc). Appends a copy of every Session
+  // here to *out, all taken under the lock at one moment, without settling
+  // any: a due expiry is applied by the store that loads them.
+  void CaptureSessions(std::vector<SessionImage>* out);
+  // Puts Sessions back, as they were, into a shard that holds their Services
+  // and none of their SIDs or names (DecodeSnapshot checked them). Then
+  // applies what came due meanwhile, as a read would: closes each whose
+  // expiry instant has passed, with date_ended = that instant, and purges
+  // each whose retention has run out. Errors: Internal for a Session of an
+  // unknown Service.
+  absl::Status RestoreSessions(const std::vector<const SessionImage*>& images);
 
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
