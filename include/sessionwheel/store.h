@@ -118,7 +118,7 @@ class SessionStore {
   // `options.account_sid` other than the snapshot's, or a file that is not
   // a snapshot (wrong magic); FailedPrecondition for a format version this
   // build does not read; DataLoss for a truncated, corrupted (checksum
-  // mismatch) or inconsistent snapshot. File errors start with `path`.
+  // mismatch) or inconsistent snapshot. Every message names `path`.
   static absl::StatusOr<std::unique_ptr<SessionStore>> OpenSnapshot(
       const std::string& path, const StoreOptions& options = StoreOptions());
 
