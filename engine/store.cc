@@ -22,6 +22,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "engine/page_token.h"
 #include "engine/shard.h"
 #include "engine/sid.h"
@@ -646,12 +647,13 @@ class StoreImpl final : public SessionStore,
                                 static_cast<int64_t>(tick) * context_.tick_ms);
   }
 
-  // Copies the store for a snapshot. Holding services_mu_ makes Service
-  // writes wait, so every Session copied belongs to a Service copied; each
-  // shard is copied under its own lock alone, one after the other.
+  // Copies the store for a snapshot: the Services under services_mu_, then
+  // each shard under its own lock alone, one after the other, with no
+  // other lock held, so no call waits for more than one shard's copy.
   internal::StoreImage Capture() {
     internal::StoreImage image;
     image.account = *internal::ParseSid("AC", context_.account_sid);
+    absl::flat_hash_set<Sid128> saved;
     {
       MutexLock l(&services_mu_);
       for (const auto& [seq, sid] : services_by_seq_) {
@@ -659,13 +661,22 @@ class StoreImpl final : public SessionStore,
         image.services.push_back(internal::ServiceImage{
             sid, seq, absl::ToUnixMillis(s.date_created),
             absl::ToUnixMillis(s.date_updated), s.default_ttl, s.unique_name});
+        saved.insert(sid);
       }
-      for (auto& shard : shards_) shard->CaptureSessions(&image.sessions);
-      // Read after the walk: every Session copied was numbered and minted
-      // before, so the restored store continues past all of them.
-      image.next_seq = next_seq_.load(std::memory_order_relaxed);
-      image.sids_minted = sids_.minted();
     }
+    for (auto& shard : shards_) shard->CaptureSessions(&image.sessions);
+    // Read after the walk: every Session copied was numbered and minted
+    // before, so the restored store continues past all of them.
+    image.next_seq = next_seq_.load(std::memory_order_relaxed);
+    image.sids_minted = sids_.minted();
+    // A Service created during the walk is not saved, so neither are its
+    // Sessions: as if their shards had been copied before they existed.
+    image.sessions.erase(
+        std::remove_if(image.sessions.begin(), image.sessions.end(),
+                       [&saved](const internal::SessionImage& s) {
+                         return !saved.contains(s.service);
+                       }),
+        image.sessions.end());
     std::sort(image.sessions.begin(), image.sessions.end(),
               [](const internal::SessionImage& a,
                  const internal::SessionImage& b) { return a.seq < b.seq; });
