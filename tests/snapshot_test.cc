@@ -528,23 +528,30 @@ TEST_F(SnapshotTest, DetectsEveryBitFlip) {
   FillSmall();
   MustWrite();
   const std::string bytes = ReadBytes(path_);
-  const std::string flipped = dir_ + "/flipped.snap";
-  ManualClock clock(kT0);
+  // Each flip goes to the decoder OpenSnapshot runs before it builds a
+  // store (a file per flip is slow under the sanitizers); one goes through
+  // a file to show the whole path refuses it too.
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string copy = bytes;
       copy[i] = static_cast<char>(copy[i] ^ (1 << bit));
-      WriteBytes(flipped, copy);
-      absl::StatusOr<std::unique_ptr<SessionStore>> store =
-          SessionStore::OpenSnapshot(flipped, RestoreOptions(&clock));
+      absl::StatusOr<internal::StoreImage> image =
+          internal::DecodeSnapshot(copy);
       // A flip in the magic makes it no snapshot at all.
-      ASSERT_EQ(store.status().code(), i < 8
+      ASSERT_EQ(image.status().code(), i < 8
                                            ? absl::StatusCode::kInvalidArgument
                                            : absl::StatusCode::kDataLoss)
-          << "byte " << i << " bit " << bit << ": " << store.status();
+          << "byte " << i << " bit " << bit << ": " << image.status();
     }
   }
   RecordProperty("bits_flipped", static_cast<int>(8 * bytes.size()));
+  std::string copy = bytes;
+  copy[copy.size() / 2] ^= 0x10;
+  WriteBytes(path_, copy);
+  ManualClock clock(kT0);
+  EXPECT_EQ(
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).status().code(),
+      absl::StatusCode::kDataLoss);
 }
 
 // Sets the version field and recomputes the checksum, as a newer writer
