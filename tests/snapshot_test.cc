@@ -25,7 +25,6 @@
 namespace sessionwheel {
 namespace {
 
-using testing_util::IsSid;
 using testing_util::kAccountSid;
 using testing_util::kT0;
 using testing_util::SameSession;
