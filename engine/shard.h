@@ -54,6 +54,7 @@ inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
+struct SessionImage;  // engine/snapshot.h
 
 // A count of Sessions held against a limit (StoreOptions::max_sessions and
 // max_sessions_per_service). Places are taken under one shard's lock but
@@ -87,13 +88,38 @@ class SessionQuota {
   std::atomic<int64_t> held_{0};
 };
 
+// What a Session is, apart from where it is kept and what few Sessions
+// have: the part of a record a snapshot saves as it is (engine/snapshot.h).
+// What an expiry reads and writes comes first: after a record's 16-byte
+// TimerEntry these fields fill its first 64 bytes, so the wheel's drain
+// touches one or two cache lines of each record, not three.
+struct SessionState {
+  SessionStatus status = SessionStatus::kOpen;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  EndReason end_reason = EndReason::kNone;
+  bool has_name = false;
+  // The unique_name's length in bytes (at most 191 characters of 4 bytes).
+  // The name itself is kept by the owner: after a record, in an image.
+  uint16_t name_size = 0;
+  int64_t ttl = 0;
+  int64_t base_ms = 0;  // Latest of create, re-open, interaction.
+  int64_t date_expiry_ms = kNoTime;
+  int64_t ended_ms = kNoTime;
+  int64_t updated_ms = 0;
+
+  Sid128 sid;
+  uint64_t seq = 0;  // Store-wide creation order.
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = kNoTime;
+};
+
 // A Session as stored. The TimerEntry base makes it its own wheel entry.
 //
 // The unique_name lives in the same allocation, right after the record
 // (`SessionRecord::New`), not in a std::string of its own: a 16-character
 // name would otherwise cost a second heap block of 32 bytes and, on every
 // fetch, a second cache miss to reach it.
-struct SessionRecord : TimerEntry {
+struct SessionRecord : TimerEntry, SessionState {
   struct Deleter {
     void operator()(SessionRecord* rec) const;
   };
@@ -102,25 +128,7 @@ struct SessionRecord : TimerEntry {
   // A record with room for `name` after it (empty: no unique_name).
   static Ptr New(std::string_view name);
 
-  // What an expiry reads and writes comes first: with the TimerEntry, these
-  // fields are the record's first 64 bytes, so the wheel's drain touches
-  // one or two cache lines of each record, not three.
-  SessionStatus status = SessionStatus::kOpen;
-  SessionMode mode = SessionMode::kVoiceAndMessage;
-  EndReason end_reason = EndReason::kNone;
-  bool has_name = false;
-  uint16_t name_size = 0;  // Bytes; a name is at most 191 x 4 of UTF-8.
-  int64_t ttl = 0;
-  int64_t base_ms = 0;  // Latest of create, re-open, interaction.
-  int64_t date_expiry_ms = kNoTime;
-  int64_t ended_ms = kNoTime;
-  int64_t updated_ms = 0;
-
-  Sid128 sid;
   ShardService* service = nullptr;
-  uint64_t seq = 0;  // Store-wide creation order.
-  int64_t created_ms = 0;
-  int64_t last_interaction_ms = kNoTime;
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
     std::string host_reason;  // Set only when end_reason == kHost.
@@ -316,6 +324,18 @@ class Shard {
 
   ShardStats Stats();
   absl::Status CheckInvariants();
+
+  // Snapshots (engine/shard_snapshot.cc). Appends a copy of every Session
+  // here to *out, all taken under the lock at one moment, without settling
+  // any: a due expiry is applied by the store that loads them.
+  void CaptureSessions(std::vector<SessionImage>* out);
+  // Puts Sessions back, as they were, into a shard that holds their Services
+  // and none of their SIDs or names (DecodeSnapshot checked them). Then
+  // applies what came due meanwhile, as a read would: closes each whose
+  // expiry instant has passed, with date_ended = that instant, and purges
+  // each whose retention has run out. Errors: Internal for a Session of an
+  // unknown Service.
+  absl::Status RestoreSessions(const std::vector<const SessionImage*>& images);
 
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 

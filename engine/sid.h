@@ -102,6 +102,19 @@ class SidGenerator {
 
   Sid128 Next();
 
+  // How many SIDs Next() has returned: a snapshot records it.
+  uint64_t minted() const { return counter_.load(std::memory_order_relaxed); }
+
+  // Continues the sequence after `count` SIDs (does nothing if already past
+  // it), so a seeded store restored from a snapshot mints what it would have
+  // minted had it never stopped, and never repeats a restored SID.
+  void SkipTo(uint64_t count) {
+    uint64_t seen = counter_.load(std::memory_order_relaxed);
+    while (seen < count && !counter_.compare_exchange_weak(
+                               seen, count, std::memory_order_relaxed)) {
+    }
+  }
+
  private:
   // Constant after construction.
   uint64_t k0_;

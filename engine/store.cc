@@ -22,9 +22,11 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "engine/page_token.h"
 #include "engine/shard.h"
 #include "engine/sid.h"
+#include "engine/snapshot.h"
 #include "engine/str_cat.h"
 #include "sessionwheel/errors.h"
 
@@ -498,6 +500,37 @@ class StoreImpl final : public SessionStore,
     return absl::OkStatus();
   }
 
+  // Snapshots
+  // ---------------------------------------------------------------------
+
+  absl::Status WriteSnapshot(const std::string& path) override {
+    return internal::WriteFileAtomically(path,
+                                         internal::EncodeSnapshot(Capture()));
+  }
+
+  // Fills this new, empty store with `image` (see OpenSnapshot).
+  absl::Status Restore(const internal::StoreImage& image) {
+    next_seq_.store(image.next_seq, std::memory_order_relaxed);
+    sids_.SkipTo(image.sids_minted);
+    {
+      MutexLock l(&services_mu_);
+      for (const internal::ServiceImage& s : image.services) {
+        RestoreServiceLocked(s);
+      }
+    }
+    std::vector<std::vector<const internal::SessionImage*>> by_shard(
+        shards_.size());
+    for (const internal::SessionImage& s : image.sessions) {
+      by_shard[internal::ShardByte(s.sid) & mask_].push_back(&s);
+    }
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (absl::Status s = shards_[i]->RestoreSessions(by_shard[i]); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
  private:
   struct ServiceEntry {
     Service service;
@@ -626,6 +659,64 @@ class StoreImpl final : public SessionStore,
                                 static_cast<int64_t>(tick) * context_.tick_ms);
   }
 
+  // Copies the store for a snapshot: the Services under services_mu_, then
+  // each shard under its own lock alone, one after the other, with no
+  // other lock held, so no call waits for more than one shard's copy.
+  internal::StoreImage Capture() {
+    internal::StoreImage image;
+    image.account = *internal::ParseSid("AC", context_.account_sid);
+    absl::flat_hash_set<Sid128> saved;
+    {
+      MutexLock l(&services_mu_);
+      for (const auto& [seq, sid] : services_by_seq_) {
+        const Service& s = services_.at(sid).service;
+        image.services.push_back(internal::ServiceImage{
+            sid, seq, absl::ToUnixMillis(s.date_created),
+            absl::ToUnixMillis(s.date_updated), s.default_ttl, s.unique_name});
+        saved.insert(sid);
+      }
+    }
+    for (auto& shard : shards_) shard->CaptureSessions(&image.sessions);
+    // Read after the walk: every Session copied was numbered and minted
+    // before, so the restored store continues past all of them.
+    image.next_seq = next_seq_.load(std::memory_order_relaxed);
+    image.sids_minted = sids_.minted();
+    // A Service created during the walk is not saved, so neither are its
+    // Sessions: as if their shards had been copied before they existed.
+    image.sessions.erase(
+        std::remove_if(image.sessions.begin(), image.sessions.end(),
+                       [&saved](const internal::SessionImage& s) {
+                         return !saved.contains(s.service);
+                       }),
+        image.sessions.end());
+    std::sort(image.sessions.begin(), image.sessions.end(),
+              [](const internal::SessionImage& a,
+                 const internal::SessionImage& b) { return a.seq < b.seq; });
+    return image;
+  }
+
+  void RestoreServiceLocked(const internal::ServiceImage& image)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
+    ServiceEntry entry;
+    entry.seq = image.seq;
+    entry.service.sid = internal::FormatSid("KS", image.sid);
+    entry.service.account_sid = context_.account_sid;
+    entry.service.unique_name = image.unique_name;
+    entry.service.default_ttl = image.default_ttl;
+    entry.service.date_created = absl::FromUnixMillis(image.created_ms);
+    entry.service.date_updated = absl::FromUnixMillis(image.updated_ms);
+    auto quota =
+        std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
+    ForEachShardLocked([&](Shard& shard) {
+      shard.mu().AssertHeld();
+      shard.AddServiceLocked(image.sid, entry.service.sid, image.default_ttl,
+                             quota);
+    });
+    service_names_.emplace(image.unique_name, image.sid);
+    services_by_seq_.emplace(image.seq, image.sid);
+    services_.emplace(image.sid, std::move(entry));
+  }
+
   // The background thread
   // ------------------------------------------------------------
   //
@@ -746,6 +837,33 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     account = internal::FormatSid("AC", *sid);
   }
   return std::unique_ptr<SessionStore>(new StoreImpl(options, account));
+}
+
+absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
+    const std::string& path, const StoreOptions& options) {
+  absl::StatusOr<std::string> bytes = internal::ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<internal::StoreImage> image = internal::DecodeSnapshot(*bytes);
+  if (!image.ok()) {
+    return absl::Status(image.status().code(),
+                        Cat(path, ": ", std::string(image.status().message())));
+  }
+  StoreOptions restored = options;
+  restored.account_sid = internal::FormatSid("AC", image->account);
+  if (!options.account_sid.empty() &&
+      internal::ParseSid("AC", options.account_sid) != image->account) {
+    return absl::InvalidArgumentError(
+        Cat("StoreOptions::account_sid ", options.account_sid,
+            " is not the snapshot's account ", restored.account_sid));
+  }
+  absl::StatusOr<std::unique_ptr<SessionStore>> store = Open(restored);
+  if (!store.ok()) return store.status();
+  // Open always makes a StoreImpl.
+  if (absl::Status s = static_cast<StoreImpl&>(**store).Restore(*image);
+      !s.ok()) {
+    return s;
+  }
+  return store;
 }
 
 }  // namespace sessionwheel

@@ -27,6 +27,8 @@
 //   params.ttl = 60;
 //   std::string kc = store->CreateSession(ks, params)->sid;
 //   store->RecordInteraction(ks, kc);  // another 60 s from now
+//   store->WriteSnapshot("/var/lib/rides/sessions.snap");  // and back with
+//   // SessionStore::OpenSnapshot("/var/lib/rides/sessions.snap", options)
 
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
@@ -115,6 +117,26 @@ class SessionStore {
   // Opens an empty store. Errors: InvalidArgument for options out of range.
   static absl::StatusOr<std::unique_ptr<SessionStore>> Open(
       const StoreOptions& options = StoreOptions());
+
+  // Opens a store holding the Services and Sessions of the snapshot at
+  // `path` (see WriteSnapshot), with `options` for everything else: any
+  // shard count, tick or retention will do. The store takes the snapshot's
+  // account SID. Sessions whose expiry instant is at or before the clock's
+  // now are closed as the running store closes them (closed_reason "ttl" or
+  // "date_expiry", date_ended = the instant), and ended Sessions past
+  // `closed_retention` are purged; both count in Stats(), and emit no events
+  // (no listener exists yet). The whole file is checked before the store is
+  // built, so on any error there is no store and nothing was half-loaded.
+  // Errors: the errno of a failed read as a status (NotFound for a missing
+  // file); InvalidArgument for options out of range, an
+  // `options.account_sid` other than the snapshot's, or a file that is not
+  // a snapshot (wrong magic); FailedPrecondition for a format version this
+  // build does not read; DataLoss for a truncated, corrupted (checksum
+  // mismatch) or inconsistent snapshot; ResourceExhausted/20429 for more
+  // Sessions than `options`' limits allow. Every message names `path`,
+  // except the last.
+  static absl::StatusOr<std::unique_ptr<SessionStore>> OpenSnapshot(
+      const std::string& path, const StoreOptions& options = StoreOptions());
 
   SessionStore() = default;
   SessionStore(const SessionStore&) = delete;
@@ -239,6 +261,22 @@ class SessionStore {
   // live Session with an expiry is on the wheel. O(Sessions); for tests and
   // fuzzers. Returns Internal with the first broken invariant.
   virtual absl::Status CheckInvariants() = 0;
+
+  // Snapshots
+  // ------------------------------------------------------------------
+
+  // Writes every Service and Session, with its expiry state, to the file at
+  // `path`, replacing it atomically (a temporary file in the same directory,
+  // fsync, rename, fsync of the directory): a crash leaves the previous file
+  // whole. The store keeps serving meanwhile: a call waits at most while
+  // one shard (or the Service registry) is copied. Each shard is copied at
+  // one moment, so every Session is saved whole, as it was between two
+  // calls; Sessions of different shards may be copied at different moments
+  // (docs/snapshots.md). Counters (Stats().expired, purged),
+  // listeners and undelivered events are not saved. Errors: the failing
+  // system call's errno as a status, naming the call and the file (NotFound
+  // for a missing directory, PermissionDenied...).
+  virtual absl::Status WriteSnapshot(const std::string& path) = 0;
 };
 
 }  // namespace sessionwheel

@@ -1,0 +1,503 @@
+#include "engine/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "engine/str_cat.h"
+#include "engine/utf8.h"
+
+namespace sessionwheel::internal {
+namespace {
+
+// The layout (docs/snapshots.md): header, body, footer. Every version keeps
+// the magic in front and the footer at the end, so a reader can tell a
+// foreign file, a damaged one and a newer one apart.
+constexpr std::string_view kMagic("SWHLSNAP", 8);
+constexpr std::string_view kEndMarker("SWHLDONE", 8);
+constexpr size_t kVersionOffset = 8;
+constexpr size_t kBodyLengthOffset = 12;
+constexpr size_t kHeaderBytes = 20;  // Magic, version, body length.
+constexpr size_t kFooterBytes = 12;  // CRC-32C, end marker.
+
+// The smallest encodings, to check a count against the bytes left before
+// it sizes an allocation.
+constexpr size_t kMinServiceBytes = 16 + 4 * 8 + 4;
+constexpr size_t kMinSessionBytes = 16 + 16 + 8 + 7 * 8 + 4 + 1;
+
+// The enums are stored as their numbers: these pin them.
+static_assert(static_cast<int>(SessionStatus::kOpen) == 0 &&
+              static_cast<int>(SessionStatus::kInProgress) == 1 &&
+              static_cast<int>(SessionStatus::kClosed) == 2 &&
+              static_cast<int>(SessionStatus::kFailed) == 3 &&
+              static_cast<int>(SessionStatus::kUnknown) == 4);
+static_assert(static_cast<int>(SessionMode::kMessageOnly) == 0 &&
+              static_cast<int>(SessionMode::kVoiceOnly) == 1 &&
+              static_cast<int>(SessionMode::kVoiceAndMessage) == 2);
+static_assert(static_cast<int>(EndReason::kNone) == 0 &&
+              static_cast<int>(EndReason::kApi) == 1 &&
+              static_cast<int>(EndReason::kTtl) == 2 &&
+              static_cast<int>(EndReason::kDateExpiry) == 3 &&
+              static_cast<int>(EndReason::kHost) == 4);
+
+constexpr uint8_t kFlagNamed = 1;
+constexpr size_t kMaxParticipants = 2;
+constexpr size_t kMaxReasonChars = 255;
+// Times a snapshot may hold: within 9999 years of 1970 either way (the
+// latest is the API's 9999-12-31T23:59:59.999Z), so that adding a ttl or a
+// retention to one never overflows.
+constexpr int64_t kMaxMs = 253402300799999;
+constexpr int64_t kMaxTtl = kMaxMs / 1000;
+
+// The reflected table of the Castagnoli polynomial 0x1EDC6F41.
+constexpr std::array<uint32_t, 256> kCrcTable = [] {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
+    t[i] = c;
+  }
+  return t;
+}();
+
+void PutLe(char* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
+// Appends little-endian fixed-width fields and length-prefixed strings.
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+
+  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { Fixed(v, 4); }
+  void U64(uint64_t v) { Fixed(v, 8); }
+  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
+  void Sid(const Sid128& sid) {
+    U64(sid.hi);
+    U64(sid.lo);
+  }
+  void Str(std::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out_->append(s);
+  }
+
+ private:
+  void Fixed(uint64_t v, int bytes) {
+    const size_t at = out_->size();
+    out_->resize(at + static_cast<size_t>(bytes));
+    PutLe(&(*out_)[at], v, bytes);
+  }
+
+  std::string* const out_;
+};
+
+// Reads what Writer wrote. A read past the end yields zeros and leaves the
+// reader failed, so a caller checks ok() once after a run of reads.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  bool ok() const { return ok_; }
+  size_t left() const { return rest_.size(); }
+
+  uint8_t U8() { return static_cast<uint8_t>(Fixed(1)); }
+  uint32_t U32() { return static_cast<uint32_t>(Fixed(4)); }
+  uint64_t U64() { return Fixed(8); }
+  int64_t I64() { return static_cast<int64_t>(Fixed(8)); }
+  Sid128 Sid() {
+    Sid128 sid;
+    sid.hi = U64();
+    sid.lo = U64();
+    return sid;
+  }
+  std::string Str() { return std::string(Take(U32())); }
+
+  // Whether `count` items of at least `min_bytes` each fit in what is left;
+  // fails the reader if not.
+  bool Fits(uint64_t count, size_t min_bytes) {
+    if (count > rest_.size() / min_bytes) ok_ = false;
+    return ok_;
+  }
+
+ private:
+  std::string_view Take(size_t n) {
+    if (!ok_ || n > rest_.size()) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view taken = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return taken;
+  }
+
+  uint64_t Fixed(int bytes) {
+    std::string_view p = Take(static_cast<size_t>(bytes));
+    uint64_t v = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+      v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    }
+    return v;
+  }
+
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
+absl::Status Corrupted(std::string_view what) {
+  return absl::DataLossError(Cat("snapshot is corrupted: ", what));
+}
+
+void WriteService(Writer& out, const ServiceImage& s) {
+  out.Sid(s.sid);
+  out.U64(s.seq);
+  out.I64(s.created_ms);
+  out.I64(s.updated_ms);
+  out.I64(s.default_ttl);
+  out.Str(s.unique_name);
+}
+
+void ReadService(Reader& in, ServiceImage* s) {
+  s->sid = in.Sid();
+  s->seq = in.U64();
+  s->created_ms = in.I64();
+  s->updated_ms = in.I64();
+  s->default_ttl = in.I64();
+  s->unique_name = in.Str();
+}
+
+void WriteSession(Writer& out, const SessionImage& s) {
+  out.Sid(s.sid);
+  out.Sid(s.service);
+  out.U64(s.seq);
+  for (int64_t v : {s.created_ms, s.updated_ms, s.base_ms, s.ended_ms,
+                    s.last_interaction_ms, s.date_expiry_ms, s.ttl}) {
+    out.I64(v);
+  }
+  out.U8(static_cast<uint8_t>(s.status));
+  out.U8(static_cast<uint8_t>(s.mode));
+  out.U8(static_cast<uint8_t>(s.end_reason));
+  out.U8(s.has_name ? kFlagNamed : 0);
+  if (s.has_name) out.Str(s.unique_name);
+  if (s.end_reason == EndReason::kHost) out.Str(s.host_reason);
+  out.U8(static_cast<uint8_t>(s.participants.size()));
+  for (const Participant& p : s.participants) {
+    // Participant SIDs are minted by the store, so they always parse.
+    out.Sid(ParseSid("KP", p.sid).value_or(Sid128{}));
+    out.Str(p.identifier);
+    out.Str(p.friendly_name);
+    out.Str(p.proxy_identifier);
+  }
+}
+
+// Reads one Session; the enums are checked later, by CheckSession.
+absl::Status ReadSession(Reader& in, SessionImage* s) {
+  s->sid = in.Sid();
+  s->service = in.Sid();
+  s->seq = in.U64();
+  for (int64_t* v : {&s->created_ms, &s->updated_ms, &s->base_ms, &s->ended_ms,
+                     &s->last_interaction_ms, &s->date_expiry_ms, &s->ttl}) {
+    *v = in.I64();
+  }
+  s->status = static_cast<SessionStatus>(in.U8());
+  s->mode = static_cast<SessionMode>(in.U8());
+  s->end_reason = static_cast<EndReason>(in.U8());
+  const uint8_t flags = in.U8();
+  if ((flags & ~kFlagNamed) != 0) return Corrupted("unknown Session flags");
+  s->has_name = (flags & kFlagNamed) != 0;
+  if (s->has_name) {
+    s->unique_name = in.Str();
+    // Checked below (CheckUniqueName): a valid name is at most 764 bytes.
+    s->name_size = static_cast<uint16_t>(
+        std::min<size_t>(s->unique_name.size(), UINT16_MAX));
+  }
+  if (s->end_reason == EndReason::kHost) s->host_reason = in.Str();
+  const uint8_t participants = in.U8();
+  if (participants > kMaxParticipants) {
+    return Corrupted("a Session has more than 2 Participants");
+  }
+  for (int i = 0; i < participants; ++i) {
+    Participant p;
+    p.sid = FormatSid("KP", in.Sid());
+    p.identifier = in.Str();
+    p.friendly_name = in.Str();
+    p.proxy_identifier = in.Str();
+    s->participants.push_back(std::move(p));
+  }
+  return absl::OkStatus();
+}
+
+bool IsTime(int64_t ms) { return ms >= -kMaxMs && ms <= kMaxMs; }
+bool IsTimeOrNull(int64_t ms) { return ms == kNoTime || IsTime(ms); }
+
+// The rules a Session obeys on its own; CheckImage checks those between
+// records.
+absl::Status CheckSession(const SessionImage& s) {
+  auto bad = [&s](std::string_view what) {
+    return Corrupted(Cat("Session ", FormatSid("KC", s.sid), " ", what));
+  };
+  if (StatusName(s.status).empty() || ModeName(s.mode).empty() ||
+      s.end_reason > EndReason::kHost) {
+    return bad("has an unknown status, mode or end reason");
+  }
+  if (!IsTime(s.created_ms) || !IsTime(s.updated_ms) || !IsTime(s.base_ms) ||
+      !IsTimeOrNull(s.ended_ms) || !IsTimeOrNull(s.last_interaction_ms) ||
+      !IsTimeOrNull(s.date_expiry_ms) || s.ttl < 0 || s.ttl > kMaxTtl) {
+    return bad("has a time or ttl out of range");
+  }
+  const bool ended = IsEnded(s.status);
+  if (ended != (s.ended_ms != kNoTime) ||
+      ended != (s.end_reason != EndReason::kNone)) {
+    return bad("has an end date or reason that disagrees with its status");
+  }
+  if (s.end_reason == EndReason::kHost &&
+      (s.host_reason.empty() || !IsValidUtf8(s.host_reason) ||
+       Utf8Length(s.host_reason) > kMaxReasonChars)) {
+    return bad("has an invalid closed_reason");
+  }
+  if (s.has_name) {
+    if (!CheckUniqueName(s.unique_name).ok()) {
+      return bad("has an invalid unique_name");
+    }
+    // The restored store finds a name in the shard its hash picks.
+    if (NameShardByte(s.service, s.unique_name) != ShardByte(s.sid)) {
+      return bad("does not carry its unique_name's shard byte");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The rules between records: unique SIDs, names and sequence numbers, and
+// every Session under a Service of the snapshot.
+absl::Status CheckImage(const StoreImage& image) {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(image.services.size() + image.sessions.size());
+  absl::flat_hash_set<Sid128> services;
+  absl::flat_hash_set<std::string> service_names;
+  for (const ServiceImage& s : image.services) {
+    if (!services.insert(s.sid).second) {
+      return Corrupted(
+          Cat("two Services have the SID ", FormatSid("KS", s.sid)));
+    }
+    if (!CheckUniqueName(s.unique_name).ok() ||
+        !service_names.insert(s.unique_name).second) {
+      return Corrupted("a Service's unique_name is invalid or not unique");
+    }
+    if (!IsTime(s.created_ms) || !IsTime(s.updated_ms) || s.default_ttl < 0 ||
+        s.default_ttl > kMaxTtl) {
+      return Corrupted("a Service has a time or default_ttl out of range");
+    }
+    seqs.push_back(s.seq);
+  }
+  absl::flat_hash_set<Sid128> sessions;
+  absl::flat_hash_set<NameKey> names;
+  sessions.reserve(image.sessions.size());
+  for (const SessionImage& s : image.sessions) {
+    if (!sessions.insert(s.sid).second) {
+      return Corrupted(
+          Cat("two Sessions have the SID ", FormatSid("KC", s.sid)));
+    }
+    if (!services.contains(s.service)) {
+      return Corrupted("a Session belongs to no Service of the snapshot");
+    }
+    if (absl::Status status = CheckSession(s); !status.ok()) return status;
+    if (s.has_name && !names.insert(NameKey{s.service, s.unique_name}).second) {
+      return Corrupted("two Sessions of one Service have the same unique_name");
+    }
+    seqs.push_back(s.seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  if (!seqs.empty() && (seqs.front() == 0 || seqs.back() >= image.next_seq)) {
+    return Corrupted("a sequence number is out of range");
+  }
+  if (std::adjacent_find(seqs.begin(), seqs.end()) != seqs.end()) {
+    return Corrupted("two records have the same sequence number");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadBody(Reader& in, StoreImage* image) {
+  image->account = in.Sid();
+  image->next_seq = in.U64();
+  image->sids_minted = in.U64();
+  const uint32_t services = in.U32();
+  const uint64_t sessions = in.U64();
+  if (!in.Fits(services, kMinServiceBytes) ||
+      !in.Fits(sessions, kMinSessionBytes)) {
+    return Corrupted("a count exceeds the bytes that follow");
+  }
+  image->services.resize(services);
+  for (ServiceImage& s : image->services) ReadService(in, &s);
+  image->sessions.resize(sessions);
+  for (SessionImage& s : image->sessions) {
+    if (!in.ok()) break;
+    if (absl::Status status = ReadSession(in, &s); !status.ok()) return status;
+  }
+  if (!in.ok()) return Corrupted("a record runs past the end");
+  if (in.left() != 0) return Corrupted("bytes follow the last record");
+  return absl::OkStatus();
+}
+
+absl::Status ErrnoError(int error, std::string_view call,
+                        std::string_view file) {
+  return absl::ErrnoToStatus(error, Cat(call, " ", file));
+}
+
+// The directory holding `path`, for the fsync that makes a rename durable.
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
+  while (!bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "write", file);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "open", dir);
+  absl::Status s;
+  if (fsync(fd) != 0) s = ErrnoError(errno, "fsync", dir);
+  close(fd);
+  return s;
+}
+
+std::atomic<BeforeRenameHook> g_before_rename{nullptr};
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view bytes) {
+  uint32_t crc = ~0u;
+  for (char c : bytes) {
+    crc = kCrcTable[(crc ^ static_cast<uint8_t>(c)) & 0xff] ^ (crc >> 8);
+  }
+  return ~crc;
+}
+
+std::string EncodeSnapshot(const StoreImage& image) {
+  std::string out;
+  out.reserve(kHeaderBytes + kFooterBytes + 64 * image.services.size() +
+              160 * image.sessions.size());
+  Writer w(&out);
+  out.append(kMagic);
+  w.U32(kSnapshotVersion);
+  w.U64(0);  // The body length, filled in below.
+  w.Sid(image.account);
+  w.U64(image.next_seq);
+  w.U64(image.sids_minted);
+  w.U32(static_cast<uint32_t>(image.services.size()));
+  w.U64(image.sessions.size());
+  for (const ServiceImage& s : image.services) WriteService(w, s);
+  for (const SessionImage& s : image.sessions) WriteSession(w, s);
+  PutLe(&out[kBodyLengthOffset], out.size() - kHeaderBytes, 8);
+  w.U32(Crc32c(out));
+  out.append(kEndMarker);
+  return out;
+}
+
+absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes) {
+  // A prefix of the magic is a truncated snapshot, not a foreign file.
+  const size_t magic = std::min(bytes.size(), kMagic.size());
+  if (bytes.substr(0, magic) != kMagic.substr(0, magic)) {
+    return absl::InvalidArgumentError(
+        "not a sessionwheel snapshot (wrong magic)");
+  }
+  if (bytes.size() < kHeaderBytes + kFooterBytes ||
+      bytes.substr(bytes.size() - kEndMarker.size()) != kEndMarker) {
+    return absl::DataLossError("snapshot is truncated (no end marker)");
+  }
+  const std::string_view covered = bytes.substr(0, bytes.size() - kFooterBytes);
+  if (Reader(bytes.substr(covered.size())).U32() != Crc32c(covered)) {
+    return Corrupted("checksum mismatch");
+  }
+  Reader header(covered.substr(kVersionOffset));
+  const uint32_t version = header.U32();
+  if (version != kSnapshotVersion) {
+    return absl::FailedPreconditionError(
+        Cat("snapshot format version ", std::to_string(version),
+            " is not supported; this build reads version ",
+            std::to_string(kSnapshotVersion)));
+  }
+  if (header.U64() != covered.size() - kHeaderBytes) {
+    return Corrupted("the body length disagrees with the file size");
+  }
+  StoreImage image;
+  Reader body(covered.substr(kHeaderBytes));
+  if (absl::Status s = ReadBody(body, &image); !s.ok()) return s;
+  if (absl::Status s = CheckImage(image); !s.ok()) return s;
+  return image;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 std::string_view bytes) {
+  // Unique per process and call, so concurrent writers never share a file.
+  static std::atomic<uint64_t> next_temp{0};
+  const std::string temp =
+      Cat(path, ".tmp.", std::to_string(getpid()), ".",
+          std::to_string(next_temp.fetch_add(1, std::memory_order_relaxed)));
+  const int fd =
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError(errno, "open", temp);
+  absl::Status s = WriteAll(fd, bytes, temp);
+  if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
+  if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
+  if (s.ok()) {
+    if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
+    if (rename(temp.c_str(), path.c_str()) != 0) {
+      s = ErrnoError(errno, "rename", temp);
+    }
+  }
+  if (!s.ok()) {
+    unlink(temp.c_str());
+    return s;
+  }
+  return SyncDirectory(DirName(path));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "open", path);
+  std::string out;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    out.reserve(static_cast<size_t>(st.st_size));
+  }
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return ErrnoError(error, "read", path);
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+void SetBeforeRenameHookForTesting(BeforeRenameHook hook) {
+  g_before_rename.store(hook);
+}
+
+}  // namespace sessionwheel::internal

@@ -1,0 +1,844 @@
+// Snapshots: WriteSnapshot and OpenSnapshot round trips (field by field, list
+// order, SID sequence, any shard count), expiry after a restore, and the
+// refusal of every damaged file: each truncation, each bit flip, a foreign
+// file, a newer version, inconsistent content, a crash before the rename.
+
+#include "engine/snapshot.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "gtest/gtest.h"
+#include "sessionwheel/internal/mutex.h"
+#include "tests/test_util.h"
+
+namespace sessionwheel {
+namespace {
+
+using testing_util::kAccountSid;
+using testing_util::kT0;
+using testing_util::SameSession;
+using testing_util::StoreTest;
+
+// Sessions the round trip creates; a thirty-first are deleted again, so
+// over 100,000 are held when it writes (a tenth of that under TSan).
+#ifdef SESSIONWHEEL_TSAN
+constexpr int kManySessions = 10340;
+#else
+constexpr int kManySessions = 103400;
+#endif
+
+std::string ReadBytes(const std::string& path) {
+  absl::StatusOr<std::string> bytes = internal::ReadFile(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : std::string();
+}
+
+void WriteBytes(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Every Session of the Service, newest first, walking the pages.
+std::vector<Session> AllSessions(SessionStore& store, const std::string& ks) {
+  std::vector<Session> out;
+  ListParams params;
+  params.page_size = 1000;
+  for (;;) {
+    absl::StatusOr<SessionPage> page = store.ListSessions(ks, params);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) return out;
+    out.insert(out.end(), page->sessions.begin(), page->sessions.end());
+    if (page->next_page_token.empty()) return out;
+    params.page_token = page->next_page_token;
+  }
+}
+
+// Every Service, newest first.
+std::vector<Service> AllServices(SessionStore& store) {
+  std::vector<Service> out;
+  ListParams params;
+  params.page_size = 1000;
+  for (;;) {
+    absl::StatusOr<ServicePage> page = store.ListServices(params);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) return out;
+    out.insert(out.end(), page->services.begin(), page->services.end());
+    if (page->next_page_token.empty()) return out;
+    params.page_token = page->next_page_token;
+  }
+}
+
+// `restored` has the same Services, in the same order, and the same counts
+// as `original`, and passes its invariant checks.
+void ExpectSameServicesAndCounts(SessionStore& original,
+                                 SessionStore& restored) {
+  EXPECT_EQ(AllServices(restored), AllServices(original));
+  const StoreStats a = original.Stats();
+  const StoreStats b = restored.Stats();
+  EXPECT_EQ(b.services, a.services);
+  EXPECT_EQ(b.sessions, a.sessions);
+  EXPECT_EQ(b.open, a.open);
+  EXPECT_EQ(b.in_progress, a.in_progress);
+  EXPECT_EQ(b.closed, a.closed);
+  EXPECT_EQ(b.failed, a.failed);
+  EXPECT_EQ(b.unknown, a.unknown);
+  EXPECT_EQ(b.named, a.named);
+  absl::Status invariants = restored.CheckInvariants();
+  EXPECT_TRUE(invariants.ok()) << invariants;
+}
+
+// `restored` finds the Session `sid` of `ks`, and by its name if it has one,
+// exactly as `original` does. Returns whether `original` holds it.
+bool ExpectSameSession(SessionStore& original, SessionStore& restored,
+                       const std::string& ks, const std::string& sid) {
+  absl::StatusOr<Session> want = original.FetchSession(ks, sid);
+  absl::StatusOr<Session> got = restored.FetchSession(ks, sid);
+  EXPECT_EQ(got.status(), want.status());
+  if (!want.ok() || !got.ok()) return want.ok();
+  EXPECT_TRUE(SameSession(*got, *want));
+  if (want->unique_name.has_value()) {
+    absl::StatusOr<Session> by_name =
+        restored.FetchSession(ks, *want->unique_name);
+    EXPECT_TRUE(by_name.ok()) << by_name.status();
+    if (by_name.ok()) {
+      EXPECT_EQ(by_name->sid, sid);
+    }
+  }
+  return true;
+}
+
+// `restored` holds what `original` holds: ExpectSameServicesAndCounts, and
+// each Service's Sessions listed in the same order, equal field by field and
+// each found by SID and name. Lists visit every shard per page, so this is
+// for small stores. Returns how many Sessions it compared.
+int64_t ExpectSameContent(SessionStore& original, SessionStore& restored) {
+  ExpectSameServicesAndCounts(original, restored);
+  int64_t compared = 0;
+  for (const Service& service : AllServices(original)) {
+    const std::vector<Session> want = AllSessions(original, service.sid);
+    const std::vector<Session> got = AllSessions(restored, service.sid);
+    EXPECT_EQ(got.size(), want.size()) << service.unique_name;
+    for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
+      EXPECT_TRUE(SameSession(got[i], want[i])) << "at position " << i;
+      ExpectSameSession(original, restored, service.sid, want[i].sid);
+    }
+    compared += static_cast<int64_t>(want.size());
+  }
+  return compared;
+}
+
+// A listener that keeps every event.
+class Recorder : public SessionListener {
+ public:
+  void OnEvent(const SessionEvent& event) override {
+    internal::MutexLock l(&mu_);
+    events_.push_back(event);
+  }
+  std::vector<SessionEvent> Take() {
+    internal::MutexLock l(&mu_);
+    return std::move(events_);
+  }
+
+ private:
+  internal::Mutex mu_;
+  std::vector<SessionEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+// The fixture's store on kT0, plus a fresh directory for snapshot files.
+class SnapshotTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    std::string dir = ::testing::TempDir() + "snapshot_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir.data()), nullptr);
+    dir_ = dir;
+    path_ = dir_ + "/store.snap";
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Options for a restored store: its own clock, the fixture's seed.
+  StoreOptions RestoreOptions(ManualClock* clock) {
+    StoreOptions options;
+    options.clock = clock;
+    options.seed = kSeed;
+    return options;
+  }
+
+  // Writes the fixture's store to path_; a failure fails the test.
+  void MustWrite() {
+    absl::Status written = store_->WriteSnapshot(path_);
+    ASSERT_TRUE(written.ok()) << written;
+  }
+
+  // Opens path_ with `options`; a failure fails the test.
+  std::unique_ptr<SessionStore> MustOpen(const StoreOptions& options) {
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::OpenSnapshot(path_, options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // A small store touching every field the format holds: names, ttl,
+  // date_expiry, each mode, interactions, an API close, a host close with a
+  // non-ASCII reason, a failure, an unknown status, Participants, two
+  // Services.
+  void FillSmall() {
+    const std::string other = NewService("other", 300);
+    CreateSessionParams named;
+    named.unique_name = std::string("ride-") + testing_util::kTwoByteChar;
+    named.ttl = 60;
+    named.participants = {{"+15550001", "Alice", "+15559999"},
+                          {"+15550002", "", ""}};
+    const Session a = Create(named);
+    CreateSessionParams dated;
+    dated.date_expiry = kT0 + absl::Minutes(30);
+    dated.mode = SessionMode::kMessageOnly;
+    Create(other, dated);
+    At(absl::Milliseconds(1500));
+    ASSERT_TRUE(store_->RecordInteraction(ks_, a.sid).ok());
+    const Session c = Create(other);
+    ASSERT_TRUE(store_->CloseSession(other, c.sid, "driver left").ok());
+    CreateSessionParams unknown;
+    unknown.status = SessionStatus::kUnknown;
+    unknown.mode = SessionMode::kVoiceOnly;
+    const Session d = Create(unknown);
+    ASSERT_TRUE(store_->FailSession(ks_, d.sid, "carrier \xc3\xa9rror").ok());
+    CreateSessionParams closed;
+    closed.status = SessionStatus::kClosed;
+    closed.unique_name = "closed-at-create";
+    Create(closed);
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(SnapshotTest, RoundTripsManySessionsFieldByField) {
+  const std::vector<std::string> services = {ks_, NewService("rides", 3600),
+                                             NewService("food"),
+                                             NewService("parcels", 60)};
+  NewService("no-sessions");
+  NewService("deleted");
+  std::vector<std::pair<std::string, std::string>> created;
+  for (int i = 0; i < kManySessions; ++i) {
+    clock_.Advance(absl::Milliseconds(1 + i % 7));
+    const std::string& ks = services[static_cast<size_t>(i) % services.size()];
+    CreateSessionParams p;
+    if (i % 3 == 0) p.unique_name = absl::StrCat("session-", i);
+    if (i % 5 == 0) p.ttl = 60 + i % 600;
+    if (i % 5 == 1) p.date_expiry = clock_.Now() + absl::Seconds(30 + i % 900);
+    if (i % 5 == 2) p.ttl = 0;
+    if (i % 11 == 0) p.mode = SessionMode::kMessageOnly;
+    if (i % 13 == 0) p.mode = SessionMode::kVoiceOnly;
+    if (i % 17 == 0) p.status = SessionStatus::kUnknown;
+    if (i % 19 == 0) p.status = SessionStatus::kClosed;
+    if (i % 7 == 0) p.participants = {{absl::StrCat("+1555", i), "A", "+1"}};
+    const std::string sid = Create(ks, p).sid;
+    created.emplace_back(ks, sid);
+    switch (i % 23) {
+      case 1:
+        (void)store_->RecordInteraction(ks, sid);
+        break;
+      case 2:
+        (void)store_->CloseSession(ks, sid, "driver left");
+        break;
+      case 3:
+        (void)store_->FailSession(ks, sid, "carrier error");
+        break;
+      case 4: {
+        UpdateSessionParams close;
+        close.status = SessionStatus::kClosed;
+        (void)store_->UpdateSession(ks, sid, close);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Expire a share by ttl and date_expiry, then re-open and delete some.
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_GT(store_->Advance(), 0);
+  for (size_t i = 0; i < created.size(); i += 29) {
+    UpdateSessionParams reopen;
+    reopen.status = SessionStatus::kInProgress;
+    reopen.date_expiry = clock_.Now() + absl::Hours(1);
+    (void)store_->UpdateSession(created[i].first, created[i].second, reopen);
+  }
+  for (size_t i = 5; i < created.size(); i += 31) {
+    (void)store_->DeleteSession(created[i].first, created[i].second);
+  }
+  ASSERT_TRUE(store_->DeleteService(AllServices(*store_)[0].sid).ok());
+  const StoreStats before = store_->Stats();
+  ASSERT_GE(before.sessions, kManySessions / 31 * 30);
+  ASSERT_GT(before.open, 0);
+  ASSERT_GT(before.in_progress, 0);
+  ASSERT_GT(before.closed, 0);
+  ASSERT_GT(before.failed, 0);
+  ASSERT_GT(before.unknown, 0);
+  ASSERT_GT(before.expired, 0);
+
+  MustWrite();
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  ExpectSameServicesAndCounts(*store_, *restored);
+  // Field by field, by SID and by name; and the creation order, newest first.
+  absl::flat_hash_map<std::string, std::vector<std::string>> newest_first;
+  for (auto it = created.rbegin(); it != created.rend(); ++it) {
+    if (ExpectSameSession(*store_, *restored, it->first, it->second)) {
+      newest_first[it->first].push_back(it->second);
+    }
+  }
+  // Nothing was due, so nothing changed on load...
+  EXPECT_EQ(restored->Stats().expired, 0);
+  EXPECT_EQ(restored->Stats().purged, 0);
+  // ...and the restored store writes the very same bytes: every hidden
+  // field (TTL base, sequence numbers, the SID count) came back too.
+  const std::string again = dir_ + "/again.snap";
+  ASSERT_TRUE(restored->WriteSnapshot(again).ok());
+  const std::string bytes = ReadBytes(path_);
+  EXPECT_TRUE(ReadBytes(again) == bytes);
+  RecordProperty("snapshot_bytes", static_cast<int>(bytes.size()));
+
+  // Equal sequence numbers make equal lists; the newest page of each
+  // Service shows it (a list visits every shard per page, so not all pages).
+  int64_t listed = 0;
+  for (const std::string& ks : services) {
+    ListParams newest;
+    newest.page_size = 1000;
+    absl::StatusOr<SessionPage> page = restored->ListSessions(ks, newest);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->sessions.size(), 1000u);
+    for (size_t i = 0; i < page->sessions.size(); ++i) {
+      ASSERT_EQ(page->sessions[i].sid, newest_first[ks][i]) << "at " << i;
+    }
+    listed += static_cast<int64_t>(newest_first[ks].size());
+  }
+  EXPECT_EQ(listed, before.sessions);
+  RecordProperty("sessions_round_tripped", static_cast<int>(listed));
+}
+
+TEST_F(SnapshotTest, RoundTripsTheSmallStoreAndAnEmptyOne) {
+  {
+    MustWrite();  // Only the fixture's Service.
+    ManualClock clock(kT0);
+    std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(ExpectSameContent(*store_, *restored), 0);
+  }
+  FillSmall();
+  MustWrite();
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(ExpectSameContent(*store_, *restored), 5);
+}
+
+TEST_F(SnapshotTest, RestoredSessionExpiresAtItsInstant) {
+  CreateSessionParams ttl;
+  ttl.ttl = 60;
+  const Session a = Create(ttl);
+  CreateSessionParams dated;
+  dated.date_expiry = kT0 + absl::Minutes(5);
+  const Session b = Create(dated);
+  At(absl::Seconds(10));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, a.sid).ok());  // base = T0+10s
+  MustWrite();
+
+  ManualClock clock(kT0 + absl::Seconds(10));
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  auto recorder = std::make_shared<Recorder>();
+  restored->AddListener(recorder);
+
+  const absl::Time a_instant = kT0 + absl::Seconds(70);
+  clock.Set(a_instant - absl::Milliseconds(1));
+  EXPECT_EQ(restored->Advance(), 0);
+  EXPECT_EQ(restored->FetchSession(ks_, a.sid)->status,
+            SessionStatus::kInProgress);
+  clock.Set(a_instant);
+  EXPECT_EQ(restored->Advance(), 1);
+  std::vector<SessionEvent> events = recorder->Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kClosed);
+  EXPECT_EQ(events[0].session.sid, a.sid);
+  EXPECT_EQ(events[0].session.closed_reason, "ttl");
+  EXPECT_EQ(events[0].session.date_ended, a_instant);
+
+  clock.Set(*dated.date_expiry);
+  EXPECT_EQ(restored->Advance(), 1);
+  events = recorder->Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].session.sid, b.sid);
+  EXPECT_EQ(events[0].session.closed_reason, "date_expiry");
+  EXPECT_EQ(events[0].session.date_ended, *dated.date_expiry);
+}
+
+TEST_F(SnapshotTest, OverdueSessionsAreClosedOrPurgedOnLoad) {
+  CreateSessionParams ttl;
+  ttl.unique_name = "by-ttl";
+  ttl.ttl = 3600;  // Closes at T0+1h, purged at T0+2h.
+  Create(ttl);
+  CreateSessionParams dated;
+  dated.date_expiry = kT0 + absl::Minutes(45);  // Purged at T0+1h45m.
+  const Session b = Create(dated);
+  CreateSessionParams closed;
+  closed.unique_name = "closed";
+  closed.status = SessionStatus::kClosed;  // Ended at T0, purged at T0+1h.
+  Create(closed);
+  CreateSessionParams unknown;
+  unknown.status = SessionStatus::kUnknown;
+  unknown.ttl = 60;  // An unknown Session never expires by time.
+  const Session d = Create(unknown);
+  const Session e = Create();  // No ttl: never expires.
+  At(absl::Seconds(1));
+  MustWrite();
+
+  ManualClock clock(kT0 + absl::Minutes(90));
+  StoreOptions options = RestoreOptions(&clock);
+  options.closed_retention = absl::Hours(1);
+  std::unique_ptr<SessionStore> restored = MustOpen(options);
+  ASSERT_NE(restored, nullptr);
+  auto recorder = std::make_shared<Recorder>();
+  restored->AddListener(recorder);
+
+  absl::StatusOr<Session> a = restored->FetchSession(ks_, "by-ttl");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status, SessionStatus::kClosed);
+  EXPECT_EQ(a->closed_reason, "ttl");
+  EXPECT_EQ(a->date_ended, kT0 + absl::Hours(1));
+  EXPECT_EQ(a->date_updated, kT0 + absl::Hours(1));
+  absl::StatusOr<Session> got = restored->FetchSession(ks_, b.sid);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->closed_reason, "date_expiry");
+  EXPECT_EQ(got->date_ended, *dated.date_expiry);
+  EXPECT_TRUE(testing_util::IsSessionNotFound(
+      restored->FetchSession(ks_, "closed"), ks_, "closed"));
+  EXPECT_EQ(restored->FetchSession(ks_, d.sid)->status,
+            SessionStatus::kUnknown);
+  EXPECT_EQ(restored->FetchSession(ks_, e.sid)->status, SessionStatus::kOpen);
+  EXPECT_EQ(restored->Stats().expired, 2);
+  EXPECT_EQ(restored->Stats().purged, 1);
+  EXPECT_EQ(restored->Stats().sessions, 4);
+  // The purged Session's name is free again.
+  EXPECT_TRUE(restored->CreateSession(ks_, closed).ok());
+  // The load-time closes happened before any listener: none is reported.
+  EXPECT_EQ(restored->Advance(), 0);
+  for (const SessionEvent& event : recorder->Take()) {
+    EXPECT_EQ(event.type, EventType::kCreated);
+  }
+}
+
+TEST_F(SnapshotTest, NewSessionsFollowTheRestoredOnes) {
+  FillSmall();
+  MustWrite();
+  // The original store goes on after the snapshot...
+  CreateSessionParams params;
+  params.participants = {{"+15550003", "Bob", "+15559998"}};
+  const Session next = Create(params);
+
+  // ...and a restored store with the same seed mints the very same SIDs,
+  // and numbers its new Session after every restored one.
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  absl::StatusOr<Session> again = restored->CreateSession(ks_, params);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(SameSession(*again, next));
+  EXPECT_EQ(AllSessions(*restored, ks_).front().sid, next.sid);
+  EXPECT_EQ(AllSessions(*restored, ks_), AllSessions(*store_, ks_));
+}
+
+TEST_F(SnapshotTest, RestoresIntoAnyShardCount) {
+  for (int i = 0; i < 2000; ++i) {
+    CreateSessionParams p;
+    if (i % 2 == 0) p.unique_name = absl::StrCat("n", i);
+    p.ttl = 60 + i;
+    Create(p);
+  }
+  MustWrite();
+  for (int shards : {1, 2, 256}) {
+    SCOPED_TRACE(shards);
+    ManualClock clock(kT0);
+    StoreOptions options = RestoreOptions(&clock);
+    options.shards = shards;
+    std::unique_ptr<SessionStore> restored = MustOpen(options);
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(ExpectSameContent(*store_, *restored), 2000);
+    // Named Sessions still route by name, and expire on the wheel.
+    clock.Set(kT0 + absl::Seconds(60 + 1999));
+    EXPECT_EQ(restored->Advance(), 2000);
+  }
+}
+
+TEST_F(SnapshotTest, TakesTheSnapshotsAccount) {
+  Create();
+  MustWrite();
+  ManualClock clock(kT0);
+  StoreOptions options = RestoreOptions(&clock);
+  std::unique_ptr<SessionStore> restored = MustOpen(options);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->FetchService(ks_)->account_sid, kAccountSid);
+
+  options.account_sid = kAccountSid;  // The same account is fine.
+  EXPECT_TRUE(SessionStore::OpenSnapshot(path_, options).ok());
+  options.account_sid = "AC00000000000000000000000000000000";
+  absl::StatusOr<std::unique_ptr<SessionStore>> other =
+      SessionStore::OpenSnapshot(path_, options);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument)
+      << other.status();
+  options.account_sid.clear();
+  options.shards = 3;
+  EXPECT_EQ(SessionStore::OpenSnapshot(path_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SnapshotTest, ASnapshotOverTheNewStoresLimitsIsRefusedNotTrimmed) {
+  for (int i = 0; i < 3; ++i) Create();
+  MustWrite();
+  ManualClock clock(kT0);
+  StoreOptions options = RestoreOptions(&clock);
+  options.max_sessions_per_service = 2;
+  absl::StatusOr<std::unique_ptr<SessionStore>> over =
+      SessionStore::OpenSnapshot(path_, options);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted)
+      << over.status();
+  options.max_sessions_per_service = 3;  // Exactly enough.
+  std::unique_ptr<SessionStore> restored = MustOpen(options);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->Stats().sessions, 3);
+  // The restored Sessions hold their places: a fourth is refused.
+  EXPECT_EQ(restored->CreateSession(ks_, {}).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(SnapshotTest, RefusesEveryTruncation) {
+  FillSmall();
+  MustWrite();
+  const std::string bytes = ReadBytes(path_);
+  ASSERT_GT(bytes.size(), 500u);
+  const std::string cut = dir_ + "/cut.snap";
+  ManualClock clock(kT0);
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    WriteBytes(cut, std::string_view(bytes).substr(0, size));
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::OpenSnapshot(cut, RestoreOptions(&clock));
+    ASSERT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+        << "prefix of " << size << " bytes: " << store.status();
+    ASSERT_TRUE(absl::StartsWith(store.status().message(), cut + ": "));
+  }
+  RecordProperty("prefixes_refused", static_cast<int>(bytes.size()));
+}
+
+TEST_F(SnapshotTest, DetectsEveryBitFlip) {
+  FillSmall();
+  MustWrite();
+  const std::string bytes = ReadBytes(path_);
+  // Each flip goes to the decoder OpenSnapshot runs before it builds a
+  // store (a file per flip is slow under the sanitizers); one goes through
+  // a file to show the whole path refuses it too.
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string copy = bytes;
+      copy[i] = static_cast<char>(copy[i] ^ (1 << bit));
+      absl::StatusOr<internal::StoreImage> image =
+          internal::DecodeSnapshot(copy);
+      // A flip in the magic makes it no snapshot at all.
+      ASSERT_EQ(image.status().code(), i < 8
+                                           ? absl::StatusCode::kInvalidArgument
+                                           : absl::StatusCode::kDataLoss)
+          << "byte " << i << " bit " << bit << ": " << image.status();
+    }
+  }
+  RecordProperty("bits_flipped", static_cast<int>(8 * bytes.size()));
+  std::string copy = bytes;
+  copy[copy.size() / 2] ^= 0x10;
+  WriteBytes(path_, copy);
+  ManualClock clock(kT0);
+  EXPECT_EQ(
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).status().code(),
+      absl::StatusCode::kDataLoss);
+}
+
+// Sets the version field and recomputes the checksum, as a newer writer
+// would have written it.
+std::string WithVersion(std::string bytes, uint32_t version) {
+  for (int i = 0; i < 4; ++i) {
+    bytes[8 + static_cast<size_t>(i)] = static_cast<char>(version >> (8 * i));
+  }
+  const size_t crc_at = bytes.size() - 12;
+  const uint32_t crc =
+      internal::Crc32c(std::string_view(bytes).substr(0, crc_at));
+  for (int i = 0; i < 4; ++i) {
+    bytes[crc_at + static_cast<size_t>(i)] = static_cast<char>(crc >> (8 * i));
+  }
+  return bytes;
+}
+
+TEST_F(SnapshotTest, RefusesAForeignFileAndANewerVersion) {
+  Create();
+  MustWrite();
+  const std::string bytes = ReadBytes(path_);
+  ManualClock clock(kT0);
+  WriteBytes(path_, "ksid,unique_name\nKS00,rides\n");
+  absl::StatusOr<std::unique_ptr<SessionStore>> foreign =
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(foreign.status().message(), "wrong magic"));
+
+  WriteBytes(path_, WithVersion(bytes, 2));
+  absl::StatusOr<std::unique_ptr<SessionStore>> newer =
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(newer.status().message(), "version 2"))
+      << newer.status();
+
+  WriteBytes(path_, WithVersion(bytes, 1));  // Unchanged: loads.
+  EXPECT_TRUE(SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).ok());
+  WriteBytes(path_, bytes + "x");  // Anything after the end marker.
+  EXPECT_EQ(
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).status().code(),
+      absl::StatusCode::kDataLoss);
+}
+
+TEST_F(SnapshotTest, ReportsFileErrors) {
+  ManualClock clock(kT0);
+  absl::StatusOr<std::unique_ptr<SessionStore>> missing =
+      SessionStore::OpenSnapshot(dir_ + "/absent.snap", RestoreOptions(&clock));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "absent.snap"));
+  absl::Status written = store_->WriteSnapshot(dir_ + "/no/such/dir.snap");
+  EXPECT_EQ(written.code(), absl::StatusCode::kNotFound) << written;
+  // Nothing is left behind by a failed write.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_));
+}
+
+TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
+  const Session first = Create();
+  MustWrite();
+  const std::string previous = ReadBytes(path_);
+  Create();
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child dies after the new file is written and synced, before the
+    // rename: what a crash or a kill -9 at that moment would leave.
+    internal::SetBeforeRenameHookForTesting(
+        [](const std::string&) { _exit(0); });
+    (void)store_->WriteSnapshot(path_);
+    _exit(1);  // The hook was not reached.
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  EXPECT_EQ(ReadBytes(path_), previous);
+  int temporaries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename().string().rfind("store.snap.tmp.", 0) == 0) {
+      ++temporaries;
+    }
+  }
+  EXPECT_EQ(temporaries, 1);  // The dead writer's complete, unrenamed file.
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  const std::vector<Session> sessions = AllSessions(*restored, ks_);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_TRUE(SameSession(sessions[0], first));
+
+  // The next write is not disturbed by the leftover.
+  MustWrite();
+  restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(AllSessions(*restored, ks_).size(), 2u);
+}
+
+TEST_F(SnapshotTest, WritesWhileOtherThreadsChangeTheStore) {
+  constexpr int kOps = 3000;
+  std::thread sessions([&] {
+    std::vector<std::string> live;
+    for (int i = 0; i < kOps; ++i) {
+      CreateSessionParams p;
+      if (i % 2 == 0) p.unique_name = absl::StrCat("busy-", i);
+      p.ttl = 1 + i % 5;
+      absl::StatusOr<Session> s = store_->CreateSession(ks_, p);
+      if (!s.ok()) continue;
+      live.push_back(s->sid);
+      if (i % 3 == 0)
+        (void)store_->RecordInteraction(ks_, live[live.size() / 2]);
+      if (i % 5 == 0) (void)store_->CloseSession(ks_, live.front(), "done");
+      if (i % 7 == 0) {
+        (void)store_->DeleteSession(ks_, live.back());
+        live.pop_back();
+      }
+      if (i % 50 == 0) clock_.Advance(absl::Seconds(1));
+      if (i % 100 == 0) store_->Advance();
+    }
+  });
+  std::thread services([&] {
+    for (int i = 0; i < kOps / 30; ++i) {
+      const std::string ks = NewService(absl::StrCat("busy-service-", i));
+      (void)store_->CreateSession(ks, CreateSessionParams());
+      if (i % 2 == 0) (void)store_->DeleteService(ks);
+    }
+  });
+  std::vector<std::string> paths;
+  for (int i = 0; i < 4; ++i) {
+    paths.push_back(absl::StrCat(dir_, "/busy-", i, ".snap"));
+    absl::Status written = store_->WriteSnapshot(paths.back());
+    EXPECT_TRUE(written.ok()) << written;
+  }
+  sessions.join();
+  services.join();
+  for (const std::string& path : paths) {
+    ManualClock clock(clock_.Now());
+    absl::StatusOr<std::unique_ptr<SessionStore>> restored =
+        SessionStore::OpenSnapshot(path, RestoreOptions(&clock));
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    absl::Status invariants = (*restored)->CheckInvariants();
+    EXPECT_TRUE(invariants.ok()) << invariants;
+  }
+}
+
+// The decoder's own checks, on content whose checksum is right.
+class DecodeTest : public SnapshotTest {
+ protected:
+  void SetUp() override {
+    SnapshotTest::SetUp();
+    FillSmall();
+    MustWrite();
+    absl::StatusOr<internal::StoreImage> image =
+        internal::DecodeSnapshot(ReadBytes(path_));
+    ASSERT_TRUE(image.ok()) << image.status();
+    image_ = *image;
+    ASSERT_EQ(image_.sessions.size(), 5u);
+  }
+
+  // DecodeSnapshot refuses `image` with DataLoss naming `what`.
+  void ExpectRefused(const internal::StoreImage& image, const char* what) {
+    absl::StatusOr<internal::StoreImage> back =
+        internal::DecodeSnapshot(internal::EncodeSnapshot(image));
+    EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss)
+        << back.status();
+    EXPECT_TRUE(absl::StrContains(back.status().message(), what))
+        << back.status();
+  }
+
+  internal::StoreImage image_;
+};
+
+TEST_F(DecodeTest, RoundTripsTheImage) {
+  const std::string bytes = internal::EncodeSnapshot(image_);
+  absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(internal::EncodeSnapshot(*back), bytes);
+}
+
+// A change that breaks a rule of the format, and what the refusal says.
+struct Breakage {
+  const char* what;
+  void (*apply)(internal::StoreImage& image);
+};
+
+const Breakage kBreakages[] = {
+    {"two Sessions have the SID",
+     [](internal::StoreImage& i) { i.sessions[1].sid = i.sessions[0].sid; }},
+    {"belongs to no Service",
+     [](internal::StoreImage& i) {
+       i.sessions[0].service = i.sessions[0].sid;
+     }},
+    {"unknown status",
+     [](internal::StoreImage& i) {
+       i.sessions[0].status = static_cast<SessionStatus>(9);
+     }},
+    {"disagrees with its status",  // An open Session with a date_ended.
+     [](internal::StoreImage& i) {
+       i.sessions[0].ended_ms = i.sessions[0].created_ms;
+     }},
+    {"out of range", [](internal::StoreImage& i) { i.sessions[0].ttl = -1; }},
+    {"out of range",
+     [](internal::StoreImage& i) {
+       i.sessions[0].date_expiry_ms = std::numeric_limits<int64_t>::max();
+     }},
+    {"shard byte",  // The new name hashes to another shard.
+     [](internal::StoreImage& i) { i.sessions[0].unique_name = "another"; }},
+    {"invalid unique_name",
+     [](internal::StoreImage& i) { i.sessions[0].unique_name = "\xff"; }},
+    {"same sequence number",
+     [](internal::StoreImage& i) { i.sessions[1].seq = i.sessions[0].seq; }},
+    {"sequence number is out of range",
+     [](internal::StoreImage& i) { i.next_seq = i.sessions.back().seq; }},
+    {"unique_name is invalid or not unique",
+     [](internal::StoreImage& i) {
+       i.services[1].unique_name = i.services[0].unique_name;
+     }},
+    {"two Services have the SID",
+     [](internal::StoreImage& i) { i.services[1].sid = i.services[0].sid; }},
+    {"more than 2 Participants",
+     [](internal::StoreImage& i) { i.sessions[0].participants.resize(3); }},
+};
+
+TEST_F(DecodeTest, RefusesInconsistentContent) {
+  for (const Breakage& breakage : kBreakages) {
+    internal::StoreImage image = image_;
+    breakage.apply(image);
+    ExpectRefused(image, breakage.what);
+  }
+}
+
+// `bytes` with its body length and checksum made right again.
+std::string Reframed(std::string bytes) {
+  const uint64_t body = bytes.size() - 32;
+  for (int i = 0; i < 8; ++i) {
+    bytes[12 + static_cast<size_t>(i)] = static_cast<char>(body >> (8 * i));
+  }
+  return WithVersion(std::move(bytes), internal::kSnapshotVersion);
+}
+
+TEST_F(DecodeTest, NeverTrustsACountOrALength) {
+  const std::string bytes = internal::EncodeSnapshot(image_);
+  // The Session count sits after the account (16), next_seq, sids_minted
+  // (8 each) and the Service count (4), at 20 + 36.
+  std::string huge = bytes;
+  for (int i = 0; i < 8; ++i) huge[56 + static_cast<size_t>(i)] = '\x7f';
+  absl::StatusOr<internal::StoreImage> back =
+      internal::DecodeSnapshot(Reframed(huge));
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "count exceeds"))
+      << back.status();
+
+  std::string extra = bytes;
+  extra.insert(extra.size() - 12, "junk");
+  back = internal::DecodeSnapshot(Reframed(extra));
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "follow the last"))
+      << back.status();
+
+  std::string short_body = bytes;
+  short_body.erase(short_body.size() - 16, 4);
+  back = internal::DecodeSnapshot(Reframed(short_body));
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "runs past the end"))
+      << back.status();
+}
+
+TEST(Crc32cTest, MatchesTheStandardCheckValue) {
+  EXPECT_EQ(internal::Crc32c(""), 0u);
+  EXPECT_EQ(internal::Crc32c("123456789"), 0xe3069283u);
+}
+
+}  // namespace
+}  // namespace sessionwheel
