@@ -91,12 +91,66 @@ def page_token_seeds():
                                   integer(9, 8) + b"\x01B")
 
 
+# timer_wheel_fuzz ------------------------------------------------------------
+# Start: a byte (0 zero, 1 Integer(3), 2 Integer(8), 3 kMax - Integer(5)).
+# Each operation: entry byte, kind byte (0-1 schedule, 2 move, 3 cancel,
+# 4-5 advance, 6 pop one, 7 drain), then the kind's own bytes.
+
+def schedule(entry, deadline_kind, *extra):
+    return bytes([entry, 0, deadline_kind]) + b"".join(extra)
+
+
+def advance(target_kind, *extra):
+    return bytes([0, 4, target_kind]) + b"".join(extra)
+
+
+DRAIN = bytes([0, 7])
+POP = bytes([0, 6])
+
+
+def timer_wheel_seeds():
+    # Deadline kinds: 0 zero, 1 now - Integer(2), 2 now, 3 now + 1 + b % 64,
+    # 4 now + Integer(3), 5 now + (Integer(8) >> b), 6 kMax - Integer(2),
+    # 7 Integer(8), 8 boundary (bits, +b%2, -b%2).
+    # Target kinds: 0 now - b, 1 now + b, 2 now + Integer(3), 3 next event,
+    # 4 earliest - b%2, 5 now + (Integer(8) >> b), 6 Integer(8).
+    yield "due_now_fifo", (b"\x00" + schedule(1, 2) + schedule(2, 0) +
+                           schedule(3, 1, integer(5, 2)) + DRAIN)
+    yield "one_tick_ahead", (b"\x00" + schedule(1, 3, b"\x00") + advance(1,
+                             b"\x00") + POP + advance(1, b"\x01") + DRAIN)
+    yield "cascade_boundaries", (b"\x01" + integer(4095, 3) +
+                                 schedule(1, 8, b"\x06\x00\x00") +
+                                 schedule(2, 8, b"\x0c\x01\x00") +
+                                 schedule(3, 8, b"\x12\x00\x01") +
+                                 advance(4, b"\x01") + DRAIN + advance(3) +
+                                 DRAIN + advance(4, b"\x00") + DRAIN)
+    yield "end_of_time", (b"\x03" + integer(100, 5) + schedule(1, 6,
+                          integer(0, 2)) + schedule(2, 6, integer(37, 2)) +
+                          advance(6, integer(2**64 - 1, 8)) + DRAIN)
+    yield "huge_jump", (b"\x00" + schedule(1, 5, integer(2**62, 8), b"\x00") +
+                        schedule(2, 7, integer(2**63 + 5, 8)) +
+                        advance(5, integer(2**63, 8), b"\x00") + DRAIN +
+                        advance(6, integer(2**64 - 1, 8)) + DRAIN)
+    yield "reschedule_and_cancel", (b"\x02" + integer(123456789, 8) +
+                                    schedule(1, 4, integer(70000, 3)) +
+                                    bytes([1, 2, 1, 1]) +  # move 1 later
+                                    schedule(2, 4, integer(500, 3)) +
+                                    bytes([2, 3]) +  # cancel 2
+                                    advance(2, integer(80000, 3)) + DRAIN)
+    yield "cancel_while_due", (b"\x00" + schedule(1, 3, b"\x05") +
+                               schedule(2, 3, b"\x06") +
+                               schedule(3, 3, b"\x07") +
+                               advance(1, b"\x0a") + bytes([2, 3]) +
+                               POP + schedule(4, 2) + bytes([3, 3]) + DRAIN)
+
+
 def main():
     for name, text in FORMS.items():
         write("form_fuzz", name, text)
     for name, text in TIMES.items():
         write("iso_time_fuzz", name, text)
-    for target, seeds in [("page_token_fuzz", page_token_seeds())]:
+    for target, seeds in [("page_token_fuzz", page_token_seeds()),
+                          ("timer_wheel_fuzz", timer_wheel_seeds())]:
         for name, data in seeds:
             write(target, name, data)
 
