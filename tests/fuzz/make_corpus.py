@@ -144,13 +144,186 @@ def timer_wheel_seeds():
                                POP + schedule(4, 2) + bytes([3, 3]) + DRAIN)
 
 
+# proxy_fake_fuzz -------------------------------------------------------------
+# A setup byte (bits 0-1 the retention: 0 90 days, 1 an hour, 2 zero, 3 never;
+# bits 2-3 the shards: 0 and 2 four, 1 one, 3 sixteen), then steps: a step
+# byte (0 Advance, 1 SetTime, else a request).
+
+ADVANCE_STEPS = ["0", "1ms", "10ms", "999ms", "1s", "59s", "1h", "1d", "90d"]
+METHODS = ["GET", "POST", "DELETE", "GET", "POST", "get", "Delete", "PUT", ""]
+BODY_KEYS = ["UniqueName", "Ttl", "DateExpiry", "Status", "Mode",
+             "Participants", "DefaultTtl", "UniqueName", "Ttl", "Status",
+             "PageSize", "junk"]
+QUERY_KEYS = ["PageSize", "Page", "PageToken", "PageSize", "PageToken", "junk"]
+INTEGERS = ["0", "1", "59", "60", "3600", "86400", "-1", "1.5", " 1", "",
+            "253402300799", "253402300800", "9223372036854775807",
+            "-9223372036854775808", "99999999999999999999", "0x10"]
+STATUSES = ["open", "in-progress", "closed", "failed", "unknown", "Open", ""]
+MODES = ["message-only", "voice-only", "voice-and-message", "both"]
+PARTICIPANTS = ["alice", "with_proxy", "empty", "null_name", "number",
+                "array", "string", "not_json"]
+PAGE_SIZES = ["1", "2", "3", "50", "1000", "1001", "0", "-1", "100001"]
+AHEAD = ["1s", "59s", "1h", "1d", "90d", "0", "-1s"]
+FIXED_DATES = ["9999", "10000", "bare", "fraction", "offset", "feb30",
+               "space"]
+
+
+def fake_advance(step):
+    return bytes([0, ADVANCE_STEPS.index(step)])
+
+
+def fake_set_time(seconds_after_start_minus_a_day):
+    return bytes([1]) + integer(seconds_after_start_minus_a_day, 4) + b"\x00"
+
+
+def value(key, choice):
+    """Value(): a byte (not 0 mod 16), then the key's own choice."""
+    if key == "UniqueName":
+        # Name(): 5 picks from kNames (0 "rides", 1 "ride-42", 2 "Order
+        # #1234", ...); 0, 1 and 2 are 191 'a', 192 'a', 191 two-byte chars.
+        if isinstance(choice, int):
+            return bytes([1, 5, choice])
+        return bytes([1, {"191": 0, "192": 1, "191x2": 2}[choice]])
+    if key in ("Ttl", "DefaultTtl"):
+        return bytes([1, 1, INTEGERS.index(choice)])
+    if key == "DateExpiry":
+        if choice in FIXED_DATES:
+            return bytes([1, 0, FIXED_DATES.index(choice)])
+        return bytes([1, 1, AHEAD.index(choice)])
+    if key == "Status":
+        return bytes([1, STATUSES.index(choice)])
+    if key == "Mode":
+        return bytes([1, MODES.index(choice)])
+    if key == "Participants":
+        return bytes([1, PARTICIPANTS.index(choice)])
+    if key == "PageSize":
+        return bytes([1, PAGE_SIZES.index(choice)])
+    raise ValueError(key)
+
+
+def form(fields, keys=BODY_KEYS):
+    """MakeForm(): a byte (not 0 mod 16), the field count, then per field
+    the key, its value and an encoding byte (1: percent-encoded)."""
+    assert 1 <= len(fields) <= 4
+    out = bytes([1, len(fields) - 1])
+    for key, choice in fields:
+        out += bytes([keys.index(key)]) + value(key, choice) + b"\x01"
+    return out
+
+
+def request(method, shape, ids=b"", body=None, query=None, full_url=False):
+    """A request step. Shapes: 0 /v1/Services, 1 .../{ks}, 2 .../Sessions,
+    4 .../Sessions/{id}. ids: the ServiceId/SessionId choices."""
+    out = bytes([2, METHODS.index(method), shape]) + ids
+    out += b"\x00" if full_url else b"\x01"
+    if shape in (0, 2):
+        out += b"\x01" if query is None else b"\x00" + form(query, QUERY_KEYS)
+    out += b"\x00" if body is None else b"\x01" + form(body)
+    return out
+
+
+FIRST_SERVICE = b"\x00\x00"  # ServiceId: the first minted SID.
+FIRST_SERVICE_UPPER = b"\x02\x00"
+FIRST_SESSION = b"\x00\x00"  # SessionId: the first minted SID.
+SESSION_BY_NAME = b"\x03\x00"  # The first Session name seen.
+UNKNOWN_SESSION = b"\x04" + integer(42, 16)
+MALFORMED_SESSION = b"\x05"
+
+
+def create_service(name=0, ttl=None):
+    fields = [("UniqueName", name)]
+    if ttl is not None:
+        fields.append(("DefaultTtl", ttl))
+    return request("POST", 0, body=fields)
+
+
+def proxy_fake_seeds():
+    svc = create_service()
+    yield "create_and_list_services", (b"\x0c" + svc + create_service(1) +
+                                       request("GET", 0, query=[
+                                           ("PageSize", "1")]))
+    yield "session_expires_by_ttl", (
+        b"\x00" + svc +
+        request("POST", 2, FIRST_SERVICE, body=[("UniqueName", 1),
+                                                ("Ttl", "60")]) +
+        fake_advance("59s") + request("GET", 4, FIRST_SERVICE + FIRST_SESSION) +
+        fake_advance("1s") + request("GET", 4, FIRST_SERVICE + SESSION_BY_NAME))
+    yield "session_expires_by_date", (
+        b"\x00" + svc +
+        request("POST", 2, FIRST_SERVICE, body=[("DateExpiry", "1h")]) +
+        fake_advance("1h") + request("GET", 2, FIRST_SERVICE))
+    yield "close_reopen_and_purge", (
+        b"\x01" + svc + request("POST", 2, FIRST_SERVICE, body=[("Ttl", "60")]) +
+        request("POST", 4, FIRST_SERVICE + FIRST_SESSION,
+                body=[("Status", "closed")]) +
+        request("POST", 4, FIRST_SERVICE + FIRST_SESSION,
+                body=[("Status", "in-progress")]) +
+        request("POST", 4, FIRST_SERVICE + FIRST_SESSION,
+                body=[("Status", "closed")]) +
+        fake_advance("1h") + request("GET", 4, FIRST_SERVICE + FIRST_SESSION))
+    yield "service_default_ttl", (
+        b"\x00" + create_service(0, "3600") +
+        request("POST", 2, FIRST_SERVICE) + fake_advance("1h") +
+        request("GET", 2, FIRST_SERVICE, full_url=True))
+    yield "service_default_ttl_max", (
+        b"\x00" + create_service(0, "253402300799") +
+        request("POST", 2, FIRST_SERVICE) + request("GET", 2, FIRST_SERVICE))
+    yield "create_every_parameter", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE, body=[
+            ("UniqueName", 2), ("Mode", "message-only"),
+            ("Participants", "alice"), ("Participants", "with_proxy")]) +
+        request("GET", 4, FIRST_SERVICE_UPPER + FIRST_SESSION))
+    yield "errors", (
+        b"\x00" + svc +
+        request("POST", 2, FIRST_SERVICE, body=[("UniqueName", "192")]) +
+        request("POST", 2, FIRST_SERVICE, body=[("Ttl", "-1")]) +
+        request("POST", 2, FIRST_SERVICE, body=[("Status", "Open")]) +
+        request("POST", 2, FIRST_SERVICE, body=[("Mode", "both")]) +
+        request("POST", 2, FIRST_SERVICE, body=[("DateExpiry", "-1s")]) +
+        request("POST", 2, FIRST_SERVICE, body=[("Participants", "alice")] * 3) +
+        request("DELETE", 4, FIRST_SERVICE + MALFORMED_SESSION) +
+        request("GET", 4, FIRST_SERVICE + UNKNOWN_SESSION) +
+        request("PUT", 2, FIRST_SERVICE) +
+        request("GET", 0, query=[("PageSize", "1001")]) + create_service())
+    yield "name_taken_and_freed", (
+        b"\x0c" + svc +
+        request("POST", 2, FIRST_SERVICE, body=[("UniqueName", 0)]) +
+        request("POST", 2, FIRST_SERVICE, body=[("UniqueName", 0)]) +
+        request("DELETE", 4, FIRST_SERVICE + FIRST_SESSION) +
+        request("POST", 2, FIRST_SERVICE, body=[("UniqueName", 0)]))
+    yield "update_transitions", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE,
+                                body=[("Status", "failed")]) +
+        request("POST", 4, FIRST_SERVICE + FIRST_SESSION,
+                body=[("Status", "in-progress")]) +
+        request("POST", 4, FIRST_SERVICE + FIRST_SESSION, body=[("Ttl", "1")]))
+    yield "paging", (
+        b"\x04" + svc + request("POST", 2, FIRST_SERVICE) * 5 +
+        request("GET", 2, FIRST_SERVICE, query=[("PageSize", "2")]) +
+        bytes([2, 0, 6, 0, 0]) +  # GET the first page URL seen, no body
+        bytes([2, 0, 6, 1, 0]))  # and the second
+    yield "clock_goes_back", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE, body=[("Ttl", "60")]) +
+        fake_set_time(86400 + 3600) + fake_set_time(0) +
+        request("POST", 2, FIRST_SERVICE, body=[("Ttl", "60")]) +
+        fake_advance("1d") + request("GET", 2, FIRST_SERVICE))
+    yield "delete_service", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE) +
+        request("DELETE", 1, FIRST_SERVICE) +
+        request("GET", 4, FIRST_SERVICE + FIRST_SESSION) +
+        request("GET", 1, FIRST_SERVICE))
+    yield "no_routes", b"\x00" + b"".join(
+        bytes([2, 0, 7, k, 1, 0]) for k in range(12))
+
+
 def main():
     for name, text in FORMS.items():
         write("form_fuzz", name, text)
     for name, text in TIMES.items():
         write("iso_time_fuzz", name, text)
     for target, seeds in [("page_token_fuzz", page_token_seeds()),
-                          ("timer_wheel_fuzz", timer_wheel_seeds())]:
+                          ("timer_wheel_fuzz", timer_wheel_seeds()),
+                          ("proxy_fake_fuzz", proxy_fake_seeds())]:
         for name, data in seeds:
             write(target, name, data)
 
