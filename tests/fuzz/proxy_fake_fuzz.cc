@@ -359,46 +359,36 @@ class FakeFuzzer {
   // A Service path segment, percent-encoded. Sets r->service_sid when it
   // names a Service the fake minted.
   std::string ServiceId(FuzzInput& in, Request* r) {
-    const uint8_t choice = in.Byte() % 8;
-    if (choice < 3 && !services_.empty()) {
-      const std::string& sid = services_[in.Index(services_.size())];
-      r->service_sid = sid;
-      return choice == 2 ? UpperHex(sid) : sid;
-    }
-    switch (choice) {
-      case 3:
-        return service_names_.empty()
-                   ? "rides"
-                   : EncodeFormValue(
-                         service_names_[in.Index(service_names_.size())]);
-      case 4:
-        return internal::FormatSid(
-            "KS", internal::Sid128{in.Integer(8), in.Integer(8)});
-      case 5:
-        return "KS123";
-      default:
-        return EncodeFormValue(in.Bytes());
-    }
+    return PathId(in, "KS", services_, service_names_, &r->service_sid);
   }
 
   // A Session path segment, percent-encoded: a SID or a name.
   std::string SessionId(FuzzInput& in) {
+    return PathId(in, "KC", sessions_, session_names_, nullptr);
+  }
+
+  // A segment naming a resource with SID `prefix`: one of `sids` the fake
+  // answered with (as is or upper-cased; then stored in *minted if given),
+  // one of `names`, an unknown or a malformed SID, or junk.
+  static std::string PathId(FuzzInput& in, const char* prefix,
+                            const std::vector<std::string>& sids,
+                            const std::vector<std::string>& names,
+                            std::optional<std::string>* minted) {
     const uint8_t choice = in.Byte() % 8;
-    if (choice < 3 && !sessions_.empty()) {
-      const std::string& sid = sessions_[in.Index(sessions_.size())];
+    if (choice < 3 && !sids.empty()) {
+      const std::string& sid = sids[in.Index(sids.size())];
+      if (minted != nullptr) *minted = sid;
       return choice == 2 ? UpperHex(sid) : sid;
     }
     switch (choice) {
       case 3:
-        return session_names_.empty()
-                   ? "ride-42"
-                   : EncodeFormValue(
-                         session_names_[in.Index(session_names_.size())]);
+        return names.empty() ? "rides"
+                             : EncodeFormValue(names[in.Index(names.size())]);
       case 4:
         return internal::FormatSid(
-            "KC", internal::Sid128{in.Integer(8), in.Integer(8)});
+            prefix, internal::Sid128{in.Integer(8), in.Integer(8)});
       case 5:
-        return "KC123";
+        return std::string(prefix) + "123";
       default:
         return EncodeFormValue(in.Bytes());
     }
