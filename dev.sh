@@ -21,6 +21,11 @@ Usage: ./dev.sh COMMAND [ARGS...]
   bench [ARGS]    build the release preset and run the benchmarks: medians of
                   5 repetitions; ARGS are Google Benchmark flags and override
                   those; SW_BENCH_SESSIONS=N sets the size (default 1000000)
+  fuzz [SECONDS]  build the fuzz preset (libFuzzer, ASan + UBSan, clang) and
+                  run each target of tests/fuzz for SECONDS (default 60), one
+                  after another, from build/fuzz/corpus/<target> (seeded with
+                  the committed corpus and regressions); prints each target's
+                  executions and findings; fails if any target finds one
   help            this text
 
 Missing Debian packages are installed first (as root). Builds go to
@@ -60,6 +65,40 @@ run_tests() {
   ctest --preset "$1" -j "$(nproc)" 2>&1 | tee "$log"
 }
 
+# The fuzz targets: one per tests/fuzz/*_fuzz.cc.
+fuzz_targets() { basename -s .cc tests/fuzz/*_fuzz.cc; }
+
+# Runs every fuzz target for $1 seconds and prints one line per target. The
+# working corpus grows across runs under build/fuzz/corpus/; the committed
+# one is only read. A finding is left in build/fuzz/findings/<target>/.
+run_fuzzers() {
+  local seconds=$1 failed=0 target seeds work findings log runs
+  for target in $(fuzz_targets); do
+    work=build/fuzz/corpus/$target
+    findings=build/fuzz/findings/$target
+    log=build/fuzz/$target.log
+    mkdir -p "$work" "$findings"
+    for seeds in tests/fuzz/corpus/$target tests/fuzz/regressions/$target; do
+      if [[ -d $seeds ]]; then cp "$seeds"/* "$work"/; fi
+    done
+    if UBSAN_OPTIONS=print_stacktrace=1 build/fuzz/tests/fuzz/"$target" \
+      -max_total_time="$seconds" -print_final_stats=1 -timeout=25 \
+      -artifact_prefix="$findings/" "$work" >"$log" 2>&1; then
+      runs=$(grep -oP 'number_of_executed_units: \K[0-9]+' "$log" || echo '?')
+      echo "fuzz $target: $runs executions in ${seconds}s, nothing found"
+    else
+      runs=$(grep -oP 'number_of_executed_units: \K[0-9]+' "$log" || echo '?')
+      echo "fuzz $target: FOUND A FAILURE after $runs executions:" \
+        "$(grep -oP 'Test unit written to \K\S+' "$log" || echo "$findings/"),"\
+        "log in $log"
+      grep -m 3 -E 'fuzz check failed|ERROR: |runtime error' "$log" |
+        sed 's/^/  /' || true
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+
 command=${1:-help}
 (($# > 0)) && shift
 
@@ -85,6 +124,12 @@ case "$command" in
     # Flags given later win, so ARGS can change any of these.
     exec build/release/bench/sessionwheel-bench --benchmark_repetitions=5 \
       --benchmark_report_aggregates_only=true "$@"
+    ;;
+  fuzz)
+    ensure_packages
+    # shellcheck disable=SC2046 # one word per target
+    build fuzz --target $(fuzz_targets)
+    run_fuzzers "${1:-60}"
     ;;
   help | -h | --help)
     usage

@@ -78,15 +78,6 @@ absl::Status CheckEnums(std::optional<SessionMode> mode,
   return absl::OkStatus();
 }
 
-absl::Status CheckTtl(int64_t ttl) {
-  // The upper bound keeps base + ttl inside the representable dates.
-  if (ttl < 0 || ttl > kMaxMs / 1000) {
-    return InvalidParameter(
-        "Ttl", "It must be a whole number of seconds from 0 to 253402300799.");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status EndedError() {
   return ProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed,
                     "The Session has ended and cannot be updated.");
@@ -131,6 +122,15 @@ SessionRecord::Ptr SessionRecord::New(std::string_view name) {
 void SessionRecord::Deleter::operator()(SessionRecord* rec) const {
   rec->~SessionRecord();
   ::operator delete(rec);
+}
+
+absl::Status CheckTtl(std::string_view param, int64_t seconds) {
+  // The upper bound keeps base + ttl inside the representable dates.
+  if (seconds < 0 || seconds > kMaxMs / 1000) {
+    return InvalidParameter(
+        param, "It must be a whole number of seconds from 0 to 253402300799.");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckUniqueName(std::string_view name) {
@@ -469,7 +469,7 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
     }
   }
   if (params.ttl.has_value()) {
-    if (absl::Status s = CheckTtl(*params.ttl); !s.ok()) return s;
+    if (absl::Status s = CheckTtl("Ttl", *params.ttl); !s.ok()) return s;
   }
   if (absl::Status s = CheckEnums(params.mode, params.status); !s.ok()) {
     return s;
@@ -581,7 +581,7 @@ absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
         "Re-opening a Session whose DateExpiry has passed needs a new one.");
   }
   if (params.ttl.has_value()) {
-    if (absl::Status s = CheckTtl(*params.ttl); !s.ok()) return s;
+    if (absl::Status s = CheckTtl("Ttl", *params.ttl); !s.ok()) return s;
   }
 
   if (params.ttl.has_value()) rec->ttl = *params.ttl;

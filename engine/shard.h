@@ -399,6 +399,11 @@ class Shard {
 // The shard byte a named Session's SID carries (see the file comment).
 uint8_t NameShardByte(const Sid128& service, std::string_view name);
 
+// Checks a Session's `Ttl` or a Service's `DefaultTtl` (the `param` named in
+// the error): 0 to 253402300799 seconds, so that any base + ttl stays within
+// the dates the API can express. Errors: InvalidArgument/80701.
+absl::Status CheckTtl(std::string_view param, int64_t seconds);
+
 // Checks a Service or Session unique_name: 1 to 191 characters of UTF-8.
 // Errors: InvalidArgument/80701 naming `UniqueName`.
 absl::Status CheckUniqueName(std::string_view name);

@@ -143,8 +143,9 @@ class StoreImpl final : public SessionStore,
         !s.ok()) {
       return s;
     }
-    if (params.default_ttl < 0) {
-      return InvalidParameter("DefaultTtl", "It must be an integer >= 0.");
+    if (absl::Status s = internal::CheckTtl("DefaultTtl", params.default_ttl);
+        !s.ok()) {
+      return s;
     }
     MutexLock l(&services_mu_);
     if (service_names_.contains(params.unique_name)) {
@@ -242,8 +243,12 @@ class StoreImpl final : public SessionStore,
         return s;
       }
     }
-    if (params.default_ttl.has_value() && *params.default_ttl < 0) {
-      return InvalidParameter("DefaultTtl", "It must be an integer >= 0.");
+    if (params.default_ttl.has_value()) {
+      if (absl::Status s =
+              internal::CheckTtl("DefaultTtl", *params.default_ttl);
+          !s.ok()) {
+        return s;
+      }
     }
     MutexLock l(&services_mu_);
     ServiceEntry* entry = FindServiceLocked(sid_text);

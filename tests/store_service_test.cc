@@ -5,6 +5,8 @@
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store; times are compared exactly.
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -193,6 +195,32 @@ TEST_F(StoreServiceTest, TakenUniqueNameIs80602) {
 TEST_F(StoreServiceTest, NegativeDefaultTtlIs80701) {
   EXPECT_TRUE(IsInvalidParameter(CreateService("rides", -1), "DefaultTtl"));
   EXPECT_EQ(store_->Stats().services, 1);
+}
+
+// A Session without Ttl takes the Service's default_ttl unchecked, so the
+// default has the bound of a Ttl: found by proxy_fake_fuzz, where
+// DefaultTtl=9223372036854775807 overflowed base + ttl * 1000.
+TEST_F(StoreServiceTest, DefaultTtlOverTheTtlBoundIs80701) {
+  EXPECT_TRUE(
+      IsInvalidParameter(CreateService("rides", 253402300800), "DefaultTtl"));
+  EXPECT_TRUE(IsInvalidParameter(
+      CreateService("rides", std::numeric_limits<int64_t>::max()),
+      "DefaultTtl"));
+  UpdateServiceParams huge;
+  huge.default_ttl = std::numeric_limits<int64_t>::max();
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->UpdateService(main_.sid, huge), "DefaultTtl"));
+  EXPECT_EQ(store_->FetchService(main_.sid)->default_ttl, 0);
+}
+
+TEST_F(StoreServiceTest, LargestDefaultTtlGivesSessionsThatTtl) {
+  absl::StatusOr<Service> service = CreateService("rides", 253402300799);
+  ASSERT_TRUE(service.ok()) << service.status();
+  absl::StatusOr<Session> session =
+      store_->CreateSession(service->sid, CreateSessionParams());
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ(session->ttl, 253402300799);
+  EXPECT_TRUE(store_->CheckInvariants().ok());
 }
 
 // Fetch ----------------------------------------------------------------------

@@ -113,7 +113,8 @@ struct CreateServiceParams {
   std::optional<std::string> sid;
   // Required: 1 to 191 characters of UTF-8, unique among Services.
   std::string unique_name;
-  // Seconds, >= 0; 0 means Sessions get no TTL unless they ask for one.
+  // Seconds, 0 to 253402300799 (as a Session's ttl); 0 means Sessions get no
+  // TTL unless they ask for one.
   int64_t default_ttl = 0;
 };
 

@@ -148,9 +148,9 @@ class SessionStore {
   // Services -----------------------------------------------------------------
 
   // Creates a Service. Errors: InvalidArgument/80701 for a malformed `sid`,
-  // a missing or over-long `unique_name`, a negative `default_ttl`;
-  // AlreadyExists/80602 when the unique_name is taken; AlreadyExists/80701
-  // when the SID is taken.
+  // a missing or over-long `unique_name`, a `default_ttl` out of
+  // 0..253402300799; AlreadyExists/80602 when the unique_name is taken;
+  // AlreadyExists/80701 when the SID is taken.
   virtual absl::StatusOr<Service> CreateService(
       const CreateServiceParams& params) = 0;
 
