@@ -394,11 +394,10 @@ bool Shard::SettleLocked(SessionRecord* rec, int64_t now) {
 
 absl::Status Shard::TakePlaceLocked(const ShardService& service) {
   if (!context_->quota->TryTake()) {
-    return ProxyError(absl::StatusCode::kResourceExhausted,
-                      kErrorTooManyRequests,
-                      Cat("Too Many Requests: the store holds its maximum of ",
-                          std::to_string(context_->quota->max()),
-                          " Sessions."));
+    return ProxyError(
+        absl::StatusCode::kResourceExhausted, kErrorTooManyRequests,
+        Cat("Too Many Requests: the store holds its maximum of ",
+            std::to_string(context_->quota->max()), " Sessions."));
   }
   if (!service.quota->TryTake()) {
     context_->quota->Release();

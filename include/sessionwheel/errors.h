@@ -2,9 +2,9 @@
 //
 // Every error the store returns is an `absl::Status` with the closest
 // canonical code (NotFound, AlreadyExists, InvalidArgument,
-// FailedPrecondition, ResourceExhausted) and, as a payload, the numeric Proxy error code the real
-// service would answer with. The fake (and any host) reads it back with
-// `ProxyErrorCode`.
+// FailedPrecondition, ResourceExhausted) and, as a payload, the numeric Proxy
+// error code the real service would answer with. The fake (and any host) reads
+// it back with `ProxyErrorCode`.
 //
 // Example:
 //
