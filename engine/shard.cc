@@ -490,8 +490,9 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   // below can fail, so a place taken is a Session held.
   if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
 
-  SessionRecord::Ptr owned =
-      SessionRecord::New(params.unique_name.value_or(""));
+  SessionRecord::Ptr owned = SessionRecord::New(
+      params.unique_name.has_value() ? std::string_view(*params.unique_name)
+                                     : std::string_view());
   SessionRecord* rec = owned.get();
   rec->sid = sid;
   rec->service = svc->second.get();

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "engine/shard.h"
@@ -28,7 +29,8 @@ SessionImage ImageOf(const SessionRecord& rec) {
 
 SessionRecord::Ptr RecordOf(const SessionImage& image, ShardService* service) {
   SessionRecord::Ptr rec =
-      SessionRecord::New(image.has_name ? image.unique_name : "");
+      SessionRecord::New(image.has_name ? std::string_view(image.unique_name)
+                                        : std::string_view());
   assert(rec->name_size == image.name_size);
   static_cast<SessionState&>(*rec) = image;
   rec->service = service;
