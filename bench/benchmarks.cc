@@ -153,66 +153,22 @@ size_t StartIndex(const State& state, size_t n) {
 
 // Per-operation workloads --------------------------------------------------
 
-void BM_FetchBySid(State& state, StoreKind kind) {
-  LiveStore& live = Live(kind);
-  const size_t n = live.sids.size();
-  size_t i = StartIndex(state, n);
-  for (auto _ : state) {
-    std::optional<Session> s = live.store->FetchBySid(live.sids[i]);
-    if (!s.has_value()) {
-      state.SkipWithError("fetch by SID missed a live Session");
-      break;
-    }
-    benchmark::DoNotOptimize(s);
-    if (++i == n) i = 0;
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
-void BM_FetchByName(State& state, StoreKind kind) {
-  LiveStore& live = Live(kind);
-  const size_t n = live.names.size();
-  size_t i = StartIndex(state, n);
-  for (auto _ : state) {
-    std::optional<Session> s = live.store->FetchByName(live.names[i]);
-    if (!s.has_value()) {
-      state.SkipWithError("fetch by name missed a live Session");
-      break;
-    }
-    benchmark::DoNotOptimize(s);
-    if (++i == n) i = 0;
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
-void BM_UpdateTtl(State& state, StoreKind kind) {
-  LiveStore& live = Live(kind);
-  const size_t n = live.sids.size();
-  size_t i = StartIndex(state, n);
-  uint64_t k = i;
-  for (auto _ : state) {
-    std::optional<Session> s =
-        live.store->UpdateTtl(live.sids[i], LiveTtl(k++));
-    if (!s.has_value()) {
-      state.SkipWithError("update missed a live Session");
-      break;
-    }
-    benchmark::DoNotOptimize(s);
-    if (++i == n) i = 0;
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
-void BM_RecordInteraction(State& state, StoreKind kind) {
-  LiveStore& live = Live(kind);
-  const size_t n = live.sids.size();
-  const bool moves_clock = state.thread_index() == 0;
+// The loop of every per-operation workload: `op(key, i)` on the live keys in
+// order from a random start, `i` being the key's index; a call that misses
+// fails the run. With `moves_clock`, thread 0 moves the clock 1 ms every
+// kOpsPerMs calls. A template, so `op` inlines and costs what a hand-written
+// loop would.
+template <typename Op>
+void RunOnLiveKeys(State& state, LiveStore& live, const KeyList& keys,
+                   const char* miss, bool moves_clock, Op op) {
+  const size_t n = keys.size();
+  moves_clock = moves_clock && state.thread_index() == 0;
   size_t i = StartIndex(state, n);
   int64_t ops = 0;
   for (auto _ : state) {
-    std::optional<Session> s = live.store->RecordInteraction(live.sids[i]);
+    std::optional<Session> s = op(keys[i], i);
     if (!s.has_value()) {
-      state.SkipWithError("interaction missed a live Session");
+      state.SkipWithError(miss);
       break;
     }
     benchmark::DoNotOptimize(s);
@@ -224,28 +180,47 @@ void BM_RecordInteraction(State& state, StoreKind kind) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void BM_FetchBySid(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  RunOnLiveKeys(state, live, live.sids, "fetch by SID missed a live Session",
+                false, [&](std::string_view sid, size_t) {
+                  return live.store->FetchBySid(sid);
+                });
+}
+
+void BM_FetchByName(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  RunOnLiveKeys(state, live, live.names, "fetch by name missed a live Session",
+                false, [&](std::string_view name, size_t) {
+                  return live.store->FetchByName(name);
+                });
+}
+
+void BM_UpdateTtl(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  RunOnLiveKeys(state, live, live.sids, "update missed a live Session", false,
+                [&](std::string_view sid, size_t i) {
+                  return live.store->UpdateTtl(sid, LiveTtl(i));
+                });
+}
+
+void BM_RecordInteraction(State& state, StoreKind kind) {
+  LiveStore& live = Live(kind);
+  RunOnLiveKeys(state, live, live.sids, "interaction missed a live Session",
+                true, [&](std::string_view sid, size_t) {
+                  return live.store->RecordInteraction(sid);
+                });
+}
+
 // Four fetches by SID, then an interaction, on random live Sessions.
 void BM_Mix(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
-  const size_t n = live.sids.size();
-  const bool moves_clock = state.thread_index() == 0;
-  size_t i = StartIndex(state, n);
   int64_t ops = 0;
-  for (auto _ : state) {
-    std::optional<Session> s = ++ops % 5 == 0
-                                   ? live.store->RecordInteraction(live.sids[i])
-                                   : live.store->FetchBySid(live.sids[i]);
-    if (!s.has_value()) {
-      state.SkipWithError("mix missed a live Session");
-      break;
-    }
-    benchmark::DoNotOptimize(s);
-    if (++i == n) i = 0;
-    if (moves_clock && ops % kOpsPerMs == 0) {
-      live.clock.Advance(absl::Milliseconds(1));
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
+  RunOnLiveKeys(state, live, live.sids, "mix missed a live Session", true,
+                [&](std::string_view sid, size_t) {
+                  return ++ops % 5 == 0 ? live.store->RecordInteraction(sid)
+                                        : live.store->FetchBySid(sid);
+                });
 }
 
 // One-shot workloads -------------------------------------------------------
