@@ -3,7 +3,7 @@
 //
 // The baselines are what a careful engineer would write without a timer
 // wheel: one mutex, standard or Abseil containers, a textbook deadline index.
-// Their record keeps the fields of the engine's (engine/shard.h) so that
+// Their record keeps the fields of the engine's (engine/core/shard.h) so that
 // memory and copying compare, with the SID as the 34-character string a host
 // sees. Their semantics are the engine's where the workloads reach: an
 // expiry closes a live Session at base + ttl with reason "ttl", and any call

@@ -1,4 +1,4 @@
-#include "engine/form.h"
+#include "engine/fake/form.h"
 
 #include <optional>
 #include <string>

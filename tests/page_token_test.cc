@@ -1,8 +1,8 @@
-#include "engine/page_token.h"
+#include "engine/core/page_token.h"
 
 #include <string>
 
-#include "engine/sid.h"
+#include "engine/util/sid.h"
 #include "gtest/gtest.h"
 
 namespace sessionwheel::internal {

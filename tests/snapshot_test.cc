@@ -3,7 +3,7 @@
 // refusal of every damaged file: each truncation, each bit flip, a foreign
 // file, a newer version, inconsistent content, a crash before the rename.
 
-#include "engine/snapshot.h"
+#include "engine/persist/snapshot.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// Fuzzes the form decoder (engine/form.h) with the whole input as a form body
+// Fuzzes the form decoder (engine/fake/form.h) with the whole input as a form body
 // or query string. Beyond not crashing, it checks:
 //
 // - decoding is deterministic;
@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/form.h"
-#include "engine/json_proxy.h"
+#include "engine/fake/form.h"
+#include "engine/fake/json_proxy.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace sessionwheel::fuzz {

@@ -1,4 +1,4 @@
-// Fuzzes ISO 8601 parsing and formatting (engine/iso_time.h). The whole input
+// Fuzzes ISO 8601 parsing and formatting (engine/util/iso_time.h). The whole input
 // is parsed as a date-time; when the parse succeeds it checks:
 //
 // - the instant lies within a day of years 0000-9999 (the fields are range
@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "engine/iso_time.h"
+#include "engine/util/iso_time.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace sessionwheel::fuzz {

@@ -1,4 +1,4 @@
-// Fuzzes page tokens (engine/page_token.h). The first byte picks one of two
+// Fuzzes page tokens (engine/core/page_token.h). The first byte picks one of two
 // modes and the scope (the Services list's zero scope, or 16 input bytes):
 //
 // - text: the rest of the input is a token. Decoding never crashes, and a
@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/page_token.h"
-#include "engine/sid.h"
+#include "engine/core/page_token.h"
+#include "engine/util/sid.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace sessionwheel::fuzz {

@@ -1,4 +1,4 @@
-// Fuzzes the timer wheel (engine/timer_wheel.h) against a reference model,
+// Fuzzes the timer wheel (engine/core/timer_wheel.h) against a reference model,
 // with the semantics of the property test in tests/timer_wheel_test.cc. The
 // input picks the wheel's start (zero, small, anywhere, near the end of
 // time) and then a sequence of operations on 64 entries: schedule and
@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/timer_wheel.h"
+#include "engine/core/timer_wheel.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace sessionwheel::fuzz {

@@ -12,8 +12,8 @@
 //   // *name == "Order #1234"
 //   std::vector<std::string_view> people = form.All("Participants");
 
-#ifndef SESSIONWHEEL_ENGINE_FORM_H_
-#define SESSIONWHEEL_ENGINE_FORM_H_
+#ifndef SESSIONWHEEL_ENGINE_FAKE_FORM_H_
+#define SESSIONWHEEL_ENGINE_FAKE_FORM_H_
 
 #include <optional>
 #include <string>
@@ -68,4 +68,4 @@ class Form {
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_FORM_H_
+#endif  // SESSIONWHEEL_ENGINE_FAKE_FORM_H_

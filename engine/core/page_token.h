@@ -18,8 +18,8 @@
 //   std::optional<PageCursor> back = DecodePageToken(token, service_sid);
 //   if (!back) { ...21481... }
 
-#ifndef SESSIONWHEEL_ENGINE_PAGE_TOKEN_H_
-#define SESSIONWHEEL_ENGINE_PAGE_TOKEN_H_
+#ifndef SESSIONWHEEL_ENGINE_CORE_PAGE_TOKEN_H_
+#define SESSIONWHEEL_ENGINE_CORE_PAGE_TOKEN_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/sid.h"
+#include "engine/util/sid.h"
 
 namespace sessionwheel::internal {
 
@@ -60,4 +60,4 @@ std::optional<PageCursor> DecodePageToken(std::string_view token,
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_PAGE_TOKEN_H_
+#endif  // SESSIONWHEEL_ENGINE_CORE_PAGE_TOKEN_H_

@@ -9,8 +9,8 @@
 //   absl::StatusOr<absl::Time> t = ParseIsoTime("2024-02-29T12:00:00+05:30");
 //   FormatIsoTime(*t);  // "2024-02-29T06:30:00Z"
 
-#ifndef SESSIONWHEEL_ENGINE_ISO_TIME_H_
-#define SESSIONWHEEL_ENGINE_ISO_TIME_H_
+#ifndef SESSIONWHEEL_ENGINE_UTIL_ISO_TIME_H_
+#define SESSIONWHEEL_ENGINE_UTIL_ISO_TIME_H_
 
 #include <string>
 #include <string_view>
@@ -48,4 +48,4 @@ void AppendIsoTime(std::string* out, absl::Time t);
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_ISO_TIME_H_
+#endif  // SESSIONWHEEL_ENGINE_UTIL_ISO_TIME_H_

@@ -1,4 +1,4 @@
-#include "engine/page_token.h"
+#include "engine/core/page_token.h"
 
 namespace sessionwheel::internal {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/shard.h"
+#include "engine/core/shard.h"
 
 #include <algorithm>
 #include <cassert>
@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
-#include "engine/str_cat.h"
-#include "engine/utf8.h"
+#include "engine/util/str_cat.h"
+#include "engine/util/utf8.h"
 #include "sessionwheel/errors.h"
 
 namespace sessionwheel::internal {

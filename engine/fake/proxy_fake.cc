@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "engine/form.h"
-#include "engine/iso_time.h"
-#include "engine/json_proxy.h"
-#include "engine/sid.h"
-#include "engine/str_cat.h"
+#include "engine/fake/form.h"
+#include "engine/util/iso_time.h"
+#include "engine/fake/json_proxy.h"
+#include "engine/util/sid.h"
+#include "engine/util/str_cat.h"
 #include "sessionwheel/errors.h"
 
 namespace sessionwheel {

@@ -14,8 +14,8 @@
 //   std::string text = FormatSid("KC", sid);  // "KC" + 32 hex digits
 //   std::optional<Sid128> back = ParseSid("KC", text);  // == sid
 
-#ifndef SESSIONWHEEL_ENGINE_SID_H_
-#define SESSIONWHEEL_ENGINE_SID_H_
+#ifndef SESSIONWHEEL_ENGINE_UTIL_SID_H_
+#define SESSIONWHEEL_ENGINE_UTIL_SID_H_
 
 #include <atomic>
 #include <cstdint>
@@ -125,4 +125,4 @@ class SidGenerator {
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_SID_H_
+#endif  // SESSIONWHEEL_ENGINE_UTIL_SID_H_

@@ -102,8 +102,8 @@
 //
 // Thread safety: none. The owner holds its lock around every call.
 
-#ifndef SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_
-#define SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_
+#ifndef SESSIONWHEEL_ENGINE_CORE_TIMER_WHEEL_H_
+#define SESSIONWHEEL_ENGINE_CORE_TIMER_WHEEL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -241,4 +241,4 @@ class TimerWheel {
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_TIMER_WHEEL_H_
+#endif  // SESSIONWHEEL_ENGINE_CORE_TIMER_WHEEL_H_

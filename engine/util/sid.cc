@@ -1,4 +1,4 @@
-#include "engine/sid.h"
+#include "engine/util/sid.h"
 
 #include <cstring>
 #include <random>

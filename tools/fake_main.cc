@@ -30,8 +30,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/iso_time.h"
-#include "engine/str_cat.h"
+#include "engine/util/iso_time.h"
+#include "engine/util/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "sessionwheel/proxy_fake.h"
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/shard.h"
-#include "engine/snapshot.h"
+#include "engine/core/shard.h"
+#include "engine/persist/snapshot.h"
 
 namespace sessionwheel::internal {
 namespace {

@@ -4,8 +4,8 @@
 // std::string_view, so absl::StrCat refuses the std::string_view the public
 // API speaks. This covers the engine's only need: joining strings.
 
-#ifndef SESSIONWHEEL_ENGINE_STR_CAT_H_
-#define SESSIONWHEEL_ENGINE_STR_CAT_H_
+#ifndef SESSIONWHEEL_ENGINE_UTIL_STR_CAT_H_
+#define SESSIONWHEEL_ENGINE_UTIL_STR_CAT_H_
 
 #include <string>
 #include <string_view>
@@ -22,4 +22,4 @@ std::string Cat(const Parts&... parts) {
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_STR_CAT_H_
+#endif  // SESSIONWHEEL_ENGINE_UTIL_STR_CAT_H_

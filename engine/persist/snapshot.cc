@@ -1,4 +1,4 @@
-#include "engine/snapshot.h"
+#include "engine/persist/snapshot.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "engine/str_cat.h"
-#include "engine/utf8.h"
+#include "engine/util/str_cat.h"
+#include "engine/util/utf8.h"
 
 namespace sessionwheel::internal {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/utf8.h"
+#include "engine/util/utf8.h"
 
 #include <cstdint>
 

@@ -1,8 +1,8 @@
 // The Proxy API's JSON: Sessions, Services, list envelopes and error bodies,
 // shaped exactly as the real service answers (SPEC section 7).
 
-#ifndef SESSIONWHEEL_ENGINE_JSON_PROXY_H_
-#define SESSIONWHEEL_ENGINE_JSON_PROXY_H_
+#ifndef SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_
+#define SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_
 
 #include <optional>
 #include <string>
@@ -41,4 +41,4 @@ std::string Dump(const Json& json);
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_JSON_PROXY_H_
+#endif  // SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_

@@ -1,7 +1,7 @@
-#include "engine/json_proxy.h"
+#include "engine/fake/json_proxy.h"
 
-#include "engine/iso_time.h"
-#include "engine/str_cat.h"
+#include "engine/util/iso_time.h"
+#include "engine/util/str_cat.h"
 
 namespace sessionwheel::internal {
 namespace {

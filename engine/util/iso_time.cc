@@ -1,4 +1,4 @@
-#include "engine/iso_time.h"
+#include "engine/util/iso_time.h"
 
 #include <cstdint>
 

@@ -23,11 +23,11 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "engine/page_token.h"
-#include "engine/shard.h"
-#include "engine/sid.h"
-#include "engine/snapshot.h"
-#include "engine/str_cat.h"
+#include "engine/core/page_token.h"
+#include "engine/core/shard.h"
+#include "engine/util/sid.h"
+#include "engine/persist/snapshot.h"
+#include "engine/util/str_cat.h"
 #include "sessionwheel/errors.h"
 
 namespace sessionwheel {

@@ -9,8 +9,8 @@
 //
 //   if (!IsValidUtf8(name) || Utf8Length(name) > 191) { ...refuse... }
 
-#ifndef SESSIONWHEEL_ENGINE_UTF8_H_
-#define SESSIONWHEEL_ENGINE_UTF8_H_
+#ifndef SESSIONWHEEL_ENGINE_UTIL_UTF8_H_
+#define SESSIONWHEEL_ENGINE_UTIL_UTF8_H_
 
 #include <cstddef>
 #include <string_view>
@@ -27,4 +27,4 @@ size_t Utf8Length(std::string_view s);
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_UTF8_H_
+#endif  // SESSIONWHEEL_ENGINE_UTIL_UTF8_H_

@@ -15,8 +15,8 @@
 // whichever thread finds no delivery in progress (`DeliverEvents`), so a
 // Session's events keep their order and no listener runs under a lock.
 
-#ifndef SESSIONWHEEL_ENGINE_SHARD_H_
-#define SESSIONWHEEL_ENGINE_SHARD_H_
+#ifndef SESSIONWHEEL_ENGINE_CORE_SHARD_H_
+#define SESSIONWHEEL_ENGINE_CORE_SHARD_H_
 
 #include <array>
 #include <atomic>
@@ -36,9 +36,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/page_token.h"
-#include "engine/sid.h"
-#include "engine/timer_wheel.h"
+#include "engine/core/page_token.h"
+#include "engine/util/sid.h"
+#include "engine/core/timer_wheel.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/internal/mutex.h"
@@ -410,4 +410,4 @@ absl::Status CheckUniqueName(std::string_view name);
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_SHARD_H_
+#endif  // SESSIONWHEEL_ENGINE_CORE_SHARD_H_

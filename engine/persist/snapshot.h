@@ -19,8 +19,8 @@
 //   absl::StatusOr<std::string> read = ReadFile("/var/lib/app/s.snap");
 //   absl::StatusOr<StoreImage> back = DecodeSnapshot(*read);  // == image
 
-#ifndef SESSIONWHEEL_ENGINE_SNAPSHOT_H_
-#define SESSIONWHEEL_ENGINE_SNAPSHOT_H_
+#ifndef SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
+#define SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
 
 #include <cstdint>
 #include <string>
@@ -29,8 +29,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/shard.h"
-#include "engine/sid.h"
+#include "engine/core/shard.h"
+#include "engine/util/sid.h"
 #include "sessionwheel/session.h"
 
 namespace sessionwheel::internal {
@@ -101,4 +101,4 @@ void SetBeforeRenameHookForTesting(BeforeRenameHook hook);
 
 }  // namespace sessionwheel::internal
 
-#endif  // SESSIONWHEEL_ENGINE_SNAPSHOT_H_
+#endif  // SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
