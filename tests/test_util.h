@@ -79,6 +79,11 @@ inline ::testing::AssertionResult IsSid(std::string_view prefix,
   return ::testing::AssertionSuccess();
 }
 
+inline ::testing::AssertionResult IsSid(std::string_view prefix,
+                                        const Sid& sid) {
+  return IsSid(prefix, sid.ToString());
+}
+
 // The Proxy error code of `status` as text, or "none".
 inline std::string ProxyCodeText(const absl::Status& status) {
   std::optional<int> code = ProxyErrorCode(status);
@@ -125,16 +130,17 @@ template <typename T>
   return IsInvalidParameter(result.status(), param);
 }
 
-// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
+// NotFound/20404 with the store's message for Session `id` (its SID's text
+// or a unique_name) of Service `ks`. (The fake words it as the REST path:
+// proxy_fake_test.)
 inline ::testing::AssertionResult IsSessionNotFound(const absl::Status& status,
-                                                    std::string_view ks,
+                                                    const Sid& ks,
                                                     std::string_view id) {
   ::testing::AssertionResult result =
       IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
   if (!result) return result;
-  std::string expected =
-      absl::StrCat("The requested resource /Services/", std::string(ks),
-                   "/Sessions/", std::string(id), " was not found");
+  std::string expected = absl::StrCat("Session ", std::string(id),
+                                      " not found in Service ", ks.ToString());
   if (status.message() != expected) {
     return ::testing::AssertionFailure()
            << "message \"" << status.message() << "\", expected \"" << expected
@@ -143,10 +149,15 @@ inline ::testing::AssertionResult IsSessionNotFound(const absl::Status& status,
   return ::testing::AssertionSuccess();
 }
 
-template <typename T>
+inline ::testing::AssertionResult IsSessionNotFound(const absl::Status& status,
+                                                    const Sid& ks,
+                                                    const Sid& id) {
+  return IsSessionNotFound(status, ks, id.ToString());
+}
+
+template <typename T, typename Id>
 ::testing::AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
-                                             std::string_view ks,
-                                             std::string_view id) {
+                                             const Sid& ks, const Id& id) {
   return IsSessionNotFound(result.status(), ks, id);
 }
 
@@ -161,7 +172,7 @@ inline std::string OptText(const std::optional<absl::Time>& t) {
 // Every field of `s` on one line.
 inline std::string Describe(const Session& s) {
   return absl::StrCat(
-      "{sid=", s.sid, " service=", s.service_sid, " account=", s.account_sid,
+      "{sid=", s.sid.ToString(), " service=", s.service_sid.ToString(),
       " unique_name=", OptText(s.unique_name),
       " status=", std::string(StatusName(s.status)),
       " closed_reason=", OptText(s.closed_reason), " ttl=", s.ttl,
@@ -219,10 +230,10 @@ class StoreTest : public ::testing::Test {
   }
 
   // Creates a Service that must be created; returns its SID.
-  std::string NewService(const std::string& name, int64_t default_ttl = 0) {
+  Sid NewService(const std::string& name, int64_t default_ttl = 0) {
     absl::StatusOr<Service> service = CreateService(name, default_ttl);
     EXPECT_TRUE(service.ok()) << service.status();
-    return service.ok() ? service->sid : std::string();
+    return service.ok() ? service->sid : Sid();
   }
 
   // Creates a Session in the fixture's Service; a failure fails the test.
@@ -231,7 +242,7 @@ class StoreTest : public ::testing::Test {
   }
 
   // Creates a Session in Service `ks`; a failure fails the test.
-  Session Create(const std::string& ks,
+  Session Create(const Sid& ks,
                  const CreateSessionParams& params = CreateSessionParams()) {
     absl::StatusOr<Session> session = store_->CreateSession(ks, params);
     EXPECT_TRUE(session.ok()) << session.status();
@@ -241,9 +252,13 @@ class StoreTest : public ::testing::Test {
   absl::StatusOr<Session> Fetch(std::string_view sid_or_name) {
     return store_->FetchSession(ks_, sid_or_name);
   }
+  absl::StatusOr<Session> Fetch(const Sid& sid) {
+    return store_->FetchSession(ks_, sid);
+  }
 
   // Fetches a Session of the fixture's Service that must exist.
-  Session MustFetch(std::string_view sid_or_name) {
+  template <typename Id>
+  Session MustFetch(const Id& sid_or_name) {
     absl::StatusOr<Session> session = Fetch(sid_or_name);
     EXPECT_TRUE(session.ok()) << session.status();
     return session.ok() ? *session : Session();
@@ -260,7 +275,7 @@ class StoreTest : public ::testing::Test {
   ManualClock clock_{kT0};  // Declared first: outlives the store.
   std::unique_ptr<SessionStore> store_;
   Service main_;
-  std::string ks_;
+  Sid ks_;
 };
 
 }  // namespace sessionwheel::testing_util

@@ -57,11 +57,11 @@ std::optional<SessionMode> ParseMode(std::string_view name) {
 
 bool operator==(const Session& a, const Session& b) {
   return a.sid == b.sid && a.service_sid == b.service_sid &&
-         a.account_sid == b.account_sid && a.unique_name == b.unique_name &&
-         a.status == b.status && a.closed_reason == b.closed_reason &&
-         a.ttl == b.ttl && a.mode == b.mode &&
-         a.date_created == b.date_created && a.date_updated == b.date_updated &&
-         a.date_started == b.date_started && a.date_ended == b.date_ended &&
+         a.unique_name == b.unique_name && a.status == b.status &&
+         a.closed_reason == b.closed_reason && a.ttl == b.ttl &&
+         a.mode == b.mode && a.date_created == b.date_created &&
+         a.date_updated == b.date_updated && a.date_started == b.date_started &&
+         a.date_ended == b.date_ended &&
          a.date_last_interaction == b.date_last_interaction &&
          a.date_expiry == b.date_expiry &&
          std::equal(a.participants.begin(), a.participants.end(),
@@ -70,9 +70,9 @@ bool operator==(const Session& a, const Session& b) {
 }
 
 bool operator==(const Service& a, const Service& b) {
-  return a.sid == b.sid && a.account_sid == b.account_sid &&
-         a.unique_name == b.unique_name && a.default_ttl == b.default_ttl &&
-         a.date_created == b.date_created && a.date_updated == b.date_updated;
+  return a.sid == b.sid && a.unique_name == b.unique_name &&
+         a.default_ttl == b.default_ttl && a.date_created == b.date_created &&
+         a.date_updated == b.date_updated;
 }
 
 }  // namespace sessionwheel

@@ -172,21 +172,17 @@ void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
   tail_.store(node, std::memory_order_release);
 }
 
-void ListenerList::Deliver(const SessionEvent& event) const {
+void ListenerList::Deliver(const SessionEvent* events, size_t count) const {
   // The tail is published after its link, so it is reachable from the head.
   const Node* const last = tail_.load(std::memory_order_acquire);
   if (last == nullptr) return;
-  std::exception_ptr thrown;
-  for (const Node* n = head_.load(std::memory_order_acquire);;
-       n = n->next.load(std::memory_order_acquire)) {
-    try {
-      n->listener->OnEvent(event);
-    } catch (...) {
-      if (thrown == nullptr) thrown = std::current_exception();
+  for (size_t i = 0; i < count; ++i) {
+    for (const Node* n = head_.load(std::memory_order_acquire);;
+         n = n->next.load(std::memory_order_acquire)) {
+      n->listener->OnEvent(events[i]);
+      if (n == last) break;
     }
-    if (n == last) break;
   }
-  if (thrown != nullptr) std::rethrow_exception(thrown);
 }
 
 // Shard
@@ -217,46 +213,99 @@ uint64_t Shard::TickAtOrBefore(int64_t ms) const {
          static_cast<uint64_t>(context_->tick_ms);
 }
 
-Session Shard::ViewLocked(const SessionRecord& rec) const {
-  Session s;
-  s.sid = FormatSid("KC", rec.sid);
-  s.service_sid = rec.service->sid_text;
-  s.account_sid = context_->account_sid;
-  if (rec.has_name) s.unique_name.emplace(rec.unique_name());
-  s.status = rec.status;
+namespace {
+
+// Sets *field to `text`, reusing the string it may already hold.
+void AssignOptional(std::optional<std::string>* field, std::string_view text) {
+  if (field->has_value()) {
+    (*field)->assign(text.data(), text.size());
+  } else {
+    field->emplace(text);
+  }
+}
+
+}  // namespace
+
+// Why the record ended, as the API words it ("" while it has not).
+std::string_view ClosedReason(const SessionRecord& rec) {
   switch (rec.end_reason) {
     case EndReason::kNone:
-      break;
+      return {};
     case EndReason::kApi:
-      s.closed_reason = std::string(kReasonApi);
-      break;
+      return kReasonApi;
     case EndReason::kTtl:
-      s.closed_reason = std::string(kReasonTtl);
-      break;
+      return kReasonTtl;
     case EndReason::kDateExpiry:
-      s.closed_reason = std::string(kReasonDateExpiry);
-      break;
+      return kReasonDateExpiry;
     case EndReason::kHost:
-      s.closed_reason = rec.extras->host_reason;
-      break;
+      return rec.extras->host_reason;
   }
-  s.ttl = rec.ttl;
-  s.mode = rec.mode;
-  s.date_created = ToTime(rec.created_ms);
-  s.date_updated = ToTime(rec.updated_ms);
-  s.date_started = s.date_created;
-  s.date_ended = ToOptionalTime(rec.ended_ms);
-  s.date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
-  s.date_expiry = ToOptionalTime(rec.date_expiry_ms);
-  if (rec.extras != nullptr) s.participants = rec.extras->participants;
-  return s;
+  return {};
+}
+
+void Shard::FillLocked(const SessionRecord& rec, Session* out) const {
+  out->sid = ToSid("KC", rec.sid);
+  out->service_sid = ToSid("KS", rec.service->sid);
+  if (rec.has_name) {
+    AssignOptional(&out->unique_name, rec.unique_name());
+  } else {
+    out->unique_name.reset();
+  }
+  out->status = rec.status;
+  if (rec.end_reason != EndReason::kNone) {
+    AssignOptional(&out->closed_reason, ClosedReason(rec));
+  } else {
+    out->closed_reason.reset();
+  }
+  out->ttl = rec.ttl;
+  out->mode = rec.mode;
+  out->date_created = ToTime(rec.created_ms);
+  out->date_updated = ToTime(rec.updated_ms);
+  out->date_started = out->date_created;
+  out->date_ended = ToOptionalTime(rec.ended_ms);
+  out->date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
+  out->date_expiry = ToOptionalTime(rec.date_expiry_ms);
+  if (rec.extras != nullptr) {
+    out->participants = rec.extras->participants;
+  } else {
+    out->participants.clear();
+  }
 }
 
 void Shard::EmitLocked(EventType type, const SessionRecord& rec,
                        int64_t time_ms) {
-  // Building a snapshot costs string copies: only when someone listens.
+  // Nobody listens: no copy at all.
   if (context_->listeners->empty()) return;
-  pending_.push_back(SessionEvent{type, ViewLocked(rec), ToTime(time_ms)});
+  QueuedEvent& q = pending_.emplace_back();
+  SessionEvent& e = q.event;
+  e.type = type;
+  e.status = rec.status;
+  e.mode = rec.mode;
+  e.has_unique_name = rec.has_name;
+  e.time = ToTime(time_ms);
+  e.sid = ToSid("KC", rec.sid);
+  e.service_sid = ToSid("KS", rec.service->sid);
+  e.ttl = rec.ttl;
+  e.date_created = ToTime(rec.created_ms);
+  e.date_updated = ToTime(rec.updated_ms);
+  e.date_ended = ToOptionalTime(rec.ended_ms);
+  e.date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
+  e.date_expiry = ToOptionalTime(rec.date_expiry_ms);
+  // The bytes go to the arena; the views are set at delivery.
+  const std::string_view name = rec.unique_name();
+  q.name_offset = static_cast<uint32_t>(pending_text_.size());
+  q.name_size = static_cast<uint32_t>(name.size());
+  pending_text_.append(name.data(), name.size());
+  const std::string_view reason = ClosedReason(rec);
+  if (rec.end_reason == EndReason::kHost) {
+    q.reason_offset = static_cast<uint32_t>(pending_text_.size());
+    q.reason_size = static_cast<uint32_t>(reason.size());
+    pending_text_.append(reason.data(), reason.size());
+  } else {
+    // The engine's own reasons are static: no copy.
+    e.closed_reason = reason;
+    q.reason_size = 0;
+  }
 }
 
 namespace {
@@ -289,7 +338,6 @@ void Shard::DeliverEvents() {
 }
 
 void Shard::DrainEvents() {
-  std::vector<SessionEvent> batch;
   {
     MutexLock l(&mu_);
     if (delivering_ || pending_.empty()) return;
@@ -304,23 +352,21 @@ void Shard::DrainEvents() {
         delivering_ = false;
         return;
       }
-      batch.swap(pending_);
+      batch_.swap(pending_);
+      batch_text_.swap(pending_text_);
     }
-    size_t next = 0;  // Counted before the call: an event that threw is out.
-    try {
-      while (next < batch.size()) context_->listeners->Deliver(batch[next++]);
-    } catch (...) {
-      // The rest of the batch goes back to the front of the queue, ahead of
-      // the events queued meanwhile, and the shard is free for the next
-      // deliverer; the caller whose call delivered hears the exception.
-      MutexLock l(&mu_);
-      pending_.insert(pending_.begin(),
-                      std::make_move_iterator(batch.begin() + next),
-                      std::make_move_iterator(batch.end()));
-      delivering_ = false;
-      throw;
+    for (QueuedEvent& q : batch_) {
+      if (q.name_size > 0) {
+        q.event.unique_name = {batch_text_.data() + q.name_offset, q.name_size};
+      }
+      if (q.reason_size > 0) {
+        q.event.closed_reason = {batch_text_.data() + q.reason_offset,
+                                 q.reason_size};
+      }
+      context_->listeners->Deliver(&q.event, 1);
     }
-    batch.clear();
+    batch_.clear();
+    batch_text_.clear();
   }
 }
 
@@ -437,8 +483,8 @@ SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
   return SettleLocked(rec, now) ? rec : nullptr;
 }
 
-absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
-                                      const CreateSessionParams& params) {
+absl::Status Shard::Create(const Sid128& service, const Sid128& sid,
+                           const CreateSessionParams& params, Session* out) {
   MutexLock l(&mu_);
   // The two lookups below are a cache miss each at a million Sessions: start
   // both now, so they overlap with each other and with the checks.
@@ -510,7 +556,7 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   }
   for (const ParticipantParams& p : params.participants) {
     rec->MutableExtras().participants.push_back(
-        Participant{FormatSid("KP", context_->sids->Next()), p.identifier,
+        Participant{ToSid("KP", context_->sids->Next()), p.identifier,
                     p.friendly_name, p.proxy_identifier});
   }
   sessions_.insert(std::move(owned));
@@ -523,19 +569,21 @@ absl::StatusOr<Session> Shard::Create(const Sid128& service, const Sid128& sid,
   ++stats_.by_status[static_cast<int>(rec->status)];
   EmitLocked(EventType::kCreated, *rec, now);
   RescheduleLocked(rec);
-  return ViewLocked(*rec);
+  if (out != nullptr) FillLocked(*rec, out);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Session> Shard::FetchBySid(const Sid128& service,
-                                          const Sid128& sid) {
+absl::Status Shard::FetchBySid(const Sid128& service, const Sid128& sid,
+                               Session* out) {
   MutexLock l(&mu_);
   SessionRecord* rec = FindLocked(service, sid, NowMs());
   if (rec == nullptr) return absl::NotFoundError("");
-  return ViewLocked(*rec);
+  if (out != nullptr) FillLocked(*rec, out);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Session> Shard::FetchByName(const Sid128& service,
-                                           std::string_view name) {
+absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
+                                Session* out) {
   MutexLock l(&mu_);
   const NameKey key{service, {name.data(), name.size()}};
   names_.prefetch(key);  // As in FindLocked.
@@ -544,11 +592,12 @@ absl::StatusOr<Session> Shard::FetchByName(const Sid128& service,
   SessionRecord* rec = *it;
   PrefetchRecord(rec);
   if (!SettleLocked(rec, NowMs())) return absl::NotFoundError("");
-  return ViewLocked(*rec);
+  if (out != nullptr) FillLocked(*rec, out);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
-                                      const UpdateSessionParams& params) {
+absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
+                           const UpdateSessionParams& params, Session* out) {
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -608,12 +657,13 @@ absl::StatusOr<Session> Shard::Update(const Sid128& service, const Sid128& sid,
     if (instant != kNoTime && instant <= now) {
       ExpireLocked(rec, instant);
       RescheduleLocked(rec);
-      Session answer = ViewLocked(*rec);
+      if (out != nullptr) FillLocked(*rec, out);
       SettleLocked(rec, now);
-      return answer;
+      return absl::OkStatus();
     }
   }
-  return ViewLocked(*rec);
+  if (out != nullptr) FillLocked(*rec, out);
+  return absl::OkStatus();
 }
 
 absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
@@ -625,8 +675,8 @@ absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Session> Shard::RecordInteraction(const Sid128& service,
-                                                 const Sid128& sid) {
+absl::Status Shard::RecordInteraction(const Sid128& service,
+                                      const Sid128& sid) {
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -638,12 +688,11 @@ absl::StatusOr<Session> Shard::RecordInteraction(const Sid128& service,
   }
   EmitLocked(EventType::kInteraction, *rec, now);
   RescheduleLocked(rec);
-  return ViewLocked(*rec);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Session> Shard::End(const Sid128& service, const Sid128& sid,
-                                   SessionStatus status,
-                                   std::string_view reason) {
+absl::Status Shard::End(const Sid128& service, const Sid128& sid,
+                        SessionStatus status, std::string_view reason) {
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -655,16 +704,15 @@ absl::StatusOr<Session> Shard::End(const Sid128& service, const Sid128& sid,
                             "It must be 1 to 255 characters of UTF-8.");
   }
   EndLocked(rec, status, EndReason::kHost, reason, now);
-  return ViewLocked(*rec);
+  return absl::OkStatus();
 }
 
-std::vector<Shard::Listed> Shard::List(const Sid128& service,
-                                       const std::optional<PageCursor>& cursor,
-                                       size_t limit) {
-  std::vector<Listed> out;
+void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
+                 size_t limit, std::vector<Listed>* out) {
+  const size_t start = out->size();
   MutexLock l(&mu_);
   auto svc = services_.find(service);
-  if (svc == services_.end()) return out;
+  if (svc == services_.end()) return;
   auto& by_seq = svc->second->by_seq;
   const int64_t now = NowMs();
   const bool newer =
@@ -673,7 +721,7 @@ std::vector<Shard::Listed> Shard::List(const Sid128& service,
   // so each step looks the next record up again from the last position.
   std::optional<uint64_t> from;
   if (cursor.has_value()) from = cursor->seq;
-  while (out.size() < limit) {
+  while (out->size() - start < limit) {
     SessionRecord* rec = nullptr;
     if (newer) {
       auto it = from ? by_seq.upper_bound(*from) : by_seq.begin();
@@ -685,10 +733,8 @@ std::vector<Shard::Listed> Shard::List(const Sid128& service,
       rec = std::prev(it)->second;
     }
     from = rec->seq;
-    if (SettleLocked(rec, now))
-      out.push_back(Listed{rec->seq, rec->sid, ViewLocked(*rec)});
+    if (SettleLocked(rec, now)) out->push_back(Listed{rec->seq, rec->sid});
   }
-  return out;
 }
 
 int64_t Shard::Advance() {
@@ -716,12 +762,10 @@ std::optional<uint64_t> Shard::NextEventTick() {
   return wheel_.NextEventTick();
 }
 
-void Shard::AddServiceLocked(const Sid128& sid, std::string sid_text,
-                             int64_t default_ttl,
+void Shard::AddServiceLocked(const Sid128& sid, int64_t default_ttl,
                              std::shared_ptr<SessionQuota> quota) {
   auto svc = std::make_unique<ShardService>();
   svc->sid = sid;
-  svc->sid_text = std::move(sid_text);
   svc->default_ttl = default_ttl;
   svc->quota = std::move(quota);
   services_.emplace(sid, std::move(svc));

@@ -11,9 +11,12 @@
 // Session operation never takes a lock outside its shard. Service writes are
 // rare and visit the shards one lock at a time (see store.cc).
 //
-// Events are queued under the lock and delivered after it is released, by
-// whichever thread finds no delivery in progress (`DeliverEvents`), so a
-// Session's events keep their order and no listener runs under a lock.
+// Events are queued under the lock as fixed-size copies (`QueuedEvent`, the
+// name and reason bytes in one arena string), and delivered after it is
+// released, by whichever thread finds no delivery in progress
+// (`DeliverEvents`), so a Session's events keep their order and no listener
+// runs under a lock. The queue and the arena keep their capacity, so a
+// steady stream of events allocates nothing.
 
 #ifndef SESSIONWHEEL_ENGINE_CORE_SHARD_H_
 #define SESSIONWHEEL_ENGINE_CORE_SHARD_H_
@@ -153,7 +156,6 @@ struct SessionRecord : TimerEntry, SessionState {
 // A Service as one shard sees it.
 struct ShardService {
   Sid128 sid;
-  std::string sid_text;
   int64_t default_ttl = 0;
   absl::btree_map<uint64_t, SessionRecord*> by_seq;  // This shard's Sessions.
   // The Service's Sessions in every shard; each replica shares it, and the
@@ -226,9 +228,8 @@ class ListenerList {
   bool empty() const {
     return head_.load(std::memory_order_acquire) == nullptr;
   }
-  // Calls every listener with `event`, even after one throws; then
-  // rethrows the first exception, if any.
-  void Deliver(const SessionEvent& event) const;
+  // Calls every listener with each event of `events`, in order.
+  void Deliver(const SessionEvent* events, size_t count) const;
 
  private:
   struct Node {
@@ -247,12 +248,22 @@ struct ShardContext {
   int64_t origin_ms = 0;  // Tick 0 of every wheel.
   int64_t tick_ms = 10;
   int64_t retention_ms = 0;  // kNoTime: ended Sessions are never purged.
-  std::string account_sid;
   SidGenerator* sids = nullptr;
   std::atomic<uint64_t>* next_seq = nullptr;
   SessionQuota* quota = nullptr;  // Every Session in the store.
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
+};
+
+// An event waiting for delivery. Its string views are empty while queued:
+// the bytes are in the shard's text arena at the offsets below, and the
+// views are set once the arena stops moving (Shard::DrainEvents).
+struct QueuedEvent {
+  SessionEvent event;
+  uint32_t name_offset = 0;
+  uint32_t name_size = 0;
+  uint32_t reason_offset = 0;
+  uint32_t reason_size = 0;
 };
 
 // Per-shard counters, summed by SessionStore::Stats().
@@ -273,32 +284,33 @@ class Shard {
   // Session operations. Each takes the lock, applies any due expiry of the
   // Session it touches, queues its events, and releases the lock; the caller
   // then calls DeliverEvents(). Parameters are validated here, under the
-  // lock, so errors come in one documented order (docs/semantics.md).
-  absl::StatusOr<Session> Create(const Sid128& service, const Sid128& sid,
-                                 const CreateSessionParams& params);
-  // Returns NotFound (without message) when absent; the store words it.
-  absl::StatusOr<Session> FetchBySid(const Sid128& service, const Sid128& sid);
-  absl::StatusOr<Session> FetchByName(const Sid128& service,
-                                      std::string_view name);
-  absl::StatusOr<Session> Update(const Sid128& service, const Sid128& sid,
-                                 const UpdateSessionParams& params);
+  // lock, so errors come in one documented order (docs/semantics.md). An
+  // answer, when `out` is not null, is filled in place under the lock.
+  // A Session that is absent is a bare NotFound (no Proxy code): the store
+  // says what was not found.
+  absl::Status Create(const Sid128& service, const Sid128& sid,
+                      const CreateSessionParams& params, Session* out);
+  absl::Status FetchBySid(const Sid128& service, const Sid128& sid,
+                          Session* out);
+  absl::Status FetchByName(const Sid128& service, std::string_view name,
+                           Session* out);
+  absl::Status Update(const Sid128& service, const Sid128& sid,
+                      const UpdateSessionParams& params, Session* out);
   absl::Status Delete(const Sid128& service, const Sid128& sid);
-  absl::StatusOr<Session> RecordInteraction(const Sid128& service,
-                                            const Sid128& sid);
-  absl::StatusOr<Session> End(const Sid128& service, const Sid128& sid,
-                              SessionStatus status, std::string_view reason);
+  absl::Status RecordInteraction(const Sid128& service, const Sid128& sid);
+  absl::Status End(const Sid128& service, const Sid128& sid,
+                   SessionStatus status, std::string_view reason);
 
-  // Up to `limit` Sessions of `service` in this shard, past `cursor` in its
-  // direction (no cursor: from the newest), each with its sequence number,
-  // nearest to the cursor first. Due expiries are applied on the way.
+  // The keys of up to `limit` Sessions of `service` in this shard, past
+  // `cursor` in its direction (no cursor: from the newest), nearest to the
+  // cursor first. Due expiries are applied on the way. The store merges the
+  // shards' keys and fetches only the Sessions of the page.
   struct Listed {
     uint64_t seq;
     Sid128 sid;
-    Session session;
   };
-  std::vector<Listed> List(const Sid128& service,
-                           const std::optional<PageCursor>& cursor,
-                           size_t limit);
+  void List(const Sid128& service, const std::optional<PageCursor>& cursor,
+            size_t limit, std::vector<Listed>* out);
 
   // Runs the wheel to the clock's now; returns Sessions closed or purged.
   int64_t Advance();
@@ -306,8 +318,7 @@ class Shard {
   std::optional<uint64_t> NextEventTick();
 
   // Service replication, called by the store with this shard's lock held.
-  void AddServiceLocked(const Sid128& sid, std::string sid_text,
-                        int64_t default_ttl,
+  void AddServiceLocked(const Sid128& sid, int64_t default_ttl,
                         std::shared_ptr<SessionQuota> quota)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl)
@@ -318,8 +329,6 @@ class Shard {
 
   // Delivers queued events unless another thread is already doing so. Called
   // from inside a listener, it leaves them to this thread's outer delivery.
-  // A listener's exception ends the delivery and propagates; the events
-  // not yet delivered stay queued, in order, for the next delivery.
   void DeliverEvents();
 
   ShardStats Stats();
@@ -375,7 +384,8 @@ class Shard {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EmitLocked(EventType type, const SessionRecord& rec, int64_t time_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Session ViewLocked(const SessionRecord& rec) const
+  // Copies the record into *out, reusing out's buffers.
+  void FillLocked(const SessionRecord& rec, Session* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction
@@ -392,8 +402,15 @@ class Shard {
       ABSL_GUARDED_BY(mu_);
   TimerWheel wheel_ ABSL_GUARDED_BY(mu_);
   ShardStats stats_ ABSL_GUARDED_BY(mu_);
-  std::vector<SessionEvent> pending_ ABSL_GUARDED_BY(mu_);
+  // The event queue: an event's views are offsets into pending_text_ until
+  // it is delivered (QueuedEvent).
+  std::vector<QueuedEvent> pending_ ABSL_GUARDED_BY(mu_);
+  std::string pending_text_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
+  // The deliverer's buffers, swapped with the queue's so that both keep
+  // their capacity. Touched only by the thread that set delivering_.
+  std::vector<QueuedEvent> batch_;
+  std::string batch_text_;
 };
 
 // The shard byte a named Session's SID carries (see the file comment).

@@ -42,19 +42,17 @@ using internal::Sid128;
 constexpr int kMaxShards = 256;
 constexpr int kMaxPageSize = 1000;
 
-absl::Status NotFound(std::string_view resource) {
+// The core says what was not found in its own words; the fake answers with
+// the REST resource path (engine/fake/proxy_fake.cc).
+absl::Status ServiceNotFound(const Sid& service) {
   return ProxyError(absl::StatusCode::kNotFound, kErrorNotFound,
-                    Cat("The requested resource ", resource, " was not found"));
+                    Cat("Service ", service.ToString(), " not found"));
 }
 
-absl::Status SessionNotFound(std::string_view service, std::string_view id) {
-  return NotFound(Cat("/Services/", service, "/Sessions/", id));
-}
-
-absl::Status MalformedSessionSid(std::string_view sid) {
-  return ProxyError(absl::StatusCode::kInvalidArgument,
-                    kErrorMalformedSessionSid,
-                    Cat("Invalid Session SID '", sid, "'."));
+absl::Status SessionNotFound(const Sid& service, std::string_view id) {
+  return ProxyError(absl::StatusCode::kNotFound, kErrorNotFound,
+                    Cat("Session ", id, " not found in Service ",
+                        service.ToString()));
 }
 
 absl::Status InvalidPageToken() {
@@ -69,32 +67,27 @@ absl::Status CheckPageSize(int page_size) {
   return absl::OkStatus();
 }
 
-// Replaces a shard's bare NotFound with the API's wording; passes the rest.
-absl::Status Reword(absl::Status s, std::string_view service,
-                    std::string_view id) {
-  if (absl::IsNotFound(s) && !ProxyErrorCode(s).has_value()) {
-    return SessionNotFound(service, id);
-  }
-  return s;
-}
-
-template <typename T>
-absl::StatusOr<T> Reword(absl::StatusOr<T> s, std::string_view service,
-                         std::string_view id) {
-  if (s.ok()) return s;
-  return Reword(s.status(), service, id);
+// The body of a SID of the kind `prefix`; nullopt for another kind.
+std::optional<Sid128> BodyOf(std::string_view prefix, const Sid& sid) {
+  if (sid.prefix() != prefix) return std::nullopt;
+  return internal::Body(sid);
 }
 
 class StoreImpl final : public SessionStore,
                         private internal::WakeupSink,
                         private ClockObserver {
  public:
-  StoreImpl(const StoreOptions& options, std::string account_sid)
+  using SessionStore::CreateSession;
+  using SessionStore::FetchSession;
+  using SessionStore::UpdateSession;
+
+  StoreImpl(const StoreOptions& options, const Sid& account_sid)
       : sids_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
-        max_sessions_per_service_(options.max_sessions_per_service) {
+        max_sessions_per_service_(options.max_sessions_per_service),
+        account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
     context_.tick_ms = absl::ToInt64Milliseconds(options.tick);
@@ -102,7 +95,6 @@ class StoreImpl final : public SessionStore,
         options.closed_retention == absl::InfiniteDuration()
             ? internal::kNoTime
             : absl::ToInt64Milliseconds(options.closed_retention);
-    context_.account_sid = std::move(account_sid);
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
     context_.quota = &quota_;
@@ -136,7 +128,7 @@ class StoreImpl final : public SessionStore,
       const CreateServiceParams& params) override {
     std::optional<Sid128> chosen;
     if (params.sid.has_value()) {
-      chosen = internal::ParseSid("KS", *params.sid);
+      chosen = BodyOf("KS", *params.sid);
       if (!chosen) return InvalidParameter("Sid", "It must be KS + 32 hex.");
     }
     if (absl::Status s = internal::CheckUniqueName(params.unique_name);
@@ -167,8 +159,7 @@ class StoreImpl final : public SessionStore,
     const absl::Time now = context_.clock->Now();
     ServiceEntry entry;
     entry.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
-    entry.service.sid = internal::FormatSid("KS", sid);
-    entry.service.account_sid = context_.account_sid;
+    entry.service.sid = internal::ToSid("KS", sid);
     entry.service.unique_name = params.unique_name;
     entry.service.default_ttl = params.default_ttl;
     entry.service.date_created = entry.service.date_updated =
@@ -177,7 +168,7 @@ class StoreImpl final : public SessionStore,
         std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
     ForEachShardLocked([&](Shard& shard) {
       shard.mu().AssertHeld();
-      shard.AddServiceLocked(sid, entry.service.sid, params.default_ttl, quota);
+      shard.AddServiceLocked(sid, params.default_ttl, quota);
     });
     service_names_.emplace(params.unique_name, sid);
     services_by_seq_.emplace(entry.seq, sid);
@@ -186,10 +177,12 @@ class StoreImpl final : public SessionStore,
     return out;
   }
 
-  absl::StatusOr<Service> FetchService(std::string_view sid_text) override {
+  Sid account_sid() const override { return account_sid_; }
+
+  absl::StatusOr<Service> FetchService(const Sid& sid) override {
     MutexLock l(&services_mu_);
-    const ServiceEntry* entry = FindServiceLocked(sid_text);
-    if (entry == nullptr) return ServiceNotFound(sid_text);
+    const ServiceEntry* entry = FindServiceLocked(sid);
+    if (entry == nullptr) return ServiceNotFound(sid);
     return entry->service;
   }
 
@@ -236,7 +229,7 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::StatusOr<Service> UpdateService(
-      std::string_view sid_text, const UpdateServiceParams& params) override {
+      const Sid& service_sid, const UpdateServiceParams& params) override {
     if (params.unique_name.has_value()) {
       if (absl::Status s = internal::CheckUniqueName(*params.unique_name);
           !s.ok()) {
@@ -251,9 +244,9 @@ class StoreImpl final : public SessionStore,
       }
     }
     MutexLock l(&services_mu_);
-    ServiceEntry* entry = FindServiceLocked(sid_text);
-    if (entry == nullptr) return ServiceNotFound(sid_text);
-    const Sid128 sid = *internal::ParseSid("KS", entry->service.sid);
+    ServiceEntry* entry = FindServiceLocked(service_sid);
+    if (entry == nullptr) return ServiceNotFound(service_sid);
+    const Sid128 sid = internal::Body(service_sid);
     if (params.unique_name.has_value() &&
         *params.unique_name != entry->service.unique_name) {
       if (service_names_.contains(*params.unique_name)) {
@@ -275,12 +268,12 @@ class StoreImpl final : public SessionStore,
     return entry->service;
   }
 
-  absl::Status DeleteService(std::string_view sid_text) override {
+  absl::Status DeleteService(const Sid& service_sid) override {
     {
       MutexLock l(&services_mu_);
-      ServiceEntry* entry = FindServiceLocked(sid_text);
-      if (entry == nullptr) return ServiceNotFound(sid_text);
-      const Sid128 sid = *internal::ParseSid("KS", entry->service.sid);
+      ServiceEntry* entry = FindServiceLocked(service_sid);
+      if (entry == nullptr) return ServiceNotFound(service_sid);
+      const Sid128 sid = internal::Body(service_sid);
       // Out of the registry first, so no new list starts; then out of each
       // shard, with the Sessions created there meanwhile.
       service_names_.erase(entry->service.unique_name);
@@ -298,11 +291,11 @@ class StoreImpl final : public SessionStore,
   // Sessions
   // ----------------------------------------------------------------------
 
-  absl::StatusOr<Session> CreateSession(
-      std::string_view service_text,
-      const CreateSessionParams& params) override {
-    std::optional<Sid128> service = internal::ParseSid("KS", service_text);
-    if (!service) return NotFound(CollectionPath(service_text));
+  absl::Status CreateSession(const Sid& service_sid,
+                             const CreateSessionParams& params,
+                             Session* out) override {
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    if (!service) return ServiceNotFound(service_sid);
     bool purged = false;
     for (;;) {
       Sid128 sid = sids_.Next();
@@ -312,46 +305,58 @@ class StoreImpl final : public SessionStore,
             sid, internal::NameShardByte(*service, *params.unique_name));
       }
       Shard& shard = ShardFor(sid);
-      absl::StatusOr<Session> s = shard.Create(*service, sid, params);
+      absl::Status s = shard.Create(*service, sid, params, out);
       shard.DeliverEvents();
-      if (absl::IsAlreadyExists(s.status()) &&
-          !ProxyErrorCode(s.status()).has_value()) {
+      if (absl::IsAlreadyExists(s) && !ProxyErrorCode(s).has_value()) {
         continue;  // A restored SID collided with a fresh one: mint again.
       }
       // A Session whose purge is due holds no place, as it holds no name:
       // run what is due, once, before refusing.
-      if (absl::IsResourceExhausted(s.status()) && !purged) {
+      if (absl::IsResourceExhausted(s) && !purged) {
         purged = true;
         if (Advance() > 0) continue;
       }
-      if (absl::IsNotFound(s.status())) {
-        return NotFound(CollectionPath(service_text));
-      }
+      if (absl::IsNotFound(s)) return ServiceNotFound(service_sid);
       return s;
     }
   }
 
-  absl::StatusOr<Session> FetchSession(std::string_view service_text,
-                                       std::string_view id) override {
-    std::optional<Sid128> service = internal::ParseSid("KS", service_text);
-    if (!service) return SessionNotFound(service_text, id);
-    if (std::optional<Sid128> sid = internal::ParseSid("KC", id)) {
-      Shard& shard = ShardFor(*sid);
-      absl::StatusOr<Session> s = shard.FetchBySid(*service, *sid);
+  absl::Status FetchSession(const Sid& service_sid, const Sid& sid,
+                            Session* out) override {
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    std::optional<Sid128> body = BodyOf("KC", sid);
+    if (service && body) {
+      Shard& shard = ShardFor(*body);
+      absl::Status s = shard.FetchBySid(*service, *body, out);
       shard.DeliverEvents();
       if (s.ok()) return s;
     }
-    Shard& shard = NameShard(*service, id);
-    absl::StatusOr<Session> s = shard.FetchByName(*service, id);
-    shard.DeliverEvents();
-    return Reword(std::move(s), service_text, id);
+    return SessionNotFound(service_sid, sid.ToString());
   }
 
-  absl::StatusOr<SessionPage> ListSessions(std::string_view service_text,
+  absl::Status FetchSession(const Sid& service_sid,
+                            std::string_view sid_or_name,
+                            Session* out) override {
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    if (!service) return SessionNotFound(service_sid, sid_or_name);
+    if (std::optional<Sid128> sid = internal::ParseSid("KC", sid_or_name)) {
+      Shard& shard = ShardFor(*sid);
+      absl::Status s = shard.FetchBySid(*service, *sid, out);
+      shard.DeliverEvents();
+      if (s.ok()) return s;
+    }
+    Shard& shard = NameShard(*service, sid_or_name);
+    absl::Status s = shard.FetchByName(*service, sid_or_name, out);
+    shard.DeliverEvents();
+    if (absl::IsNotFound(s)) return SessionNotFound(service_sid, sid_or_name);
+    return s;
+  }
+
+  absl::StatusOr<SessionPage> ListSessions(const Sid& service_sid,
                                            const ListParams& params) override {
-    std::optional<Sid128> service = internal::ParseSid("KS", service_text);
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
     if (!service || !ServiceExists(*service)) {
-      return NotFound(CollectionPath(service_text));
+      return ServiceNotFound(service_sid);
     }
     if (absl::Status s = CheckPageSize(params.page_size); !s.ok()) return s;
     std::optional<PageCursor> cursor;
@@ -362,25 +367,40 @@ class StoreImpl final : public SessionStore,
     const bool newer =
         cursor && cursor->direction == PageCursor::Direction::kBefore;
     const size_t want = static_cast<size_t>(params.page_size) + 1;
-    std::vector<Shard::Listed> all;
+    // Keys only: each shard's nearest `want`, merged; the Sessions are
+    // copied for the page alone.
+    std::vector<Shard::Listed> keys;
     for (auto& shard : shards_) {
-      std::vector<Shard::Listed> part = shard->List(*service, cursor, want);
+      shard->List(*service, cursor, want, &keys);
       shard->DeliverEvents();
-      std::move(part.begin(), part.end(), std::back_inserter(all));
     }
     // Nearest to the cursor first: descending, or ascending for "newer".
-    std::sort(all.begin(), all.end(),
-              [newer](const Shard::Listed& a, const Shard::Listed& b) {
-                return newer ? a.seq < b.seq : a.seq > b.seq;
-              });
-    if (all.size() > want) all.resize(want);
-    std::vector<std::pair<uint64_t, Sid128>> keys;
-    for (const auto& item : all) keys.emplace_back(item.seq, item.sid);
-    PagingResult r = Paginate(keys, params.page_size, cursor);
-    if (all.size() > keys.size()) all.resize(keys.size());
-    if (newer) std::reverse(all.begin(), all.end());
+    auto nearer = [newer](const Shard::Listed& a, const Shard::Listed& b) {
+      return newer ? a.seq < b.seq : a.seq > b.seq;
+    };
+    if (keys.size() > want) {
+      std::nth_element(keys.begin(), keys.begin() + (want - 1), keys.end(),
+                       nearer);
+      keys.resize(want);
+    }
+    std::sort(keys.begin(), keys.end(), nearer);
+    std::vector<std::pair<uint64_t, Sid128>> page_keys;
+    page_keys.reserve(keys.size());
+    for (const auto& k : keys) page_keys.emplace_back(k.seq, k.sid);
+    PagingResult r = Paginate(page_keys, params.page_size, cursor);
+    if (newer) std::reverse(page_keys.begin(), page_keys.end());
     SessionPage page;
-    for (auto& item : all) page.sessions.push_back(std::move(item.session));
+    page.sessions.reserve(page_keys.size());
+    for (const auto& [seq, sid] : page_keys) {
+      Shard& shard = ShardFor(sid);
+      // A Session deleted since its key was read is left out: it did not
+      // exist for the whole walk.
+      if (!shard.FetchBySid(*service, sid, &page.sessions.emplace_back())
+               .ok()) {
+        page.sessions.pop_back();
+      }
+      shard.DeliverEvents();
+    }
     if (r.next) {
       page.next_page_token =
           MakeToken(PageCursor::Direction::kAfter, *r.next, *service);
@@ -392,54 +412,48 @@ class StoreImpl final : public SessionStore,
     return page;
   }
 
-  absl::StatusOr<Session> UpdateSession(
-      std::string_view service_text, std::string_view sid_text,
-      const UpdateSessionParams& params) override {
-    return OnSession(
-        service_text, sid_text,
-        [&](Shard& shard, const Sid128& service, const Sid128& sid) {
-          return shard.Update(service, sid, params);
-        });
-  }
-
-  absl::Status DeleteSession(std::string_view service_text,
-                             std::string_view sid_text) override {
-    return OnSession(service_text, sid_text,
+  absl::Status UpdateSession(const Sid& service_sid, const Sid& sid,
+                             const UpdateSessionParams& params,
+                             Session* out) override {
+    return OnSession(service_sid, sid,
                      [&](Shard& shard, const Sid128& service,
-                         const Sid128& sid) -> absl::StatusOr<bool> {
-                       absl::Status s = shard.Delete(service, sid);
-                       if (!s.ok()) return s;
-                       return true;
-                     })
-        .status();
+                         const Sid128& body) {
+                       return shard.Update(service, body, params, out);
+                     });
   }
 
-  absl::StatusOr<Session> RecordInteraction(
-      std::string_view service_text, std::string_view sid_text) override {
+  absl::Status DeleteSession(const Sid& service_sid, const Sid& sid) override {
     return OnSession(
-        service_text, sid_text,
-        [&](Shard& shard, const Sid128& service, const Sid128& sid) {
-          return shard.RecordInteraction(service, sid);
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          return shard.Delete(service, body);
         });
   }
 
-  absl::StatusOr<Session> CloseSession(std::string_view service_text,
-                                       std::string_view sid_text,
-                                       std::string_view reason) override {
+  absl::Status RecordInteraction(const Sid& service_sid,
+                                 const Sid& sid) override {
     return OnSession(
-        service_text, sid_text,
-        [&](Shard& shard, const Sid128& service, const Sid128& sid) {
-          return shard.End(service, sid, SessionStatus::kClosed, reason);
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          return shard.RecordInteraction(service, body);
         });
   }
 
-  absl::StatusOr<Session> FailSession(std::string_view service_text,
-                                      std::string_view sid_text,
-                                      std::string_view reason) override {
+  absl::Status CloseSession(const Sid& service_sid, const Sid& sid,
+                            std::string_view reason) override {
     return OnSession(
-        service_text, sid_text,
-        [&](Shard& shard, const Sid128& service, const Sid128& sid) {
-          return shard.End(service, sid, SessionStatus::kFailed, reason);
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          return shard.End(service, body, SessionStatus::kClosed, reason);
+        });
+  }
+
+  absl::Status FailSession(const Sid& service_sid, const Sid& sid,
+                           std::string_view reason) override {
+    return OnSession(
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          return shard.End(service, body, SessionStatus::kFailed, reason);
         });
   }
 
@@ -575,7 +589,7 @@ class StoreImpl final : public SessionStore,
 
   static Sid128 KeySid(const Sid128& sid) { return sid; }
   static Sid128 KeySid(const ServiceEntry* entry) {
-    return *internal::ParseSid("KS", entry->service.sid);
+    return internal::Body(entry->service.sid);
   }
 
   static std::string MakeToken(PageCursor::Direction direction,
@@ -588,34 +602,26 @@ class StoreImpl final : public SessionStore,
     return internal::EncodePageToken(c, scope);
   }
 
-  static std::string CollectionPath(std::string_view service) {
-    return Cat("/Services/", service, "/Sessions");
-  }
-
-  static absl::Status ServiceNotFound(std::string_view sid) {
-    return NotFound(Cat("/Services/", sid));
-  }
-
   static absl::Status ServiceNameTaken(std::string_view name) {
     return ProxyError(
         absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken,
         Cat("Service UniqueName '", name, "' is already in use."));
   }
 
-  // Parses both SIDs, runs `op` on the Session's shard and delivers events.
+  // Runs `op` on the Session's shard and delivers events; a bare NotFound
+  // from the shard becomes the store's.
   template <typename Op>
-  auto OnSession(std::string_view service_text, std::string_view sid_text,
-                 Op op)
-      -> decltype(op(std::declval<Shard&>(), std::declval<const Sid128&>(),
-                     std::declval<const Sid128&>())) {
-    std::optional<Sid128> sid = internal::ParseSid("KC", sid_text);
-    if (!sid) return MalformedSessionSid(sid_text);
-    std::optional<Sid128> service = internal::ParseSid("KS", service_text);
-    if (!service) return SessionNotFound(service_text, sid_text);
-    Shard& shard = ShardFor(*sid);
-    auto result = op(shard, *service, *sid);
+  absl::Status OnSession(const Sid& service_sid, const Sid& sid, Op op) {
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    std::optional<Sid128> body = BodyOf("KC", sid);
+    if (!service || !body) return SessionNotFound(service_sid, sid.ToString());
+    Shard& shard = ShardFor(*body);
+    absl::Status s = op(shard, *service, *body);
     shard.DeliverEvents();
-    return Reword(std::move(result), service_text, sid_text);
+    if (absl::IsNotFound(s) && !ProxyErrorCode(s).has_value()) {
+      return SessionNotFound(service_sid, sid.ToString());
+    }
+    return s;
   }
 
   Shard& ShardFor(const Sid128& sid) {
@@ -626,9 +632,9 @@ class StoreImpl final : public SessionStore,
     return *shards_[internal::NameShardByte(service, name) & mask_];
   }
 
-  ServiceEntry* FindServiceLocked(std::string_view sid_text)
+  ServiceEntry* FindServiceLocked(const Sid& service)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
-    std::optional<Sid128> sid = internal::ParseSid("KS", sid_text);
+    std::optional<Sid128> sid = BodyOf("KS", service);
     if (!sid) return nullptr;
     auto it = services_.find(*sid);
     return it == services_.end() ? nullptr : &it->second;
@@ -669,7 +675,7 @@ class StoreImpl final : public SessionStore,
   // other lock held, so no call waits for more than one shard's copy.
   internal::StoreImage Capture() {
     internal::StoreImage image;
-    image.account = *internal::ParseSid("AC", context_.account_sid);
+    image.account = internal::Body(account_sid_);
     absl::flat_hash_set<Sid128> saved;
     {
       MutexLock l(&services_mu_);
@@ -704,8 +710,7 @@ class StoreImpl final : public SessionStore,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
     ServiceEntry entry;
     entry.seq = image.seq;
-    entry.service.sid = internal::FormatSid("KS", image.sid);
-    entry.service.account_sid = context_.account_sid;
+    entry.service.sid = internal::ToSid("KS", image.sid);
     entry.service.unique_name = image.unique_name;
     entry.service.default_ttl = image.default_ttl;
     entry.service.date_created = absl::FromUnixMillis(image.created_ms);
@@ -714,8 +719,7 @@ class StoreImpl final : public SessionStore,
         std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
     ForEachShardLocked([&](Shard& shard) {
       shard.mu().AssertHeld();
-      shard.AddServiceLocked(image.sid, entry.service.sid, image.default_ttl,
-                             quota);
+      shard.AddServiceLocked(image.sid, image.default_ttl, quota);
     });
     service_names_.emplace(image.unique_name, image.sid);
     services_by_seq_.emplace(image.seq, image.sid);
@@ -783,6 +787,7 @@ class StoreImpl final : public SessionStore,
   const uint32_t mask_;
   internal::SessionQuota quota_;  // Atomic: every shard takes places.
   const int64_t max_sessions_per_service_;
+  const Sid account_sid_;
 
   // The Service registry; shards hold replicas (see the file comment).
   internal::Mutex services_mu_;
@@ -827,19 +832,19 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
         "StoreOptions::max_sessions and max_sessions_per_service must be >= "
         "0 (kNoLimit for no limit)");
   }
-  std::string account;
+  Sid account;
   if (options.account_sid.empty()) {
     const uint64_t seed = options.seed.has_value()
                               ? *options.seed ^ 0xac0c0u
                               : internal::SidGenerator::RandomSeed();
-    account = internal::FormatSid("AC", internal::SidGenerator(seed).Next());
+    account = internal::ToSid("AC", internal::SidGenerator(seed).Next());
   } else {
     std::optional<Sid128> sid = internal::ParseSid("AC", options.account_sid);
     if (!sid) {
       return absl::InvalidArgumentError(
           "StoreOptions::account_sid must be AC + 32 hex digits");
     }
-    account = internal::FormatSid("AC", *sid);
+    account = internal::ToSid("AC", *sid);
   }
   return std::unique_ptr<SessionStore>(new StoreImpl(options, account));
 }
@@ -869,6 +874,42 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
     return s;
   }
   return store;
+}
+
+// The overloads that answer by value -------------------------------------
+
+namespace {
+// Runs `call` into a new Session and returns it, or the call's error.
+template <typename Call>
+absl::StatusOr<Session> Answer(Call call) {
+  Session out;
+  if (absl::Status s = call(&out); !s.ok()) return s;
+  return out;
+}
+}  // namespace
+
+absl::StatusOr<Session> SessionStore::CreateSession(
+    const Sid& service, const CreateSessionParams& params) {
+  return Answer([&](Session* out) {
+    return CreateSession(service, params, out);
+  });
+}
+
+absl::StatusOr<Session> SessionStore::FetchSession(const Sid& service,
+                                                   const Sid& sid) {
+  return Answer([&](Session* out) { return FetchSession(service, sid, out); });
+}
+
+absl::StatusOr<Session> SessionStore::FetchSession(
+    const Sid& service, std::string_view sid_or_name) {
+  return Answer(
+      [&](Session* out) { return FetchSession(service, sid_or_name, out); });
+}
+
+absl::StatusOr<Session> SessionStore::UpdateSession(
+    const Sid& service, const Sid& sid, const UpdateSessionParams& params) {
+  return Answer(
+      [&](Session* out) { return UpdateSession(service, sid, params, out); });
 }
 
 }  // namespace sessionwheel

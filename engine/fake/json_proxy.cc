@@ -18,13 +18,16 @@ Json OptionalString(const std::optional<std::string>& s) {
 
 }  // namespace
 
-Json SessionToJson(const Session& s, std::string_view base_url) {
+Json SessionToJson(const Session& s, const Sid& account,
+                   std::string_view base_url) {
+  const std::string sid = s.sid.ToString();
+  const std::string service_sid = s.service_sid.ToString();
   const std::string url =
-      Cat(base_url, "/v1/Services/", s.service_sid, "/Sessions/", s.sid);
+      Cat(base_url, "/v1/Services/", service_sid, "/Sessions/", sid);
   Json j;
-  j["sid"] = s.sid;
-  j["service_sid"] = s.service_sid;
-  j["account_sid"] = s.account_sid;
+  j["sid"] = sid;
+  j["service_sid"] = service_sid;
+  j["account_sid"] = account.ToString();
   j["unique_name"] = OptionalString(s.unique_name);
   j["status"] = std::string(StatusName(s.status));
   j["closed_reason"] = OptionalString(s.closed_reason);
@@ -42,11 +45,13 @@ Json SessionToJson(const Session& s, std::string_view base_url) {
   return j;
 }
 
-Json ServiceToJson(const Service& s, std::string_view base_url) {
-  const std::string url = Cat(base_url, "/v1/Services/", s.sid);
+Json ServiceToJson(const Service& s, const Sid& account,
+                   std::string_view base_url) {
+  const std::string sid = s.sid.ToString();
+  const std::string url = Cat(base_url, "/v1/Services/", sid);
   Json j;
-  j["sid"] = s.sid;
-  j["account_sid"] = s.account_sid;
+  j["sid"] = sid;
+  j["account_sid"] = account.ToString();
   j["unique_name"] = s.unique_name;
   j["default_ttl"] = s.default_ttl;
   // Fields of the real Service that the engine does not model keep the

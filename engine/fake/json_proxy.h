@@ -17,8 +17,11 @@ namespace sessionwheel::internal {
 using Json = nlohmann::ordered_json;
 
 // `base_url` is the fake's base, e.g. "https://proxy.twilio.com".
-Json SessionToJson(const Session& session, std::string_view base_url);
-Json ServiceToJson(const Service& service, std::string_view base_url);
+// `account` is the store's (SessionStore::account_sid()).
+Json SessionToJson(const Session& session, const Sid& account,
+                   std::string_view base_url);
+Json ServiceToJson(const Service& service, const Sid& account,
+                   std::string_view base_url);
 
 // {"code", "message", "more_info", "status"}.
 Json ErrorToJson(int code, std::string_view message, int http_status);

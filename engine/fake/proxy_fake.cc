@@ -78,10 +78,34 @@ Response ErrorResponse(const absl::Status& status) {
       500, Dump(internal::ErrorToJson(20500, "Internal server error", 500))};
 }
 
+// The store's refusal as the API words it: a 20404 names the REST
+// `resource` that was not found; every other refusal keeps its message.
+Response StoreErrorResponse(const absl::Status& status,
+                            std::string_view resource);
+
 Response NotFoundResponse(std::string_view path) {
   std::string shown(path.substr(0, kMaxEchoedBytes));
   return ErrorResponse(kErrorNotFound,
                        Cat("The requested resource ", shown, " was not found"));
+}
+
+Response StoreErrorResponse(const absl::Status& status,
+                            std::string_view resource) {
+  if (ProxyErrorCode(status) == kErrorNotFound) {
+    return NotFoundResponse(resource);
+  }
+  return ErrorResponse(status);
+}
+
+// The Service a path segment names; the null SID, which the store never
+// finds, when it is no "KS" SID.
+Sid ServiceSid(std::string_view ks) {
+  return Sid::Parse("KS", ks).value_or(Sid());
+}
+
+Response MalformedSessionSid(std::string_view id) {
+  return ErrorResponse(kErrorMalformedSessionSid,
+                       Cat("Invalid Session SID '", id, "'."));
 }
 
 Response MethodNotAllowed() {
@@ -461,10 +485,11 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
 }
 
 void ProxyFake::Rep::AutoCreateService(const std::string& ks) {
-  if (!internal::ParseSid("KS", ks).has_value()) return;
-  if (store->FetchService(ks).ok()) return;
+  std::optional<Sid> sid = Sid::Parse("KS", ks);
+  if (!sid.has_value()) return;
+  if (store->FetchService(*sid).ok()) return;
   CreateServiceParams params;
-  params.sid = ks;
+  params.sid = *sid;
   params.unique_name = ks;
   // Another thread may have created it first: that is as good.
   (void)store->CreateService(params);
@@ -509,7 +534,8 @@ Response ProxyFake::Rep::Services(const std::string& method,
     Json j;
     j["services"] = Json::array();
     for (const Service& s : page->services) {
-      j["services"].push_back(internal::ServiceToJson(s, options.base_url));
+      j["services"].push_back(internal::ServiceToJson(
+          s, store->account_sid(), options.base_url));
     }
     j["meta"] = internal::PageMetaToJson(Meta(
         "/v1/Services", "services", q.page, q.params.page_size,
@@ -525,20 +551,24 @@ Response ProxyFake::Rep::Services(const std::string& method,
     return ErrorResponse(p.failure()->code, p.failure()->message);
   absl::StatusOr<Service> s = store->CreateService(params);
   if (!s.ok()) return ErrorResponse(s.status());
-  return Json200(201, internal::ServiceToJson(*s, options.base_url));
+  return Json200(201, internal::ServiceToJson(*s, store->account_sid(),
+                                              options.base_url));
 }
 
 Response ProxyFake::Rep::OneService(const std::string& method,
                                     const std::string& ks,
                                     std::string_view body) {
+  const std::string resource = Cat("/Services/", ks);
+  const Sid service = ServiceSid(ks);
   if (method == "GET") {
-    absl::StatusOr<Service> s = store->FetchService(ks);
-    if (!s.ok()) return ErrorResponse(s.status());
-    return Json200(200, internal::ServiceToJson(*s, options.base_url));
+    absl::StatusOr<Service> s = store->FetchService(service);
+    if (!s.ok()) return StoreErrorResponse(s.status(), resource);
+    return Json200(200, internal::ServiceToJson(*s, store->account_sid(),
+                                                options.base_url));
   }
   if (method == "DELETE") {
-    absl::Status s = store->DeleteService(ks);
-    if (!s.ok()) return ErrorResponse(s);
+    absl::Status s = store->DeleteService(service);
+    if (!s.ok()) return StoreErrorResponse(s, resource);
     return Response{204, ""};
   }
   Params p(body, options);
@@ -547,24 +577,28 @@ Response ProxyFake::Rep::OneService(const std::string& method,
   params.default_ttl = p.Integer("DefaultTtl");
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
-  absl::StatusOr<Service> s = store->UpdateService(ks, params);
-  if (!s.ok()) return ErrorResponse(s.status());
-  return Json200(200, internal::ServiceToJson(*s, options.base_url));
+  absl::StatusOr<Service> s = store->UpdateService(service, params);
+  if (!s.ok()) return StoreErrorResponse(s.status(), resource);
+  return Json200(200, internal::ServiceToJson(*s, store->account_sid(),
+                                              options.base_url));
 }
 
 Response ProxyFake::Rep::Sessions(const std::string& method,
                                   const std::string& ks, std::string_view query,
                                   std::string_view body) {
   const std::string path = Cat("/v1/Services/", ks, "/Sessions");
+  const std::string_view resource = std::string_view(path).substr(3);
+  const Sid service = ServiceSid(ks);
   if (method == "GET") {
     ListQuery q = ParseListQuery(query, options);
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
-    absl::StatusOr<SessionPage> page = store->ListSessions(ks, q.params);
-    if (!page.ok()) return ErrorResponse(page.status());
+    absl::StatusOr<SessionPage> page = store->ListSessions(service, q.params);
+    if (!page.ok()) return StoreErrorResponse(page.status(), resource);
     Json j;
     j["sessions"] = Json::array();
     for (const Session& s : page->sessions) {
-      j["sessions"].push_back(internal::SessionToJson(s, options.base_url));
+      j["sessions"].push_back(internal::SessionToJson(s, store->account_sid(),
+                                                      options.base_url));
     }
     j["meta"] = internal::PageMetaToJson(
         Meta(path, "sessions", q.page, q.params.page_size, q.params.page_token,
@@ -582,23 +616,34 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   params.participants = p.Participants();
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
-  absl::StatusOr<Session> s = store->CreateSession(ks, params);
-  if (!s.ok()) return ErrorResponse(s.status());
-  return Json200(201, internal::SessionToJson(*s, options.base_url));
+  Session s;
+  if (absl::Status st = store->CreateSession(service, params, &s); !st.ok()) {
+    return StoreErrorResponse(st, resource);
+  }
+  return Json200(201, internal::SessionToJson(s, store->account_sid(),
+                                              options.base_url));
 }
 
 Response ProxyFake::Rep::OneSession(const std::string& method,
                                     const std::string& ks,
                                     const std::string& id,
                                     std::string_view body) {
+  const std::string resource = Cat("/Services/", ks, "/Sessions/", id);
+  const Sid service = ServiceSid(ks);
+  Session s;
   if (method == "GET") {
-    absl::StatusOr<Session> s = store->FetchSession(ks, id);
-    if (!s.ok()) return ErrorResponse(s.status());
-    return Json200(200, internal::SessionToJson(*s, options.base_url));
+    if (absl::Status st = store->FetchSession(service, id, &s); !st.ok()) {
+      return StoreErrorResponse(st, resource);
+    }
+    return Json200(200, internal::SessionToJson(s, store->account_sid(),
+                                                options.base_url));
   }
+  // Update and delete name the Session by SID alone.
+  const std::optional<Sid> kc = Sid::Parse("KC", id);
   if (method == "DELETE") {
-    absl::Status s = store->DeleteSession(ks, id);
-    if (!s.ok()) return ErrorResponse(s);
+    if (!kc.has_value()) return MalformedSessionSid(id);
+    absl::Status st = store->DeleteSession(service, *kc);
+    if (!st.ok()) return StoreErrorResponse(st, resource);
     return Response{204, ""};
   }
   Params p(body, options);
@@ -608,9 +653,13 @@ Response ProxyFake::Rep::OneSession(const std::string& method,
   params.status = p.Status();
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
-  absl::StatusOr<Session> s = store->UpdateSession(ks, id, params);
-  if (!s.ok()) return ErrorResponse(s.status());
-  return Json200(200, internal::SessionToJson(*s, options.base_url));
+  if (!kc.has_value()) return MalformedSessionSid(id);
+  if (absl::Status st = store->UpdateSession(service, *kc, params, &s);
+      !st.ok()) {
+    return StoreErrorResponse(st, resource);
+  }
+  return Json200(200, internal::SessionToJson(s, store->account_sid(),
+                                              options.base_url));
 }
 
 }  // namespace sessionwheel

@@ -190,8 +190,7 @@ void WriteSession(Writer& out, const SessionImage& s) {
   if (s.end_reason == EndReason::kHost) out.Str(s.host_reason);
   out.U8(static_cast<uint8_t>(s.participants.size()));
   for (const Participant& p : s.participants) {
-    // Participant SIDs are minted by the store, so they always parse.
-    out.Sid(ParseSid("KP", p.sid).value_or(Sid128{}));
+    out.Sid(Body(p.sid));
     out.Str(p.identifier);
     out.Str(p.friendly_name);
     out.Str(p.proxy_identifier);
@@ -226,7 +225,7 @@ absl::Status ReadSession(Reader& in, SessionImage* s) {
   }
   for (int i = 0; i < participants; ++i) {
     Participant p;
-    p.sid = FormatSid("KP", in.Sid());
+    p.sid = ToSid("KP", in.Sid());
     p.identifier = in.Str();
     p.friendly_name = in.Str();
     p.proxy_identifier = in.Str();

@@ -1,6 +1,7 @@
 #include "engine/util/sid.h"
 
 #include <cstring>
+#include <ostream>
 #include <random>
 
 namespace sessionwheel::internal {
@@ -11,13 +12,6 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 // The 64-bit golden ratio, the splitmix64 increment.
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15;
 
-// Writes `v` as 16 lower-case hex digits, most significant first.
-void WriteHex64(char* out, uint64_t v) {
-  for (int i = 15; i >= 0; --i) {
-    out[i] = kHexDigits[v & 0xf];
-    v >>= 4;
-  }
-}
 
 // The longest prefix a SID has ("KC", "KS", "AC", "KP"; page tokens use "").
 constexpr size_t kMaxSidPrefix = 2;
@@ -82,6 +76,15 @@ uint64_t SplitMix(uint64_t* state) {
 }
 
 }  // namespace
+
+// By hand, not absl::Hex: every Session answer and event writes two SIDs,
+// and a fixed 16-digit loop into a caller's buffer needs no string.
+void WriteHex64(char* out, uint64_t v) {
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kHexDigits[v & 0xf];
+    v >>= 4;
+  }
+}
 
 std::string FormatSid(std::string_view prefix, const Sid128& sid) {
   // Built on the stack and copied once: every Session the store returns
@@ -168,3 +171,50 @@ Sid128 SidGenerator::Next() {
 }
 
 }  // namespace sessionwheel::internal
+
+namespace sessionwheel {
+
+std::optional<Sid> Sid::Parse(std::string_view text) {
+  if (text.size() != kTextSize) return std::nullopt;
+  for (char c : text.substr(0, 2)) {
+    if (c < 'A' || c > 'Z') return std::nullopt;
+  }
+  return Parse(text.substr(0, 2), text);
+}
+
+std::optional<Sid> Sid::Parse(std::string_view prefix, std::string_view text) {
+  if (prefix.size() != 2) return std::nullopt;
+  std::optional<internal::Sid128> body = internal::ParseSid(prefix, text);
+  if (!body) return std::nullopt;
+  return Sid(prefix, body->hi, body->lo);
+}
+
+void Sid::Write(char* out) const {
+  out[0] = prefix_[0];
+  out[1] = prefix_[1];
+  internal::WriteHex64(out + 2, hi_);
+  internal::WriteHex64(out + 18, lo_);
+}
+
+std::string Sid::ToString() const {
+  if (is_null()) return std::string();
+  char text[kTextSize];
+  Write(text);
+  return std::string(text, kTextSize);
+}
+
+void Sid::AppendTo(std::string* out) const {
+  if (is_null()) return;
+  const size_t start = out->size();
+  out->resize(start + kTextSize);
+  Write(out->data() + start);
+}
+
+std::ostream& operator<<(std::ostream& os, const Sid& sid) {
+  if (sid.is_null()) return os << "(null SID)";
+  char text[Sid::kTextSize];
+  sid.Write(text);
+  return os.write(text, Sid::kTextSize);
+}
+
+}  // namespace sessionwheel

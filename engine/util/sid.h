@@ -24,6 +24,8 @@
 #include <string_view>
 #include <utility>
 
+#include "sessionwheel/sid.h"
+
 namespace sessionwheel::internal {
 
 // A 128-bit SID body; text form is a 2-letter prefix + 32 lower-case hex
@@ -48,8 +50,17 @@ struct Sid128 {
   bool is_zero() const { return hi == 0 && lo == 0; }
 };
 
+// The public SID with `prefix` and this body, and back.
+inline Sid ToSid(std::string_view prefix, const Sid128& body) {
+  return Sid(prefix, body.hi, body.lo);
+}
+inline Sid128 Body(const Sid& sid) { return Sid128{sid.hi(), sid.lo()}; }
+
 // Number of hex digits in a SID body.
 inline constexpr size_t kSidHexDigits = 32;
+
+// Writes `v` as 16 lower-case hex digits at `out`, most significant first.
+void WriteHex64(char* out, uint64_t v);
 
 // "KC" + 32 lower-case hex digits.
 std::string FormatSid(std::string_view prefix, const Sid128& sid);

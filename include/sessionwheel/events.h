@@ -4,16 +4,20 @@
 // interaction, ended (closed or failed, with the reason), deleted and purged.
 // Events are delivered with no engine lock held and, for any one Session, in
 // the order the changes happened. A listener may call back into the store;
-// SessionListener's comment is the whole contract (blocking, exceptions).
+// SessionListener's comment is the whole contract.
+//
+// An event is compact: the Session's SIDs, status and dates by value, its
+// unique_name and closed_reason as views that are valid only during
+// OnEvent. Nothing is allocated per event: a listener that counts or routes
+// events pays for what it reads, and one that keeps a name copies it.
 //
 // Example:
 //
 //   class PrintClosed : public sessionwheel::SessionListener {
 //    public:
-//     void OnEvent(const sessionwheel::SessionEvent& e) override {
+//     void OnEvent(const sessionwheel::SessionEvent& e) noexcept override {
 //       if (e.type == sessionwheel::EventType::kClosed)
-//         std::cout << e.session.sid << " " << *e.session.closed_reason <<
-//         "\n";
+//         std::cout << e.sid << " " << e.closed_reason << "\n";  // "ttl"
 //     }
 //   };
 //   store->AddListener(std::make_shared<PrintClosed>());
@@ -21,19 +25,22 @@
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_EVENTS_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_EVENTS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "absl/time/time.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel {
 
-enum class EventType {
+enum class EventType : uint8_t {
   kCreated,      // CreateSession succeeded.
   kUpdated,      // UpdateSession succeeded without ending the Session.
   kInteraction,  // RecordInteraction succeeded.
   kClosed,       // The Session ended: closed (by the API, a host or expiry)
-                 // or failed. `session.closed_reason` says why.
+                 // or failed. `closed_reason` says why.
   kDeleted,      // DeleteSession, or its Service was deleted.
   kPurged,       // Removed `closed_retention` after it ended.
 };
@@ -41,14 +48,29 @@ enum class EventType {
 // "created", "updated", "interaction", "closed", "deleted", "purged".
 std::string_view EventTypeName(EventType type);
 
+// One change to one Session, as the Session was just after it (for
+// kDeleted and kPurged, just before it was removed). The fields mirror
+// `Session`'s, less its participants.
 struct SessionEvent {
-  EventType type;
-  // The Session just after the change; for kDeleted and kPurged, as it was
-  // just before it was removed.
-  Session session;
+  EventType type = EventType::kCreated;
+  SessionStatus status = SessionStatus::kOpen;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  bool has_unique_name = false;
   // When the change took effect. For an expiry this is the expiry instant,
   // which may be up to one tick before the event is delivered.
   absl::Time time;
+  Sid sid;          // "KC…"
+  Sid service_sid;  // "KS…"
+  int64_t ttl = 0;
+  // Valid only during OnEvent. Empty when the Session has no unique_name
+  // (`has_unique_name` false) and, for closed_reason, while it has not ended.
+  std::string_view unique_name;
+  std::string_view closed_reason;
+  absl::Time date_created;
+  absl::Time date_updated;
+  std::optional<absl::Time> date_ended;
+  std::optional<absl::Time> date_last_interaction;
+  std::optional<absl::Time> date_expiry;
 };
 
 // Receives events. Must be safe to call from any thread: events for
@@ -70,19 +92,15 @@ struct SessionEvent {
 //   up only the thread delivering: other threads' operations, on the same
 //   Session included, go on and their events queue behind it (in memory,
 //   unbounded) until it returns.
-// - Throwing. The store never throws, but it lets a listener's exception
-//   through: the change that caused the event has been made and the store
-//   stays whole. The other listeners still hear that event; then the
-//   exception propagates out of the store call that was delivering (a
-//   CreateSession, an Advance, ...) in place of its result.
-//   Events not yet delivered stay queued, in order, and are delivered,
-//   each exactly once, by the next call that delivers that shard's events
-//   (any call on a Session there, or Advance()). On the background expiry
-//   thread the exception is caught and dropped, and delivery goes on.
+// - Never throwing. OnEvent is noexcept, as folly's timeout callbacks are:
+//   an exception escaping it ends the process (std::terminate). A listener
+//   that can fail catches inside and decides there what a failure means;
+//   the store never has to choose between redelivering an event and
+//   losing it.
 class SessionListener {
  public:
   virtual ~SessionListener() = default;
-  virtual void OnEvent(const SessionEvent& event) = 0;
+  virtual void OnEvent(const SessionEvent& event) noexcept = 0;
 };
 
 }  // namespace sessionwheel

@@ -1,17 +1,21 @@
 // The values a SessionStore takes and gives: Services, Sessions, their enums
 // with the wire strings of the Proxy API, and the parameters of each call.
 //
-// These are plain copies. A `Session` returned by the store is a snapshot:
-// later changes to the stored Session do not reach it.
+// These are plain copies. A `Session` filled by the store is a snapshot:
+// later changes to the stored Session do not reach it. A caller that keeps
+// one `Session` and hands it to every fetch reuses its strings' buffers, so
+// a steady-state fetch allocates nothing (leveldb's `Get(..., std::string*)`).
+// The account a Session or Service belongs to is the store's
+// (`SessionStore::account_sid()`), the same for all of them.
 //
 // Example:
 //
 //   sessionwheel::CreateSessionParams params;
 //   params.unique_name = "Order #1234";
 //   params.ttl = 3600;
-//   absl::StatusOr<sessionwheel::Session> s =
-//       store->CreateSession(service_sid, params);
-//   if (s.ok()) std::cout << s->sid << " " << StatusName(s->status) << "\n";
+//   sessionwheel::Session s;  // reused across calls
+//   if (store->CreateSession(service_sid, params, &s).ok())
+//     std::cout << s.sid << " " << StatusName(s.status) << "\n";
 
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_SESSION_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_SESSION_H_
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel {
 
@@ -62,16 +67,15 @@ inline constexpr std::string_view kReasonDateExpiry = "date_expiry";
 // A Participant given at create. The engine keeps them with the Session and
 // drops them with it; it does not interpret them.
 struct Participant {
-  std::string sid;  // "KP…", minted by the store.
+  Sid sid;  // "KP…", minted by the store.
   std::string identifier;
   std::string friendly_name;
   std::string proxy_identifier;
 };
 
 struct Session {
-  std::string sid;          // "KC…"
-  std::string service_sid;  // "KS…"
-  std::string account_sid;  // "AC…"
+  Sid sid;          // "KC…"
+  Sid service_sid;  // "KS…"
   std::optional<std::string> unique_name;
   SessionStatus status = SessionStatus::kOpen;
   std::optional<std::string> closed_reason;
@@ -92,8 +96,7 @@ struct Session {
 };
 
 struct Service {
-  std::string sid;          // "KS…"
-  std::string account_sid;  // "AC…"
+  Sid sid;  // "KS…"
   std::string unique_name;
   int64_t default_ttl = 0;  // Seconds; 0 means no TTL.
   absl::Time date_created;
@@ -109,8 +112,8 @@ struct ParticipantParams {
 };
 
 struct CreateServiceParams {
-  // A caller-chosen "KS" + 32 hex digits; minted when empty.
-  std::optional<std::string> sid;
+  // A caller-chosen "KS…" SID; minted when absent.
+  std::optional<Sid> sid;
   // Required: 1 to 191 characters of UTF-8, unique among Services.
   std::string unique_name;
   // Seconds, 0 to 253402300799 (as a Session's ttl); 0 means Sessions get no

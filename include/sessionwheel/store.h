@@ -21,12 +21,14 @@
 //   store->AddListener(my_listener);  // hears "closed" with reason "ttl"
 //   sessionwheel::CreateServiceParams service;
 //   service.unique_name = "rides";
-//   std::string ks = store->CreateService(service)->sid;
+//   sessionwheel::Sid ks = store->CreateService(service)->sid;
 //   sessionwheel::CreateSessionParams params;
 //   params.unique_name = "ride-42";
 //   params.ttl = 60;
-//   std::string kc = store->CreateSession(ks, params)->sid;
-//   store->RecordInteraction(ks, kc);  // another 60 s from now
+//   sessionwheel::Session session;  // filled in place, buffers reused
+//   if (!store->CreateSession(ks, params, &session).ok()) return;
+//   store->RecordInteraction(ks, session.sid);  // another 60 s from now
+//   store->FetchSession(ks, "ride-42", &session);  // by SID or unique_name
 //   store->WriteSnapshot("/var/lib/rides/sessions.snap");  // and back with
 //   // SessionStore::OpenSnapshot("/var/lib/rides/sessions.snap", options)
 
@@ -46,6 +48,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel {
 
@@ -145,17 +148,20 @@ class SessionStore {
   // destructor returns; Sessions still held are dropped without events.
   virtual ~SessionStore() = default;
 
+  // The account every Service and Session of the store belongs to.
+  virtual Sid account_sid() const = 0;
+
   // Services -----------------------------------------------------------------
 
-  // Creates a Service. Errors: InvalidArgument/80701 for a malformed `sid`,
-  // a missing or over-long `unique_name`, a `default_ttl` out of
+  // Creates a Service. Errors: InvalidArgument/80701 for a `sid` that is not
+  // a "KS" SID, a missing or over-long `unique_name`, a `default_ttl` out of
   // 0..253402300799; AlreadyExists/80602 when the unique_name is taken;
   // AlreadyExists/80701 when the SID is taken.
   virtual absl::StatusOr<Service> CreateService(
       const CreateServiceParams& params) = 0;
 
   // Returns the Service with this SID. Errors: NotFound/20404.
-  virtual absl::StatusOr<Service> FetchService(std::string_view sid) = 0;
+  virtual absl::StatusOr<Service> FetchService(const Sid& sid) = 0;
 
   // Lists Services, newest first, in keyset pages. Errors: InvalidArgument
   // with 80701 for a page size out of 1..1000, 21481 for a bad token.
@@ -166,15 +172,18 @@ class SessionStore {
   // applies to Sessions created afterwards. Errors as CreateService, and
   // NotFound/20404.
   virtual absl::StatusOr<Service> UpdateService(
-      std::string_view sid, const UpdateServiceParams& params) = 0;
+      const Sid& sid, const UpdateServiceParams& params) = 0;
 
   // Deletes a Service and all its Sessions (each reported as kDeleted).
   // Errors: NotFound/20404.
-  virtual absl::Status DeleteService(std::string_view sid) = 0;
+  virtual absl::Status DeleteService(const Sid& sid) = 0;
 
   // Sessions -----------------------------------------------------------------
   // Every Session method names the Service first; a Session of another
-  // Service is NotFound/20404.
+  // Service, or a SID of another kind, is NotFound/20404. Methods that
+  // answer with the Session fill a caller-owned `*out`, reusing its
+  // buffers, when `out` is not null; it is left alone on an error. The
+  // overloads without `out` return a new Session instead.
 
   // Creates a Session. Errors: NotFound/20404 for an unknown Service;
   // InvalidArgument/80701 for a bad parameter (a `date_expiry` not after now,
@@ -183,55 +192,64 @@ class SessionStore {
   // AlreadyExists/80603 when the unique_name is held in the Service;
   // ResourceExhausted/20429 when the store or the Service holds its
   // `max_sessions` or `max_sessions_per_service`.
-  virtual absl::StatusOr<Session> CreateSession(
-      std::string_view service_sid, const CreateSessionParams& params) = 0;
+  virtual absl::Status CreateSession(const Sid& service,
+                                     const CreateSessionParams& params,
+                                     Session* out) = 0;
+  absl::StatusOr<Session> CreateSession(const Sid& service,
+                                        const CreateSessionParams& params);
 
-  // Returns the Session whose SID or unique_name is `sid_or_name`.
+  // Finds the Session with this SID. Errors: NotFound/20404.
+  virtual absl::Status FetchSession(const Sid& service, const Sid& sid,
+                                    Session* out) = 0;
+  absl::StatusOr<Session> FetchSession(const Sid& service, const Sid& sid);
+
+  // Finds the Session whose SID (as text) or unique_name is `sid_or_name`.
   // Errors: NotFound/20404.
-  virtual absl::StatusOr<Session> FetchSession(
-      std::string_view service_sid, std::string_view sid_or_name) = 0;
+  virtual absl::Status FetchSession(const Sid& service,
+                                    std::string_view sid_or_name,
+                                    Session* out) = 0;
+  absl::StatusOr<Session> FetchSession(const Sid& service,
+                                       std::string_view sid_or_name);
 
   // Lists the Service's Sessions newest first (creation order) in keyset
   // pages: a Session that exists for the whole walk appears exactly once.
   // Errors: NotFound/20404; InvalidArgument/80701 for a page size out of
   // 1..1000; InvalidArgument/21481 for a malformed or foreign token.
   virtual absl::StatusOr<SessionPage> ListSessions(
-      std::string_view service_sid, const ListParams& params) = 0;
+      const Sid& service, const ListParams& params) = 0;
 
   // Applies the Proxy API's update: `ttl`, `date_expiry`, and `status` by the
   // transition table (closed to in-progress re-opens). Errors:
-  // InvalidArgument/80409 for a malformed SID; NotFound/20404;
-  // FailedPrecondition/80607 for an ended Session other than a re-open;
-  // FailedPrecondition/80608 for a transition not in the table;
+  // NotFound/20404; FailedPrecondition/80607 for an ended Session other than
+  // a re-open; FailedPrecondition/80608 for a transition not in the table;
   // InvalidArgument/80701 for a bad parameter, or a re-open whose
   // date_expiry has passed without a new one.
-  virtual absl::StatusOr<Session> UpdateSession(
-      std::string_view service_sid, std::string_view sid,
-      const UpdateSessionParams& params) = 0;
+  virtual absl::Status UpdateSession(const Sid& service, const Sid& sid,
+                                     const UpdateSessionParams& params,
+                                     Session* out) = 0;
+  absl::StatusOr<Session> UpdateSession(const Sid& service, const Sid& sid,
+                                        const UpdateSessionParams& params);
 
   // Deletes the Session and its participants and frees its unique_name.
-  // Errors: InvalidArgument/80409 for a malformed SID; NotFound/20404.
-  virtual absl::Status DeleteSession(std::string_view service_sid,
-                                     std::string_view sid) = 0;
+  // Errors: NotFound/20404.
+  virtual absl::Status DeleteSession(const Sid& service, const Sid& sid) = 0;
 
   // Records an interaction now: sets date_last_interaction, restarts the TTL
   // window and moves `open` to `in-progress`. Errors: as DeleteSession, and
   // FailedPrecondition/80607 for an ended Session.
-  virtual absl::StatusOr<Session> RecordInteraction(
-      std::string_view service_sid, std::string_view sid) = 0;
+  virtual absl::Status RecordInteraction(const Sid& service,
+                                         const Sid& sid) = 0;
 
   // Ends the Session as `closed` with the host's `reason` (1 to 255
   // characters of UTF-8). Errors: as RecordInteraction, and
   // InvalidArgument/80701 for a bad reason.
-  virtual absl::StatusOr<Session> CloseSession(std::string_view service_sid,
-                                               std::string_view sid,
-                                               std::string_view reason) = 0;
+  virtual absl::Status CloseSession(const Sid& service, const Sid& sid,
+                                    std::string_view reason) = 0;
 
   // Ends the Session as `failed` with the host's `reason`. Errors: as
   // CloseSession.
-  virtual absl::StatusOr<Session> FailSession(std::string_view service_sid,
-                                              std::string_view sid,
-                                              std::string_view reason) = 0;
+  virtual absl::Status FailSession(const Sid& service, const Sid& sid,
+                                   std::string_view reason) = 0;
 
   // Expiry and events
   // ----------------------------------------------------------
