@@ -40,57 +40,97 @@ void BaselineSession::Interact(int64_t now) {
 // --------------------------------------------------------------
 
 BaselineIdentity::BaselineIdentity(uint64_t seed) : rng_(seed) {
-  account_sid_ = MintSid("AC");
+  MintSid("AC");  // The account's draw, so the sequence stays as it was.
   service_sid_ = MintSid("KS");
 }
 
-std::string BaselineIdentity::MintSid(const char* prefix) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string sid(prefix);
-  for (int word = 0; word < 2; ++word) {
-    uint64_t bits = rng_();
-    for (int i = 0; i < 16; ++i, bits >>= 4) sid.push_back(kHex[bits & 0xf]);
-  }
-  return sid;
+Sid BaselineIdentity::MintSid(std::string_view prefix) {
+  const uint64_t hi = rng_();
+  return Sid(prefix, hi, rng_());
 }
 
-Session BaselineIdentity::Snapshot(const BaselineSession& rec) const {
-  Session s;
-  s.sid = rec.sid;
-  s.service_sid = service_sid_;
-  s.account_sid = account_sid_;
-  s.unique_name = rec.unique_name;
-  s.status = rec.status;
-  if (!rec.closed_reason.empty()) s.closed_reason = rec.closed_reason;
-  s.ttl = rec.ttl;
-  s.mode = rec.mode;
-  s.date_created = absl::FromUnixMillis(rec.created_ms);
-  s.date_updated = absl::FromUnixMillis(rec.updated_ms);
-  s.date_started = s.date_created;
-  s.date_ended = OptionalTime(rec.ended_ms);
-  s.date_last_interaction = OptionalTime(rec.last_interaction_ms);
-  s.date_expiry = OptionalTime(rec.date_expiry_ms);
-  s.participants = rec.participants;
-  return s;
+namespace {
+void AssignOptional(std::optional<std::string>* field, std::string_view text) {
+  if (field->has_value()) {
+    (*field)->assign(text.data(), text.size());
+  } else {
+    field->emplace(text);
+  }
+}
+}  // namespace
+
+void BaselineIdentity::Snapshot(const BaselineSession& rec,
+                                Session* out) const {
+  out->sid = rec.sid;
+  out->service_sid = service_sid_;
+  AssignOptional(&out->unique_name, rec.unique_name);
+  out->status = rec.status;
+  if (!rec.closed_reason.empty()) {
+    AssignOptional(&out->closed_reason, rec.closed_reason);
+  } else {
+    out->closed_reason.reset();
+  }
+  out->ttl = rec.ttl;
+  out->mode = rec.mode;
+  out->date_created = absl::FromUnixMillis(rec.created_ms);
+  out->date_updated = absl::FromUnixMillis(rec.updated_ms);
+  out->date_started = out->date_created;
+  out->date_ended = OptionalTime(rec.ended_ms);
+  out->date_last_interaction = OptionalTime(rec.last_interaction_ms);
+  out->date_expiry = OptionalTime(rec.date_expiry_ms);
+  out->participants = rec.participants;
+}
+
+SessionEvent BaselineIdentity::CloseEvent(const BaselineSession& rec) const {
+  SessionEvent e;
+  e.type = EventType::kClosed;
+  e.status = rec.status;
+  e.mode = rec.mode;
+  e.has_unique_name = !rec.unique_name.empty();
+  e.time = absl::FromUnixMillis(rec.ended_ms);
+  e.sid = rec.sid;
+  e.service_sid = service_sid_;
+  e.ttl = rec.ttl;
+  e.unique_name = rec.unique_name;
+  e.closed_reason = rec.closed_reason;
+  e.date_created = absl::FromUnixMillis(rec.created_ms);
+  e.date_updated = absl::FromUnixMillis(rec.updated_ms);
+  e.date_ended = OptionalTime(rec.ended_ms);
+  e.date_last_interaction = OptionalTime(rec.last_interaction_ms);
+  e.date_expiry = OptionalTime(rec.date_expiry_ms);
+  return e;
 }
 
 // CloseEvents
 // -------------------------------------------------------------------
 
-void CloseEvents::Add(Session session, int64_t instant_ms) {
+void CloseEvents::Add(const SessionEvent& event) {
   std::lock_guard<std::mutex> l(mu_);
-  pending_.push_back(SessionEvent{EventType::kClosed, std::move(session),
-                                  absl::FromUnixMillis(instant_ms)});
+  Queued& q = pending_.emplace_back();
+  q.event = event;
+  q.name_offset = text_.size();
+  text_.append(event.unique_name.data(), event.unique_name.size());
+  q.reason_offset = text_.size();
+  text_.append(event.closed_reason.data(), event.closed_reason.size());
 }
 
 void CloseEvents::Deliver() {
   if (listener_ == nullptr) return;
-  std::vector<SessionEvent> batch;
+  std::lock_guard<std::mutex> deliver(deliver_mu_);
   {
     std::lock_guard<std::mutex> l(mu_);
-    batch.swap(pending_);
+    batch_.swap(pending_);
+    batch_text_.swap(text_);
   }
-  for (const SessionEvent& e : batch) listener_->OnEvent(e);
+  for (Queued& q : batch_) {
+    q.event.unique_name = {batch_text_.data() + q.name_offset,
+                           q.event.unique_name.size()};
+    q.event.closed_reason = {batch_text_.data() + q.reason_offset,
+                             q.event.closed_reason.size()};
+    listener_->OnEvent(q.event);
+  }
+  batch_.clear();
+  batch_text_.clear();
 }
 
 // ExpiryThread

@@ -29,6 +29,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel::bench {
 
@@ -39,7 +40,7 @@ int64_t NowMs(const Clock& clock);
 
 // A Session as a baseline stores it.
 struct BaselineSession {
-  std::string sid;  // "KC" + 32 hex digits.
+  Sid sid;  // "KC" + 128 random bits.
   std::string unique_name;
   std::string closed_reason;              // Empty until the Session ends.
   std::vector<Participant> participants;  // Never filled by the benchmarks.
@@ -72,18 +73,21 @@ class BaselineIdentity {
  public:
   explicit BaselineIdentity(uint64_t seed);
 
-  // "KC" + 32 random lower-case hex digits, the shape of the engine's SIDs.
-  std::string MintSessionSid() { return MintSid("KC"); }
+  // "KC" + 128 random bits, the shape of the engine's SIDs.
+  Sid MintSessionSid() { return MintSid("KC"); }
 
-  // The Session a call answers with, built as the engine builds it.
-  Session Snapshot(const BaselineSession& rec) const;
+  // Fills *out as the engine fills its answer, reusing out's buffers.
+  void Snapshot(const BaselineSession& rec, Session* out) const;
+
+  // The close event of `rec`, as the engine reports it; its string views
+  // point into `rec`.
+  SessionEvent CloseEvent(const BaselineSession& rec) const;
 
  private:
-  std::string MintSid(const char* prefix);
+  Sid MintSid(std::string_view prefix);
 
   std::mt19937_64 rng_;
-  std::string account_sid_;
-  std::string service_sid_;
+  Sid service_sid_;
 };
 
 // Close events, queued under the store's lock and delivered after it.
@@ -95,8 +99,9 @@ class CloseEvents {
   // Whether anyone listens; if not, the store builds no events.
   bool enabled() const { return listener_ != nullptr; }
 
-  // Queues the close of `session` at `instant_ms`.
-  void Add(Session session, int64_t instant_ms);
+  // Queues `event`, copying its name and reason, so the record it came from
+  // may change or go before delivery.
+  void Add(const SessionEvent& event);
 
   // Delivers what is queued. Call with no store lock held.
   void Deliver();
@@ -116,8 +121,20 @@ class CloseEvents {
 
  private:
   const std::shared_ptr<SessionListener> listener_;
+  // An event whose views are offsets into the text arena until delivery:
+  // both keep their capacity, so a steady stream allocates nothing, as in
+  // the engine.
+  struct Queued {
+    SessionEvent event;
+    size_t name_offset;
+    size_t reason_offset;
+  };
   std::mutex mu_;
-  std::vector<SessionEvent> pending_;  // Guarded by mu_.
+  std::vector<Queued> pending_;  // Guarded by mu_.
+  std::string text_;             // Guarded by mu_.
+  std::mutex deliver_mu_;        // One deliverer at a time, in order.
+  std::vector<Queued> batch_;    // Guarded by deliver_mu_.
+  std::string batch_text_;       // Guarded by deliver_mu_.
 };
 
 // A thread that runs a store's expiry: it calls `advance`, which closes what

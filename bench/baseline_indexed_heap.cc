@@ -126,13 +126,15 @@ class IndexedHeapIndex {
 
 template <typename Value>
 using FlatStringMap = absl::flat_hash_map<absl::string_view, Value>;
+template <typename Value>
+using FlatSidMap = absl::flat_hash_map<Sid, Value>;
 
 }  // namespace
 
 std::unique_ptr<ExpiryStoreUnderTest> OpenIndexedHeapBaseline(
     const StoreConfig& config) {
-  return std::make_unique<BaselineStore<IndexedHeapIndex, FlatStringMap>>(
-      config);
+  return std::make_unique<
+      BaselineStore<IndexedHeapIndex, FlatStringMap, FlatSidMap>>(config);
 }
 
 }  // namespace sessionwheel::bench

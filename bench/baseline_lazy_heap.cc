@@ -117,12 +117,15 @@ class LazyHeapIndex {
 
 template <typename Value>
 using FlatStringMap = absl::flat_hash_map<absl::string_view, Value>;
+template <typename Value>
+using FlatSidMap = absl::flat_hash_map<Sid, Value>;
 
 }  // namespace
 
 std::unique_ptr<ExpiryStoreUnderTest> OpenLazyHeapBaseline(
     const StoreConfig& config) {
-  return std::make_unique<BaselineStore<LazyHeapIndex, FlatStringMap>>(config);
+  return std::make_unique<
+      BaselineStore<LazyHeapIndex, FlatStringMap, FlatSidMap>>(config);
 }
 
 }  // namespace sessionwheel::bench

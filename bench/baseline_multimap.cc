@@ -14,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/hash/hash.h"
 #include "bench/baseline_common.h"
 #include "bench/baseline_store.h"
 #include "bench/store_under_test.h"
@@ -68,12 +69,15 @@ class MultimapIndex {
 
 template <typename Value>
 using StdStringMap = std::unordered_map<std::string_view, Value>;
+template <typename Value>
+using StdSidMap = std::unordered_map<Sid, Value, absl::Hash<Sid>>;
 
 }  // namespace
 
 std::unique_ptr<ExpiryStoreUnderTest> OpenMultimapBaseline(
     const StoreConfig& config) {
-  return std::make_unique<BaselineStore<MultimapIndex, StdStringMap>>(config);
+  return std::make_unique<
+      BaselineStore<MultimapIndex, StdStringMap, StdSidMap>>(config);
 }
 
 }  // namespace sessionwheel::bench

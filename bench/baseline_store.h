@@ -19,7 +19,8 @@
 //
 // A StringMap<Value> is a hash map from a string view type to Value whose
 // key_type is constructible from (data, size): std::unordered_map over
-// std::string_view, or absl::flat_hash_map over absl::string_view.
+// std::string_view, or absl::flat_hash_map over absl::string_view. A
+// SidMap<Value> is the same family's hash map from Sid to Value.
 //
 // Templates rather than virtual hooks: each baseline compiles to the code a
 // hand-written store would be, with no indirect call per operation to bias
@@ -29,8 +30,10 @@
 //
 //   template <typename Value>
 //   using StringMap = std::unordered_map<std::string_view, Value>;
-//   auto store =
-//       std::make_unique<BaselineStore<MultimapIndex, StringMap>>(config);
+//   template <typename Value>
+//   using SidMap = std::unordered_map<Sid, Value, absl::Hash<Sid>>;
+//   auto store = std::make_unique<
+//       BaselineStore<MultimapIndex, StringMap, SidMap>>(config);
 
 #ifndef SESSIONWHEEL_BENCH_BASELINE_STORE_H_
 #define SESSIONWHEEL_BENCH_BASELINE_STORE_H_
@@ -49,7 +52,7 @@
 namespace sessionwheel::bench {
 
 template <template <typename> class DeadlineIndex,
-          template <typename> class StringMap>
+          template <typename> class StringMap, template <typename> class SidMap>
 class BaselineStore final : public ExpiryStoreUnderTest {
  public:
   explicit BaselineStore(const StoreConfig& config)
@@ -66,66 +69,70 @@ class BaselineStore final : public ExpiryStoreUnderTest {
   // Stops the expiry thread before the tables it reads go.
   ~BaselineStore() override { expiry_.reset(); }
 
-  std::optional<Session> Create(std::string_view unique_name,
-                                int64_t ttl) override {
+  bool Create(std::string_view unique_name, int64_t ttl,
+              Session* out) override {
     std::lock_guard<std::mutex> l(mu_);
     // Ended Sessions are never purged here, so a held name stays held.
-    if (by_name_.count(Key(unique_name)) != 0) return std::nullopt;
+    if (by_name_.count(Key(unique_name)) != 0) return false;
     const int64_t now = NowMs(*clock_);
     auto owned = std::make_unique<Record>();
     Record* rec = owned.get();
     do {
       rec->sid = identity_.MintSessionSid();
-    } while (by_sid_.count(Key(rec->sid)) != 0);
+    } while (by_sid_.count(rec->sid) != 0);
     rec->unique_name = unique_name;
     rec->ttl = ttl;
     rec->created_ms = rec->updated_ms = rec->base_ms = now;
     by_sid_.emplace(rec->sid, std::move(owned));
     by_name_.emplace(rec->unique_name, rec);
     ScheduleLocked(rec);
-    return identity_.Snapshot(*rec);
+    identity_.Snapshot(*rec, out);
+    return true;
   }
 
-  std::optional<Session> FetchBySid(std::string_view sid) override {
+  bool FetchBySid(const Sid& sid, Session* out) override {
     CloseEvents::DeliverAtExit deliver(&events_);
     std::lock_guard<std::mutex> l(mu_);
-    auto it = by_sid_.find(Key(sid));
-    if (it == by_sid_.end()) return std::nullopt;
+    auto it = by_sid_.find(sid);
+    if (it == by_sid_.end()) return false;
     SettleLocked(it->second.get(), NowMs(*clock_));
-    return identity_.Snapshot(*it->second);
+    identity_.Snapshot(*it->second, out);
+    return true;
   }
 
-  std::optional<Session> FetchByName(std::string_view unique_name) override {
+  bool FetchByName(std::string_view unique_name, Session* out) override {
     CloseEvents::DeliverAtExit deliver(&events_);
     std::lock_guard<std::mutex> l(mu_);
     auto it = by_name_.find(Key(unique_name));
-    if (it == by_name_.end()) return std::nullopt;
+    if (it == by_name_.end()) return false;
     SettleLocked(it->second, NowMs(*clock_));
-    return identity_.Snapshot(*it->second);
+    identity_.Snapshot(*it->second, out);
+    return true;
   }
 
-  std::optional<Session> UpdateTtl(std::string_view sid, int64_t ttl) override {
+  bool UpdateTtl(const Sid& sid, int64_t ttl, Session* out) override {
     CloseEvents::DeliverAtExit deliver(&events_);
     std::lock_guard<std::mutex> l(mu_);
     const int64_t now = NowMs(*clock_);
     Record* rec = FindLiveLocked(sid, now);
-    if (rec == nullptr) return std::nullopt;
+    if (rec == nullptr) return false;
     rec->ttl = ttl;
     rec->updated_ms = now;
     ScheduleLocked(rec);
     SettleLocked(rec, now);  // The new ttl may be spent already.
-    return identity_.Snapshot(*rec);
+    identity_.Snapshot(*rec, out);
+    return true;
   }
 
-  std::optional<Session> RecordInteraction(std::string_view sid) override {
+  bool RecordInteraction(const Sid& sid) override {
     CloseEvents::DeliverAtExit deliver(&events_);
     std::lock_guard<std::mutex> l(mu_);
     const int64_t now = NowMs(*clock_);
     Record* rec = FindLiveLocked(sid, now);
-    if (rec == nullptr) return std::nullopt;
+    if (rec == nullptr) return false;
     rec->Interact(now);
     ScheduleLocked(rec);
-    return identity_.Snapshot(*rec);
+    return true;
   }
 
   int64_t Advance() override {
@@ -144,16 +151,16 @@ class BaselineStore final : public ExpiryStoreUnderTest {
   // A Session with the fields its deadline index keeps in it.
   struct Record : BaselineSession, DeadlineIndex<Record>::Hook {};
 
-  using SidMap = StringMap<std::unique_ptr<Record>>;
+  using NameMap = StringMap<Record*>;
 
   // Debian's Abseil keeps absl::string_view distinct from std::string_view.
-  static typename SidMap::key_type Key(std::string_view s) {
+  static typename NameMap::key_type Key(std::string_view s) {
     return {s.data(), s.size()};
   }
 
   // The live Session with this SID after settling it, or null.
-  Record* FindLiveLocked(std::string_view sid, int64_t now) {
-    auto it = by_sid_.find(Key(sid));
+  Record* FindLiveLocked(const Sid& sid, int64_t now) {
+    auto it = by_sid_.find(sid);
     if (it == by_sid_.end()) return nullptr;
     Record* rec = it->second.get();
     SettleLocked(rec, now);
@@ -171,7 +178,7 @@ class BaselineStore final : public ExpiryStoreUnderTest {
   void ExpireLocked(Record* rec) {
     const int64_t instant = rec->ExpiryInstant();
     rec->Expire(instant);
-    if (events_.enabled()) events_.Add(identity_.Snapshot(*rec), instant);
+    if (events_.enabled()) events_.Add(identity_.CloseEvent(*rec));
   }
 
   // Puts `rec` at its expiry instant in the index, or takes it out.
@@ -190,8 +197,8 @@ class BaselineStore final : public ExpiryStoreUnderTest {
   std::mutex mu_;
   // Protected by mu_
   BaselineIdentity identity_;
-  SidMap by_sid_;
-  StringMap<Record*> by_name_;
+  SidMap<std::unique_ptr<Record>> by_sid_;
+  NameMap by_name_;
   DeadlineIndex<Record> index_;
 
   CloseEvents events_;

@@ -99,8 +99,9 @@ double TimeSeconds(Fn fn) {
 bool CreateRange(ExpiryStoreUnderTest* store, int64_t from, int64_t to,
                  int64_t ttl) {
   const KeyList& names = UniqueNames(static_cast<size_t>(to));
+  Session out;
   for (int64_t i = from; i < to; ++i) {
-    if (!store->Create(names[i], ttl).has_value()) return false;
+    if (!store->Create(names[i], ttl, &out)) return false;
   }
   return true;
 }
@@ -112,7 +113,7 @@ bool CreateRange(ExpiryStoreUnderTest* store, int64_t from, int64_t to,
 struct LiveStore {
   ManualClock clock{Start()};
   std::unique_ptr<ExpiryStoreUnderTest> store;
-  KeyList sids{34};
+  std::vector<Sid> sids;
   KeyList names{16};
 };
 
@@ -128,18 +129,18 @@ LiveStore& Live(StoreKind kind) {
   live->store = OpenStore(kind, ManualConfig(&live->clock));
   const int64_t n = SessionCount();
   const KeyList& names = UniqueNames(n);
-  KeyList sids(34), own_names(16);
+  KeyList own_names(16);
+  Session s;
   for (int64_t i = 0; i < n; ++i) {
-    std::optional<Session> s = live->store->Create(names[i], LiveTtl(i));
-    if (!s.has_value()) {
+    if (!live->store->Create(names[i], LiveTtl(i), &s)) {
       std::fprintf(stderr, "sessionwheel-bench: %s refused a fresh name\n",
                    std::string(StoreName(kind)).c_str());
       std::abort();
     }
-    sids.Add(s->sid);
+    live->sids.push_back(s.sid);
     own_names.Add(names[i]);
   }
-  live->sids = sids.Shuffled(1);
+  std::shuffle(live->sids.begin(), live->sids.end(), std::mt19937_64(1));
   live->names = own_names.Shuffled(2);
   return *live;
 }
@@ -153,25 +154,26 @@ size_t StartIndex(const State& state, size_t n) {
 
 // Per-operation workloads --------------------------------------------------
 
-// The loop of every per-operation workload: `op(key, i)` on the live keys in
-// order from a random start, `i` being the key's index; a call that misses
-// fails the run. With `moves_clock`, thread 0 moves the clock 1 ms every
+// The loop of every per-operation workload: `op(key, i, &answer)` on the
+// live keys in order from a random start, `i` being the key's index, into
+// one Session the thread reuses, as a host would; a call that misses fails
+// the run. With `moves_clock`, thread 0 moves the clock 1 ms every
 // kOpsPerMs calls. A template, so `op` inlines and costs what a hand-written
 // loop would.
-template <typename Op>
-void RunOnLiveKeys(State& state, LiveStore& live, const KeyList& keys,
+template <typename Keys, typename Op>
+void RunOnLiveKeys(State& state, LiveStore& live, const Keys& keys,
                    const char* miss, bool moves_clock, Op op) {
   const size_t n = keys.size();
   moves_clock = moves_clock && state.thread_index() == 0;
   size_t i = StartIndex(state, n);
   int64_t ops = 0;
+  Session answer;
   for (auto _ : state) {
-    std::optional<Session> s = op(keys[i], i);
-    if (!s.has_value()) {
+    if (!op(keys[i], i, &answer)) {
       state.SkipWithError(miss);
       break;
     }
-    benchmark::DoNotOptimize(s);
+    benchmark::DoNotOptimize(answer);
     if (++i == n) i = 0;
     if (moves_clock && ++ops % kOpsPerMs == 0) {
       live.clock.Advance(absl::Milliseconds(1));
@@ -183,31 +185,31 @@ void RunOnLiveKeys(State& state, LiveStore& live, const KeyList& keys,
 void BM_FetchBySid(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
   RunOnLiveKeys(state, live, live.sids, "fetch by SID missed a live Session",
-                false, [&](std::string_view sid, size_t) {
-                  return live.store->FetchBySid(sid);
+                false, [&](const Sid& sid, size_t, Session* out) {
+                  return live.store->FetchBySid(sid, out);
                 });
 }
 
 void BM_FetchByName(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
   RunOnLiveKeys(state, live, live.names, "fetch by name missed a live Session",
-                false, [&](std::string_view name, size_t) {
-                  return live.store->FetchByName(name);
+                false, [&](std::string_view name, size_t, Session* out) {
+                  return live.store->FetchByName(name, out);
                 });
 }
 
 void BM_UpdateTtl(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
   RunOnLiveKeys(state, live, live.sids, "update missed a live Session", false,
-                [&](std::string_view sid, size_t i) {
-                  return live.store->UpdateTtl(sid, LiveTtl(i));
+                [&](const Sid& sid, size_t i, Session* out) {
+                  return live.store->UpdateTtl(sid, LiveTtl(i), out);
                 });
 }
 
 void BM_RecordInteraction(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
   RunOnLiveKeys(state, live, live.sids, "interaction missed a live Session",
-                true, [&](std::string_view sid, size_t) {
+                true, [&](const Sid& sid, size_t, Session*) {
                   return live.store->RecordInteraction(sid);
                 });
 }
@@ -217,9 +219,9 @@ void BM_Mix(State& state, StoreKind kind) {
   LiveStore& live = Live(kind);
   int64_t ops = 0;
   RunOnLiveKeys(state, live, live.sids, "mix missed a live Session", true,
-                [&](std::string_view sid, size_t) {
+                [&](const Sid& sid, size_t, Session* out) {
                   return ++ops % 5 == 0 ? live.store->RecordInteraction(sid)
-                                        : live.store->FetchBySid(sid);
+                                        : live.store->FetchBySid(sid, out);
                 });
 }
 
@@ -236,9 +238,10 @@ void BM_Create(State& state, StoreKind kind, bool with_ttl) {
     const int64_t before = HeapBytesInUse();
     auto store = OpenStore(kind, ManualConfig(&clock));
     bool ok = true;
+    Session answer;
     const double seconds = TimeSeconds([&] {
       for (int64_t i = 0; i < n && ok; ++i) {
-        ok = store->Create(names[i], with_ttl ? LiveTtl(i) : 0).has_value();
+        ok = store->Create(names[i], with_ttl ? LiveTtl(i) : 0, &answer);
       }
     });
     if (!ok) {
@@ -390,9 +393,10 @@ void BM_LatenessSystemClock(State& state, StoreKind kind) {
     config.listener = recorder;
     auto store = OpenStore(kind, config);
     bool ok = true;
+    Session answer;
     const double seconds = TimeSeconds([&] {
       for (int64_t i = 0; i < n && ok; ++i) {
-        ok = store->Create(names[i], 1 + i % 2).has_value();
+        ok = store->Create(names[i], 1 + i % 2, &answer);
       }
       const absl::Time give_up = absl::Now() + absl::Seconds(30);
       while (recorder->closed() < static_cast<size_t>(n) &&

@@ -199,6 +199,9 @@ class Simulation {
     }
     return *std::move(v);
   }
+  static void Must(const absl::Status& s) {
+    if (!s.ok()) Must(absl::StatusOr<bool>(s));
+  }
 
   // One worker: creates its share of the Sessions, running the actions that
   // come due meanwhile; waits for the others (so the heap can be measured
@@ -260,12 +263,12 @@ class Simulation {
     }
     OpCount& count = counts[static_cast<int>(Op::kCreate)];
     const auto begin = std::chrono::steady_clock::now();
-    const sessionwheel::Session session =
-        Must(store_->CreateSession(service_sids_[s.service], params));
+    sessionwheel::Session session;
+    Must(store_->CreateSession(service_sids_[s.service], params, &session));
     count.busy += std::chrono::steady_clock::now() - begin;
     ++count.calls;
     ++count.ok;
-    std::memcpy(s.sid.data(), session.sid.data(), s.sid.size());
+    s.sid = session.sid;
     for (int k = 0; k < n; ++k) {
       queue.push_back(
           {session.date_created + absl::Milliseconds(actions[k].offset_ms),
@@ -276,8 +279,10 @@ class Simulation {
 
   void Perform(const Action& a, OpCount& count) {
     const SessionPlan& s = plans_[a.session];
-    const std::string& ks = service_sids_[s.service];
-    const std::string_view kc(s.sid.data(), s.sid.size());
+    const sessionwheel::Sid& ks = service_sids_[s.service];
+    const sessionwheel::Sid& kc = s.sid;
+    // This worker's fetch answers, buffers reused as a host would.
+    thread_local sessionwheel::Session fetched;
     const std::string name =
         a.op == Op::kFetch && s.named ? SessionName(s.service, a.session) : "";
     const auto begin = std::chrono::steady_clock::now();
@@ -288,7 +293,8 @@ class Simulation {
         break;
       case Op::kFetch:
         // By unique_name when it has one, as a host looking up a ride would.
-        ok = store_->FetchSession(ks, s.named ? std::string_view(name) : kc)
+        ok = (s.named ? store_->FetchSession(ks, name, &fetched)
+                      : store_->FetchSession(ks, kc, &fetched))
                  .ok();
         break;
       case Op::kClose:
@@ -429,7 +435,8 @@ class Simulation {
   std::shared_ptr<CountingListener> listener_ =
       std::make_shared<CountingListener>();
   std::unique_ptr<sessionwheel::SessionStore> store_;
-  std::string service_sids_[kServices];
+  sessionwheel::Sid service_sids_[kServices];
+
   absl::Time start_;
 
   // Workers wait on wake_: for the others to load, then for their next action.

@@ -81,7 +81,7 @@ class CountingListener : public sessionwheel::SessionListener {
     return c.load(std::memory_order_relaxed);
   }
 
-  void OnEvent(const sessionwheel::SessionEvent& e) override {
+  void OnEvent(const sessionwheel::SessionEvent& e) noexcept override {
     using sessionwheel::EventType;
     switch (e.type) {
       case EventType::kCreated:
@@ -97,7 +97,7 @@ class CountingListener : public sessionwheel::SessionListener {
         Bump(purged);
         break;
       case EventType::kClosed: {
-        const std::string& reason = *e.session.closed_reason;
+        const std::string_view reason = e.closed_reason;
         if (reason == sessionwheel::kReasonTtl) {
           Bump(closed_ttl);
         } else if (reason == sessionwheel::kReasonDateExpiry) {

@@ -22,6 +22,8 @@
 #include <cstdio>
 #include <string>
 
+#include "sessionwheel/sid.h"
+
 namespace demo {
 
 inline constexpr int kServices = 4;
@@ -35,7 +37,7 @@ inline constexpr char kHostReason[] = "host-resolved";
 
 // One Session: its parameters, and its SID once created.
 struct SessionPlan {
-  std::array<char, 34> sid{};  // "KC" + 32 hex digits, set at create.
+  sessionwheel::Sid sid;       // Set at create.
   int32_t date_expiry_ms = 0;  // Used when ttl is 0.
   uint16_t ttl = 0;            // Seconds; 0 means date_expiry.
   uint8_t service = 0;

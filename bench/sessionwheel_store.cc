@@ -1,6 +1,6 @@
 // sessionwheel under test: the engine through its public API, as a host uses
-// it. One Service, Sessions created with a unique_name and a ttl, every call
-// answered with the Session the API returns.
+// it. One Service, Sessions created with a unique_name and a ttl, answers
+// filled into the caller's Session.
 
 #include <cstdio>
 #include <cstdlib>
@@ -26,11 +26,6 @@ T Must(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
-std::optional<Session> OrNothing(absl::StatusOr<Session> s) {
-  if (!s.ok()) return std::nullopt;
-  return *std::move(s);
-}
-
 class SessionwheelStore final : public ExpiryStoreUnderTest {
  public:
   explicit SessionwheelStore(const StoreConfig& config) {
@@ -49,30 +44,30 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
     service_sid_ = Must(store_->CreateService(service)).sid;
   }
 
-  std::optional<Session> Create(std::string_view unique_name,
-                                int64_t ttl) override {
+  bool Create(std::string_view unique_name, int64_t ttl,
+              Session* out) override {
     CreateSessionParams params;
     params.unique_name.emplace(unique_name);
     params.ttl = ttl;
-    return OrNothing(store_->CreateSession(service_sid_, params));
+    return store_->CreateSession(service_sid_, params, out).ok();
   }
 
-  std::optional<Session> FetchBySid(std::string_view sid) override {
-    return OrNothing(store_->FetchSession(service_sid_, sid));
+  bool FetchBySid(const Sid& sid, Session* out) override {
+    return store_->FetchSession(service_sid_, sid, out).ok();
   }
 
-  std::optional<Session> FetchByName(std::string_view unique_name) override {
-    return OrNothing(store_->FetchSession(service_sid_, unique_name));
+  bool FetchByName(std::string_view unique_name, Session* out) override {
+    return store_->FetchSession(service_sid_, unique_name, out).ok();
   }
 
-  std::optional<Session> UpdateTtl(std::string_view sid, int64_t ttl) override {
+  bool UpdateTtl(const Sid& sid, int64_t ttl, Session* out) override {
     UpdateSessionParams params;
     params.ttl = ttl;
-    return OrNothing(store_->UpdateSession(service_sid_, sid, params));
+    return store_->UpdateSession(service_sid_, sid, params, out).ok();
   }
 
-  std::optional<Session> RecordInteraction(std::string_view sid) override {
-    return OrNothing(store_->RecordInteraction(service_sid_, sid));
+  bool RecordInteraction(const Sid& sid) override {
+    return store_->RecordInteraction(service_sid_, sid).ok();
   }
 
   // Counts closes only: nothing is ever purged here (see the constructor).
@@ -80,7 +75,7 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
 
  private:
   std::unique_ptr<SessionStore> store_;
-  std::string service_sid_;
+  Sid service_sid_;
 };
 
 }  // namespace

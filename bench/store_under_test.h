@@ -1,11 +1,12 @@
 // The one interface every store in the benchmarks answers to, so that
 // sessionwheel and the baselines run the very same workloads.
 //
-// A store under test holds the Sessions of one Service. Every call answers
-// with the `sessionwheel::Session` snapshot the engine's public API returns,
-// so "fetch" means the same work everywhere: find the Session, apply any due
-// expiry, and copy it out. Each store reads the time from the Clock it is
-// given, on every call, as the engine does.
+// A store under test holds the Sessions of one Service. A call that answers
+// fills a caller-owned `sessionwheel::Session`, reusing its buffers, as the
+// engine's public API does, so "fetch" means the same work everywhere: find
+// the Session, apply any due expiry, and copy it out. Calls that answer
+// nothing in the engine (an interaction) answer nothing here either. Each store
+// reads the time from the Clock it is given, on every call, as the engine does.
 //
 // The stores:
 //
@@ -24,7 +25,8 @@
 //   StoreConfig config;
 //   config.clock = &clock;
 //   auto store = OpenStore(StoreKind::kIndexedHeap, config);
-//   std::string sid = store->Create("ride-000000000042", 60)->sid;
+//   Session s;
+//   store->Create("ride-000000000042", 60, &s);
 //   clock.Advance(absl::Seconds(60));
 //   store->Advance();  // closes it: status closed, closed_reason "ttl"
 
@@ -39,6 +41,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel::bench {
 
@@ -80,24 +83,24 @@ class ExpiryStoreUnderTest {
   virtual ~ExpiryStoreUnderTest() = default;
 
   // Creates an open Session named `unique_name` with `ttl` seconds (0: no
-  // ttl), minting a random 34-character "KC" SID. nullopt if the name is held.
-  virtual std::optional<Session> Create(std::string_view unique_name,
-                                        int64_t ttl) = 0;
+  // ttl), minting a random "KC" SID, and fills *out. False if the name is
+  // held.
+  virtual bool Create(std::string_view unique_name, int64_t ttl,
+                      Session* out) = 0;
 
-  // Returns the Session with this SID, or nullopt.
-  virtual std::optional<Session> FetchBySid(std::string_view sid) = 0;
+  // Fills *out with the Session with this SID; false if there is none.
+  virtual bool FetchBySid(const Sid& sid, Session* out) = 0;
 
-  // Returns the Session holding this unique_name, or nullopt.
-  virtual std::optional<Session> FetchByName(std::string_view unique_name) = 0;
+  // Fills *out with the Session holding this unique_name; false if none.
+  virtual bool FetchByName(std::string_view unique_name, Session* out) = 0;
 
-  // Sets the ttl of a live Session; its window still starts at the last
-  // interaction (or the create). nullopt if absent or ended.
-  virtual std::optional<Session> UpdateTtl(std::string_view sid,
-                                           int64_t ttl) = 0;
+  // Sets the ttl of a live Session, its window still starting at the last
+  // interaction (or the create), and fills *out. False if absent or ended.
+  virtual bool UpdateTtl(const Sid& sid, int64_t ttl, Session* out) = 0;
 
   // Records an interaction now: the Session becomes in-progress and its ttl
-  // window restarts. nullopt if absent or ended.
-  virtual std::optional<Session> RecordInteraction(std::string_view sid) = 0;
+  // window restarts. False if absent or ended.
+  virtual bool RecordInteraction(const Sid& sid) = 0;
 
   // Closes every Session whose expiry instant is at or before the clock's
   // now (status closed, closed_reason "ttl", date_ended the instant) and

@@ -85,7 +85,7 @@ int64_t HeapBytesInUse() {
 LatenessRecorder::LatenessRecorder(const Clock* clock, size_t capacity)
     : clock_(clock), samples_ms_(capacity) {}
 
-void LatenessRecorder::OnEvent(const SessionEvent& event) {
+void LatenessRecorder::OnEvent(const SessionEvent& event) noexcept {
   if (event.type != EventType::kClosed) return;
   const double late_ms = absl::ToDoubleMilliseconds(clock_->Now() - event.time);
   const size_t i = claimed_.fetch_add(1, std::memory_order_relaxed);

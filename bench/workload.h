@@ -62,7 +62,7 @@ class LatenessRecorder : public SessionListener {
  public:
   LatenessRecorder(const Clock* clock, size_t capacity);
 
-  void OnEvent(const SessionEvent& event) override;
+  void OnEvent(const SessionEvent& event) noexcept override;
 
   // How many close events have arrived and been recorded.
   size_t closed() const { return recorded_.load(std::memory_order_acquire); }

@@ -25,8 +25,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "engine/core/page_token.h"
 #include "engine/core/shard.h"
-#include "engine/util/sid.h"
 #include "engine/persist/snapshot.h"
+#include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
 #include "sessionwheel/errors.h"
 
@@ -50,9 +50,9 @@ absl::Status ServiceNotFound(const Sid& service) {
 }
 
 absl::Status SessionNotFound(const Sid& service, std::string_view id) {
-  return ProxyError(absl::StatusCode::kNotFound, kErrorNotFound,
-                    Cat("Session ", id, " not found in Service ",
-                        service.ToString()));
+  return ProxyError(
+      absl::StatusCode::kNotFound, kErrorNotFound,
+      Cat("Session ", id, " not found in Service ", service.ToString()));
 }
 
 absl::Status InvalidPageToken() {
@@ -415,11 +415,11 @@ class StoreImpl final : public SessionStore,
   absl::Status UpdateSession(const Sid& service_sid, const Sid& sid,
                              const UpdateSessionParams& params,
                              Session* out) override {
-    return OnSession(service_sid, sid,
-                     [&](Shard& shard, const Sid128& service,
-                         const Sid128& body) {
-                       return shard.Update(service, body, params, out);
-                     });
+    return OnSession(
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          return shard.Update(service, body, params, out);
+        });
   }
 
   absl::Status DeleteSession(const Sid& service_sid, const Sid& sid) override {
@@ -890,9 +890,8 @@ absl::StatusOr<Session> Answer(Call call) {
 
 absl::StatusOr<Session> SessionStore::CreateSession(
     const Sid& service, const CreateSessionParams& params) {
-  return Answer([&](Session* out) {
-    return CreateSession(service, params, out);
-  });
+  return Answer(
+      [&](Session* out) { return CreateSession(service, params, out); });
 }
 
 absl::StatusOr<Session> SessionStore::FetchSession(const Sid& service,

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/fake/form.h"
-#include "engine/util/iso_time.h"
 #include "engine/fake/json_proxy.h"
+#include "engine/util/iso_time.h"
 #include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
 #include "sessionwheel/errors.h"
@@ -534,8 +534,8 @@ Response ProxyFake::Rep::Services(const std::string& method,
     Json j;
     j["services"] = Json::array();
     for (const Service& s : page->services) {
-      j["services"].push_back(internal::ServiceToJson(
-          s, store->account_sid(), options.base_url));
+      j["services"].push_back(
+          internal::ServiceToJson(s, store->account_sid(), options.base_url));
     }
     j["meta"] = internal::PageMetaToJson(Meta(
         "/v1/Services", "services", q.page, q.params.page_size,
@@ -551,8 +551,8 @@ Response ProxyFake::Rep::Services(const std::string& method,
     return ErrorResponse(p.failure()->code, p.failure()->message);
   absl::StatusOr<Service> s = store->CreateService(params);
   if (!s.ok()) return ErrorResponse(s.status());
-  return Json200(201, internal::ServiceToJson(*s, store->account_sid(),
-                                              options.base_url));
+  return Json200(
+      201, internal::ServiceToJson(*s, store->account_sid(), options.base_url));
 }
 
 Response ProxyFake::Rep::OneService(const std::string& method,
@@ -579,8 +579,8 @@ Response ProxyFake::Rep::OneService(const std::string& method,
     return ErrorResponse(p.failure()->code, p.failure()->message);
   absl::StatusOr<Service> s = store->UpdateService(service, params);
   if (!s.ok()) return StoreErrorResponse(s.status(), resource);
-  return Json200(200, internal::ServiceToJson(*s, store->account_sid(),
-                                              options.base_url));
+  return Json200(
+      200, internal::ServiceToJson(*s, store->account_sid(), options.base_url));
 }
 
 Response ProxyFake::Rep::Sessions(const std::string& method,
@@ -597,8 +597,8 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
     Json j;
     j["sessions"] = Json::array();
     for (const Session& s : page->sessions) {
-      j["sessions"].push_back(internal::SessionToJson(s, store->account_sid(),
-                                                      options.base_url));
+      j["sessions"].push_back(
+          internal::SessionToJson(s, store->account_sid(), options.base_url));
     }
     j["meta"] = internal::PageMetaToJson(
         Meta(path, "sessions", q.page, q.params.page_size, q.params.page_token,
@@ -620,8 +620,8 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   if (absl::Status st = store->CreateSession(service, params, &s); !st.ok()) {
     return StoreErrorResponse(st, resource);
   }
-  return Json200(201, internal::SessionToJson(s, store->account_sid(),
-                                              options.base_url));
+  return Json200(
+      201, internal::SessionToJson(s, store->account_sid(), options.base_url));
 }
 
 Response ProxyFake::Rep::OneSession(const std::string& method,
@@ -658,8 +658,8 @@ Response ProxyFake::Rep::OneSession(const std::string& method,
       !st.ok()) {
     return StoreErrorResponse(st, resource);
   }
-  return Json200(200, internal::SessionToJson(s, store->account_sid(),
-                                              options.base_url));
+  return Json200(
+      200, internal::SessionToJson(s, store->account_sid(), options.base_url));
 }
 
 }  // namespace sessionwheel

@@ -12,7 +12,6 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 // The 64-bit golden ratio, the splitmix64 increment.
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15;
 
-
 // The longest prefix a SID has ("KC", "KS", "AC", "KP"; page tokens use "").
 constexpr size_t kMaxSidPrefix = 2;
 
