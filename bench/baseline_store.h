@@ -56,7 +56,10 @@ template <template <typename> class DeadlineIndex,
 class BaselineStore final : public ExpiryStoreUnderTest {
  public:
   explicit BaselineStore(const StoreConfig& config)
-      : clock_(config.clock), identity_(config.seed), events_(config.listener) {
+      : clock_(config.clock),
+        free_on_expiry_(config.free_on_expiry),
+        identity_(config.seed),
+        events_(config.listener) {
     if (config.background_expiry) {
       expiry_ = std::make_unique<ExpiryThread>(clock_, [this] {
         Advance();
@@ -95,8 +98,9 @@ class BaselineStore final : public ExpiryStoreUnderTest {
     std::lock_guard<std::mutex> l(mu_);
     auto it = by_sid_.find(sid);
     if (it == by_sid_.end()) return false;
-    SettleLocked(it->second.get(), NowMs(*clock_));
-    identity_.Snapshot(*it->second, out);
+    Record* rec = it->second.get();
+    if (!SettleLocked(rec, NowMs(*clock_))) return false;
+    identity_.Snapshot(*rec, out);
     return true;
   }
 
@@ -105,8 +109,9 @@ class BaselineStore final : public ExpiryStoreUnderTest {
     std::lock_guard<std::mutex> l(mu_);
     auto it = by_name_.find(Key(unique_name));
     if (it == by_name_.end()) return false;
-    SettleLocked(it->second, NowMs(*clock_));
-    identity_.Snapshot(*it->second, out);
+    Record* rec = it->second;
+    if (!SettleLocked(rec, NowMs(*clock_))) return false;
+    identity_.Snapshot(*rec, out);
     return true;
   }
 
@@ -119,7 +124,8 @@ class BaselineStore final : public ExpiryStoreUnderTest {
     rec->ttl = ttl;
     rec->updated_ms = now;
     ScheduleLocked(rec);
-    SettleLocked(rec, now);  // The new ttl may be spent already.
+    // The new ttl may be spent already.
+    if (!SettleLocked(rec, now)) return false;
     identity_.Snapshot(*rec, out);
     return true;
   }
@@ -163,22 +169,29 @@ class BaselineStore final : public ExpiryStoreUnderTest {
     auto it = by_sid_.find(sid);
     if (it == by_sid_.end()) return nullptr;
     Record* rec = it->second.get();
-    SettleLocked(rec, now);
+    if (!SettleLocked(rec, now)) return nullptr;
     return rec->live() ? rec : nullptr;
   }
 
-  // Closes `rec` if its expiry instant has passed.
-  void SettleLocked(Record* rec, int64_t now) {
+  // Closes `rec` if its expiry instant has passed. False if that freed it.
+  bool SettleLocked(Record* rec, int64_t now) {
     const int64_t instant = rec->ExpiryInstant();
-    if (instant == kNoTime || instant > now) return;
+    if (instant == kNoTime || instant > now) return true;
     index_.Remove(rec);
     ExpireLocked(rec);
+    return !free_on_expiry_;
   }
 
+  // Closes `rec`, already out of the index, and frees it if asked to.
   void ExpireLocked(Record* rec) {
     const int64_t instant = rec->ExpiryInstant();
     rec->Expire(instant);
     if (events_.enabled()) events_.Add(identity_.CloseEvent(*rec));
+    if (free_on_expiry_) {
+      by_name_.erase(Key(rec->unique_name));
+      const Sid sid = rec->sid;  // The key must outlive the record.
+      by_sid_.erase(sid);
+    }
   }
 
   // Puts `rec` at its expiry instant in the index, or takes it out.
@@ -193,6 +206,7 @@ class BaselineStore final : public ExpiryStoreUnderTest {
 
   // Constant after construction
   Clock* const clock_;
+  const bool free_on_expiry_;
 
   std::mutex mu_;
   // Protected by mu_

@@ -32,6 +32,7 @@
 // sessionwheel-bench with any Google Benchmark flags.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -82,6 +83,34 @@ constexpr int64_t kSystemLatenessSessions = 100'000;
 StoreConfig ManualConfig(ManualClock* clock) {
   StoreConfig config;
   config.clock = clock;
+  return config;
+}
+
+// What becomes of expired Sessions, and whether a listener hears them.
+struct ExpiryMode {
+  bool freed = false;     // Freed at once rather than kept as closed.
+  bool listener = false;  // A CloseCounter listens.
+};
+
+// A listener that only counts close events: the cheapest a host can be.
+class CloseCounter : public SessionListener {
+ public:
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type == EventType::kClosed) {
+      closed_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  int64_t closed() const { return closed_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> closed_{0};
+};
+
+StoreConfig ExpiryConfig(ManualClock* clock, ExpiryMode mode,
+                         std::shared_ptr<CloseCounter> counter) {
+  StoreConfig config = ManualConfig(clock);
+  config.free_on_expiry = mode.freed;
+  if (mode.listener) config.listener = std::move(counter);
   return config;
 }
 
@@ -264,12 +293,16 @@ void BM_Create(State& state, StoreKind kind, bool with_ttl) {
 // tick would have done; the wheel has cascaded its entries down by then.
 // Cold: the timed Advance starts from creation and does all of the wheel's
 // work. The baselines have nothing to do before the tick either way.
-void BM_ExpireSameTick(State& state, StoreKind kind, bool warm) {
+//
+// `expiry` says what becomes of the expired Sessions and who hears of it.
+void BM_ExpireSameTick(State& state, StoreKind kind, bool warm,
+                       ExpiryMode expiry) {
   const int64_t n = state.range(0);
   constexpr int64_t kSpreadMs = 10;
   for (auto _ : state) {
     ManualClock clock(Start());
-    auto store = OpenStore(kind, ManualConfig(&clock));
+    auto counter = std::make_shared<CloseCounter>();
+    auto store = OpenStore(kind, ExpiryConfig(&clock, expiry, counter));
     bool ok = true;
     for (int64_t ms = 1; ms <= kSpreadMs && ok; ++ms) {
       clock.Advance(absl::Milliseconds(1));  // Instants 60.001 s to 60.010 s.
@@ -294,6 +327,10 @@ void BM_ExpireSameTick(State& state, StoreKind kind, bool warm) {
       state.SkipWithError("one Advance did not close every due Session");
       break;
     }
+    if (expiry.listener && counter->closed() != n) {
+      state.SkipWithError("the listener did not hear every close");
+      break;
+    }
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
@@ -301,12 +338,13 @@ void BM_ExpireSameTick(State& state, StoreKind kind, bool warm) {
 // N Sessions created over 60 s of clock, a batch every 10 ms tick, each with
 // a 60 s ttl, so their expiries spread evenly over the next 60 s. Timed: the
 // clock moving through those 60 s a tick at a time, with an Advance at each.
-void BM_ExpireSpread(State& state, StoreKind kind) {
+void BM_ExpireSpread(State& state, StoreKind kind, ExpiryMode expiry) {
   const int64_t n = SessionCount();
   const int64_t ticks = absl::Seconds(60) / kTick;
   for (auto _ : state) {
     ManualClock clock(Start());
-    auto store = OpenStore(kind, ManualConfig(&clock));
+    auto counter = std::make_shared<CloseCounter>();
+    auto store = OpenStore(kind, ExpiryConfig(&clock, expiry, counter));
     bool ok = true;
     for (int64_t t = 0; t < ticks && ok; ++t) {
       ok = CreateRange(store.get(), n * t / ticks, n * (t + 1) / ticks, 60);
@@ -531,17 +569,39 @@ void RegisterAll() {
   for (StoreKind k : kAllStores) {
     PerOperation(Register("mix_80_20", k, BM_Mix))->Threads(1)->Threads(2);
   }
+  const ExpiryMode kept, kept_heard{false, true}, freed{true, false},
+      freed_heard{true, true};
   for (int64_t n : SweepSizes()) {
     for (StoreKind k : kAllStores) {
-      OneShot(Register("expire_same_tick", k, BM_ExpireSameTick, true))->Arg(n);
+      OneShot(Register("expire_same_tick", k, BM_ExpireSameTick, true, kept))
+          ->Arg(n);
+    }
+  }
+  // The headline rows: kept or freed, heard or not, warm or cold.
+  const struct {
+    const char* name;
+    bool warm;
+    ExpiryMode mode;
+  } kSameTick[] = {
+      {"expire_same_tick_cold", false, kept},
+      {"expire_same_tick_heard", true, kept_heard},
+      {"expire_same_tick_freed", true, freed},
+      {"expire_same_tick_freed_cold", false, freed},
+      {"expire_same_tick_freed_heard", true, freed_heard},
+      {"expire_same_tick_freed_heard_cold", false, freed_heard},
+  };
+  for (const auto& row : kSameTick) {
+    for (StoreKind k : kAllStores) {
+      OneShot(Register(row.name, k, BM_ExpireSameTick, row.warm, row.mode))
+          ->Arg(SessionCount());
     }
   }
   for (StoreKind k : kAllStores) {
-    OneShot(Register("expire_same_tick_cold", k, BM_ExpireSameTick, false))
-        ->Arg(SessionCount());
+    OneShot(Register("expire_spread", k, BM_ExpireSpread, kept));
   }
   for (StoreKind k : kAllStores) {
-    OneShot(Register("expire_spread", k, BM_ExpireSpread));
+    OneShot(
+        Register("expire_spread_freed_heard", k, BM_ExpireSpread, freed_heard));
   }
   for (StoreKind k : kAllStores) {
     OneShot(Register("lateness_manual", k, BM_LatenessManualClock));

@@ -33,7 +33,8 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
     // Like the baselines, keep ended Sessions until deleted: with the default
     // 90-day retention each expiry would also schedule a purge, work the
     // baselines do not do.
-    options.closed_retention = absl::InfiniteDuration();
+    options.closed_retention =
+        config.free_on_expiry ? absl::ZeroDuration() : absl::InfiniteDuration();
     options.clock = config.clock;
     options.seed = config.seed;
     options.background_expiry = config.background_expiry;

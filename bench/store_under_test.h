@@ -75,6 +75,11 @@ struct StoreConfig {
 
   // Seeds the SIDs a store mints, so runs are repeatable.
   uint64_t seed = 1;
+
+  // Frees each Session as it expires (sessionwheel: closed_retention 0, its
+  // close and purge in one pass), as Redis and Caffeine do. Otherwise ended
+  // Sessions are kept until deleted.
+  bool free_on_expiry = false;
 };
 
 // A thread-safe store of one Service's Sessions, expiring them by ttl.

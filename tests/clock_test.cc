@@ -19,6 +19,7 @@
 #include "sessionwheel/errors.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel {
 namespace {
@@ -241,10 +242,11 @@ TEST(EnumsTest, EventTypeNames) {
 
 TEST(ValuesTest, SessionEqualityComparesEveryField) {
   Session a;
-  a.sid = "KC00000000000000000000000000000001";
+  a.sid = Sid("KC", 0, 1);
   a.unique_name = "ride-42";
   a.date_expiry = kStart;
-  a.participants.push_back({"KP1", "+15550001", "Alice", "+15559999"});
+  a.participants.push_back(
+      {Sid("KP", 0, 1), "+15550001", "Alice", "+15559999"});
   Session b = a;
   EXPECT_EQ(a, b);
 
@@ -266,7 +268,7 @@ TEST(ValuesTest, SessionEqualityComparesEveryField) {
 
 TEST(ValuesTest, ServiceEqualityComparesEveryField) {
   Service a;
-  a.sid = "KS00000000000000000000000000000001";
+  a.sid = Sid("KS", 0, 1);
   a.unique_name = "rides";
   Service b = a;
   EXPECT_TRUE(a == b);

@@ -40,6 +40,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -84,6 +85,9 @@ std::string S(const std::optional<std::string>& s) {
     return absl::StrCat("\"", s->substr(0, 8), "...(", s->size(), " chars)\"");
   }
   return absl::StrCat("\"", *s, "\"");
+}
+std::string S(const Sid& sid) {
+  return sid.is_null() ? "(null SID)" : sid.ToString();
 }
 std::string S(const std::optional<int64_t>& v) {
   return v ? absl::StrCat(*v) : "absent";
@@ -150,7 +154,7 @@ struct ModelSession {
 };
 
 struct ModelService {
-  std::string sid;
+  Sid sid;
   int64_t default_ttl = 0;
   std::map<std::string, ModelSession> sessions;  // By SID.
 };
@@ -269,16 +273,14 @@ struct Model {
 
 // Returns "" when `got` matches `want`, else a list of the differences.
 std::string Diff(const Session& got, const ModelSession& want,
-                 const std::string& service_sid,
-                 const std::string& account_sid) {
+                 const Sid& service_sid) {
   std::string d;
   auto field = [&d](const char* name, const std::string& g,
                     const std::string& w) {
     if (g != w) absl::StrAppend(&d, "\n  ", name, ": store ", g, ", model ", w);
   };
-  field("sid", got.sid, want.sid);
-  field("service_sid", got.service_sid, service_sid);
-  field("account_sid", got.account_sid, account_sid);
+  field("sid", got.sid.ToString(), want.sid);
+  field("service_sid", got.service_sid.ToString(), service_sid.ToString());
   field("unique_name", S(got.unique_name), S(want.unique_name));
   field("status", std::string(StatusName(got.status)),
         std::string(StatusName(want.status)));
@@ -296,9 +298,9 @@ std::string Diff(const Session& got, const ModelSession& want,
   std::string got_parts, want_parts;
   for (const Participant& p : got.participants) {
     absl::StrAppend(&got_parts, p.identifier,
-                    p.sid.substr(0, 2) == "KP" && p.sid.size() == 34
+                    testing_util::IsSid("KP", p.sid)
                         ? ""
-                        : "(bad sid " + p.sid + ")",
+                        : "(bad sid " + p.sid.ToString() + ")",
                     ";");
   }
   for (const std::string& id : want.participant_identifiers) {
@@ -340,8 +342,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
       absl::StatusOr<Service> svc = store_->CreateService(p);
       ASSERT_TRUE(svc.ok()) << svc.status();
       model_.services.push_back({svc->sid, p.default_ttl, {}});
-      account_sid_ = svc->account_sid;
     }
+    ASSERT_TRUE(testing_util::IsSid("AC", store_->account_sid()));
     high_water_ = clock_.Now();
   }
 
@@ -353,17 +355,26 @@ class ModelTest : public ::testing::TestWithParam<int> {
 
   absl::Time Now() const { return clock_.Now(); }
 
-  const std::string& ServiceSid(int svc) {
-    static const std::string kUnknown = "KSffffffffffffffffffffffffffffffff";
-    static const std::string kMalformed = "KSnot-a-service";
+  // Service `svc`, or for -1 a never-minted Service SID and for -2 one of
+  // another kind (a Service's bits under the Session prefix).
+  Sid ServiceSid(int svc) {
     if (svc >= 0) return model_.services[svc].sid;
-    return svc == -1 ? kUnknown : kMalformed;
+    if (svc == -1) return Sid("KS", ~uint64_t{0}, ~uint64_t{0});
+    const Sid& real = model_.services[0].sid;
+    return Sid("KC", real.hi(), real.lo());
   }
 
-  // A Session SID for an operation on Service `svc`: mostly one the model
+  // The SID of a Session the model holds, read back from its text.
+  static Sid SessionSid(const std::string& text) {
+    std::optional<Sid> sid = Sid::Parse("KC", text);
+    EXPECT_TRUE(sid.has_value()) << "model SID " << text;
+    return sid.value_or(Sid());
+  }
+
+  // A Session SID's text for a fetch on Service `svc`: mostly one the model
   // holds, sometimes in upper-case hex, a gone one, one of the other
   // Service, a never-minted one, or a malformed string.
-  std::string PickSid(int svc) {
+  std::string PickSidText(int svc) {
     int r = static_cast<int>(Uniform(0, 99));
     int home = svc < 0 ? 0 : svc;
     const auto& sessions = model_.services[home].sessions;
@@ -407,6 +418,28 @@ class ModelTest : public ::testing::TestWithParam<int> {
     for (int i = 0; i < 32; ++i)
       sid.push_back("0123456789abcdef"[Uniform(0, 15)]);
     return sid;
+  }
+
+  // A Session SID for an operation on Service `svc`: as PickSidText, parsed
+  // (so upper-case hex names the same Session). Malformed text has no Sid;
+  // in its place comes a SID of another kind: the bits of a Session the
+  // model holds (or of a Service) under another prefix, or the null SID.
+  Sid PickSid(int svc) {
+    const std::string text = PickSidText(svc);
+    if (std::optional<Sid> sid = Sid::Parse(text)) return *sid;
+    int home = svc < 0 ? 0 : svc;
+    const auto& sessions = model_.services[home].sessions;
+    Sid bits = model_.services[home].sid;
+    if (!sessions.empty() && Chance(75)) {
+      bits = SessionSid(
+          std::next(sessions.begin(),
+                    Uniform(0, static_cast<int64_t>(sessions.size()) - 1))
+              ->first);
+    }
+    const int kind = static_cast<int>(Uniform(0, 3));
+    if (kind == 3) return Sid();
+    static const char* const kOtherKinds[] = {"KS", "KP", "AC"};
+    return Sid(kOtherKinds[kind], bits.hi(), bits.lo());
   }
 
   struct NameChoice {
@@ -474,7 +507,7 @@ class ModelTest : public ::testing::TestWithParam<int> {
   }
 
   void ExpectSame(const Session& got, const ModelSession& want, int svc) {
-    EXPECT_EQ(Diff(got, want, model_.services[svc].sid, account_sid_), "")
+    EXPECT_EQ(Diff(got, want, model_.services[svc].sid), "")
         << "session " << want.sid;
   }
 
@@ -572,11 +605,16 @@ class ModelTest : public ::testing::TestWithParam<int> {
         want.insert(kErrorSessionNameTaken);
       }
     }
-    absl::StatusOr<Session> got = store_->CreateSession(ServiceSid(svc), p);
+    absl::StatusOr<Session> got =
+        Chance(50) ? store_->CreateSession(ServiceSid(svc), p)
+                   : Filled([&](Session* out) {
+                       return store_->CreateSession(ServiceSid(svc), p, out);
+                     });
     if (!CheckOutcome(got.status(), want) || !want.empty()) return;
 
     ModelSession s;
-    s.sid = got->sid;
+    s.sid = got->sid.ToString();
+    EXPECT_TRUE(testing_util::IsSid("KC", got->sid));
     EXPECT_TRUE(CanonicalSessionSid(s.sid) == s.sid) << "bad SID " << s.sid;
     for (const auto& service : model_.services) {
       EXPECT_EQ(service.sessions.count(s.sid), 0u) << "SID reused: " << s.sid;
@@ -608,11 +646,33 @@ class ModelTest : public ::testing::TestWithParam<int> {
       names.push_back("zulu");
       key = names[Uniform(0, static_cast<int64_t>(names.size()) - 1)];
     } else {
-      key = PickSid(svc);
+      key = PickSidText(svc);
     }
     Log(absl::StrCat("fetch svc=", svc, " key=", S(key)));
     ModelSession* s = svc < 0 ? nullptr : model_.Fetch(svc, key);
-    absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), key);
+    absl::StatusOr<Session> got =
+        Chance(50) ? store_->FetchSession(ServiceSid(svc), key)
+                   : Filled([&](Session* out) {
+                       return store_->FetchSession(ServiceSid(svc),
+                                                   std::string_view(key), out);
+                     });
+    if (!CheckOutcome(got.status(),
+                      s ? std::set<int>{} : std::set<int>{kErrorNotFound})) {
+      return;
+    }
+    if (s) ExpectSame(*got, *s, svc);
+
+    // Text that is a SID of any kind is fetched as a Sid too: by SID only,
+    // never by name (a Session named like a SID is not found this way).
+    std::optional<Sid> sid = Sid::Parse(key);
+    if (!sid) return;
+    Log(absl::StrCat("fetch svc=", svc, " sid=", S(*sid)));
+    s = svc < 0 ? nullptr : model_.FindBySid(svc, sid->ToString());
+    got = Chance(50)
+              ? store_->FetchSession(ServiceSid(svc), *sid)
+              : Filled([&](Session* out) {
+                  return store_->FetchSession(ServiceSid(svc), *sid, out);
+                });
     if (!CheckOutcome(got.status(),
                       s ? std::set<int>{} : std::set<int>{kErrorNotFound})) {
       return;
@@ -621,27 +681,44 @@ class ModelTest : public ::testing::TestWithParam<int> {
   }
 
   // The codes for an operation that takes a SID only (semantics.md):
-  // unknown Service, malformed SID, no such Session. Returns the Session
-  // when all pass.
-  ModelSession* Locate(int svc, const std::string& sid, std::set<int>* want) {
-    if (svc < 0) {
-      want->insert(kErrorNotFound);
-      // A malformed SID under an unknown Service: either check may come first.
-      if (!CanonicalSessionSid(sid)) want->insert(kErrorMalformedSessionSid);
-      return nullptr;
-    }
-    if (!CanonicalSessionSid(sid)) {
-      want->insert(kErrorMalformedSessionSid);
-      return nullptr;
-    }
-    ModelSession* s = model_.FindBySid(svc, sid);
+  // unknown Service, a SID of another kind, no such Session: all NotFound.
+  // Returns the Session when all pass.
+  ModelSession* Locate(int svc, const Sid& sid, std::set<int>* want) {
+    ModelSession* s = svc < 0 ? nullptr : model_.FindBySid(svc, sid.ToString());
     if (!s) want->insert(kErrorNotFound);
     return s;
   }
 
+  // Runs `call` with the Session reused across steps as its `out`, as a
+  // host that keeps one Session would, and returns what it filled. On an
+  // error `out` must be left alone.
+  template <typename Call>
+  absl::StatusOr<Session> Filled(Call call) {
+    const Session before = reused_;
+    absl::Status status = call(&reused_);
+    if (!status.ok()) {
+      EXPECT_TRUE(testing_util::SameSession(reused_, before))
+          << "an error (" << status << ") changed *out";
+      return status;
+    }
+    return reused_;
+  }
+
+  // After an operation that answers with a status only: the Session as
+  // fetched right after it (by either overload) matches the model.
+  void ExpectFetched(int svc, const Sid& sid, const ModelSession& want) {
+    absl::StatusOr<Session> got =
+        Chance(50) ? store_->FetchSession(ServiceSid(svc), sid)
+                   : Filled([&](Session* out) {
+                       return store_->FetchSession(ServiceSid(svc), sid, out);
+                     });
+    EXPECT_TRUE(got.ok()) << "fetch right after: " << got.status();
+    if (got.ok()) ExpectSame(*got, want, svc);
+  }
+
   void OpUpdate(int svc) {
     absl::Time now = Now();
-    std::string sid = PickSid(svc);
+    Sid sid = PickSid(svc);
     UpdateSessionParams p;
     if (Chance(40)) p.ttl = PickTtlValue();
     if (Chance(25)) p.date_expiry = PickDateExpiry(now);
@@ -681,7 +758,11 @@ class ModelTest : public ::testing::TestWithParam<int> {
       }
     }
     absl::StatusOr<Session> got =
-        store_->UpdateSession(ServiceSid(svc), sid, p);
+        Chance(50)
+            ? store_->UpdateSession(ServiceSid(svc), sid, p)
+            : Filled([&](Session* out) {
+                return store_->UpdateSession(ServiceSid(svc), sid, p, out);
+              });
     if (!CheckOutcome(got.status(), want) || !want.empty()) return;
 
     if (p.ttl) s->ttl = *p.ttl;
@@ -711,7 +792,7 @@ class ModelTest : public ::testing::TestWithParam<int> {
   }
 
   void OpDelete(int svc) {
-    std::string sid = PickSid(svc);
+    Sid sid = PickSid(svc);
     Log(absl::StrCat("delete svc=", svc, " sid=", S(sid)));
     std::set<int> want;
     ModelSession* s = Locate(svc, sid, &want);
@@ -728,26 +809,25 @@ class ModelTest : public ::testing::TestWithParam<int> {
 
   void OpInteraction(int svc) {
     absl::Time now = Now();
-    std::string sid = PickSid(svc);
+    Sid sid = PickSid(svc);
     Log(absl::StrCat("interaction svc=", svc, " sid=", S(sid)));
     std::set<int> want;
     ModelSession* s = Locate(svc, sid, &want);
     if (s && IsEnded(s->status)) want.insert(kErrorSessionClosed);
-    absl::StatusOr<Session> got =
-        store_->RecordInteraction(ServiceSid(svc), sid);
-    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    absl::Status got = store_->RecordInteraction(ServiceSid(svc), sid);
+    if (!CheckOutcome(got, want) || !want.empty()) return;
     s->date_last_interaction = now;
     s->date_updated = now;
     s->base = now;
     if (s->status == SessionStatus::kOpen) {
       s->status = SessionStatus::kInProgress;
     }
-    ExpectSame(*got, *s, svc);
+    ExpectFetched(svc, sid, *s);
   }
 
   void OpEnd(int svc, bool fail) {
     absl::Time now = Now();
-    std::string sid = PickSid(svc);
+    Sid sid = PickSid(svc);
     bool reason_valid;
     std::string reason = PickReason(&reason_valid);
     Log(absl::StrCat(fail ? "fail" : "close", " svc=", svc, " sid=", S(sid),
@@ -757,15 +837,15 @@ class ModelTest : public ::testing::TestWithParam<int> {
     if (s && IsEnded(s->status)) want.insert(kErrorSessionClosed);
     // The order of the Reason check against the others is not pinned down.
     if (!reason_valid) want.insert(kErrorInvalidParameter);
-    absl::StatusOr<Session> got =
-        fail ? store_->FailSession(ServiceSid(svc), sid, reason)
-             : store_->CloseSession(ServiceSid(svc), sid, reason);
-    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    absl::Status got = fail
+                           ? store_->FailSession(ServiceSid(svc), sid, reason)
+                           : store_->CloseSession(ServiceSid(svc), sid, reason);
+    if (!CheckOutcome(got, want) || !want.empty()) return;
     s->status = fail ? SessionStatus::kFailed : SessionStatus::kClosed;
     s->closed_reason = reason;
     s->date_ended = now;
     s->date_updated = now;
-    ExpectSame(*got, *s, svc);
+    ExpectFetched(svc, sid, *s);
   }
 
   // Expected page: the first `size` Sessions older than `before_seq`.
@@ -865,7 +945,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
         // The boundary Session goes away and a newer one arrives; the walk
         // must go on from the same place.
         const std::string boundary = want.back()->sid;
-        ASSERT_TRUE(store_->DeleteSession(ServiceSid(svc), boundary).ok());
+        ASSERT_TRUE(
+            store_->DeleteSession(ServiceSid(svc), SessionSid(boundary)).ok());
         model_.gone.emplace_back(svc, boundary);
         ModelSession& b = model_.services[svc].sessions.at(boundary);
         if (b.status == SessionStatus::kClosed && b.closed_reason &&
@@ -880,7 +961,7 @@ class ModelTest : public ::testing::TestWithParam<int> {
             store_->CreateSession(ServiceSid(svc), cp);
         ASSERT_TRUE(created.ok()) << created.status();
         ModelSession s;
-        s.sid = created->sid;
+        s.sid = created->sid.ToString();
         s.date_created = s.date_updated = s.date_started = s.base = Now();
         s.seq = model_.next_seq++;
         ExpectSame(*created, s, svc);
@@ -911,16 +992,23 @@ class ModelTest : public ::testing::TestWithParam<int> {
 
   // Checks ----------------------------------------------------------------
 
-  // Every Session the model holds equals the store's; gone ones are
-  // NotFound; each name finds its holder.
+  // Every Session the model holds equals the store's, fetched by its Sid
+  // and by its text; gone ones are NotFound both ways; each name finds its
+  // holder.
   void FullCheck(bool all_gone) {
     for (int svc = 0; svc < 2; ++svc) {
       for (const auto& [sid, s] : model_.services[svc].sessions) {
         absl::StatusOr<Session> got =
-            store_->FetchSession(ServiceSid(svc), sid);
+            store_->FetchSession(ServiceSid(svc), SessionSid(sid));
         EXPECT_TRUE(got.ok())
             << "session " << sid << " (model: " << StatusName(s.status)
             << "): " << got.status();
+        if (!got.ok()) return;
+        ExpectSame(*got, s, svc);
+        got = store_->FetchSession(ServiceSid(svc), std::string_view(sid));
+        EXPECT_TRUE(got.ok())
+            << "session " << sid << " by its text ("
+            << "model: " << StatusName(s.status) << "): " << got.status();
         if (!got.ok()) return;
         ExpectSame(*got, s, svc);
       }
@@ -937,9 +1025,15 @@ class ModelTest : public ::testing::TestWithParam<int> {
         all_gone || model_.gone.size() < 8 ? 0 : model_.gone.size() - 8;
     for (size_t i = from; i < model_.gone.size(); ++i) {
       const auto& [svc, sid] = model_.gone[i];
-      absl::StatusOr<Session> got = store_->FetchSession(ServiceSid(svc), sid);
+      absl::StatusOr<Session> got =
+          store_->FetchSession(ServiceSid(svc), SessionSid(sid));
       EXPECT_TRUE(absl::IsNotFound(got.status()))
           << "gone session " << sid << " still there: "
+          << (got.ok() ? std::string(StatusName(got->status))
+                       : got.status().ToString());
+      got = store_->FetchSession(ServiceSid(svc), std::string_view(sid));
+      EXPECT_TRUE(absl::IsNotFound(got.status()))
+          << "gone session " << sid << " still there by its text: "
           << (got.ok() ? std::string(StatusName(got->status))
                        : got.status().ToString());
     }
@@ -1070,9 +1164,10 @@ class ModelTest : public ::testing::TestWithParam<int> {
   absl::Duration tick_;
   absl::Time high_water_;
   std::unique_ptr<SessionStore> store_;
-  std::string account_sid_;
   Model model_;
   std::deque<std::string> history_;
+  // The `out` of every call made through Filled, as a host reuses one.
+  Session reused_;
 };
 
 TEST_P(ModelTest, RandomOperationsAgreeWithModel) {

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -30,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sessionwheel/clock.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -922,7 +924,9 @@ TEST(ProxyFakeClockTest, FakeOverAStoreWithoutManualClockRefusesClockMoves) {
   // Requests still work against the caller's store.
   Response r = fake.Handle("POST", "/v1/Services", "UniqueName=wrapped");
   ASSERT_EQ(r.status, 201) << Brief(r);
-  EXPECT_TRUE((*store)->FetchService(Parse(r).value("sid", "")).ok());
+  const std::optional<Sid> ks = Sid::Parse("KS", Parse(r).value("sid", ""));
+  ASSERT_TRUE(ks.has_value()) << Brief(r);
+  EXPECT_TRUE((*store)->FetchService(*ks).ok());
 }
 
 TEST(ProxyFakeClockTest, FakeOverAStoreAndItsManualClockMovesThatClock) {

@@ -3,12 +3,18 @@
 #include <array>
 #include <bitset>
 #include <cstdint>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash_testing.h"
 #include "gtest/gtest.h"
+#include "sessionwheel/sid.h"
 
 namespace sessionwheel::internal {
 namespace {
@@ -362,3 +368,223 @@ TEST(SidGeneratorTest, RandomSeedsDiffer) {
 
 }  // namespace
 }  // namespace sessionwheel::internal
+
+// The public Sid -------------------------------------------------------------
+
+namespace sessionwheel {
+namespace {
+
+using internal::FormatSid;
+using internal::Sid128;
+using internal::SidGenerator;
+
+constexpr char kText[] = "KC0123456789abcdeffedcba9876543210";
+constexpr uint64_t kHi = 0x0123456789abcdef;
+constexpr uint64_t kLo = 0xfedcba9876543210;
+
+// Hosts copy SIDs around freely and keep them in their own structs.
+static_assert(std::is_trivially_copyable_v<Sid>);
+static_assert(sizeof(Sid) == 24);
+
+TEST(SidTest, DefaultIsTheNullSid) {
+  const Sid sid;
+  EXPECT_TRUE(sid.is_null());
+  EXPECT_EQ(sid.prefix(), "");
+  EXPECT_EQ(sid.hi(), 0u);
+  EXPECT_EQ(sid.lo(), 0u);
+  EXPECT_EQ(sid.ToString(), "");
+  std::string out = "kept";
+  sid.AppendTo(&out);
+  EXPECT_EQ(out, "kept");
+  EXPECT_FALSE(Sid("KC", 0, 0).is_null());
+  EXPECT_NE(Sid(), Sid("KC", 0, 0));
+}
+
+TEST(SidTest, ParsesWithoutAPrefixArgument) {
+  const std::optional<Sid> sid = Sid::Parse(kText);
+  ASSERT_TRUE(sid.has_value());
+  EXPECT_EQ(sid->prefix(), "KC");
+  EXPECT_EQ(sid->hi(), kHi);
+  EXPECT_EQ(sid->lo(), kLo);
+  EXPECT_FALSE(sid->is_null());
+  EXPECT_EQ(*sid, Sid("KC", kHi, kLo));
+  // Any two upper-case letters are a prefix.
+  for (const char* prefix : {"KS", "KP", "AC", "ZZ", "AA"}) {
+    const std::string text = prefix + std::string(kText + 2);
+    const std::optional<Sid> other = Sid::Parse(text);
+    ASSERT_TRUE(other.has_value()) << text;
+    EXPECT_EQ(other->prefix(), prefix);
+    EXPECT_EQ(other->ToString(), text);
+  }
+}
+
+TEST(SidTest, ParsesWithAPrefixArgument) {
+  const std::optional<Sid> sid = Sid::Parse("KC", kText);
+  ASSERT_TRUE(sid.has_value());
+  EXPECT_EQ(*sid, Sid("KC", kHi, kLo));
+  EXPECT_EQ(Sid::Parse("KS", kText), std::nullopt);
+  EXPECT_EQ(Sid::Parse("KS", "KS" + std::string(kText + 2)),
+            Sid("KS", kHi, kLo));
+  // The prefix argument is two characters, or nothing parses.
+  EXPECT_EQ(Sid::Parse("", kText), std::nullopt);
+  EXPECT_EQ(Sid::Parse("K", kText), std::nullopt);
+  EXPECT_EQ(Sid::Parse("KCX", kText), std::nullopt);
+}
+
+TEST(SidTest, AcceptsUpperCaseHexAndPrintsLowerCase) {
+  const std::optional<Sid> upper =
+      Sid::Parse("KC0123456789ABCDEFFEDCBA9876543210");
+  ASSERT_TRUE(upper.has_value());
+  EXPECT_EQ(*upper, Sid("KC", kHi, kLo));
+  EXPECT_EQ(upper->ToString(), kText);
+  const std::optional<Sid> mixed =
+      Sid::Parse("KC", "KC0123456789AbCdEfFeDcBa9876543210");
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_EQ(mixed->ToString(), kText);
+}
+
+TEST(SidTest, RefusesAWrongPrefix) {
+  const std::string body = kText + 2;
+  for (const std::string& text :
+       {"kc" + body, "Kc" + body, "kC" + body, "K1" + body, "1C" + body,
+        "K-" + body, "K " + body, "00" + body, std::string("K\0", 2) + body,
+        "\xc3\x89" + body}) {
+    EXPECT_EQ(Sid::Parse(text), std::nullopt) << text;
+    EXPECT_EQ(Sid::Parse("KC", text), std::nullopt) << text;
+  }
+  // The right length with no prefix: 34 hex digits.
+  EXPECT_EQ(Sid::Parse("00" + body), std::nullopt);
+  EXPECT_EQ(Sid::Parse("KC", "00" + body), std::nullopt);
+}
+
+// Parse(prefix, text) is Parse(text) restricted to one prefix: a prefix
+// argument that is not two upper-case letters does not make text with it a
+// SID (else it would make a Sid whose prefix is no prefix, or, with a NUL,
+// one that is_null() with bits set).
+TEST(SidTest, PrefixArgumentThatIsNoPrefixParsesNothing) {
+  const std::string body = kText + 2;
+  for (const std::string& prefix :
+       {std::string("kc"), std::string("Kc"), std::string("12"),
+        std::string("K-"), std::string("\0C", 2), std::string("\0\0", 2)}) {
+    EXPECT_EQ(Sid::Parse(prefix, prefix + body), std::nullopt)
+        << "prefix \"" << prefix << "\"";
+  }
+}
+
+TEST(SidTest, RefusesAWrongLength) {
+  const std::string good = kText;
+  for (const std::string& text :
+       {std::string(), std::string("K"), std::string("KC"), good.substr(0, 33),
+        good + "0", good + good, good.substr(2), " " + good, good + " "}) {
+    EXPECT_EQ(Sid::Parse(text), std::nullopt) << '"' << text << '"';
+    EXPECT_EQ(Sid::Parse("KC", text), std::nullopt) << '"' << text << '"';
+  }
+}
+
+TEST(SidTest, RefusesWrongCharactersAtEveryPosition) {
+  const std::string good = kText;
+  for (size_t i = 2; i < good.size(); ++i) {
+    for (const char c : {'g', 'G', 'z', ' ', '-', '+', 'x', '\0', '\xff'}) {
+      std::string bad = good;
+      bad[i] = c;
+      EXPECT_EQ(Sid::Parse(bad), std::nullopt) << "position " << i;
+      EXPECT_EQ(Sid::Parse("KC", bad), std::nullopt) << "position " << i;
+    }
+  }
+}
+
+TEST(SidTest, ToStringAppendToWriteAndStreamGiveTheText) {
+  const Sid sid("KC", kHi, kLo);
+  EXPECT_EQ(sid.ToString(), kText);
+  EXPECT_EQ(sid.ToString().size(), Sid::kTextSize);
+
+  std::string out = "/Sessions/";
+  sid.AppendTo(&out);
+  EXPECT_EQ(out, std::string("/Sessions/") + kText);
+  sid.AppendTo(&out);
+  EXPECT_EQ(out, std::string("/Sessions/") + kText + kText);
+
+  char buffer[Sid::kTextSize + 1];
+  buffer[Sid::kTextSize] = '#';
+  sid.Write(buffer);
+  EXPECT_EQ(std::string_view(buffer, Sid::kTextSize), kText);
+  EXPECT_EQ(buffer[Sid::kTextSize], '#');  // No terminator written.
+
+  std::ostringstream stream;
+  stream << "[" << sid << "]";
+  EXPECT_EQ(stream.str(), std::string("[") + kText + "]");
+  EXPECT_EQ(::testing::PrintToString(sid), kText);
+
+  // Leading zeros are kept.
+  EXPECT_EQ(Sid("KS", 0, 1).ToString(), "KS" + std::string(31, '0') + "1");
+  EXPECT_EQ(Sid("AC", UINT64_MAX, UINT64_MAX).ToString(),
+            "AC" + std::string(32, 'f'));
+}
+
+TEST(SidTest, RoundTripsAndAgreesWithTheEngineFormat) {
+  SidGenerator gen(17);
+  for (int i = 0; i < 1000; ++i) {
+    const Sid128 body = gen.Next();
+    const Sid sid("KP", body.hi, body.lo);
+    const std::string text = sid.ToString();
+    EXPECT_EQ(text, FormatSid("KP", body));
+    EXPECT_EQ(Sid::Parse(text), sid);
+    EXPECT_EQ(Sid::Parse("KP", text), sid);
+  }
+}
+
+TEST(SidTest, EqualityTakesPrefixAndBothHalves) {
+  const Sid sid("KC", kHi, kLo);
+  EXPECT_EQ(sid, Sid("KC", kHi, kLo));
+  EXPECT_FALSE(sid != Sid("KC", kHi, kLo));
+  EXPECT_NE(sid, Sid("KS", kHi, kLo));
+  EXPECT_NE(sid, Sid("CK", kHi, kLo));
+  EXPECT_NE(sid, Sid("KC", kHi ^ 1, kLo));
+  EXPECT_NE(sid, Sid("KC", kHi, kLo ^ 1));
+}
+
+TEST(SidTest, OrdersAsTheText) {
+  static const char* const kPrefixes[] = {"AC", "KC", "KP", "KS"};
+  SidGenerator gen(23);
+  std::vector<Sid> sids = {Sid(),           Sid("KC", 0, 0),
+                           Sid("KC", 0, 1), Sid("KC", 1, 0),
+                           Sid("KS", 0, 0), Sid("KC", UINT64_MAX, UINT64_MAX)};
+  for (int i = 0; i < 200; ++i) {
+    const Sid128 body = gen.Next();
+    sids.emplace_back(kPrefixes[i % 4], body.hi, body.lo);
+    // Neighbours that differ only in the low half or only in the prefix.
+    sids.emplace_back(kPrefixes[i % 4], body.hi, body.lo + 1);
+    sids.emplace_back(kPrefixes[(i + 1) % 4], body.hi, body.lo);
+  }
+  for (const Sid& a : sids) {
+    for (const Sid& b : sids) {
+      ASSERT_EQ(a < b, a.ToString() < b.ToString()) << a << " " << b;
+    }
+  }
+}
+
+TEST(SidTest, UsableInAbslHashContainers) {
+  const Sid kc("KC", kHi, kLo);
+  const Sid ks("KS", kHi, kLo);  // The same bits, another kind.
+  absl::flat_hash_set<Sid> set = {kc, *Sid::Parse(kText), ks, Sid()};
+  EXPECT_EQ(set.size(), 3u);
+  EXPECT_TRUE(set.contains(kc));
+  EXPECT_TRUE(set.contains(ks));
+  EXPECT_TRUE(set.contains(Sid()));
+  EXPECT_FALSE(set.contains(Sid("KP", kHi, kLo)));
+  EXPECT_FALSE(set.contains(Sid("KC", kHi, kLo + 1)));
+
+  SidGenerator gen(29);
+  absl::flat_hash_set<Sid> many;
+  for (int i = 0; i < 10000; ++i) {
+    const Sid128 body = gen.Next();
+    ASSERT_TRUE(many.insert(Sid("KC", body.hi, body.lo)).second);
+  }
+  EXPECT_EQ(many.size(), 10000u);
+
+  EXPECT_TRUE(absl::VerifyTypeImplementsAbslHashCorrectly(
+      {Sid(), kc, ks, Sid("KC", kHi, 0), Sid("KC", 0, kLo), Sid("AC", 0, 0)}));
+}
+
+}  // namespace
+}  // namespace sessionwheel

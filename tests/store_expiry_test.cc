@@ -20,6 +20,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -783,11 +784,11 @@ TEST(StoreRetentionTest, InfiniteRetentionNeverPurges) {
   std::unique_ptr<SessionStore> store = *SessionStore::Open(options);
   CreateServiceParams service;
   service.unique_name = "main";
-  const std::string ks = store->CreateService(service)->sid;
+  const Sid ks = store->CreateService(service)->sid;
   CreateSessionParams params;
   params.unique_name = "kept";
   params.ttl = 60;
-  const std::string kc = store->CreateSession(ks, params)->sid;
+  const Sid kc = store->CreateSession(ks, params)->sid;
 
   clock.Advance(absl::Hours(24 * 365 * 200));
   EXPECT_EQ(store->Advance(), 1);  // The expiry; never a purge.

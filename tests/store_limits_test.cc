@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -60,7 +61,7 @@ class StoreLimitsTest : public StoreTest {
   }
 
   // Creates `count` Sessions named prefix0, prefix1... in Service `ks`.
-  std::vector<Session> Fill(const std::string& ks, const std::string& prefix,
+  std::vector<Session> Fill(const Sid& ks, const std::string& prefix,
                             int64_t count) {
     std::vector<Session> out;
     for (int64_t i = 0; i < count; ++i) {
@@ -93,7 +94,7 @@ TEST(StoreLimitsOptionsTest, ALimitOfZeroRefusesEveryCreate) {
   std::unique_ptr<SessionStore> store = SessionStore::Open(options).value();
   CreateServiceParams service;
   service.unique_name = "empty";
-  const std::string ks = store->CreateService(service).value().sid;
+  const Sid ks = store->CreateService(service).value().sid;
   EXPECT_TRUE(IsTooManyRequests(store->CreateSession(ks, {})));
   EXPECT_EQ(store->Stats().sessions, 0);
 }
@@ -112,7 +113,7 @@ TEST_F(StoreLimitsTest, TheServiceLimitIsReachedExactlyAndNothingIsEvicted) {
 }
 
 TEST_F(StoreLimitsTest, TheStoreLimitSpansServices) {
-  const std::string other = NewService("other");
+  const Sid other = NewService("other");
   Fill(ks_, "main", kMaxPerService);
   Fill(other, "other", kMaxSessions - kMaxPerService);
   // Neither Service is full, the store is.
@@ -127,7 +128,7 @@ TEST_F(StoreLimitsTest, TheStoreLimitSpansServices) {
 TEST_F(StoreLimitsTest, OneFullServiceLeavesTheOthersFree) {
   Fill(ks_, "main", kMaxPerService);
   ASSERT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
-  const std::string other = NewService("other");
+  const Sid other = NewService("other");
   EXPECT_TRUE(store_->CreateSession(other, {}).ok());
 }
 
@@ -156,7 +157,7 @@ TEST_F(StoreLimitsTest, APurgeFreesAPlace) {
 }
 
 TEST_F(StoreLimitsTest, DeletingAServiceFreesItsPlaces) {
-  const std::string doomed = NewService("doomed");
+  const Sid doomed = NewService("doomed");
   Fill(doomed, "d", kMaxPerService);
   Fill(ks_, "s", kMaxSessions - kMaxPerService);
   ASSERT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
@@ -182,9 +183,8 @@ TEST_F(StoreLimitsTest, ARequestWithItsOwnFaultHearsThatFaultFirst) {
   EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, Named("s0")),
                            absl::StatusCode::kAlreadyExists,
                            kErrorSessionNameTaken));
-  EXPECT_TRUE(IsProxyError(
-      store_->CreateSession("KS00000000000000000000000000000000", {}),
-      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(Sid("KS", 0, 0), {}),
+                           absl::StatusCode::kNotFound, kErrorNotFound));
   // None of them took a place.
   ASSERT_TRUE(store_->DeleteSession(ks_, MustFetch("s0").sid).ok());
   EXPECT_TRUE(store_->CreateSession(ks_, {}).ok());
@@ -226,7 +226,7 @@ CreateSessionParams RacerParams(int id, int i) {
   return params;
 }
 
-std::string NewService(SessionStore& store, const std::string& name) {
+Sid NewService(SessionStore& store, const std::string& name) {
   CreateServiceParams params;
   params.unique_name = name;
   return store.CreateService(params).value().sid;
@@ -240,7 +240,7 @@ TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheServicesPlaces) {
   ManualClock clock(testing_util::kT0);
   std::unique_ptr<SessionStore> store =
       OpenLimited(kNoLimit, kServiceMax, &clock);
-  const std::string ks = NewService(*store, "raced");
+  const Sid ks = NewService(*store, "raced");
   std::atomic<int64_t> created{0};
   std::atomic<int> other_errors{0};
   Race([&](int id) {
@@ -268,7 +268,7 @@ TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheStoresPlaces) {
   ManualClock clock(testing_util::kT0);
   std::unique_ptr<SessionStore> store =
       OpenLimited(kStoreMax, kServiceMax, &clock);
-  std::vector<std::string> services;
+  std::vector<Sid> services;
   for (int i = 0; i < 4; ++i) {
     services.push_back(NewService(*store, absl::StrCat("svc", i)));
   }
@@ -303,7 +303,7 @@ TEST(StoreLimitsConcurrencyTest, CreateAndDeleteNeverPassTheLimitNorLeak) {
   constexpr int64_t kLimit = 3;
   ManualClock clock(testing_util::kT0);
   std::unique_ptr<SessionStore> store = OpenLimited(kNoLimit, kLimit, &clock);
-  const std::string ks = NewService(*store, "churn");
+  const Sid ks = NewService(*store, "churn");
   // Counted up after a create succeeds and down before the delete, so it
   // never exceeds what the store holds.
   std::atomic<int64_t> held{0};

@@ -17,6 +17,7 @@
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -34,8 +35,8 @@ class StoreListTest : public StoreTest {
   // Creates `n` Sessions in the fixture's Service and returns their SIDs
   // newest first. Every other one is created in the same millisecond as the
   // one before, so the creation order, not the clock, decides.
-  std::vector<std::string> CreateMany(int n) {
-    std::vector<std::string> newest_first;
+  std::vector<Sid> CreateMany(int n) {
+    std::vector<Sid> newest_first;
     for (int i = 0; i < n; ++i) {
       if (i % 2 == 0) clock_.Advance(absl::Milliseconds(1));
       newest_first.insert(newest_first.begin(), Create(ks_).sid);
@@ -51,8 +52,8 @@ class StoreListTest : public StoreTest {
     return store_->ListSessions(ks_, params);
   }
 
-  static std::vector<std::string> Sids(const SessionPage& page) {
-    std::vector<std::string> sids;
+  static std::vector<Sid> Sids(const SessionPage& page) {
+    std::vector<Sid> sids;
     for (const Session& s : page.sessions) sids.push_back(s.sid);
     return sids;
   }
@@ -73,8 +74,8 @@ class StoreListTest : public StoreTest {
     return pages;
   }
 
-  static std::vector<std::string> Flatten(const std::vector<SessionPage>& ps) {
-    std::vector<std::string> sids;
+  static std::vector<Sid> Flatten(const std::vector<SessionPage>& ps) {
+    std::vector<Sid> sids;
     for (const SessionPage& p : ps) {
       for (const Session& s : p.sessions) sids.push_back(s.sid);
     }
@@ -91,7 +92,7 @@ TEST_F(StoreListTest, EmptyServiceListsNothing) {
 }
 
 TEST_F(StoreListTest, ListsNewestFirst) {
-  std::vector<std::string> newest_first = CreateMany(7);
+  std::vector<Sid> newest_first = CreateMany(7);
   absl::StatusOr<SessionPage> page = List(50);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(Sids(*page), newest_first);
@@ -100,7 +101,7 @@ TEST_F(StoreListTest, ListsNewestFirst) {
 }
 
 TEST_F(StoreListTest, SessionsCreatedInTheSameMillisecondKeepCreationOrder) {
-  std::vector<std::string> newest_first;
+  std::vector<Sid> newest_first;
   for (int i = 0; i < 20; ++i) {
     newest_first.insert(newest_first.begin(), Create(ks_).sid);
   }
@@ -122,19 +123,19 @@ TEST_F(StoreListTest, ListedSessionsAreTheFullSessions) {
 }
 
 TEST_F(StoreListTest, DefaultPageSizeIs50) {
-  std::vector<std::string> newest_first = CreateMany(60);
+  std::vector<Sid> newest_first = CreateMany(60);
   absl::StatusOr<SessionPage> first = store_->ListSessions(ks_, ListParams());
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->sessions.size(), 50u);
-  EXPECT_EQ(Sids(*first), std::vector<std::string>(newest_first.begin(),
-                                                   newest_first.begin() + 50));
+  EXPECT_EQ(Sids(*first),
+            std::vector<Sid>(newest_first.begin(), newest_first.begin() + 50));
   ASSERT_FALSE(first->next_page_token.empty());
   ListParams next;
   next.page_token = first->next_page_token;
   absl::StatusOr<SessionPage> second = store_->ListSessions(ks_, next);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(Sids(*second), std::vector<std::string>(newest_first.begin() + 50,
-                                                    newest_first.end()));
+  EXPECT_EQ(Sids(*second),
+            std::vector<Sid>(newest_first.begin() + 50, newest_first.end()));
   EXPECT_TRUE(second->next_page_token.empty());
 }
 
@@ -146,10 +147,10 @@ TEST_F(StoreListTest, PageSizeOutOfRangeIs80701) {
 }
 
 TEST_F(StoreListTest, PageSizeOneAndOneThousandAreAccepted) {
-  std::vector<std::string> newest_first = CreateMany(3);
+  std::vector<Sid> newest_first = CreateMany(3);
   absl::StatusOr<SessionPage> one = List(1);
   ASSERT_TRUE(one.ok()) << one.status();
-  EXPECT_EQ(Sids(*one), std::vector<std::string>{newest_first[0]});
+  EXPECT_EQ(Sids(*one), std::vector<Sid>{newest_first[0]});
   EXPECT_FALSE(one->next_page_token.empty());
   absl::StatusOr<SessionPage> thousand = List(1000);
   ASSERT_TRUE(thousand.ok()) << thousand.status();
@@ -157,13 +158,13 @@ TEST_F(StoreListTest, PageSizeOneAndOneThousandAreAccepted) {
 }
 
 TEST_F(StoreListTest, WalkingNextTokensSeesEverySessionOnce) {
-  std::vector<std::string> newest_first = CreateMany(10);
+  std::vector<Sid> newest_first = CreateMany(10);
   for (int page_size : {1, 3, 4, 10, 11}) {
     SCOPED_TRACE(page_size);
     std::vector<SessionPage> pages = WalkForward(page_size);
-    std::vector<std::string> walked = Flatten(pages);
+    std::vector<Sid> walked = Flatten(pages);
     EXPECT_EQ(walked, newest_first);
-    std::set<std::string> unique(walked.begin(), walked.end());
+    std::set<Sid> unique(walked.begin(), walked.end());
     EXPECT_EQ(unique.size(), walked.size());
     ASSERT_FALSE(pages.empty());
     EXPECT_TRUE(pages.front().previous_page_token.empty());
@@ -179,7 +180,7 @@ TEST_F(StoreListTest, LastPageHasNoNextToken) {
 }
 
 TEST_F(StoreListTest, PreviousTokensWalkBack) {
-  std::vector<std::string> newest_first = CreateMany(10);
+  std::vector<Sid> newest_first = CreateMany(10);
   std::vector<SessionPage> forward = WalkForward(3);
   ASSERT_EQ(forward.size(), 4u);  // 3 + 3 + 3 + 1.
 
@@ -213,7 +214,7 @@ TEST_F(StoreListTest, MalformedTokenIs21481) {
   for (const std::string& token :
        {std::string("garbage"), std::string("PA"), std::string("PB"),
         std::string("PAKC0123456789abcdef0123456789abcdef"), truncated,
-        extended, wrong_prefix, first->sessions[1].sid}) {
+        extended, wrong_prefix, first->sessions[1].sid.ToString()}) {
     SCOPED_TRACE(token);
     EXPECT_TRUE(IsProxyError(List(2, token), absl::StatusCode::kInvalidArgument,
                              kErrorInvalidPageToken));
@@ -223,7 +224,7 @@ TEST_F(StoreListTest, MalformedTokenIs21481) {
 
 TEST_F(StoreListTest, TokenFromAnotherServicesListIs21481) {
   CreateMany(5);
-  std::string other = NewService("other");
+  Sid other = NewService("other");
   for (int i = 0; i < 5; ++i) Create(other);
   ListParams params;
   params.page_size = 2;
@@ -257,11 +258,11 @@ TEST_F(StoreListTest, TokenFromServiceListIs21481ForSessions) {
 }
 
 TEST_F(StoreListTest, SessionsCreatedDuringTheWalkDoNotAppearInLaterPages) {
-  std::vector<std::string> originals = CreateMany(10);
+  std::vector<Sid> originals = CreateMany(10);
   absl::StatusOr<SessionPage> page = List(3);
   ASSERT_TRUE(page.ok()) << page.status();
-  std::vector<std::string> walked = Sids(*page);
-  std::set<std::string> created_meanwhile;
+  std::vector<Sid> walked = Sids(*page);
+  std::set<Sid> created_meanwhile;
   for (int guard = 0; guard < 100 && !page->next_page_token.empty(); ++guard) {
     for (int i = 0; i < 2; ++i) created_meanwhile.insert(Create(ks_).sid);
     page = List(3, page->next_page_token);
@@ -276,14 +277,14 @@ TEST_F(StoreListTest, SessionsCreatedDuringTheWalkDoNotAppearInLaterPages) {
 }
 
 TEST_F(StoreListTest, DeletingTheBoundarySessionDoesNotBreakTheWalk) {
-  std::vector<std::string> originals = CreateMany(10);
+  std::vector<Sid> originals = CreateMany(10);
   absl::StatusOr<SessionPage> page = List(3);
   ASSERT_TRUE(page.ok()) << page.status();
-  std::vector<std::string> walked = Sids(*page);
-  std::set<std::string> deleted;
+  std::vector<Sid> walked = Sids(*page);
+  std::set<Sid> deleted;
   for (int guard = 0; guard < 100 && !page->next_page_token.empty(); ++guard) {
     // The last Session of the page is the one the next token points after.
-    const std::string boundary = page->sessions.back().sid;
+    const Sid boundary = page->sessions.back().sid;
     ASSERT_TRUE(store_->DeleteSession(ks_, boundary).ok());
     deleted.insert(boundary);
     page = List(3, page->next_page_token);
@@ -295,8 +296,8 @@ TEST_F(StoreListTest, DeletingTheBoundarySessionDoesNotBreakTheWalk) {
   EXPECT_EQ(walked, originals);
 
   // Walking back over a deleted boundary works too.
-  std::vector<std::string> remaining;
-  for (const std::string& sid : originals) {
+  std::vector<Sid> remaining;
+  for (const Sid& sid : originals) {
     if (deleted.count(sid) == 0) remaining.push_back(sid);
   }
   std::vector<SessionPage> pages = WalkForward(2);
@@ -312,19 +313,19 @@ TEST_F(StoreListTest, DeletingTheBoundarySessionDoesNotBreakTheWalk) {
 }
 
 TEST_F(StoreListTest, DeletingSessionsAheadOfTheWalkLeavesOutOnlyThem) {
-  std::vector<std::string> originals = CreateMany(9);
+  std::vector<Sid> originals = CreateMany(9);
   absl::StatusOr<SessionPage> page = List(3);
   ASSERT_TRUE(page.ok()) << page.status();
   // Delete the newest of the next page and one on the last page.
   ASSERT_TRUE(store_->DeleteSession(ks_, originals[3]).ok());
   ASSERT_TRUE(store_->DeleteSession(ks_, originals[8]).ok());
-  std::vector<std::string> walked = Sids(*page);
+  std::vector<Sid> walked = Sids(*page);
   while (!page->next_page_token.empty()) {
     page = List(3, page->next_page_token);
     ASSERT_TRUE(page.ok()) << page.status();
     for (const Session& s : page->sessions) walked.push_back(s.sid);
   }
-  std::vector<std::string> expected = originals;
+  std::vector<Sid> expected = originals;
   expected.erase(expected.begin() + 8);
   expected.erase(expected.begin() + 3);
   EXPECT_EQ(walked, expected);
@@ -360,13 +361,13 @@ TEST_F(StoreListTest, ListingLeavesOutDuePurges) {
   clock_.Set(kT0 + absl::Seconds(60) + absl::Hours(24 * 90));
   absl::StatusOr<SessionPage> page = List(50);
   ASSERT_TRUE(page.ok()) << page.status();
-  EXPECT_EQ(Sids(*page), std::vector<std::string>{lasting.sid});
+  EXPECT_EQ(Sids(*page), std::vector<Sid>{lasting.sid});
   (void)expiring;
 }
 
 TEST_F(StoreListTest, ListOnlyShowsTheServicesOwnSessions) {
-  std::vector<std::string> mine = CreateMany(3);
-  std::string other = NewService("other");
+  std::vector<Sid> mine = CreateMany(3);
+  Sid other = NewService("other");
   for (int i = 0; i < 4; ++i) Create(other);
   absl::StatusOr<SessionPage> page = List(50);
   ASSERT_TRUE(page.ok()) << page.status();
@@ -374,12 +375,18 @@ TEST_F(StoreListTest, ListOnlyShowsTheServicesOwnSessions) {
 }
 
 TEST_F(StoreListTest, UnknownServiceIs20404) {
+  CreateMany(2);
   ListParams params;
   EXPECT_TRUE(IsProxyError(
-      store_->ListSessions("KS0123456789abcdef0123456789abcdef", params),
+      store_->ListSessions(
+          Sid::Parse("KS0123456789abcdef0123456789abcdef").value(), params),
       absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->ListSessions("garbage", params),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  // A SID of another kind, even with the Service's bits, lists nothing.
+  for (const Sid& sid : {Sid(), Sid("KC", ks_.hi(), ks_.lo())}) {
+    SCOPED_TRACE(sid);
+    EXPECT_TRUE(IsProxyError(store_->ListSessions(sid, params),
+                             absl::StatusCode::kNotFound, kErrorNotFound));
+  }
 }
 
 TEST_F(StoreListTest, DeletedServiceIs20404) {

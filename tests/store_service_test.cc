@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -41,14 +45,21 @@ AssertionResult SameService(const Service& actual, const Service& expected) {
   if (actual == expected) return AssertionSuccess();
   auto describe = [](const Service& s) {
     return absl::StrCat(
-        "{sid=", s.sid, " account=", s.account_sid, " unique_name=\"",
-        s.unique_name, "\" default_ttl=", s.default_ttl,
+        "{sid=", s.sid.ToString(), " unique_name=\"", s.unique_name,
+        "\" default_ttl=", s.default_ttl,
         " created=", absl::FormatTime(s.date_created, absl::UTCTimeZone()),
         " updated=", absl::FormatTime(s.date_updated, absl::UTCTimeZone()),
         "}");
   };
   return AssertionFailure()
          << "got " << describe(actual) << "\nexpected " << describe(expected);
+}
+
+// The SID spelt `text`, which must parse.
+Sid MustParse(std::string_view text) {
+  std::optional<Sid> sid = Sid::Parse(text);
+  EXPECT_TRUE(sid.has_value()) << text;
+  return sid.value_or(Sid());
 }
 
 std::string UpperHex(std::string sid) {
@@ -60,7 +71,7 @@ std::string UpperHex(std::string sid) {
 
 class StoreServiceTest : public StoreTest {
  protected:
-  absl::StatusOr<Service> CreateServiceWithSid(const std::string& sid,
+  absl::StatusOr<Service> CreateServiceWithSid(const Sid& sid,
                                                const std::string& name) {
     CreateServiceParams params;
     params.sid = sid;
@@ -77,7 +88,7 @@ TEST_F(StoreServiceTest, CreateMintsALowerCaseSidAndFillsTheFields) {
   ASSERT_TRUE(service.ok()) << service.status();
   EXPECT_TRUE(IsSid("KS", service->sid));
   EXPECT_NE(service->sid, ks_);
-  EXPECT_EQ(service->account_sid, kAccountSid);
+  EXPECT_EQ(store_->account_sid().ToString(), kAccountSid);
   EXPECT_EQ(service->unique_name, "rides");
   EXPECT_EQ(service->default_ttl, 120);
   EXPECT_EQ(service->date_created, kT0 + absl::Seconds(3));
@@ -86,7 +97,7 @@ TEST_F(StoreServiceTest, CreateMintsALowerCaseSidAndFillsTheFields) {
 }
 
 TEST_F(StoreServiceTest, CreateKeepsTheCallersSid) {
-  const std::string sid = "KS0123456789abcdef0123456789abcdef";
+  const Sid sid = MustParse("KS0123456789abcdef0123456789abcdef");
   absl::StatusOr<Service> service = CreateServiceWithSid(sid, "configured");
   ASSERT_TRUE(service.ok()) << service.status();
   EXPECT_EQ(service->sid, sid);
@@ -98,29 +109,40 @@ TEST_F(StoreServiceTest, CreateKeepsTheCallersSid) {
 TEST_F(StoreServiceTest, CreateAcceptsUpperCaseHexAndWritesLowerCase) {
   const std::string lower = "KS0123456789abcdef0123456789abcdef";
   absl::StatusOr<Service> service =
-      CreateServiceWithSid(UpperHex(lower), "configured");
+      CreateServiceWithSid(MustParse(UpperHex(lower)), "configured");
   ASSERT_TRUE(service.ok()) << service.status();
-  EXPECT_EQ(service->sid, lower);
-  absl::StatusOr<Service> by_lower = store_->FetchService(lower);
+  EXPECT_EQ(service->sid.ToString(), lower);
+  absl::StatusOr<Service> by_lower = store_->FetchService(MustParse(lower));
   ASSERT_TRUE(by_lower.ok()) << by_lower.status();
-  EXPECT_EQ(by_lower->sid, lower);
-  absl::StatusOr<Service> by_upper = store_->FetchService(UpperHex(lower));
+  EXPECT_EQ(by_lower->sid.ToString(), lower);
+  absl::StatusOr<Service> by_upper =
+      store_->FetchService(MustParse(UpperHex(lower)));
   ASSERT_TRUE(by_upper.ok()) << by_upper.status();
-  EXPECT_EQ(by_upper->sid, lower);
+  EXPECT_EQ(by_upper->sid.ToString(), lower);
   // Sessions created under the upper-case spelling belong to the Service.
   absl::StatusOr<Session> session =
-      store_->CreateSession(UpperHex(lower), CreateSessionParams());
+      store_->CreateSession(MustParse(UpperHex(lower)), CreateSessionParams());
   ASSERT_TRUE(session.ok()) << session.status();
-  EXPECT_EQ(session->service_sid, lower);
+  EXPECT_EQ(session->service_sid.ToString(), lower);
 }
 
-TEST_F(StoreServiceTest, CreateWithMalformedSidIs80701) {
-  for (const std::string& sid :
+// Malformed text never becomes a Service SID (Sid::Parse refuses it), and a
+// SID of another kind is refused by the store.
+TEST_F(StoreServiceTest, CreateWithSidOfAnotherKindIs80701) {
+  for (const std::string& text :
        {std::string("KSxyz"), std::string("KS"),
         std::string("ks0123456789abcdef0123456789abcdef"),
         std::string("KC0123456789abcdef0123456789abcdef"),
         std::string("KS0123456789abcdef0123456789abcdeg"),
         std::string("KS0123456789abcdef0123456789abcdef0")}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(Sid::Parse("KS", text), std::nullopt);
+  }
+  const uint64_t hi = 0x0123456789abcdef;
+  const uint64_t lo = 0x0123456789abcdef;
+  for (const Sid& sid :
+       {Sid(), Sid("ks", hi, lo), Sid("KC", hi, lo), Sid("KP", hi, lo),
+        Sid("AC", hi, lo), Sid("KC", ks_.hi(), ks_.lo())}) {
     SCOPED_TRACE(sid);
     EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "configured"),
                              absl::StatusCode::kInvalidArgument,
@@ -130,15 +152,16 @@ TEST_F(StoreServiceTest, CreateWithMalformedSidIs80701) {
 }
 
 TEST_F(StoreServiceTest, CreateWithTakenSidIsRefused) {
-  const std::string sid = "KS0123456789abcdef0123456789abcdef";
+  const std::string text = "KS0123456789abcdef0123456789abcdef";
+  const Sid sid = MustParse(text);
   ASSERT_TRUE(CreateServiceWithSid(sid, "first").ok());
   EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "second"),
                            absl::StatusCode::kAlreadyExists,
                            kErrorInvalidParameter));
   // The same SID spelt in upper case is the same SID.
-  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(UpperHex(sid), "third"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorInvalidParameter));
+  EXPECT_TRUE(
+      IsProxyError(CreateServiceWithSid(MustParse(UpperHex(text)), "third"),
+                   absl::StatusCode::kAlreadyExists, kErrorInvalidParameter));
   // A minted SID cannot be taken either.
   EXPECT_TRUE(IsProxyError(CreateServiceWithSid(ks_, "fourth"),
                            absl::StatusCode::kAlreadyExists,
@@ -186,9 +209,10 @@ TEST_F(StoreServiceTest, TakenUniqueNameIs80602) {
   EXPECT_TRUE(IsProxyError(CreateService("main"),
                            absl::StatusCode::kAlreadyExists,
                            kErrorServiceNameTaken));
-  EXPECT_TRUE(IsProxyError(
-      CreateServiceWithSid("KS0123456789abcdef0123456789abcdef", "main"),
-      absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
+  EXPECT_TRUE(
+      IsProxyError(CreateServiceWithSid(
+                       MustParse("KS0123456789abcdef0123456789abcdef"), "main"),
+                   absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
   EXPECT_EQ(store_->Stats().services, 1);
 }
 
@@ -232,27 +256,35 @@ TEST_F(StoreServiceTest, FetchBySidReturnsTheService) {
 }
 
 TEST_F(StoreServiceTest, FetchByUniqueNameIsNotSupported) {
-  // A Service is fetched by SID only (docs/semantics.md).
-  EXPECT_TRUE(IsProxyError(store_->FetchService("main"),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  // A Service is fetched by SID only (docs/semantics.md): the API takes no
+  // name, and a name is no SID.
+  static_assert(!std::is_invocable_v<decltype(&SessionStore::FetchService),
+                                     SessionStore&, std::string_view>);
+  static_assert(!std::is_invocable_v<decltype(&SessionStore::FetchService),
+                                     SessionStore&, const char*>);
+  EXPECT_EQ(Sid::Parse("main"), std::nullopt);
+  EXPECT_EQ(Sid::Parse(main_.unique_name), std::nullopt);
 }
 
-TEST_F(StoreServiceTest, FetchOfMalformedOrUnknownSidIs20404) {
-  for (const std::string& sid :
-       {std::string(""), std::string("KSxyz"),
-        std::string("KC0123456789abcdef0123456789abcdef"),
-        std::string("KS0123456789abcdef0123456789abcdef")}) {
+TEST_F(StoreServiceTest, FetchOfSidOfAnotherKindOrUnknownSidIs20404) {
+  const uint64_t hi = 0x0123456789abcdef;
+  const uint64_t lo = 0x0123456789abcdef;
+  for (const Sid& sid :
+       {Sid(), Sid("KC", hi, lo), Sid("ks", ks_.hi(), ks_.lo()),
+        Sid("KC", ks_.hi(), ks_.lo()), Sid("KS", hi, lo)}) {
     SCOPED_TRACE(sid);
     EXPECT_TRUE(IsProxyError(store_->FetchService(sid),
                              absl::StatusCode::kNotFound, kErrorNotFound));
   }
+  EXPECT_EQ(store_->FetchService(Sid("KS", hi, lo)).status().message(),
+            "Service KS0123456789abcdef0123456789abcdef not found");
 }
 
 // List
 // -------------------------------------------------------------------------
 
 TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
-  std::vector<std::string> newest_first = {ks_};
+  std::vector<Sid> newest_first = {ks_};
   for (int i = 1; i <= 4; ++i) {
     At(absl::Seconds(i));
     newest_first.insert(newest_first.begin(),
@@ -261,12 +293,12 @@ TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
 
   ListParams params;
   params.page_size = 2;
-  std::vector<std::vector<std::string>> pages;
+  std::vector<std::vector<Sid>> pages;
   std::vector<std::string> previous_tokens;
   for (int guard = 0; guard < 10; ++guard) {
     absl::StatusOr<ServicePage> page = store_->ListServices(params);
     ASSERT_TRUE(page.ok()) << page.status();
-    std::vector<std::string> sids;
+    std::vector<Sid> sids;
     for (const Service& s : page->services) sids.push_back(s.sid);
     if (sids.empty()) break;
     pages.push_back(sids);
@@ -276,7 +308,7 @@ TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
   }
   ASSERT_EQ(pages.size(), 3u);
   EXPECT_TRUE(previous_tokens[0].empty());
-  std::vector<std::string> walked;
+  std::vector<Sid> walked;
   for (const auto& page : pages) {
     EXPECT_LE(page.size(), 2u);
     walked.insert(walked.end(), page.begin(), page.end());
@@ -289,7 +321,7 @@ TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
   back.page_token = previous_tokens[2];
   absl::StatusOr<ServicePage> second = store_->ListServices(back);
   ASSERT_TRUE(second.ok()) << second.status();
-  std::vector<std::string> second_sids;
+  std::vector<Sid> second_sids;
   for (const Service& s : second->services) second_sids.push_back(s.sid);
   EXPECT_EQ(second_sids, pages[1]);
 }
@@ -310,7 +342,7 @@ TEST_F(StoreServiceTest, ListServicesRefusesBadPageSizeAndToken) {
 }
 
 TEST_F(StoreServiceTest, ListServicesLeavesOutDeletedServices) {
-  std::string other = NewService("other");
+  Sid other = NewService("other");
   ASSERT_TRUE(store_->DeleteService(ks_).ok());
   absl::StatusOr<ServicePage> page = store_->ListServices(ListParams());
   ASSERT_TRUE(page.ok()) << page.status();
@@ -354,7 +386,7 @@ TEST_F(StoreServiceTest, UpdateOnlyDefaultTtlKeepsTheName) {
 }
 
 TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
-  std::string other = NewService("other");
+  Sid other = NewService("other");
   UpdateServiceParams taken;
   taken.unique_name = "main";
   EXPECT_TRUE(IsProxyError(store_->UpdateService(other, taken),
@@ -381,9 +413,10 @@ TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
 TEST_F(StoreServiceTest, UpdateOfUnknownServiceIs20404) {
   UpdateServiceParams params;
   params.default_ttl = 5;
-  EXPECT_TRUE(IsProxyError(
-      store_->UpdateService("KS0123456789abcdef0123456789abcdef", params),
-      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(
+      IsProxyError(store_->UpdateService(
+                       MustParse("KS0123456789abcdef0123456789abcdef"), params),
+                   absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreServiceTest, NewDefaultTtlAppliesOnlyToSessionsCreatedAfterwards) {
@@ -417,7 +450,7 @@ TEST_F(StoreServiceTest, DeleteRemovesTheServiceAndItsSessions) {
   named.ttl = 60;
   Session a = Create(ks_, named);
   Session b = Create(ks_);
-  std::string other = NewService("other");
+  Sid other = NewService("other");
   Session kept = Create(other, named);
 
   EXPECT_TRUE(store_->DeleteService(ks_).ok());
@@ -471,18 +504,24 @@ TEST_F(StoreServiceTest, DeletedServicesSidCanBeTakenAgain) {
 }
 
 TEST_F(StoreServiceTest, DeleteOfUnknownServiceIs20404) {
-  EXPECT_TRUE(
-      IsProxyError(store_->DeleteService("KS0123456789abcdef0123456789abcdef"),
-                   absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->DeleteService("garbage"),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(IsProxyError(
+      store_->DeleteService(MustParse("KS0123456789abcdef0123456789abcdef")),
+      absl::StatusCode::kNotFound, kErrorNotFound));
+  // A SID of another kind, even with the Service's bits, deletes nothing.
+  for (const Sid& sid : {Sid(), Sid("KC", ks_.hi(), ks_.lo())}) {
+    SCOPED_TRACE(sid);
+    EXPECT_TRUE(IsProxyError(store_->DeleteService(sid),
+                             absl::StatusCode::kNotFound, kErrorNotFound));
+  }
+  EXPECT_TRUE(store_->FetchService(ks_).ok());
+  EXPECT_EQ(store_->Stats().services, 1);
 }
 
 // Sessions belong to one Service
 // -------------------------------------------------
 
 TEST_F(StoreServiceTest, SessionsOfAnotherServiceAreNotFoundUnderThisOne) {
-  std::string other = NewService("other");
+  Sid other = NewService("other");
   CreateSessionParams named;
   named.unique_name = "ride-42";
   Session theirs = Create(other, named);

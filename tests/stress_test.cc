@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "sessionwheel/errors.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -95,22 +97,36 @@ bool HasCode(const absl::Status& status, int code) {
   return ProxyErrorCode(status) == code;
 }
 
+// The reasons the workers close and fail Sessions with.
+constexpr std::string_view kHostClose = "host-close";
+constexpr std::string_view kHostFail = "host-fail";
+
 // Counts events by type and checks that each Session's events form a legal
 // life: created first; interaction and closed only while live; purged only
 // once ended; nothing after deleted or purged. Reordered delivery for one
-// Session breaks this.
+// Session breaks this. It also checks what each change wrote, as the event
+// reports the Session just after it: an interaction leaves the Session
+// in-progress (or unknown), and a close or fail writes the status that goes
+// with its reason.
 class AuditListener : public SessionListener {
  public:
   explicit AuditListener(Problems* problems) : problems_(problems) {}
 
   enum class Life { kNone, kLive, kEnded, kGone };
 
-  void OnEvent(const SessionEvent& e) override {
+  void OnEvent(const SessionEvent& e) noexcept override {
     counts_[static_cast<int>(e.type)].fetch_add(1, std::memory_order_relaxed);
+    if (e.type == EventType::kClosed) {
+      if (e.closed_reason == kHostClose) {
+        host_closes_.fetch_add(1, std::memory_order_relaxed);
+      } else if (e.closed_reason == kHostFail) {
+        host_fails_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
     std::lock_guard<std::mutex> l(mu_);
-    Entry& entry = sessions_[e.session.sid];
+    Entry& entry = sessions_[e.sid];
     Life before = entry.life;
-    bool ended = IsEnded(e.session.status);
+    bool ended = IsEnded(e.status);
     bool legal = true;
     switch (e.type) {
       case EventType::kCreated:
@@ -120,17 +136,25 @@ class AuditListener : public SessionListener {
       case EventType::kUpdated:
         // A successful update leaves the Session live (an update that makes
         // it overdue is followed by its own closed event).
-        legal = before == Life::kLive ||
-                (before == Life::kEnded &&
-                 e.session.status == SessionStatus::kInProgress);
+        legal =
+            before == Life::kLive ||
+            (before == Life::kEnded && e.status == SessionStatus::kInProgress);
         entry.life = Life::kLive;
         break;
       case EventType::kInteraction:
-        legal = before == Life::kLive && !ended;
+        legal =
+            before == Life::kLive && !ended && e.status != SessionStatus::kOpen;
         entry.life = Life::kLive;
         break;
       case EventType::kClosed:
-        legal = before == Life::kLive && ended;
+        legal = before == Life::kLive && ended &&
+                (e.closed_reason == kHostFail
+                     ? e.status == SessionStatus::kFailed
+                     : e.status == SessionStatus::kClosed &&
+                           (e.closed_reason == kHostClose ||
+                            e.closed_reason == kReasonApi ||
+                            e.closed_reason == kReasonTtl ||
+                            e.closed_reason == kReasonDateExpiry));
         entry.life = Life::kEnded;
         break;
       case EventType::kPurged:
@@ -142,10 +166,16 @@ class AuditListener : public SessionListener {
         entry.life = Life::kGone;
         break;
     }
-    entry.status = e.session.status;
-    entry.history += std::string(EventTypeName(e.type)) + " ";
+    entry.status = e.status;
+    entry.history += std::string(EventTypeName(e.type));
+    if (e.type == EventType::kClosed || e.type == EventType::kInteraction) {
+      entry.history += "(" + std::string(StatusName(e.status)) +
+                       (e.closed_reason.empty() ? "" : ", ") +
+                       std::string(e.closed_reason) + ")";
+    }
+    entry.history += " ";
     if (!legal) {
-      problems_->Add(absl::StrCat("event order for ", e.session.sid,
+      problems_->Add(absl::StrCat("event order for ", e.sid.ToString(),
                                   ": illegal last event in: ", entry.history));
     }
   }
@@ -153,6 +183,9 @@ class AuditListener : public SessionListener {
   int64_t count(EventType type) const {
     return counts_[static_cast<int>(type)].load();
   }
+  // kClosed events with the workers' close and fail reasons.
+  int64_t host_closes() const { return host_closes_.load(); }
+  int64_t host_fails() const { return host_fails_.load(); }
 
   struct Entry {
     Life life = Life::kNone;
@@ -160,7 +193,7 @@ class AuditListener : public SessionListener {
     std::string history;
   };
   // Call only when no events are being delivered.
-  std::map<std::string, Entry> sessions() {
+  std::map<Sid, Entry> sessions() {
     std::lock_guard<std::mutex> l(mu_);
     return sessions_;
   }
@@ -168,22 +201,24 @@ class AuditListener : public SessionListener {
  private:
   Problems* const problems_;
   std::array<std::atomic<int64_t>, 6> counts_{};
+  std::atomic<int64_t> host_closes_{0};
+  std::atomic<int64_t> host_fails_{0};
   std::mutex mu_;
-  std::map<std::string, Entry> sessions_;
+  std::map<Sid, Entry> sessions_;
 };
 
 // SIDs the workers created, for each other to find.
 class SidPool {
  public:
-  void Add(std::string sid) {
+  void Add(const Sid& sid) {
     std::lock_guard<std::mutex> l(mu_);
     if (sids_.size() < kCap) {
-      sids_.push_back(std::move(sid));
+      sids_.push_back(sid);
     } else {
-      sids_[next_++ % kCap] = std::move(sid);
+      sids_[next_++ % kCap] = sid;
     }
   }
-  std::optional<std::string> Pick(std::mt19937_64& rng) {
+  std::optional<Sid> Pick(std::mt19937_64& rng) {
     std::lock_guard<std::mutex> l(mu_);
     if (sids_.empty()) return std::nullopt;
     return sids_[std::uniform_int_distribution<size_t>(0,
@@ -193,7 +228,7 @@ class SidPool {
  private:
   static constexpr size_t kCap = 512;
   std::mutex mu_;
-  std::vector<std::string> sids_;
+  std::vector<Sid> sids_;
   size_t next_ = 0;
 };
 
@@ -230,11 +265,14 @@ struct Tally {
   int64_t name_taken = 0;
   int64_t not_found = 0;
   int64_t refused_ended = 0;
+  int64_t interactions = 0;
+  int64_t closes = 0;
+  int64_t fails = 0;
 };
 
-void Worker(int id, SessionStore* store, ManualClock* clock,
-            const std::string& ks, SidPool* pool, Progress* progress,
-            Problems* problems, Tally* tally) {
+void Worker(int id, SessionStore* store, ManualClock* clock, const Sid& ks,
+            SidPool* pool, Progress* progress, Problems* problems,
+            Tally* tally) {
   std::mt19937_64 rng(1000 + id);
   auto uniform = [&rng](int lo, int hi) {
     return std::uniform_int_distribution<int>(lo, hi)(rng);
@@ -245,7 +283,7 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
   for (int i = 0; i < kOpsPerThread; ++i) {
     if (i % 32 == 31) progress->Add(32);
     int r = uniform(0, 99);
-    std::optional<std::string> sid;
+    std::optional<Sid> sid;
     if (r >= 25 && r < 99 && !(r >= 40 && r < 50)) {
       sid = pool->Pick(rng);
       if (!sid) r = 0;  // Nothing to act on yet: create instead.
@@ -271,7 +309,8 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
         ++tally->creates;
         if (got->unique_name != p.unique_name ||
             got->status != p.status.value_or(SessionStatus::kOpen)) {
-          problems->Add(where(i, "create") + "wrong session " + got->sid);
+          problems->Add(where(i, "create") + "wrong session " +
+                        got->sid.ToString());
         }
         pool->Add(got->sid);
       } else if (p.unique_name &&
@@ -332,33 +371,45 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
         problems->Add(where(i, "update") + Describe(got.status()));
       }
     } else if (r < 72) {
-      absl::StatusOr<Session> got = store->RecordInteraction(ks, *sid);
+      // The Session as the interaction left it is in its event (the
+      // listener checks it); a fetch right after may already see another
+      // thread's change, so it checks what no other change can undo.
+      absl::Status got = store->RecordInteraction(ks, *sid);
       if (got.ok()) {
-        if (IsEnded(got->status) || got->status == SessionStatus::kOpen) {
+        ++tally->interactions;
+        absl::StatusOr<Session> after = store->FetchSession(ks, *sid);
+        if (after.ok() && (after->status == SessionStatus::kOpen ||
+                           !after->date_last_interaction.has_value())) {
           problems->Add(where(i, "interaction") + "status " +
-                        std::string(StatusName(got->status)));
+                        std::string(StatusName(after->status)));
         }
-      } else if (HasCode(got.status(), kErrorSessionClosed)) {
+      } else if (HasCode(got, kErrorSessionClosed)) {
         ++tally->refused_ended;
-      } else if (!HasCode(got.status(), kErrorNotFound)) {
-        problems->Add(where(i, "interaction") + Describe(got.status()));
+      } else if (!HasCode(got, kErrorNotFound)) {
+        problems->Add(where(i, "interaction") + Describe(got));
       }
     } else if (r < 84) {
+      // As for interactions: the event is exact. A failed Session stays
+      // failed with its reason until it is deleted or purged; a closed one
+      // may be re-opened meanwhile.
       bool fail = r >= 80;
-      absl::StatusOr<Session> got =
-          fail ? store->FailSession(ks, *sid, "host-fail")
-               : store->CloseSession(ks, *sid, "host-close");
+      absl::Status got = fail ? store->FailSession(ks, *sid, kHostFail)
+                              : store->CloseSession(ks, *sid, kHostClose);
       if (got.ok()) {
-        if (got->status !=
-                (fail ? SessionStatus::kFailed : SessionStatus::kClosed) ||
-            got->closed_reason !=
-                std::string(fail ? "host-fail" : "host-close")) {
-          problems->Add(where(i, "close/fail") + "wrong result");
+        ++(fail ? tally->fails : tally->closes);
+        absl::StatusOr<Session> after = store->FetchSession(ks, *sid);
+        if (fail && after.ok() &&
+            (after->status != SessionStatus::kFailed ||
+             after->closed_reason != std::string(kHostFail))) {
+          problems->Add(where(i, "fail") + "wrong result");
         }
-      } else if (HasCode(got.status(), kErrorSessionClosed)) {
+        if (!fail && after.ok() && after->status == SessionStatus::kOpen) {
+          problems->Add(where(i, "close") + "open again");
+        }
+      } else if (HasCode(got, kErrorSessionClosed)) {
         ++tally->refused_ended;
-      } else if (!HasCode(got.status(), kErrorNotFound)) {
-        problems->Add(where(i, "close/fail") + Describe(got.status()));
+      } else if (!HasCode(got, kErrorNotFound)) {
+        problems->Add(where(i, "close/fail") + Describe(got));
       }
     } else if (r < 99) {
       absl::Status got = store->DeleteSession(ks, *sid);
@@ -389,7 +440,7 @@ void Worker(int id, SessionStore* store, ManualClock* clock,
 }
 
 // The whole Service, walked page by page.
-std::vector<Session> ListAll(SessionStore* store, const std::string& ks) {
+std::vector<Session> ListAll(SessionStore* store, const Sid& ks) {
   std::vector<Session> all;
   ListParams lp;
   lp.page_size = 1000;
@@ -417,7 +468,7 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
   store->AddListener(audit);
   CreateServiceParams sp;
   sp.unique_name = "stress";
-  const std::string ks = store->CreateService(sp).value().sid;
+  const Sid ks = store->CreateService(sp).value().sid;
 
   SidPool pool;
   Progress progress;
@@ -455,6 +506,9 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
     total.name_taken += t.name_taken;
     total.not_found += t.not_found;
     total.refused_ended += t.refused_ended;
+    total.interactions += t.interactions;
+    total.closes += t.closes;
+    total.fails += t.fails;
   }
   StoreStats stats = store->Stats();
   // Each Session is in exactly one state.
@@ -466,12 +520,18 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
   EXPECT_EQ(audit->count(EventType::kCreated), total.creates);
   EXPECT_EQ(audit->count(EventType::kDeleted), total.deletes);
   EXPECT_EQ(audit->count(EventType::kPurged), stats.purged);
+  // Every interaction, close and fail that succeeded was heard once, with
+  // what it wrote (checked by the listener).
+  EXPECT_EQ(audit->count(EventType::kInteraction), total.interactions);
+  EXPECT_EQ(audit->host_closes(), total.closes);
+  EXPECT_EQ(audit->host_fails(), total.fails);
 
   // The list shows every Session once, with unique names, in the state the
   // last event reported.
   std::vector<Session> all = ListAll(store.get(), ks);
   EXPECT_EQ(static_cast<int64_t>(all.size()), stats.sessions);
-  std::set<std::string> names, sids;
+  std::set<std::string> names;
+  std::set<Sid> sids;
   StoreStats listed;
   for (const Session& s : all) {
     EXPECT_TRUE(sids.insert(s.sid).second) << "listed twice: " << s.sid;
@@ -507,7 +567,7 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
 
   int mismatches = 0;
   int64_t alive_by_events = 0;
-  const std::map<std::string, AuditListener::Entry> heard = audit->sessions();
+  const std::map<Sid, AuditListener::Entry> heard = audit->sessions();
   for (const auto& [sid, entry] : heard) {
     bool alive = entry.life == AuditListener::Life::kLive ||
                  entry.life == AuditListener::Life::kEnded;
@@ -581,7 +641,7 @@ TEST(StressTest, SameUniqueNameFromTwoThreadsExactlyOneWins) {
   store->AddListener(audit);
   CreateServiceParams sp;
   sp.unique_name = "race";
-  const std::string ks = store->CreateService(sp).value().sid;
+  const Sid ks = store->CreateService(sp).value().sid;
 
   Barrier barrier(2);
   std::array<absl::StatusOr<Session>, 2> results;

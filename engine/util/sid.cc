@@ -173,16 +173,21 @@ Sid128 SidGenerator::Next() {
 
 namespace sessionwheel {
 
+namespace {
+// A resource prefix: two upper-case ASCII letters.
+bool IsPrefix(std::string_view prefix) {
+  return prefix.size() == 2 && prefix[0] >= 'A' && prefix[0] <= 'Z' &&
+         prefix[1] >= 'A' && prefix[1] <= 'Z';
+}
+}  // namespace
+
 std::optional<Sid> Sid::Parse(std::string_view text) {
   if (text.size() != kTextSize) return std::nullopt;
-  for (char c : text.substr(0, 2)) {
-    if (c < 'A' || c > 'Z') return std::nullopt;
-  }
   return Parse(text.substr(0, 2), text);
 }
 
 std::optional<Sid> Sid::Parse(std::string_view prefix, std::string_view text) {
-  if (prefix.size() != 2) return std::nullopt;
+  if (!IsPrefix(prefix)) return std::nullopt;
   std::optional<internal::Sid128> body = internal::ParseSid(prefix, text);
   if (!body) return std::nullopt;
   return Sid(prefix, body->hi, body->lo);

@@ -1,13 +1,16 @@
 // Uses an installed sessionwheel through its public headers only: a Session
-// with a 60 s TTL must be closed by expiry 61 s later.
+// with a 60 s TTL must be closed by expiry 61 s later, and its SID, kept as
+// text the way a host might, parses back to the same Sid.
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/session.h"
+#include "sessionwheel/sid.h"
 #include "sessionwheel/store.h"
 
 namespace {
@@ -41,7 +44,12 @@ int main() {
   clock.Advance(absl::Seconds(61));
   (*store)->Advance();
 
-  auto fetched = (*store)->FetchSession(service->sid, session->sid);
+  const std::string text = session->sid.ToString();
+  const std::optional<sessionwheel::Sid> sid =
+      sessionwheel::Sid::Parse("KC", text);
+  if (!sid || *sid != session->sid) return Fail("the SID does not parse back");
+
+  auto fetched = (*store)->FetchSession(service->sid, *sid);
   if (!fetched.ok()) return Fail("FetchSession failed");
   if (fetched->status != sessionwheel::SessionStatus::kClosed) {
     return Fail("the Session is not closed");
@@ -52,6 +60,7 @@ int main() {
   if (fetched->date_ended != start + absl::Seconds(60)) {
     return Fail("date_ended is not the expiry instant");
   }
-  std::printf("package_consumer: ok, %s closed by ttl\n", fetched->sid.c_str());
+  std::printf("package_consumer: ok, %s closed by ttl\n",
+              fetched->sid.ToString().c_str());
   return 0;
 }
