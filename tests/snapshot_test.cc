@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "engine/persist/crc32c.h"
+#include "engine/persist/file_io.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
 #include "tests/test_util.h"

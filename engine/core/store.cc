@@ -26,6 +26,7 @@
 #include "engine/core/page_token.h"
 #include "engine/core/shard.h"
 #include "engine/util/sid.h"
+#include "engine/persist/file_io.h"
 #include "engine/persist/snapshot.h"
 #include "engine/util/str_cat.h"
 #include "sessionwheel/errors.h"

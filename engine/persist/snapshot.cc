@@ -1,17 +1,12 @@
 #include "engine/persist/snapshot.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "engine/persist/crc32c.h"
 #include "engine/util/str_cat.h"
 #include "engine/util/utf8.h"
 
@@ -56,17 +51,6 @@ constexpr size_t kMaxReasonChars = 255;
 // retention to one never overflows.
 constexpr int64_t kMaxMs = 253402300799999;
 constexpr int64_t kMaxTtl = kMaxMs / 1000;
-
-// The reflected table of the Castagnoli polynomial 0x1EDC6F41.
-constexpr std::array<uint32_t, 256> kCrcTable = [] {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
-    t[i] = c;
-  }
-  return t;
-}();
 
 void PutLe(char* p, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -346,51 +330,7 @@ absl::Status ReadBody(Reader& in, StoreImage* image) {
   return absl::OkStatus();
 }
 
-absl::Status ErrnoError(int error, std::string_view call,
-                        std::string_view file) {
-  return absl::ErrnoToStatus(error, Cat(call, " ", file));
-}
-
-// The directory holding `path`, for the fsync that makes a rename durable.
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "write", file);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", dir);
-  absl::Status s;
-  if (fsync(fd) != 0) s = ErrnoError(errno, "fsync", dir);
-  close(fd);
-  return s;
-}
-
-std::atomic<BeforeRenameHook> g_before_rename{nullptr};
-
 }  // namespace
-
-uint32_t Crc32c(std::string_view bytes) {
-  uint32_t crc = ~0u;
-  for (char c : bytes) {
-    crc = kCrcTable[(crc ^ static_cast<uint8_t>(c)) & 0xff] ^ (crc >> 8);
-  }
-  return ~crc;
-}
 
 std::string EncodeSnapshot(const StoreImage& image) {
   std::string out;
@@ -444,60 +384,6 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes) {
   if (absl::Status s = ReadBody(body, &image); !s.ok()) return s;
   if (absl::Status s = CheckImage(image); !s.ok()) return s;
   return image;
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view bytes) {
-  // Unique per process and call, so concurrent writers never share a file.
-  static std::atomic<uint64_t> next_temp{0};
-  const std::string temp =
-      Cat(path, ".tmp.", std::to_string(getpid()), ".",
-          std::to_string(next_temp.fetch_add(1, std::memory_order_relaxed)));
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError(errno, "open", temp);
-  absl::Status s = WriteAll(fd, bytes, temp);
-  if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
-  if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
-  if (s.ok()) {
-    if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
-    if (rename(temp.c_str(), path.c_str()) != 0) {
-      s = ErrnoError(errno, "rename", temp);
-    }
-  }
-  if (!s.ok()) {
-    unlink(temp.c_str());
-    return s;
-  }
-  return SyncDirectory(DirName(path));
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", path);
-  std::string out;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<size_t>(st.st_size));
-  }
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return ErrnoError(error, "read", path);
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-void SetBeforeRenameHookForTesting(BeforeRenameHook hook) {
-  g_before_rename.store(hook);
 }
 
 }  // namespace sessionwheel::internal

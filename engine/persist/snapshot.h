@@ -1,15 +1,14 @@
-// Snapshots: a store's Services and Sessions as versioned, checksummed bytes,
-// and the file that holds them.
+// Snapshots: a store's Services and Sessions as versioned, checksummed bytes.
 //
 // Writing: the store copies its state into a StoreImage (store.cc walks the
 // Services and the shards; shard_snapshot.cc copies each shard's records
 // under its lock), EncodeSnapshot turns the image into bytes outside every
-// lock, and WriteFileAtomically puts them on disk through a temporary file,
-// fsync and rename, so a crash at any moment leaves the previous snapshot
-// whole. Loading reverses it: ReadFile, then DecodeSnapshot, which checks
-// every byte and every field before a store is built, so a bad file is
-// refused whole and nothing is half-loaded. docs/snapshots.md has the byte
-// layout.
+// lock, and WriteFileAtomically (file_io.h) puts them on disk through a
+// temporary file, fsync and rename, so a crash at any moment leaves the
+// previous snapshot whole. Loading reverses it: ReadFile, then DecodeSnapshot,
+// which checks every byte and every field before a store is built, so a bad
+// file is refused whole and nothing is half-loaded. docs/snapshots.md has the
+// byte layout.
 //
 // Example:
 //
@@ -77,27 +76,6 @@ std::string EncodeSnapshot(const StoreImage& image);
 // sequence number, a value out of range, a named Session in the wrong
 // shard...). The message says which.
 absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes);
-
-// CRC-32C (Castagnoli, the iSCSI polynomial) of `bytes`.
-uint32_t Crc32c(std::string_view bytes);
-
-// Replaces the file at `path` with `bytes`, atomically: writes
-// `<path>.tmp.<pid>.<n>` in the same directory (mode 0600), fsyncs it,
-// renames it over `path` and fsyncs the directory. On an error before the
-// rename the temporary file is removed and `path` is untouched. Errors: the
-// failing call's errno as a status (NotFound for a missing directory,
-// PermissionDenied...), naming the call and the file.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view bytes);
-
-// The whole content of the file at `path`. Errors as WriteFileAtomically.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-
-// Test seam: WriteFileAtomically calls `hook` with the temporary file's path
-// after that file is written and synced and before the rename, so a test can
-// simulate a crash there (a forked child that _exit()s). Null removes it.
-using BeforeRenameHook = void (*)(const std::string& temp_path);
-void SetBeforeRenameHookForTesting(BeforeRenameHook hook);
 
 }  // namespace sessionwheel::internal
 
