@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "engine/core/shard.h"
 #include "engine/persist/crc32c.h"
 #include "engine/persist/file_io.h"
 #include "gtest/gtest.h"
@@ -556,7 +557,7 @@ TEST_F(SnapshotTest, DetectsEveryBitFlip) {
       std::string copy = bytes;
       copy[i] = static_cast<char>(copy[i] ^ (1 << bit));
       absl::StatusOr<internal::StoreImage> image =
-          internal::DecodeSnapshot(copy);
+          internal::DecodeSnapshot(copy, internal::SnapshotRulesOfTheStore());
       // A flip in the magic makes it no snapshot at all.
       ASSERT_EQ(image.status().code(), i < 8
                                            ? absl::StatusCode::kInvalidArgument
@@ -724,8 +725,8 @@ class DecodeTest : public SnapshotTest {
     SnapshotTest::SetUp();
     FillSmall();
     MustWrite();
-    absl::StatusOr<internal::StoreImage> image =
-        internal::DecodeSnapshot(ReadBytes(path_));
+    absl::StatusOr<internal::StoreImage> image = internal::DecodeSnapshot(
+        ReadBytes(path_), internal::SnapshotRulesOfTheStore());
     ASSERT_TRUE(image.ok()) << image.status();
     image_ = *image;
     ASSERT_EQ(image_.sessions.size(), 5u);
@@ -733,8 +734,8 @@ class DecodeTest : public SnapshotTest {
 
   // DecodeSnapshot refuses `image` with DataLoss naming `what`.
   void ExpectRefused(const internal::StoreImage& image, const char* what) {
-    absl::StatusOr<internal::StoreImage> back =
-        internal::DecodeSnapshot(internal::EncodeSnapshot(image));
+    absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(
+        internal::EncodeSnapshot(image), internal::SnapshotRulesOfTheStore());
     EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss)
         << back.status();
     EXPECT_TRUE(absl::StrContains(back.status().message(), what))
@@ -746,7 +747,8 @@ class DecodeTest : public SnapshotTest {
 
 TEST_F(DecodeTest, RoundTripsTheImage) {
   const std::string bytes = internal::EncodeSnapshot(image_);
-  absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(bytes);
+  absl::StatusOr<internal::StoreImage> back =
+      internal::DecodeSnapshot(bytes, internal::SnapshotRulesOfTheStore());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(internal::EncodeSnapshot(*back), bytes);
 }
@@ -766,7 +768,7 @@ const Breakage kBreakages[] = {
      }},
     {"unknown status",
      [](internal::StoreImage& i) {
-       i.sessions[0].status = static_cast<SessionStatus>(9);
+       i.sessions[0].status = static_cast<internal::SessionImage::Status>(9);
      }},
     {"disagrees with its status",  // An open Session with a date_ended.
      [](internal::StoreImage& i) {
@@ -813,26 +815,27 @@ std::string Reframed(std::string bytes) {
 }
 
 TEST_F(DecodeTest, NeverTrustsACountOrALength) {
+  const internal::SnapshotRules& rules = internal::SnapshotRulesOfTheStore();
   const std::string bytes = internal::EncodeSnapshot(image_);
   // The Session count sits after the account (16), next_seq, sids_minted
   // (8 each) and the Service count (4), at 20 + 36.
   std::string huge = bytes;
   for (int i = 0; i < 8; ++i) huge[56 + static_cast<size_t>(i)] = '\x7f';
   absl::StatusOr<internal::StoreImage> back =
-      internal::DecodeSnapshot(Reframed(huge));
+      internal::DecodeSnapshot(Reframed(huge), rules);
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "count exceeds"))
       << back.status();
 
   std::string extra = bytes;
   extra.insert(extra.size() - 12, "junk");
-  back = internal::DecodeSnapshot(Reframed(extra));
+  back = internal::DecodeSnapshot(Reframed(extra), rules);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "follow the last"))
       << back.status();
 
   std::string short_body = bytes;
   short_body.erase(short_body.size() - 16, 4);
-  back = internal::DecodeSnapshot(Reframed(short_body));
+  back = internal::DecodeSnapshot(Reframed(short_body), rules);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "runs past the end"))
       << back.status();
 }
