@@ -1,7 +1,9 @@
 // Snapshots: WriteSnapshot and OpenSnapshot round trips (field by field, list
-// order, SID sequence, any shard count), expiry after a restore, and the
-// refusal of every damaged file: each truncation, each bit flip, a foreign
-// file, a newer version, inconsistent content, a crash before the rename.
+// order, SID sequence, any shard count), expiry after a restore, the pinned
+// bytes of a fixed store, and the refusal of every damaged file: each
+// truncation, each bit flip, a foreign file, a newer version, inconsistent
+// content (by the name rules the decoder is given), a crash before the
+// rename.
 
 #include "engine/persist/snapshot.h"
 
@@ -527,6 +529,18 @@ TEST_F(SnapshotTest, ASnapshotOverTheNewStoresLimitsIsRefusedNotTrimmed) {
             absl::StatusCode::kResourceExhausted);
 }
 
+// The bytes of a fixed store (seeded SIDs, a manual clock), pinned: a change
+// to the format, or to what the core puts in an image, changes them. The
+// values are those the encoder wrote before the persist room had image
+// types of its own.
+TEST_F(SnapshotTest, WritesThePinnedBytesOfTheFormat) {
+  FillSmall();
+  MustWrite();
+  const std::string bytes = ReadBytes(path_);
+  EXPECT_EQ(bytes.size(), 846u);
+  EXPECT_EQ(internal::Crc32c(bytes), 0xcd2cc8d3u);
+}
+
 TEST_F(SnapshotTest, RefusesEveryTruncation) {
   FillSmall();
   MustWrite();
@@ -770,6 +784,15 @@ const Breakage kBreakages[] = {
      [](internal::StoreImage& i) {
        i.sessions[0].status = static_cast<internal::SessionImage::Status>(9);
      }},
+    {"unknown status, mode or end reason",
+     [](internal::StoreImage& i) {
+       i.sessions[0].mode = static_cast<internal::SessionImage::Mode>(3);
+     }},
+    {"unknown status, mode or end reason",
+     [](internal::StoreImage& i) {
+       i.sessions[0].end_reason =
+           static_cast<internal::SessionImage::EndReason>(5);
+     }},
     {"disagrees with its status",  // An open Session with a date_ended.
      [](internal::StoreImage& i) {
        i.sessions[0].ended_ms = i.sessions[0].created_ms;
@@ -803,6 +826,44 @@ TEST_F(DecodeTest, RefusesInconsistentContent) {
     breakage.apply(image);
     ExpectRefused(image, breakage.what);
   }
+}
+
+// Rules of a store unlike the real one: what DecodeSnapshot applies is what
+// it is given, not a copy of the core's rules of its own.
+class OtherRules final : public internal::SnapshotRules {
+ public:
+  OtherRules(bool names_valid, uint8_t shard_byte_offset)
+      : names_valid_(names_valid), shard_byte_offset_(shard_byte_offset) {}
+  bool IsValidName(std::string_view name) const override {
+    return names_valid_ &&
+           internal::SnapshotRulesOfTheStore().IsValidName(name);
+  }
+  uint8_t NameShardByte(const internal::Sid128& service,
+                        std::string_view name) const override {
+    return static_cast<uint8_t>(internal::NameShardByte(service, name) +
+                                shard_byte_offset_);
+  }
+
+ private:
+  const bool names_valid_;
+  const uint8_t shard_byte_offset_;
+};
+
+TEST_F(DecodeTest, ChecksNamesByTheRulesItIsGiven) {
+  const std::string bytes = internal::EncodeSnapshot(image_);
+  EXPECT_TRUE(internal::DecodeSnapshot(bytes, OtherRules(true, 0)).ok());
+
+  absl::StatusOr<internal::StoreImage> back =
+      internal::DecodeSnapshot(bytes, OtherRules(false, 0));
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(),
+                                "a Service's unique_name is invalid"))
+      << back.status();
+
+  back = internal::DecodeSnapshot(bytes, OtherRules(true, 1));
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "shard byte"))
+      << back.status();
 }
 
 // `bytes` with its body length and checksum made right again.
