@@ -1,7 +1,9 @@
 // Snapshots: WriteSnapshot and OpenSnapshot round trips (field by field, list
-// order, SID sequence, any shard count), expiry after a restore, and the
-// refusal of every damaged file: each truncation, each bit flip, a foreign
-// file, a newer version, inconsistent content, a crash before the rename.
+// order, SID sequence, any shard count), expiry after a restore, the pinned
+// bytes of a fixed store, and the refusal of every damaged file: each
+// truncation, each bit flip, a foreign file, a newer version, inconsistent
+// content (by the name rules the decoder is given), a crash before the
+// rename.
 
 #include "engine/persist/snapshot.h"
 
@@ -19,6 +21,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "engine/core/shard.h"
+#include "engine/persist/crc32c.h"
+#include "engine/persist/file_io.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
 #include "tests/test_util.h"
@@ -535,6 +540,18 @@ TEST_F(SnapshotTest, ASnapshotOverTheNewStoresLimitsIsRefusedNotTrimmed) {
             absl::StatusCode::kResourceExhausted);
 }
 
+// The bytes of a fixed store (seeded SIDs, a manual clock), pinned: a change
+// to the format, or to what the core puts in an image, changes them. The
+// values are those the encoder wrote before the persist room had image
+// types of its own.
+TEST_F(SnapshotTest, WritesThePinnedBytesOfTheFormat) {
+  FillSmall();
+  MustWrite();
+  const std::string bytes = ReadBytes(path_);
+  EXPECT_EQ(bytes.size(), 846u);
+  EXPECT_EQ(internal::Crc32c(bytes), 0xcd2cc8d3u);
+}
+
 TEST_F(SnapshotTest, RefusesEveryTruncation) {
   FillSmall();
   MustWrite();
@@ -565,7 +582,7 @@ TEST_F(SnapshotTest, DetectsEveryBitFlip) {
       std::string copy = bytes;
       copy[i] = static_cast<char>(copy[i] ^ (1 << bit));
       absl::StatusOr<internal::StoreImage> image =
-          internal::DecodeSnapshot(copy);
+          internal::DecodeSnapshot(copy, internal::SnapshotRulesOfTheStore());
       // A flip in the magic makes it no snapshot at all.
       ASSERT_EQ(image.status().code(), i < 8
                                            ? absl::StatusCode::kInvalidArgument
@@ -733,8 +750,8 @@ class DecodeTest : public SnapshotTest {
     SnapshotTest::SetUp();
     FillSmall();
     MustWrite();
-    absl::StatusOr<internal::StoreImage> image =
-        internal::DecodeSnapshot(ReadBytes(path_));
+    absl::StatusOr<internal::StoreImage> image = internal::DecodeSnapshot(
+        ReadBytes(path_), internal::SnapshotRulesOfTheStore());
     ASSERT_TRUE(image.ok()) << image.status();
     image_ = *image;
     ASSERT_EQ(image_.sessions.size(), 5u);
@@ -742,8 +759,8 @@ class DecodeTest : public SnapshotTest {
 
   // DecodeSnapshot refuses `image` with DataLoss naming `what`.
   void ExpectRefused(const internal::StoreImage& image, const char* what) {
-    absl::StatusOr<internal::StoreImage> back =
-        internal::DecodeSnapshot(internal::EncodeSnapshot(image));
+    absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(
+        internal::EncodeSnapshot(image), internal::SnapshotRulesOfTheStore());
     EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss)
         << back.status();
     EXPECT_TRUE(absl::StrContains(back.status().message(), what))
@@ -755,7 +772,8 @@ class DecodeTest : public SnapshotTest {
 
 TEST_F(DecodeTest, RoundTripsTheImage) {
   const std::string bytes = internal::EncodeSnapshot(image_);
-  absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(bytes);
+  absl::StatusOr<internal::StoreImage> back =
+      internal::DecodeSnapshot(bytes, internal::SnapshotRulesOfTheStore());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(internal::EncodeSnapshot(*back), bytes);
 }
@@ -775,7 +793,16 @@ const Breakage kBreakages[] = {
      }},
     {"unknown status",
      [](internal::StoreImage& i) {
-       i.sessions[0].status = static_cast<SessionStatus>(9);
+       i.sessions[0].status = static_cast<internal::SessionImage::Status>(9);
+     }},
+    {"unknown status, mode or end reason",
+     [](internal::StoreImage& i) {
+       i.sessions[0].mode = static_cast<internal::SessionImage::Mode>(3);
+     }},
+    {"unknown status, mode or end reason",
+     [](internal::StoreImage& i) {
+       i.sessions[0].end_reason =
+           static_cast<internal::SessionImage::EndReason>(5);
      }},
     {"disagrees with its status",  // An open Session with a date_ended.
      [](internal::StoreImage& i) {
@@ -812,6 +839,44 @@ TEST_F(DecodeTest, RefusesInconsistentContent) {
   }
 }
 
+// Rules of a store unlike the real one: what DecodeSnapshot applies is what
+// it is given, not a copy of the core's rules of its own.
+class OtherRules final : public internal::SnapshotRules {
+ public:
+  OtherRules(bool names_valid, uint8_t shard_byte_offset)
+      : names_valid_(names_valid), shard_byte_offset_(shard_byte_offset) {}
+  bool IsValidName(std::string_view name) const override {
+    return names_valid_ &&
+           internal::SnapshotRulesOfTheStore().IsValidName(name);
+  }
+  uint8_t NameShardByte(const internal::Sid128& service,
+                        std::string_view name) const override {
+    return static_cast<uint8_t>(internal::NameShardByte(service, name) +
+                                shard_byte_offset_);
+  }
+
+ private:
+  const bool names_valid_;
+  const uint8_t shard_byte_offset_;
+};
+
+TEST_F(DecodeTest, ChecksNamesByTheRulesItIsGiven) {
+  const std::string bytes = internal::EncodeSnapshot(image_);
+  EXPECT_TRUE(internal::DecodeSnapshot(bytes, OtherRules(true, 0)).ok());
+
+  absl::StatusOr<internal::StoreImage> back =
+      internal::DecodeSnapshot(bytes, OtherRules(false, 0));
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(),
+                                "a Service's unique_name is invalid"))
+      << back.status();
+
+  back = internal::DecodeSnapshot(bytes, OtherRules(true, 1));
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "shard byte"))
+      << back.status();
+}
+
 // `bytes` with its body length and checksum made right again.
 std::string Reframed(std::string bytes) {
   const uint64_t body = bytes.size() - 32;
@@ -822,26 +887,27 @@ std::string Reframed(std::string bytes) {
 }
 
 TEST_F(DecodeTest, NeverTrustsACountOrALength) {
+  const internal::SnapshotRules& rules = internal::SnapshotRulesOfTheStore();
   const std::string bytes = internal::EncodeSnapshot(image_);
   // The Session count sits after the account (16), next_seq, sids_minted
   // (8 each) and the Service count (4), at 20 + 36.
   std::string huge = bytes;
   for (int i = 0; i < 8; ++i) huge[56 + static_cast<size_t>(i)] = '\x7f';
   absl::StatusOr<internal::StoreImage> back =
-      internal::DecodeSnapshot(Reframed(huge));
+      internal::DecodeSnapshot(Reframed(huge), rules);
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "count exceeds"))
       << back.status();
 
   std::string extra = bytes;
   extra.insert(extra.size() - 12, "junk");
-  back = internal::DecodeSnapshot(Reframed(extra));
+  back = internal::DecodeSnapshot(Reframed(extra), rules);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "follow the last"))
       << back.status();
 
   std::string short_body = bytes;
   short_body.erase(short_body.size() - 16, 4);
-  back = internal::DecodeSnapshot(Reframed(short_body));
+  back = internal::DecodeSnapshot(Reframed(short_body), rules);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "runs past the end"))
       << back.status();
 }

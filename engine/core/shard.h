@@ -57,7 +57,8 @@ inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
-struct SessionImage;  // engine/snapshot.h
+struct SessionImage;  // engine/persist/snapshot.h
+class SnapshotRules;  // engine/persist/snapshot.h
 
 // A count of Sessions held against a limit (StoreOptions::max_sessions and
 // max_sessions_per_service). Places are taken under one shard's lock but
@@ -92,7 +93,7 @@ class SessionQuota {
 };
 
 // What a Session is, apart from where it is kept and what few Sessions
-// have: the part of a record a snapshot saves as it is (engine/snapshot.h).
+// have (a snapshot saves it through engine/core/shard_snapshot.cc).
 // What an expiry reads and writes comes first: after a record's 16-byte
 // TimerEntry these fields fill its first 64 bytes, so the wheel's drain
 // touches one or two cache lines of each record, not three.
@@ -334,7 +335,7 @@ class Shard {
   ShardStats Stats();
   absl::Status CheckInvariants();
 
-  // Snapshots (engine/shard_snapshot.cc). Appends a copy of every Session
+  // Snapshots (engine/core/shard_snapshot.cc). Appends a copy of every Session
   // here to *out, all taken under the lock at one moment, without settling
   // any: a due expiry is applied by the store that loads them.
   void CaptureSessions(std::vector<SessionImage>* out);
@@ -412,6 +413,9 @@ class Shard {
   std::vector<QueuedEvent> batch_;
   std::string batch_text_;
 };
+
+// The store's name rules, for DecodeSnapshot (engine/core/shard_snapshot.cc).
+const SnapshotRules& SnapshotRulesOfTheStore();
 
 // The shard byte a named Session's SID carries (see the file comment).
 uint8_t NameShardByte(const Sid128& service, std::string_view name);

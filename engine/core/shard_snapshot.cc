@@ -1,5 +1,10 @@
-// A shard's half of snapshots: copying its records out under its lock, and
-// putting them back into a new store. The file format is engine/snapshot.cc.
+// The core's side of snapshots: a record converted to the persist room's
+// SessionImage and back, a shard's records copied out under its lock and put
+// back into a new store, and the name rules DecodeSnapshot checks against.
+//
+// This is the only place that knows both a record and an image, so the
+// record's layout can change without touching the file format
+// (engine/persist/snapshot.h) and the format without touching the record.
 
 #include <cassert>
 #include <memory>
@@ -13,35 +18,183 @@
 namespace sessionwheel::internal {
 namespace {
 
+// The enums, one by one: a switch, so an enumerator added to the record's
+// enums fails the build here until the format gives it a number.
+SessionImage::Status ToImage(SessionStatus status) {
+  switch (status) {
+    case SessionStatus::kOpen:
+      return SessionImage::Status::kOpen;
+    case SessionStatus::kInProgress:
+      return SessionImage::Status::kInProgress;
+    case SessionStatus::kClosed:
+      return SessionImage::Status::kClosed;
+    case SessionStatus::kFailed:
+      return SessionImage::Status::kFailed;
+    case SessionStatus::kUnknown:
+      return SessionImage::Status::kUnknown;
+  }
+  assert(false);
+  return SessionImage::Status::kUnknown;
+}
+
+SessionStatus FromImage(SessionImage::Status status) {
+  switch (status) {
+    case SessionImage::Status::kOpen:
+      return SessionStatus::kOpen;
+    case SessionImage::Status::kInProgress:
+      return SessionStatus::kInProgress;
+    case SessionImage::Status::kClosed:
+      return SessionStatus::kClosed;
+    case SessionImage::Status::kFailed:
+      return SessionStatus::kFailed;
+    case SessionImage::Status::kUnknown:
+      return SessionStatus::kUnknown;
+  }
+  assert(false);  // DecodeSnapshot refuses any other number.
+  return SessionStatus::kUnknown;
+}
+
+SessionImage::Mode ToImage(SessionMode mode) {
+  switch (mode) {
+    case SessionMode::kMessageOnly:
+      return SessionImage::Mode::kMessageOnly;
+    case SessionMode::kVoiceOnly:
+      return SessionImage::Mode::kVoiceOnly;
+    case SessionMode::kVoiceAndMessage:
+      return SessionImage::Mode::kVoiceAndMessage;
+  }
+  assert(false);
+  return SessionImage::Mode::kVoiceAndMessage;
+}
+
+SessionMode FromImage(SessionImage::Mode mode) {
+  switch (mode) {
+    case SessionImage::Mode::kMessageOnly:
+      return SessionMode::kMessageOnly;
+    case SessionImage::Mode::kVoiceOnly:
+      return SessionMode::kVoiceOnly;
+    case SessionImage::Mode::kVoiceAndMessage:
+      return SessionMode::kVoiceAndMessage;
+  }
+  assert(false);  // DecodeSnapshot refuses any other number.
+  return SessionMode::kVoiceAndMessage;
+}
+
+SessionImage::EndReason ToImage(EndReason reason) {
+  switch (reason) {
+    case EndReason::kNone:
+      return SessionImage::EndReason::kNone;
+    case EndReason::kApi:
+      return SessionImage::EndReason::kApi;
+    case EndReason::kTtl:
+      return SessionImage::EndReason::kTtl;
+    case EndReason::kDateExpiry:
+      return SessionImage::EndReason::kDateExpiry;
+    case EndReason::kHost:
+      return SessionImage::EndReason::kHost;
+  }
+  assert(false);
+  return SessionImage::EndReason::kNone;
+}
+
+EndReason FromImage(SessionImage::EndReason reason) {
+  switch (reason) {
+    case SessionImage::EndReason::kNone:
+      return EndReason::kNone;
+    case SessionImage::EndReason::kApi:
+      return EndReason::kApi;
+    case SessionImage::EndReason::kTtl:
+      return EndReason::kTtl;
+    case SessionImage::EndReason::kDateExpiry:
+      return EndReason::kDateExpiry;
+    case SessionImage::EndReason::kHost:
+      return EndReason::kHost;
+  }
+  assert(false);  // DecodeSnapshot refuses any other number.
+  return EndReason::kNone;
+}
+
+// A nullable time: the record's null and the image's are each their own.
+int64_t ToImageMs(int64_t ms) { return ms == kNoTime ? kNullMs : ms; }
+int64_t FromImageMs(int64_t ms) { return ms == kNullMs ? kNoTime : ms; }
+
 SessionImage ImageOf(const SessionRecord& rec) {
   SessionImage image;
-  static_cast<SessionState&>(image) = rec;
-  if (rec.has_name) image.unique_name = std::string(rec.unique_name());
+  image.sid = rec.sid;
   image.service = rec.service->sid;
+  image.seq = rec.seq;
+  image.created_ms = rec.created_ms;
+  image.updated_ms = rec.updated_ms;
+  image.base_ms = rec.base_ms;
+  image.ended_ms = ToImageMs(rec.ended_ms);
+  image.last_interaction_ms = ToImageMs(rec.last_interaction_ms);
+  image.date_expiry_ms = ToImageMs(rec.date_expiry_ms);
+  image.ttl = rec.ttl;
+  image.status = ToImage(rec.status);
+  image.mode = ToImage(rec.mode);
+  image.end_reason = ToImage(rec.end_reason);
+  if (rec.has_name) image.unique_name = std::string(rec.unique_name());
   if (rec.extras != nullptr) {
     if (rec.end_reason == EndReason::kHost) {
       image.host_reason = rec.extras->host_reason;
     }
-    image.participants = rec.extras->participants;
+    for (const Participant& p : rec.extras->participants) {
+      image.participants.push_back(ParticipantImage{
+          Body(p.sid), p.identifier, p.friendly_name, p.proxy_identifier});
+    }
   }
   return image;
 }
 
 SessionRecord::Ptr RecordOf(const SessionImage& image, ShardService* service) {
-  SessionRecord::Ptr rec =
-      SessionRecord::New(image.has_name ? std::string_view(image.unique_name)
-                                        : std::string_view());
-  assert(rec->name_size == image.name_size);
-  static_cast<SessionState&>(*rec) = image;
+  SessionRecord::Ptr rec = SessionRecord::New(
+      image.unique_name.has_value() ? std::string_view(*image.unique_name)
+                                    : std::string_view());
+  rec->has_name = image.unique_name.has_value();
+  rec->sid = image.sid;
   rec->service = service;
+  rec->seq = image.seq;
+  rec->created_ms = image.created_ms;
+  rec->updated_ms = image.updated_ms;
+  rec->base_ms = image.base_ms;
+  rec->ended_ms = FromImageMs(image.ended_ms);
+  rec->last_interaction_ms = FromImageMs(image.last_interaction_ms);
+  rec->date_expiry_ms = FromImageMs(image.date_expiry_ms);
+  rec->ttl = image.ttl;
+  rec->status = FromImage(image.status);
+  rec->mode = FromImage(image.mode);
+  rec->end_reason = FromImage(image.end_reason);
   if (!image.host_reason.empty() || !image.participants.empty()) {
-    rec->MutableExtras().host_reason = image.host_reason;
-    rec->extras->participants = image.participants;
+    SessionRecord::Extras& extras = rec->MutableExtras();
+    extras.host_reason = image.host_reason;
+    for (const ParticipantImage& p : image.participants) {
+      extras.participants.push_back(Participant{ToSid("KP", p.sid),
+                                                p.identifier, p.friendly_name,
+                                                p.proxy_identifier});
+    }
   }
   return rec;
 }
 
+// The store's own rules, so a snapshot is checked by the very functions
+// that check a create.
+class StoreSnapshotRules final : public SnapshotRules {
+ public:
+  bool IsValidName(std::string_view name) const override {
+    return CheckUniqueName(name).ok();
+  }
+  uint8_t NameShardByte(const Sid128& service,
+                        std::string_view name) const override {
+    return internal::NameShardByte(service, name);
+  }
+};
+
 }  // namespace
+
+const SnapshotRules& SnapshotRulesOfTheStore() {
+  static const SnapshotRules* const rules = new StoreSnapshotRules;
+  return *rules;
+}
 
 void Shard::CaptureSessions(std::vector<SessionImage>* out) {
   MutexLock l(&mu_);

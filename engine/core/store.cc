@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "engine/core/page_token.h"
 #include "engine/core/shard.h"
+#include "engine/persist/file_io.h"
 #include "engine/persist/snapshot.h"
 #include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
@@ -853,7 +854,8 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
     const std::string& path, const StoreOptions& options) {
   absl::StatusOr<std::string> bytes = internal::ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<internal::StoreImage> image = internal::DecodeSnapshot(*bytes);
+  absl::StatusOr<internal::StoreImage> image =
+      internal::DecodeSnapshot(*bytes, internal::SnapshotRulesOfTheStore());
   if (!image.ok()) {
     return absl::Status(image.status().code(),
                         Cat(path, ": ", std::string(image.status().message())));

@@ -1,17 +1,14 @@
 #include "engine/persist/snapshot.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "engine/persist/crc32c.h"
 #include "engine/util/str_cat.h"
 #include "engine/util/utf8.h"
 
@@ -33,21 +30,6 @@ constexpr size_t kFooterBytes = 12;  // CRC-32C, end marker.
 constexpr size_t kMinServiceBytes = 16 + 4 * 8 + 4;
 constexpr size_t kMinSessionBytes = 16 + 16 + 8 + 7 * 8 + 4 + 1;
 
-// The enums are stored as their numbers: these pin them.
-static_assert(static_cast<int>(SessionStatus::kOpen) == 0 &&
-              static_cast<int>(SessionStatus::kInProgress) == 1 &&
-              static_cast<int>(SessionStatus::kClosed) == 2 &&
-              static_cast<int>(SessionStatus::kFailed) == 3 &&
-              static_cast<int>(SessionStatus::kUnknown) == 4);
-static_assert(static_cast<int>(SessionMode::kMessageOnly) == 0 &&
-              static_cast<int>(SessionMode::kVoiceOnly) == 1 &&
-              static_cast<int>(SessionMode::kVoiceAndMessage) == 2);
-static_assert(static_cast<int>(EndReason::kNone) == 0 &&
-              static_cast<int>(EndReason::kApi) == 1 &&
-              static_cast<int>(EndReason::kTtl) == 2 &&
-              static_cast<int>(EndReason::kDateExpiry) == 3 &&
-              static_cast<int>(EndReason::kHost) == 4);
-
 constexpr uint8_t kFlagNamed = 1;
 constexpr size_t kMaxParticipants = 2;
 constexpr size_t kMaxReasonChars = 255;
@@ -56,17 +38,6 @@ constexpr size_t kMaxReasonChars = 255;
 // retention to one never overflows.
 constexpr int64_t kMaxMs = 253402300799999;
 constexpr int64_t kMaxTtl = kMaxMs / 1000;
-
-// The reflected table of the Castagnoli polynomial 0x1EDC6F41.
-constexpr std::array<uint32_t, 256> kCrcTable = [] {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
-    t[i] = c;
-  }
-  return t;
-}();
 
 void PutLe(char* p, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -185,12 +156,12 @@ void WriteSession(Writer& out, const SessionImage& s) {
   out.U8(static_cast<uint8_t>(s.status));
   out.U8(static_cast<uint8_t>(s.mode));
   out.U8(static_cast<uint8_t>(s.end_reason));
-  out.U8(s.has_name ? kFlagNamed : 0);
-  if (s.has_name) out.Str(s.unique_name);
-  if (s.end_reason == EndReason::kHost) out.Str(s.host_reason);
+  out.U8(s.unique_name.has_value() ? kFlagNamed : 0);
+  if (s.unique_name.has_value()) out.Str(*s.unique_name);
+  if (s.end_reason == SessionImage::EndReason::kHost) out.Str(s.host_reason);
   out.U8(static_cast<uint8_t>(s.participants.size()));
-  for (const Participant& p : s.participants) {
-    out.Sid(Body(p.sid));
+  for (const ParticipantImage& p : s.participants) {
+    out.Sid(p.sid);
     out.Str(p.identifier);
     out.Str(p.friendly_name);
     out.Str(p.proxy_identifier);
@@ -206,26 +177,22 @@ absl::Status ReadSession(Reader& in, SessionImage* s) {
                      &s->last_interaction_ms, &s->date_expiry_ms, &s->ttl}) {
     *v = in.I64();
   }
-  s->status = static_cast<SessionStatus>(in.U8());
-  s->mode = static_cast<SessionMode>(in.U8());
-  s->end_reason = static_cast<EndReason>(in.U8());
+  s->status = static_cast<SessionImage::Status>(in.U8());
+  s->mode = static_cast<SessionImage::Mode>(in.U8());
+  s->end_reason = static_cast<SessionImage::EndReason>(in.U8());
   const uint8_t flags = in.U8();
   if ((flags & ~kFlagNamed) != 0) return Corrupted("unknown Session flags");
-  s->has_name = (flags & kFlagNamed) != 0;
-  if (s->has_name) {
-    s->unique_name = in.Str();
-    // Checked below (CheckUniqueName): a valid name is at most 764 bytes.
-    s->name_size = static_cast<uint16_t>(
-        std::min<size_t>(s->unique_name.size(), UINT16_MAX));
+  if ((flags & kFlagNamed) != 0) s->unique_name = in.Str();
+  if (s->end_reason == SessionImage::EndReason::kHost) {
+    s->host_reason = in.Str();
   }
-  if (s->end_reason == EndReason::kHost) s->host_reason = in.Str();
   const uint8_t participants = in.U8();
   if (participants > kMaxParticipants) {
     return Corrupted("a Session has more than 2 Participants");
   }
   for (int i = 0; i < participants; ++i) {
-    Participant p;
-    p.sid = ToSid("KP", in.Sid());
+    ParticipantImage p;
+    p.sid = in.Sid();
     p.identifier = in.Str();
     p.friendly_name = in.Str();
     p.proxy_identifier = in.Str();
@@ -235,16 +202,17 @@ absl::Status ReadSession(Reader& in, SessionImage* s) {
 }
 
 bool IsTime(int64_t ms) { return ms >= -kMaxMs && ms <= kMaxMs; }
-bool IsTimeOrNull(int64_t ms) { return ms == kNoTime || IsTime(ms); }
+bool IsTimeOrNull(int64_t ms) { return ms == kNullMs || IsTime(ms); }
 
 // The rules a Session obeys on its own; CheckImage checks those between
 // records.
-absl::Status CheckSession(const SessionImage& s) {
+absl::Status CheckSession(const SessionImage& s, const SnapshotRules& rules) {
   auto bad = [&s](std::string_view what) {
     return Corrupted(Cat("Session ", FormatSid("KC", s.sid), " ", what));
   };
-  if (StatusName(s.status).empty() || ModeName(s.mode).empty() ||
-      s.end_reason > EndReason::kHost) {
+  if (s.status > SessionImage::Status::kUnknown ||
+      s.mode > SessionImage::Mode::kVoiceAndMessage ||
+      s.end_reason > SessionImage::EndReason::kHost) {
     return bad("has an unknown status, mode or end reason");
   }
   if (!IsTime(s.created_ms) || !IsTime(s.updated_ms) || !IsTime(s.base_ms) ||
@@ -252,22 +220,23 @@ absl::Status CheckSession(const SessionImage& s) {
       !IsTimeOrNull(s.date_expiry_ms) || s.ttl < 0 || s.ttl > kMaxTtl) {
     return bad("has a time or ttl out of range");
   }
-  const bool ended = IsEnded(s.status);
-  if (ended != (s.ended_ms != kNoTime) ||
-      ended != (s.end_reason != EndReason::kNone)) {
+  const bool ended = s.status == SessionImage::Status::kClosed ||
+                     s.status == SessionImage::Status::kFailed;
+  if (ended != (s.ended_ms != kNullMs) ||
+      ended != (s.end_reason != SessionImage::EndReason::kNone)) {
     return bad("has an end date or reason that disagrees with its status");
   }
-  if (s.end_reason == EndReason::kHost &&
+  if (s.end_reason == SessionImage::EndReason::kHost &&
       (s.host_reason.empty() || !IsValidUtf8(s.host_reason) ||
        Utf8Length(s.host_reason) > kMaxReasonChars)) {
     return bad("has an invalid closed_reason");
   }
-  if (s.has_name) {
-    if (!CheckUniqueName(s.unique_name).ok()) {
+  if (s.unique_name.has_value()) {
+    if (!rules.IsValidName(*s.unique_name)) {
       return bad("has an invalid unique_name");
     }
     // The restored store finds a name in the shard its hash picks.
-    if (NameShardByte(s.service, s.unique_name) != ShardByte(s.sid)) {
+    if (rules.NameShardByte(s.service, *s.unique_name) != ShardByte(s.sid)) {
       return bad("does not carry its unique_name's shard byte");
     }
   }
@@ -276,7 +245,7 @@ absl::Status CheckSession(const SessionImage& s) {
 
 // The rules between records: unique SIDs, names and sequence numbers, and
 // every Session under a Service of the snapshot.
-absl::Status CheckImage(const StoreImage& image) {
+absl::Status CheckImage(const StoreImage& image, const SnapshotRules& rules) {
   std::vector<uint64_t> seqs;
   seqs.reserve(image.services.size() + image.sessions.size());
   absl::flat_hash_set<Sid128> services;
@@ -286,7 +255,7 @@ absl::Status CheckImage(const StoreImage& image) {
       return Corrupted(
           Cat("two Services have the SID ", FormatSid("KS", s.sid)));
     }
-    if (!CheckUniqueName(s.unique_name).ok() ||
+    if (!rules.IsValidName(s.unique_name) ||
         !service_names.insert(s.unique_name).second) {
       return Corrupted("a Service's unique_name is invalid or not unique");
     }
@@ -297,7 +266,8 @@ absl::Status CheckImage(const StoreImage& image) {
     seqs.push_back(s.seq);
   }
   absl::flat_hash_set<Sid128> sessions;
-  absl::flat_hash_set<NameKey> names;
+  // Names as (Service, name), viewing the image's strings.
+  absl::flat_hash_set<std::pair<Sid128, absl::string_view>> names;
   sessions.reserve(image.sessions.size());
   for (const SessionImage& s : image.sessions) {
     if (!sessions.insert(s.sid).second) {
@@ -307,8 +277,14 @@ absl::Status CheckImage(const StoreImage& image) {
     if (!services.contains(s.service)) {
       return Corrupted("a Session belongs to no Service of the snapshot");
     }
-    if (absl::Status status = CheckSession(s); !status.ok()) return status;
-    if (s.has_name && !names.insert(NameKey{s.service, s.unique_name}).second) {
+    if (absl::Status status = CheckSession(s, rules); !status.ok()) {
+      return status;
+    }
+    if (s.unique_name.has_value() &&
+        !names
+             .emplace(s.service, absl::string_view(s.unique_name->data(),
+                                                   s.unique_name->size()))
+             .second) {
       return Corrupted("two Sessions of one Service have the same unique_name");
     }
     seqs.push_back(s.seq);
@@ -345,51 +321,7 @@ absl::Status ReadBody(Reader& in, StoreImage* image) {
   return absl::OkStatus();
 }
 
-absl::Status ErrnoError(int error, std::string_view call,
-                        std::string_view file) {
-  return absl::ErrnoToStatus(error, Cat(call, " ", file));
-}
-
-// The directory holding `path`, for the fsync that makes a rename durable.
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "write", file);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", dir);
-  absl::Status s;
-  if (fsync(fd) != 0) s = ErrnoError(errno, "fsync", dir);
-  close(fd);
-  return s;
-}
-
-std::atomic<BeforeRenameHook> g_before_rename{nullptr};
-
 }  // namespace
-
-uint32_t Crc32c(std::string_view bytes) {
-  uint32_t crc = ~0u;
-  for (char c : bytes) {
-    crc = kCrcTable[(crc ^ static_cast<uint8_t>(c)) & 0xff] ^ (crc >> 8);
-  }
-  return ~crc;
-}
 
 std::string EncodeSnapshot(const StoreImage& image) {
   std::string out;
@@ -412,7 +344,8 @@ std::string EncodeSnapshot(const StoreImage& image) {
   return out;
 }
 
-absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes) {
+absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
+                                          const SnapshotRules& rules) {
   // A prefix of the magic is a truncated snapshot, not a foreign file.
   const size_t magic = std::min(bytes.size(), kMagic.size());
   if (bytes.substr(0, magic) != kMagic.substr(0, magic)) {
@@ -441,62 +374,8 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes) {
   StoreImage image;
   Reader body(covered.substr(kHeaderBytes));
   if (absl::Status s = ReadBody(body, &image); !s.ok()) return s;
-  if (absl::Status s = CheckImage(image); !s.ok()) return s;
+  if (absl::Status s = CheckImage(image, rules); !s.ok()) return s;
   return image;
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view bytes) {
-  // Unique per process and call, so concurrent writers never share a file.
-  static std::atomic<uint64_t> next_temp{0};
-  const std::string temp =
-      Cat(path, ".tmp.", std::to_string(getpid()), ".",
-          std::to_string(next_temp.fetch_add(1, std::memory_order_relaxed)));
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError(errno, "open", temp);
-  absl::Status s = WriteAll(fd, bytes, temp);
-  if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
-  if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
-  if (s.ok()) {
-    if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
-    if (rename(temp.c_str(), path.c_str()) != 0) {
-      s = ErrnoError(errno, "rename", temp);
-    }
-  }
-  if (!s.ok()) {
-    unlink(temp.c_str());
-    return s;
-  }
-  return SyncDirectory(DirName(path));
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", path);
-  std::string out;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<size_t>(st.st_size));
-  }
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return ErrnoError(error, "read", path);
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-void SetBeforeRenameHookForTesting(BeforeRenameHook hook) {
-  g_before_rename.store(hook);
 }
 
 }  // namespace sessionwheel::internal

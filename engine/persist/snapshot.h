@@ -1,42 +1,45 @@
-// Snapshots: a store's Services and Sessions as versioned, checksummed bytes,
-// and the file that holds them.
+// Snapshots: a store's Services and Sessions as versioned, checksummed bytes.
 //
-// Writing: the store copies its state into a StoreImage (store.cc walks the
-// Services and the shards; shard_snapshot.cc copies each shard's records
-// under its lock), EncodeSnapshot turns the image into bytes outside every
-// lock, and WriteFileAtomically puts them on disk through a temporary file,
-// fsync and rename, so a crash at any moment leaves the previous snapshot
-// whole. Loading reverses it: ReadFile, then DecodeSnapshot, which checks
-// every byte and every field before a store is built, so a bad file is
-// refused whole and nothing is half-loaded. docs/snapshots.md has the byte
-// layout.
+// The image types below are this room's own: plain fields, in the terms of
+// the file format, with nothing of the core's records, so a record's layout
+// can change without touching the format and the format without touching
+// the record. The core converts its records to and from images in one place
+// (engine/core/shard_snapshot.cc).
+//
+// Writing: the store copies its state into a StoreImage, EncodeSnapshot
+// turns the image into bytes outside every lock, and WriteFileAtomically
+// (file_io.h) puts them on disk. Loading reverses it: ReadFile, then
+// DecodeSnapshot, which checks every byte and every field before a store is
+// built, so a bad file is refused whole and nothing is half-loaded.
+// docs/snapshots.md has the byte layout.
 //
 // Example:
 //
 //   std::string bytes = EncodeSnapshot(image);
-//   absl::Status written = WriteFileAtomically("/var/lib/app/s.snap", bytes);
 //   ...
-//   absl::StatusOr<std::string> read = ReadFile("/var/lib/app/s.snap");
-//   absl::StatusOr<StoreImage> back = DecodeSnapshot(*read);  // == image
+//   absl::StatusOr<StoreImage> back = DecodeSnapshot(bytes, rules);
+//   // *back == image, field by field
 
 #ifndef SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
 #define SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/core/shard.h"
 #include "engine/util/sid.h"
-#include "sessionwheel/session.h"
 
 namespace sessionwheel::internal {
 
 // The format this build writes and the only one it reads.
 inline constexpr uint32_t kSnapshotVersion = 1;
+
+// A null time in an image (and in the file).
+inline constexpr int64_t kNullMs = std::numeric_limits<int64_t>::min();
 
 // A Service as a snapshot holds it. Times are Unix milliseconds.
 struct ServiceImage {
@@ -44,17 +47,48 @@ struct ServiceImage {
   uint64_t seq = 0;  // Store-wide creation order.
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
-  int64_t default_ttl = 0;
+  int64_t default_ttl = 0;  // Seconds.
   std::string unique_name;
 };
 
-// A Session as a snapshot holds it: its record's SessionState, plus what
-// the record keeps after itself or by pointer.
-struct SessionImage : SessionState {
-  std::string unique_name;  // Set only when has_name; name_size is its size.
+// A Participant as a snapshot holds it: its "KP" SID as a body.
+struct ParticipantImage {
+  Sid128 sid;
+  std::string identifier;
+  std::string friendly_name;
+  std::string proxy_identifier;
+};
+
+// A Session as a snapshot holds it. Times are Unix milliseconds or kNullMs.
+// The enums' numbers are the bytes of the file: never renumber them.
+struct SessionImage {
+  enum class Status : uint8_t {
+    kOpen,
+    kInProgress,
+    kClosed,
+    kFailed,
+    kUnknown
+  };
+  enum class Mode : uint8_t { kMessageOnly, kVoiceOnly, kVoiceAndMessage };
+  // Why an ended Session ended; kHost: the host's own closed_reason.
+  enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
+
+  Sid128 sid;
   Sid128 service;
+  uint64_t seq = 0;  // Store-wide creation order.
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t base_ms = 0;  // The TTL base: latest of create, re-open, interaction.
+  int64_t ended_ms = kNullMs;
+  int64_t last_interaction_ms = kNullMs;
+  int64_t date_expiry_ms = kNullMs;
+  int64_t ttl = 0;  // Seconds; 0: none.
+  Status status = Status::kOpen;
+  Mode mode = Mode::kVoiceAndMessage;
+  EndReason end_reason = EndReason::kNone;
+  std::optional<std::string> unique_name;
   std::string host_reason;  // Set only when end_reason == kHost.
-  std::vector<Participant> participants;
+  std::vector<ParticipantImage> participants;  // At most 2.
 };
 
 // Everything a store needs to come back as it was.
@@ -67,6 +101,20 @@ struct StoreImage {
   std::vector<SessionImage> sessions;  // Oldest first.
 };
 
+// What DecodeSnapshot checks but the store defines: which unique_names are
+// valid, and which shard byte a named Session's SID carries. The core
+// implements it (SnapshotRulesOfTheStore(), engine/core/shard_snapshot.cc),
+// so each rule lives in one place and this room needs nothing of the core.
+class SnapshotRules {
+ public:
+  virtual ~SnapshotRules() = default;
+  // Whether `name` may be a Service's or a Session's unique_name.
+  virtual bool IsValidName(std::string_view name) const = 0;
+  // The shard byte the SID of `service`'s Session named `name` carries.
+  virtual uint8_t NameShardByte(const Sid128& service,
+                                std::string_view name) const = 0;
+};
+
 // The snapshot file's bytes for `image`.
 std::string EncodeSnapshot(const StoreImage& image);
 
@@ -74,30 +122,10 @@ std::string EncodeSnapshot(const StoreImage& image);
 // do not start with the snapshot magic; FailedPrecondition for a format
 // version this build does not read; DataLoss for anything truncated,
 // corrupted (checksum mismatch) or inconsistent (a duplicate SID, name or
-// sequence number, a value out of range, a named Session in the wrong
-// shard...). The message says which.
-absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes);
-
-// CRC-32C (Castagnoli, the iSCSI polynomial) of `bytes`.
-uint32_t Crc32c(std::string_view bytes);
-
-// Replaces the file at `path` with `bytes`, atomically: writes
-// `<path>.tmp.<pid>.<n>` in the same directory (mode 0600), fsyncs it,
-// renames it over `path` and fsyncs the directory. On an error before the
-// rename the temporary file is removed and `path` is untouched. Errors: the
-// failing call's errno as a status (NotFound for a missing directory,
-// PermissionDenied...), naming the call and the file.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view bytes);
-
-// The whole content of the file at `path`. Errors as WriteFileAtomically.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-
-// Test seam: WriteFileAtomically calls `hook` with the temporary file's path
-// after that file is written and synced and before the rename, so a test can
-// simulate a crash there (a forked child that _exit()s). Null removes it.
-using BeforeRenameHook = void (*)(const std::string& temp_path);
-void SetBeforeRenameHookForTesting(BeforeRenameHook hook);
+// sequence number, a value out of range, a name `rules` refuses, a named
+// Session in the wrong shard...). The message says which.
+absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
+                                          const SnapshotRules& rules);
 
 }  // namespace sessionwheel::internal
 

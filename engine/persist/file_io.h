@@ -1,0 +1,42 @@
+// Whole-file I/O for what goes to disk: a file replaced atomically, so a
+// crash at any moment leaves either the old content or the new, whole; and
+// a file read in one piece.
+//
+// Example:
+//
+//   absl::Status written = WriteFileAtomically("/var/lib/app/s.snap", bytes);
+//   ...
+//   absl::StatusOr<std::string> read = ReadFile("/var/lib/app/s.snap");
+
+#ifndef SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
+#define SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace sessionwheel::internal {
+
+// Replaces the file at `path` with `bytes`, atomically: writes
+// `<path>.tmp.<pid>.<n>` in the same directory (mode 0600), fsyncs it,
+// renames it over `path` and fsyncs the directory. On an error before the
+// rename the temporary file is removed and `path` is untouched. Errors: the
+// failing call's errno as a status (NotFound for a missing directory,
+// PermissionDenied...), naming the call and the file.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 std::string_view bytes);
+
+// The whole content of the file at `path`. Errors as WriteFileAtomically.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Test seam: WriteFileAtomically calls `hook` with the temporary file's path
+// after that file is written and synced and before the rename, so a test can
+// simulate a crash there (a forked child that _exit()s). Null removes it.
+using BeforeRenameHook = void (*)(const std::string& temp_path);
+void SetBeforeRenameHookForTesting(BeforeRenameHook hook);
+
+}  // namespace sessionwheel::internal
+
+#endif  // SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
