@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
 #include "tests/test_util.h"
@@ -424,8 +425,8 @@ TEST_F(SnapshotTest, OverdueSessionsAreClosedOrPurgedOnLoad) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->closed_reason, "date_expiry");
   EXPECT_EQ(got->date_ended, *dated.date_expiry);
-  EXPECT_TRUE(testing_util::IsSessionNotFound(
-      restored->FetchSession(ks_, "closed"), ks_, "closed"));
+  EXPECT_THAT(restored->FetchSession(ks_, "closed"),
+              testing_util::IsSessionNotFound(ks_, "closed"));
   EXPECT_EQ(restored->FetchSession(ks_, d.sid)->status,
             SessionStatus::kUnknown);
   EXPECT_EQ(restored->FetchSession(ks_, e.sid)->status, SessionStatus::kOpen);

@@ -26,7 +26,7 @@
 namespace sessionwheel {
 namespace {
 
-using testing_util::IsProxyError;
+using ::sessionwheel::testing::IsProxyError;
 using testing_util::IsSessionNotFound;
 using testing_util::kT0;
 using testing_util::StoreTest;
@@ -142,27 +142,27 @@ TEST_F(StoreExpiryTest, UpdateAtTheInstantSeesTheSessionClosed) {
   At(absl::Seconds(60));
   UpdateSessionParams params;
   params.ttl = 120;
-  EXPECT_TRUE(IsProxyError(store_->UpdateSession(ks_, session.sid, params),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      store_->UpdateSession(ks_, session.sid, params),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
 }
 
 TEST_F(StoreExpiryTest, InteractionAtTheInstantIs80607) {
   Session session = CreateWithTtl(60);
   At(absl::Seconds(60));
-  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, session.sid),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      store_->RecordInteraction(ks_, session.sid),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
 }
 
 TEST_F(StoreExpiryTest, CloseAtTheInstantIs80607AndKeepsReasonTtl) {
   Session session = CreateWithTtl(60);
   At(absl::Seconds(61));
-  EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, session.sid, "host"),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      store_->CloseSession(ks_, session.sid, "host"),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   ExpectExpired(session, kT0 + absl::Seconds(60), kReasonTtl);
 }
 
@@ -450,14 +450,14 @@ TEST_F(StoreExpiryTest, FollowingNextWakeupClosesWithinATickAndNeverEarly) {
   ASSERT_TRUE(at.has_value());
   EXPECT_GE(*at, first + kRetention);
   EXPECT_LE(*at, first + kRetention + kTick);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(sooner.sid), ks_, sooner.sid));
+  EXPECT_THAT(Fetch(sooner.sid), IsSessionNotFound(ks_, sooner.sid));
   EXPECT_EQ(MustFetch(later.sid).status, SessionStatus::kClosed);
 
   at = FollowWakeupsUntilWork();
   ASSERT_TRUE(at.has_value());
   EXPECT_GE(*at, second + kRetention);
   EXPECT_LE(*at, second + kRetention + kTick);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(later.sid), ks_, later.sid));
+  EXPECT_THAT(Fetch(later.sid), IsSessionNotFound(ks_, later.sid));
   EXPECT_EQ(store_->NextWakeup(), std::nullopt);
   ExpectInvariants();
 }
@@ -583,8 +583,8 @@ TEST_F(StoreExpiryTest, PurgeAfterRetentionWithAdvanceFreesTheName) {
   EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kClosed);
   At(absl::Seconds(60) + kRetention);
   EXPECT_EQ(store_->Advance(), 1);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
-  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
+  EXPECT_THAT(Fetch("ride-42"), IsSessionNotFound(ks_, "ride-42"));
   EXPECT_EQ(store_->Stats().purged, 1);
   Session reborn = Create(params);
   EXPECT_NE(reborn.sid, session.sid);
@@ -601,8 +601,8 @@ TEST_F(StoreExpiryTest, PurgeAfterRetentionWithoutAdvanceFreesTheName) {
   EXPECT_EQ(closed.status, SessionStatus::kClosed);
   EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
   At(absl::Seconds(60) + kRetention);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
-  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
+  EXPECT_THAT(Fetch("ride-42"), IsSessionNotFound(ks_, "ride-42"));
   ExpectInvariants();
 }
 
@@ -616,7 +616,7 @@ TEST_F(StoreExpiryTest, NameOfAnOverduePurgeIsFreeWithoutAnyRead) {
   absl::StatusOr<Session> reborn = store_->CreateSession(ks_, params);
   ASSERT_TRUE(reborn.ok()) << reborn.status();
   EXPECT_NE(reborn->sid, session.sid);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
   EXPECT_EQ(MustFetch("ride-42").sid, reborn->sid);
   ExpectInvariants();
 }
@@ -632,7 +632,7 @@ TEST_F(StoreExpiryTest, FailedSessionsArePurgedToo) {
   EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kFailed);
   At(absl::Seconds(10) + kRetention);
   EXPECT_EQ(store_->Advance(), 1);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
   EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
   EXPECT_EQ(store_->Stats().purged, 1);
 }
@@ -642,7 +642,7 @@ TEST_F(StoreExpiryTest, FailedSessionsArePurgedByAReadToo) {
   params.status = SessionStatus::kFailed;
   Session session = Create(params);
   At(kRetention);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
 }
 
 TEST_F(StoreExpiryTest, ApiClosedAndCreatedClosedSessionsArePurged) {
@@ -655,8 +655,8 @@ TEST_F(StoreExpiryTest, ApiClosedAndCreatedClosedSessionsArePurged) {
   Session by_create = Create(created_closed);
   At(kRetention);
   EXPECT_EQ(store_->Advance(), 2);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(by_update.sid), ks_, by_update.sid));
-  EXPECT_TRUE(IsSessionNotFound(Fetch(by_create.sid), ks_, by_create.sid));
+  EXPECT_THAT(Fetch(by_update.sid), IsSessionNotFound(ks_, by_update.sid));
+  EXPECT_THAT(Fetch(by_create.sid), IsSessionNotFound(ks_, by_create.sid));
 }
 
 // What never expires
@@ -695,7 +695,7 @@ TEST_F(StoreExpiryTest, UnknownSessionClosedByApiIsPurged) {
   close.status = SessionStatus::kClosed;
   ASSERT_TRUE(store_->UpdateSession(ks_, session.sid, close).ok());
   At(kRetention);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
 }
 
 // A clock that goes back
@@ -749,7 +749,7 @@ TEST_F(StoreExpiryTest, ClockGoingBackDoesNotPurgeEarly) {
   EXPECT_EQ(closed.date_ended, kT0 + absl::Seconds(60));
   At(absl::Seconds(60) + kRetention);
   EXPECT_EQ(store_->Advance(), 1);
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
 }
 
 TEST_F(StoreExpiryTest, ManyExpiriesAcrossWheelLevelsAreExact) {

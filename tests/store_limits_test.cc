@@ -25,22 +25,18 @@
 namespace sessionwheel {
 namespace {
 
+using ::sessionwheel::testing::IsProxyError;
 using testing_util::IsInvalidParameter;
-using testing_util::IsProxyError;
 using testing_util::StoreTest;
 
 constexpr int64_t kMaxSessions = 8;
 constexpr int64_t kMaxPerService = 5;
 constexpr absl::Duration kRetention = absl::Hours(1);
 
-::testing::AssertionResult IsTooManyRequests(const absl::Status& status) {
-  return IsProxyError(status, absl::StatusCode::kResourceExhausted,
+// ResourceExhausted/20429: a Session limit refused the call.
+auto IsTooManyRequests() {
+  return IsProxyError(absl::StatusCode::kResourceExhausted,
                       kErrorTooManyRequests);
-}
-
-template <typename T>
-::testing::AssertionResult IsTooManyRequests(const absl::StatusOr<T>& result) {
-  return IsTooManyRequests(result.status());
 }
 
 CreateSessionParams Named(const std::string& name) {
@@ -94,14 +90,14 @@ TEST(StoreLimitsOptionsTest, ALimitOfZeroRefusesEveryCreate) {
   CreateServiceParams service;
   service.unique_name = "empty";
   const std::string ks = store->CreateService(service).value().sid;
-  EXPECT_TRUE(IsTooManyRequests(store->CreateSession(ks, {})));
+  EXPECT_THAT(store->CreateSession(ks, {}), IsTooManyRequests());
   EXPECT_EQ(store->Stats().sessions, 0);
 }
 
 TEST_F(StoreLimitsTest, TheServiceLimitIsReachedExactlyAndNothingIsEvicted) {
   std::vector<Session> held = Fill(ks_, "s", kMaxPerService);
   absl::StatusOr<Session> refused = store_->CreateSession(ks_, Named("over"));
-  ASSERT_TRUE(IsTooManyRequests(refused));
+  ASSERT_THAT(refused, IsTooManyRequests());
   EXPECT_EQ(refused.status().message(),
             "Too Many Requests: the Service holds its maximum of 5 Sessions.");
   // Every Session is still there; the refused one took no name.
@@ -117,7 +113,7 @@ TEST_F(StoreLimitsTest, TheStoreLimitSpansServices) {
   Fill(other, "other", kMaxSessions - kMaxPerService);
   // Neither Service is full, the store is.
   absl::StatusOr<Session> refused = store_->CreateSession(other, {});
-  ASSERT_TRUE(IsTooManyRequests(refused));
+  ASSERT_THAT(refused, IsTooManyRequests());
   EXPECT_EQ(refused.status().message(),
             "Too Many Requests: the store holds its maximum of 8 Sessions.");
   EXPECT_EQ(store_->Stats().sessions, kMaxSessions);
@@ -126,7 +122,7 @@ TEST_F(StoreLimitsTest, TheStoreLimitSpansServices) {
 
 TEST_F(StoreLimitsTest, OneFullServiceLeavesTheOthersFree) {
   Fill(ks_, "main", kMaxPerService);
-  ASSERT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  ASSERT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   const std::string other = NewService("other");
   EXPECT_TRUE(store_->CreateSession(other, {}).ok());
 }
@@ -135,10 +131,10 @@ TEST_F(StoreLimitsTest, EndedSessionsCountUntilDeleted) {
   std::vector<Session> held = Fill(ks_, "s", kMaxPerService);
   ASSERT_TRUE(store_->CloseSession(ks_, held[0].sid, "done").ok());
   ASSERT_TRUE(store_->FailSession(ks_, held[1].sid, "broke").ok());
-  EXPECT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  EXPECT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   ASSERT_TRUE(store_->DeleteSession(ks_, held[0].sid).ok());
   EXPECT_TRUE(store_->CreateSession(ks_, {}).ok());
-  EXPECT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  EXPECT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   ExpectInvariants();
 }
 
@@ -148,7 +144,7 @@ TEST_F(StoreLimitsTest, APurgeFreesAPlace) {
   Create(expiring);
   Fill(ks_, "s", kMaxPerService - 1);
   At(absl::Seconds(60));  // Expired: closed, still held.
-  EXPECT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  EXPECT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   At(absl::Seconds(60) + kRetention);  // Purged, even before Advance().
   EXPECT_TRUE(store_->CreateSession(ks_, {}).ok());
   EXPECT_EQ(store_->Stats().purged, 1);
@@ -159,12 +155,12 @@ TEST_F(StoreLimitsTest, DeletingAServiceFreesItsPlaces) {
   const std::string doomed = NewService("doomed");
   Fill(doomed, "d", kMaxPerService);
   Fill(ks_, "s", kMaxSessions - kMaxPerService);
-  ASSERT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  ASSERT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   ASSERT_TRUE(store_->DeleteService(doomed).ok());
   // The store's places are back, and the surviving Service's count is its
   // own: it fills up to its limit and no further.
   Fill(ks_, "more", kMaxPerService - (kMaxSessions - kMaxPerService));
-  EXPECT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  EXPECT_THAT(store_->CreateSession(ks_, {}), IsTooManyRequests());
   EXPECT_EQ(store_->Stats().sessions, kMaxPerService);
   ExpectInvariants();
 }
@@ -173,18 +169,17 @@ TEST_F(StoreLimitsTest, ARequestWithItsOwnFaultHearsThatFaultFirst) {
   Fill(ks_, "s", kMaxPerService);
   CreateSessionParams bad_ttl;
   bad_ttl.ttl = -1;
-  EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, bad_ttl), "Ttl"));
+  EXPECT_THAT(store_->CreateSession(ks_, bad_ttl), IsInvalidParameter("Ttl"));
   CreateSessionParams crowded;
   crowded.participants.resize(3);
-  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, crowded),
-                           absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(store_->CreateSession(ks_, crowded),
+              IsProxyError(absl::StatusCode::kInvalidArgument,
                            kErrorTooManyParticipants));
-  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, Named("s0")),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorSessionNameTaken));
-  EXPECT_TRUE(IsProxyError(
-      store_->CreateSession("KS00000000000000000000000000000000", {}),
-      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(
+      store_->CreateSession(ks_, Named("s0")),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorSessionNameTaken));
+  EXPECT_THAT(store_->CreateSession("KS00000000000000000000000000000000", {}),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
   // None of them took a place.
   ASSERT_TRUE(store_->DeleteSession(ks_, MustFetch("s0").sid).ok());
   EXPECT_TRUE(store_->CreateSession(ks_, {}).ok());
@@ -248,7 +243,7 @@ TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheServicesPlaces) {
       absl::StatusOr<Session> s = store->CreateSession(ks, RacerParams(id, i));
       if (s.ok()) {
         created.fetch_add(1);
-      } else if (!IsTooManyRequests(s)) {
+      } else if (!::testing::Value(s, IsTooManyRequests())) {
         other_errors.fetch_add(1);
       }
     }
@@ -281,7 +276,7 @@ TEST(StoreLimitsConcurrencyTest, RacingCreatesTakeExactlyTheStoresPlaces) {
       absl::StatusOr<Session> s = store->CreateSession(services[which], {});
       if (s.ok()) {
         created[which].fetch_add(1);
-      } else if (!IsTooManyRequests(s)) {
+      } else if (!::testing::Value(s, IsTooManyRequests())) {
         other_errors.fetch_add(1);
       }
     }
@@ -313,7 +308,7 @@ TEST(StoreLimitsConcurrencyTest, CreateAndDeleteNeverPassTheLimitNorLeak) {
     for (int i = 0; i < kRounds; ++i) {
       absl::StatusOr<Session> s = store->CreateSession(ks, RacerParams(id, i));
       if (!s.ok()) {
-        if (!IsTooManyRequests(s)) failures.fetch_add(1);
+        if (!::testing::Value(s, IsTooManyRequests())) failures.fetch_add(1);
         continue;
       }
       const int64_t now_held = held.fetch_add(1) + 1;
@@ -332,7 +327,7 @@ TEST(StoreLimitsConcurrencyTest, CreateAndDeleteNeverPassTheLimitNorLeak) {
   for (int64_t i = 0; i < kLimit; ++i) {
     EXPECT_TRUE(store->CreateSession(ks, {}).ok()) << i;
   }
-  EXPECT_TRUE(IsTooManyRequests(store->CreateSession(ks, {})));
+  EXPECT_THAT(store->CreateSession(ks, {}), IsTooManyRequests());
   EXPECT_TRUE(store->CheckInvariants().ok());
 }
 

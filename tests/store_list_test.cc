@@ -23,8 +23,8 @@
 namespace sessionwheel {
 namespace {
 
+using ::sessionwheel::testing::IsProxyError;
 using testing_util::IsInvalidParameter;
-using testing_util::IsProxyError;
 using testing_util::kT0;
 using testing_util::SameSession;
 using testing_util::StoreTest;
@@ -140,9 +140,9 @@ TEST_F(StoreListTest, DefaultPageSizeIs50) {
 
 TEST_F(StoreListTest, PageSizeOutOfRangeIs80701) {
   CreateMany(3);
-  EXPECT_TRUE(IsInvalidParameter(List(0), "PageSize"));
-  EXPECT_TRUE(IsInvalidParameter(List(-1), "PageSize"));
-  EXPECT_TRUE(IsInvalidParameter(List(1001), "PageSize"));
+  EXPECT_THAT(List(0), IsInvalidParameter("PageSize"));
+  EXPECT_THAT(List(-1), IsInvalidParameter("PageSize"));
+  EXPECT_THAT(List(1001), IsInvalidParameter("PageSize"));
 }
 
 TEST_F(StoreListTest, PageSizeOneAndOneThousandAreAccepted) {
@@ -215,8 +215,8 @@ TEST_F(StoreListTest, MalformedTokenIs21481) {
         std::string("PAKC0123456789abcdef0123456789abcdef"), truncated,
         extended, wrong_prefix, first->sessions[1].sid}) {
     SCOPED_TRACE(token);
-    EXPECT_TRUE(IsProxyError(List(2, token), absl::StatusCode::kInvalidArgument,
-                             kErrorInvalidPageToken));
+    EXPECT_THAT(List(2, token), IsProxyError(absl::StatusCode::kInvalidArgument,
+                                             kErrorInvalidPageToken));
   }
   EXPECT_TRUE(List(2, good).ok());
 }
@@ -230,17 +230,17 @@ TEST_F(StoreListTest, TokenFromAnotherServicesListIs21481) {
   absl::StatusOr<SessionPage> theirs = store_->ListSessions(other, params);
   ASSERT_TRUE(theirs.ok()) << theirs.status();
   ASSERT_FALSE(theirs->next_page_token.empty());
-  EXPECT_TRUE(IsProxyError(List(2, theirs->next_page_token),
-                           absl::StatusCode::kInvalidArgument,
-                           kErrorInvalidPageToken));
+  EXPECT_THAT(
+      List(2, theirs->next_page_token),
+      IsProxyError(absl::StatusCode::kInvalidArgument, kErrorInvalidPageToken));
   // A previous token of theirs too.
   params.page_token = theirs->next_page_token;
   absl::StatusOr<SessionPage> second = store_->ListSessions(other, params);
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_FALSE(second->previous_page_token.empty());
-  EXPECT_TRUE(IsProxyError(List(2, second->previous_page_token),
-                           absl::StatusCode::kInvalidArgument,
-                           kErrorInvalidPageToken));
+  EXPECT_THAT(
+      List(2, second->previous_page_token),
+      IsProxyError(absl::StatusCode::kInvalidArgument, kErrorInvalidPageToken));
 }
 
 TEST_F(StoreListTest, TokenFromServiceListIs21481ForSessions) {
@@ -251,9 +251,9 @@ TEST_F(StoreListTest, TokenFromServiceListIs21481ForSessions) {
   ASSERT_TRUE(services.ok()) << services.status();
   ASSERT_FALSE(services->next_page_token.empty());
   CreateMany(3);
-  EXPECT_TRUE(IsProxyError(List(1, services->next_page_token),
-                           absl::StatusCode::kInvalidArgument,
-                           kErrorInvalidPageToken));
+  EXPECT_THAT(
+      List(1, services->next_page_token),
+      IsProxyError(absl::StatusCode::kInvalidArgument, kErrorInvalidPageToken));
 }
 
 TEST_F(StoreListTest, SessionsCreatedDuringTheWalkDoNotAppearInLaterPages) {
@@ -375,18 +375,18 @@ TEST_F(StoreListTest, ListOnlyShowsTheServicesOwnSessions) {
 
 TEST_F(StoreListTest, UnknownServiceIs20404) {
   ListParams params;
-  EXPECT_TRUE(IsProxyError(
+  EXPECT_THAT(
       store_->ListSessions("KS0123456789abcdef0123456789abcdef", params),
-      absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->ListSessions("garbage", params),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+      IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->ListSessions("garbage", params),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreListTest, DeletedServiceIs20404) {
   CreateMany(2);
   ASSERT_TRUE(store_->DeleteService(ks_).ok());
-  EXPECT_TRUE(
-      IsProxyError(List(50), absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(List(50),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 }  // namespace

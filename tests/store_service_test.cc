@@ -23,11 +23,11 @@
 namespace sessionwheel {
 namespace {
 
+using ::sessionwheel::testing::IsProxyError;
 using ::testing::AssertionFailure;
 using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
 using testing_util::IsInvalidParameter;
-using testing_util::IsProxyError;
 using testing_util::IsSessionNotFound;
 using testing_util::IsSid;
 using testing_util::kAccountSid;
@@ -122,8 +122,8 @@ TEST_F(StoreServiceTest, CreateWithMalformedSidIs80701) {
         std::string("KS0123456789abcdef0123456789abcdeg"),
         std::string("KS0123456789abcdef0123456789abcdef0")}) {
     SCOPED_TRACE(sid);
-    EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "configured"),
-                             absl::StatusCode::kInvalidArgument,
+    EXPECT_THAT(CreateServiceWithSid(sid, "configured"),
+                IsProxyError(absl::StatusCode::kInvalidArgument,
                              kErrorInvalidParameter));
   }
   EXPECT_EQ(store_->Stats().services, 1);
@@ -132,17 +132,17 @@ TEST_F(StoreServiceTest, CreateWithMalformedSidIs80701) {
 TEST_F(StoreServiceTest, CreateWithTakenSidIsRefused) {
   const std::string sid = "KS0123456789abcdef0123456789abcdef";
   ASSERT_TRUE(CreateServiceWithSid(sid, "first").ok());
-  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "second"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorInvalidParameter));
+  EXPECT_THAT(
+      CreateServiceWithSid(sid, "second"),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorInvalidParameter));
   // The same SID spelt in upper case is the same SID.
-  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(UpperHex(sid), "third"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorInvalidParameter));
+  EXPECT_THAT(
+      CreateServiceWithSid(UpperHex(sid), "third"),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorInvalidParameter));
   // A minted SID cannot be taken either.
-  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(ks_, "fourth"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorInvalidParameter));
+  EXPECT_THAT(
+      CreateServiceWithSid(ks_, "fourth"),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorInvalidParameter));
   absl::StatusOr<Service> fetched = store_->FetchService(sid);
   ASSERT_TRUE(fetched.ok()) << fetched.status();
   EXPECT_EQ(fetched->unique_name, "first");
@@ -152,7 +152,7 @@ TEST_F(StoreServiceTest, CreateWithTakenSidIsRefused) {
 }
 
 TEST_F(StoreServiceTest, CreateWithoutUniqueNameIs80701) {
-  EXPECT_TRUE(IsInvalidParameter(CreateService(""), "UniqueName"));
+  EXPECT_THAT(CreateService(""), IsInvalidParameter("UniqueName"));
   EXPECT_EQ(store_->Stats().services, 1);
 }
 
@@ -167,33 +167,33 @@ TEST_F(StoreServiceTest, UniqueNameOf191CharactersIsAccepted) {
 }
 
 TEST_F(StoreServiceTest, UniqueNameOf192CharactersIs80701) {
-  EXPECT_TRUE(
-      IsInvalidParameter(CreateService(std::string(192, 's')), "UniqueName"));
-  EXPECT_TRUE(IsInvalidParameter(CreateService(Repeat(kTwoByteChar, 192)),
-                                 "UniqueName"));
+  EXPECT_THAT(CreateService(std::string(192, 's')),
+              IsInvalidParameter("UniqueName"));
+  EXPECT_THAT(CreateService(Repeat(kTwoByteChar, 192)),
+              IsInvalidParameter("UniqueName"));
 }
 
 TEST_F(StoreServiceTest, UniqueNameNotUtf8Is80701) {
   for (const std::string& name :
        {std::string("rides\xff"), std::string("\xc3"), std::string("a\xc3(b"),
         std::string("\xc0\xaf"), std::string("\xed\xa0\x80")}) {
-    EXPECT_TRUE(IsInvalidParameter(CreateService(name), "UniqueName"));
+    EXPECT_THAT(CreateService(name), IsInvalidParameter("UniqueName"));
   }
   EXPECT_EQ(store_->Stats().services, 1);
 }
 
 TEST_F(StoreServiceTest, TakenUniqueNameIs80602) {
-  EXPECT_TRUE(IsProxyError(CreateService("main"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorServiceNameTaken));
-  EXPECT_TRUE(IsProxyError(
+  EXPECT_THAT(
+      CreateService("main"),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
+  EXPECT_THAT(
       CreateServiceWithSid("KS0123456789abcdef0123456789abcdef", "main"),
-      absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
   EXPECT_EQ(store_->Stats().services, 1);
 }
 
 TEST_F(StoreServiceTest, NegativeDefaultTtlIs80701) {
-  EXPECT_TRUE(IsInvalidParameter(CreateService("rides", -1), "DefaultTtl"));
+  EXPECT_THAT(CreateService("rides", -1), IsInvalidParameter("DefaultTtl"));
   EXPECT_EQ(store_->Stats().services, 1);
 }
 
@@ -201,15 +201,14 @@ TEST_F(StoreServiceTest, NegativeDefaultTtlIs80701) {
 // default has the bound of a Ttl: found by proxy_fake_fuzz, where
 // DefaultTtl=9223372036854775807 overflowed base + ttl * 1000.
 TEST_F(StoreServiceTest, DefaultTtlOverTheTtlBoundIs80701) {
-  EXPECT_TRUE(
-      IsInvalidParameter(CreateService("rides", 253402300800), "DefaultTtl"));
-  EXPECT_TRUE(IsInvalidParameter(
-      CreateService("rides", std::numeric_limits<int64_t>::max()),
-      "DefaultTtl"));
+  EXPECT_THAT(CreateService("rides", 253402300800),
+              IsInvalidParameter("DefaultTtl"));
+  EXPECT_THAT(CreateService("rides", std::numeric_limits<int64_t>::max()),
+              IsInvalidParameter("DefaultTtl"));
   UpdateServiceParams huge;
   huge.default_ttl = std::numeric_limits<int64_t>::max();
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->UpdateService(main_.sid, huge), "DefaultTtl"));
+  EXPECT_THAT(store_->UpdateService(main_.sid, huge),
+              IsInvalidParameter("DefaultTtl"));
   EXPECT_EQ(store_->FetchService(main_.sid)->default_ttl, 0);
 }
 
@@ -233,8 +232,8 @@ TEST_F(StoreServiceTest, FetchBySidReturnsTheService) {
 
 TEST_F(StoreServiceTest, FetchByUniqueNameIsNotSupported) {
   // A Service is fetched by SID only (docs/semantics.md).
-  EXPECT_TRUE(IsProxyError(store_->FetchService("main"),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchService("main"),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreServiceTest, FetchOfMalformedOrUnknownSidIs20404) {
@@ -243,8 +242,8 @@ TEST_F(StoreServiceTest, FetchOfMalformedOrUnknownSidIs20404) {
         std::string("KC0123456789abcdef0123456789abcdef"),
         std::string("KS0123456789abcdef0123456789abcdef")}) {
     SCOPED_TRACE(sid);
-    EXPECT_TRUE(IsProxyError(store_->FetchService(sid),
-                             absl::StatusCode::kNotFound, kErrorNotFound));
+    EXPECT_THAT(store_->FetchService(sid),
+                IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
   }
 }
 
@@ -297,16 +296,16 @@ TEST_F(StoreServiceTest, ListServicesPagesNewestFirst) {
 TEST_F(StoreServiceTest, ListServicesRefusesBadPageSizeAndToken) {
   ListParams params;
   params.page_size = 0;
-  EXPECT_TRUE(IsInvalidParameter(store_->ListServices(params), "PageSize"));
+  EXPECT_THAT(store_->ListServices(params), IsInvalidParameter("PageSize"));
   params.page_size = 1001;
-  EXPECT_TRUE(IsInvalidParameter(store_->ListServices(params), "PageSize"));
+  EXPECT_THAT(store_->ListServices(params), IsInvalidParameter("PageSize"));
   params.page_size = 1000;
   EXPECT_TRUE(store_->ListServices(params).ok());
   params.page_size = 50;
   params.page_token = "not-a-token";
-  EXPECT_TRUE(IsProxyError(store_->ListServices(params),
-                           absl::StatusCode::kInvalidArgument,
-                           kErrorInvalidPageToken));
+  EXPECT_THAT(
+      store_->ListServices(params),
+      IsProxyError(absl::StatusCode::kInvalidArgument, kErrorInvalidPageToken));
 }
 
 TEST_F(StoreServiceTest, ListServicesLeavesOutDeletedServices) {
@@ -339,9 +338,9 @@ TEST_F(StoreServiceTest, UpdateChangesNameAndDefaultTtl) {
   EXPECT_TRUE(SameService(*fetched, *updated));
   // The old name is free, the new one is taken.
   EXPECT_TRUE(CreateService("main").ok());
-  EXPECT_TRUE(IsProxyError(CreateService("renamed"),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorServiceNameTaken));
+  EXPECT_THAT(
+      CreateService("renamed"),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
 }
 
 TEST_F(StoreServiceTest, UpdateOnlyDefaultTtlKeepsTheName) {
@@ -357,21 +356,21 @@ TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
   std::string other = NewService("other");
   UpdateServiceParams taken;
   taken.unique_name = "main";
-  EXPECT_TRUE(IsProxyError(store_->UpdateService(other, taken),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorServiceNameTaken));
+  EXPECT_THAT(
+      store_->UpdateService(other, taken),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken));
   UpdateServiceParams negative;
   negative.default_ttl = -5;
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->UpdateService(other, negative), "DefaultTtl"));
+  EXPECT_THAT(store_->UpdateService(other, negative),
+              IsInvalidParameter("DefaultTtl"));
   UpdateServiceParams empty_name;
   empty_name.unique_name = "";
-  EXPECT_TRUE(IsInvalidParameter(store_->UpdateService(other, empty_name),
-                                 "UniqueName"));
+  EXPECT_THAT(store_->UpdateService(other, empty_name),
+              IsInvalidParameter("UniqueName"));
   UpdateServiceParams long_name;
   long_name.unique_name = std::string(192, 'x');
-  EXPECT_TRUE(IsInvalidParameter(store_->UpdateService(other, long_name),
-                                 "UniqueName"));
+  EXPECT_THAT(store_->UpdateService(other, long_name),
+              IsInvalidParameter("UniqueName"));
   absl::StatusOr<Service> fetched = store_->FetchService(other);
   ASSERT_TRUE(fetched.ok()) << fetched.status();
   EXPECT_EQ(fetched->unique_name, "other");
@@ -381,9 +380,9 @@ TEST_F(StoreServiceTest, UpdateRefusesTakenNameAndBadValues) {
 TEST_F(StoreServiceTest, UpdateOfUnknownServiceIs20404) {
   UpdateServiceParams params;
   params.default_ttl = 5;
-  EXPECT_TRUE(IsProxyError(
+  EXPECT_THAT(
       store_->UpdateService("KS0123456789abcdef0123456789abcdef", params),
-      absl::StatusCode::kNotFound, kErrorNotFound));
+      IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreServiceTest, NewDefaultTtlAppliesOnlyToSessionsCreatedAfterwards) {
@@ -421,16 +420,16 @@ TEST_F(StoreServiceTest, DeleteRemovesTheServiceAndItsSessions) {
   Session kept = Create(other, named);
 
   EXPECT_TRUE(store_->DeleteService(ks_).ok());
-  EXPECT_TRUE(IsProxyError(store_->FetchService(ks_),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, a.sid),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, "ride-42"),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->FetchSession(ks_, b.sid),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->DeleteService(ks_),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchService(ks_),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchSession(ks_, a.sid),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchSession(ks_, "ride-42"),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchSession(ks_, b.sid),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->DeleteService(ks_),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 
   StoreStats stats = store_->Stats();
   EXPECT_EQ(stats.services, 1);
@@ -456,8 +455,8 @@ TEST_F(StoreServiceTest, DeletedServicesNameCanBeReused) {
   ASSERT_TRUE(reborn.ok()) << reborn.status();
   EXPECT_NE(reborn->sid, ks_);
   // The new Service starts empty and its Sessions may use the old names.
-  EXPECT_TRUE(IsProxyError(store_->FetchSession(reborn->sid, old.sid),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchSession(reborn->sid, old.sid),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
   Session fresh = Create(reborn->sid, named);
   EXPECT_NE(fresh.sid, old.sid);
   ExpectInvariants();
@@ -471,11 +470,10 @@ TEST_F(StoreServiceTest, DeletedServicesSidCanBeTakenAgain) {
 }
 
 TEST_F(StoreServiceTest, DeleteOfUnknownServiceIs20404) {
-  EXPECT_TRUE(
-      IsProxyError(store_->DeleteService("KS0123456789abcdef0123456789abcdef"),
-                   absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->DeleteService("garbage"),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->DeleteService("KS0123456789abcdef0123456789abcdef"),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->DeleteService("garbage"),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 // Sessions belong to one Service
@@ -488,22 +486,22 @@ TEST_F(StoreServiceTest, SessionsOfAnotherServiceAreNotFoundUnderThisOne) {
   Session theirs = Create(other, named);
 
   const auto kNotFound = absl::StatusCode::kNotFound;
-  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(ks_, theirs.sid), ks_,
-                                theirs.sid));
-  EXPECT_TRUE(
-      IsSessionNotFound(store_->FetchSession(ks_, "ride-42"), ks_, "ride-42"));
+  EXPECT_THAT(store_->FetchSession(ks_, theirs.sid),
+              IsSessionNotFound(ks_, theirs.sid));
+  EXPECT_THAT(store_->FetchSession(ks_, "ride-42"),
+              IsSessionNotFound(ks_, "ride-42"));
   UpdateSessionParams close;
   close.status = SessionStatus::kClosed;
-  EXPECT_TRUE(IsProxyError(store_->UpdateSession(ks_, theirs.sid, close),
-                           kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, theirs.sid),
-                           kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, theirs.sid, "x"),
-                           kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, theirs.sid, "x"), kNotFound,
-                           kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->DeleteSession(ks_, theirs.sid), kNotFound,
-                           kErrorNotFound));
+  EXPECT_THAT(store_->UpdateSession(ks_, theirs.sid, close),
+              IsProxyError(kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->RecordInteraction(ks_, theirs.sid),
+              IsProxyError(kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->CloseSession(ks_, theirs.sid, "x"),
+              IsProxyError(kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FailSession(ks_, theirs.sid, "x"),
+              IsProxyError(kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->DeleteSession(ks_, theirs.sid),
+              IsProxyError(kNotFound, kErrorNotFound));
   absl::StatusOr<SessionPage> page = store_->ListSessions(ks_, ListParams());
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_TRUE(page->sessions.empty());

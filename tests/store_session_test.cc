@@ -25,8 +25,8 @@
 namespace sessionwheel {
 namespace {
 
+using ::sessionwheel::testing::IsProxyError;
 using testing_util::IsInvalidParameter;
-using testing_util::IsProxyError;
 using testing_util::IsSessionNotFound;
 using testing_util::IsSid;
 using testing_util::kAccountSid;
@@ -209,9 +209,9 @@ TEST_F(StoreSessionTest, CreateWithTakenUniqueNameIs80603) {
   EXPECT_EQ(first.unique_name, std::string("ride-42"));
   CreateSessionParams params;
   params.unique_name = "ride-42";
-  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorSessionNameTaken));
+  EXPECT_THAT(
+      store_->CreateSession(ks_, params),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorSessionNameTaken));
 }
 
 TEST_F(StoreSessionTest, UniqueNameIsFreeAgainAfterDelete) {
@@ -228,9 +228,9 @@ TEST_F(StoreSessionTest, ClosedSessionKeepsItsUniqueName) {
   ASSERT_TRUE(UpdateStatus(first.sid, SessionStatus::kClosed).ok());
   CreateSessionParams params;
   params.unique_name = "ride-42";
-  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
-                           absl::StatusCode::kAlreadyExists,
-                           kErrorSessionNameTaken));
+  EXPECT_THAT(
+      store_->CreateSession(ks_, params),
+      IsProxyError(absl::StatusCode::kAlreadyExists, kErrorSessionNameTaken));
   EXPECT_EQ(MustFetch("ride-42").sid, first.sid);
 }
 
@@ -253,11 +253,11 @@ TEST_F(StoreSessionTest, CreateWithDateExpiryNotAfterNowIs80701) {
   At(absl::Seconds(10));
   CreateSessionParams params;
   params.date_expiry = kT0 + absl::Seconds(10);  // Equal to now.
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, params), "DateExpiry"));
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsInvalidParameter("DateExpiry"));
   params.date_expiry = kT0;  // In the past.
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, params), "DateExpiry"));
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsInvalidParameter("DateExpiry"));
   params.date_expiry = kT0 + absl::Seconds(10) + absl::Milliseconds(1);
   EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
   EXPECT_EQ(store_->Stats().sessions, 1);
@@ -266,7 +266,7 @@ TEST_F(StoreSessionTest, CreateWithDateExpiryNotAfterNowIs80701) {
 TEST_F(StoreSessionTest, CreateWithNegativeTtlIs80701) {
   CreateSessionParams params;
   params.ttl = -1;
-  EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, params), "Ttl"));
+  EXPECT_THAT(store_->CreateSession(ks_, params), IsInvalidParameter("Ttl"));
   EXPECT_EQ(store_->Stats().sessions, 0);
 }
 
@@ -282,11 +282,11 @@ TEST_F(StoreSessionTest, CreateWithUniqueNameOf191CharactersIsAccepted) {
 TEST_F(StoreSessionTest, CreateWithUniqueNameOf192CharactersIs80701) {
   CreateSessionParams params;
   params.unique_name = std::string(192, 'n');
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsInvalidParameter("UniqueName"));
   params.unique_name = Repeat(kTwoByteChar, 192);
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsInvalidParameter("UniqueName"));
 }
 
 TEST_F(StoreSessionTest, CreateWithUniqueNameNotUtf8Is80701) {
@@ -295,8 +295,8 @@ TEST_F(StoreSessionTest, CreateWithUniqueNameNotUtf8Is80701) {
         std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
     CreateSessionParams params;
     params.unique_name = bad;
-    EXPECT_TRUE(
-        IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+    EXPECT_THAT(store_->CreateSession(ks_, params),
+                IsInvalidParameter("UniqueName"));
   }
   EXPECT_EQ(store_->Stats().sessions, 0);
 }
@@ -304,8 +304,8 @@ TEST_F(StoreSessionTest, CreateWithUniqueNameNotUtf8Is80701) {
 TEST_F(StoreSessionTest, CreateWithEmptyUniqueNameIs80701) {
   CreateSessionParams params;
   params.unique_name = "";
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, params), "UniqueName"));
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsInvalidParameter("UniqueName"));
 }
 
 TEST_F(StoreSessionTest, CreateWithUnknownModeOrStatusValueIs80701) {
@@ -313,11 +313,11 @@ TEST_F(StoreSessionTest, CreateWithUnknownModeOrStatusValueIs80701) {
   // value with no wire string; SPEC section 3 refuses it naming the parameter.
   CreateSessionParams bad_mode;
   bad_mode.mode = static_cast<SessionMode>(42);
-  EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, bad_mode), "Mode"));
+  EXPECT_THAT(store_->CreateSession(ks_, bad_mode), IsInvalidParameter("Mode"));
   CreateSessionParams bad_status;
   bad_status.status = static_cast<SessionStatus>(42);
-  EXPECT_TRUE(
-      IsInvalidParameter(store_->CreateSession(ks_, bad_status), "Status"));
+  EXPECT_THAT(store_->CreateSession(ks_, bad_status),
+              IsInvalidParameter("Status"));
   EXPECT_EQ(store_->Stats().sessions, 0);
 }
 
@@ -327,8 +327,8 @@ TEST_F(StoreSessionTest, CreateWithThreeParticipantsIs80609) {
     params.participants.push_back(
         {absl::StrCat("+1555000000", i), absl::StrCat("p", i), ""});
   }
-  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
-                           absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(store_->CreateSession(ks_, params),
+              IsProxyError(absl::StatusCode::kInvalidArgument,
                            kErrorTooManyParticipants));
   EXPECT_EQ(store_->Stats().sessions, 0);
 }
@@ -351,9 +351,8 @@ TEST_F(StoreSessionTest, CreateWithTwoParticipantsMintsParticipantSids) {
 }
 
 TEST_F(StoreSessionTest, CreateUnderUnknownServiceIs20404) {
-  EXPECT_TRUE(IsProxyError(
-      store_->CreateSession("KS00000000000000000000000000000000", {}),
-      absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->CreateSession("KS00000000000000000000000000000000", {}),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreSessionTest, SeededStoresMintTheSameSids) {
@@ -415,29 +414,29 @@ TEST_F(StoreSessionTest, FetchLooksUpSidBeforeName) {
 
 TEST_F(StoreSessionTest, FetchUnknownSidIs20404WithTheResourceInTheMessage) {
   const std::string sid = "KC0123456789abcdef0123456789abcdef";
-  EXPECT_TRUE(IsSessionNotFound(Fetch(sid), ks_, sid));
+  EXPECT_THAT(Fetch(sid), IsSessionNotFound(ks_, sid));
 }
 
 TEST_F(StoreSessionTest, FetchUnknownNameIs20404WithTheResourceInTheMessage) {
-  EXPECT_TRUE(IsSessionNotFound(Fetch("no-such-ride"), ks_, "no-such-ride"));
+  EXPECT_THAT(Fetch("no-such-ride"), IsSessionNotFound(ks_, "no-such-ride"));
 }
 
 TEST_F(StoreSessionTest, FetchUnderAnotherServiceIs20404) {
   Session created = CreateNamed("ride-42");
   std::string other = NewService("other");
-  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(other, created.sid), other,
-                                created.sid));
-  EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(other, "ride-42"), other,
-                                "ride-42"));
+  EXPECT_THAT(store_->FetchSession(other, created.sid),
+              IsSessionNotFound(other, created.sid));
+  EXPECT_THAT(store_->FetchSession(other, "ride-42"),
+              IsSessionNotFound(other, "ride-42"));
 }
 
 TEST_F(StoreSessionTest, FetchUnderUnknownServiceIs20404) {
   Session created = Create();
-  EXPECT_TRUE(IsProxyError(
+  EXPECT_THAT(
       store_->FetchSession("KS00000000000000000000000000000000", created.sid),
-      absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(IsProxyError(store_->FetchSession("not-a-service", created.sid),
-                           absl::StatusCode::kNotFound, kErrorNotFound));
+      IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_THAT(store_->FetchSession("not-a-service", created.sid),
+              IsProxyError(absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
 TEST_F(StoreSessionTest, ReturnedSessionIsASnapshot) {
@@ -494,8 +493,8 @@ TEST_P(UpdateTransitionTest, FollowsTheTable) {
   absl::StatusOr<Session> updated = UpdateStatus(before.sid, c.to);
   const absl::Time now = kT0 + absl::Seconds(30);
   if (c.expected != 0) {
-    EXPECT_TRUE(IsProxyError(updated, absl::StatusCode::kFailedPrecondition,
-                             c.expected));
+    EXPECT_THAT(updated, IsProxyError(absl::StatusCode::kFailedPrecondition,
+                                      c.expected));
     EXPECT_TRUE(SameSession(MustFetch(before.sid), before));
     return;
   }
@@ -554,12 +553,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(StoreSessionTest, SessionCreatedFailedCannotBeReopened) {
   Session failed = CreateWithStatus(SessionStatus::kFailed);
-  EXPECT_TRUE(IsProxyError(UpdateStatus(failed.sid, SessionStatus::kInProgress),
-                           absl::StatusCode::kFailedPrecondition,
+  EXPECT_THAT(UpdateStatus(failed.sid, SessionStatus::kInProgress),
+              IsProxyError(absl::StatusCode::kFailedPrecondition,
                            kErrorInvalidTransition));
-  EXPECT_TRUE(IsProxyError(UpdateStatus(failed.sid, SessionStatus::kClosed),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      UpdateStatus(failed.sid, SessionStatus::kClosed),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
 }
 
 TEST_F(StoreSessionTest, SessionCreatedClosedCanBeReopened) {
@@ -582,23 +581,23 @@ TEST_F(StoreSessionTest, UpdateOfClosedSessionOtherThanReopenIs80607) {
 
   UpdateSessionParams ttl;
   ttl.ttl = 10;
-  EXPECT_TRUE(IsProxyError(Update(session.sid, ttl),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(session.sid, ttl),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   UpdateSessionParams expiry;
   expiry.date_expiry = kT0 + absl::Hours(1);
-  EXPECT_TRUE(IsProxyError(Update(session.sid, expiry),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
-  EXPECT_TRUE(IsProxyError(Update(session.sid, UpdateSessionParams()),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(session.sid, expiry),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(session.sid, UpdateSessionParams()),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   // 80607 comes before the parameter checks too.
   UpdateSessionParams bad_ttl;
   bad_ttl.ttl = -5;
-  EXPECT_TRUE(IsProxyError(Update(session.sid, bad_ttl),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(session.sid, bad_ttl),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   EXPECT_TRUE(SameSession(MustFetch(session.sid), closed));
 }
 
@@ -606,12 +605,12 @@ TEST_F(StoreSessionTest, UpdateOfFailedSessionIs80607) {
   Session failed = InStatus(SessionStatus::kFailed);
   UpdateSessionParams ttl;
   ttl.ttl = 10;
-  EXPECT_TRUE(IsProxyError(Update(failed.sid, ttl),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
-  EXPECT_TRUE(IsProxyError(Update(failed.sid, UpdateSessionParams()),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(failed.sid, ttl),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
+  EXPECT_THAT(
+      Update(failed.sid, UpdateSessionParams()),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
 }
 
 TEST_F(StoreSessionTest, ReopenClearsEndAndRestartsTheTtlWindowFromNow) {
@@ -655,13 +654,13 @@ TEST_F(StoreSessionTest,
   ASSERT_EQ(closed.status, SessionStatus::kClosed);
   ASSERT_EQ(closed.closed_reason, std::string(kReasonDateExpiry));
 
-  EXPECT_TRUE(IsInvalidParameter(
-      UpdateStatus(session.sid, SessionStatus::kInProgress), "DateExpiry"));
+  EXPECT_THAT(UpdateStatus(session.sid, SessionStatus::kInProgress),
+              IsInvalidParameter("DateExpiry"));
   // A new DateExpiry that is not in the future does not help.
   UpdateSessionParams past;
   past.status = SessionStatus::kInProgress;
   past.date_expiry = kT0 + absl::Seconds(100);
-  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, past), "DateExpiry"));
+  EXPECT_THAT(Update(session.sid, past), IsInvalidParameter("DateExpiry"));
   EXPECT_TRUE(SameSession(MustFetch(session.sid), closed));
 }
 
@@ -718,7 +717,7 @@ TEST_F(StoreSessionTest, ReopenAtExactlyTheStoredDateExpiryNeedsANewOne) {
   ASSERT_TRUE(UpdateStatus(session.sid, SessionStatus::kClosed).ok());
 
   At(absl::Seconds(60));
-  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, reopen), "DateExpiry"));
+  EXPECT_THAT(Update(session.sid, reopen), IsInvalidParameter("DateExpiry"));
 }
 
 TEST_F(StoreSessionTest, UpdateTtlAppliesFromTheCurrentBaseNotFromNow) {
@@ -791,9 +790,9 @@ TEST_F(StoreSessionTest, UpdateWithDateExpiryNotAfterNowIs80701) {
   At(absl::Seconds(10));
   UpdateSessionParams params;
   params.date_expiry = kT0 + absl::Seconds(10);
-  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "DateExpiry"));
+  EXPECT_THAT(Update(session.sid, params), IsInvalidParameter("DateExpiry"));
   params.date_expiry = kT0 + absl::Seconds(9);
-  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "DateExpiry"));
+  EXPECT_THAT(Update(session.sid, params), IsInvalidParameter("DateExpiry"));
   EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
 }
 
@@ -801,13 +800,13 @@ TEST_F(StoreSessionTest, UpdateWithNegativeTtlIs80701) {
   Session session = Create();
   UpdateSessionParams params;
   params.ttl = -1;
-  EXPECT_TRUE(IsInvalidParameter(Update(session.sid, params), "Ttl"));
+  EXPECT_THAT(Update(session.sid, params), IsInvalidParameter("Ttl"));
   EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
 }
 
 TEST_F(StoreSessionTest, UpdateOfUnknownSessionIs20404) {
   const std::string sid = "KC0123456789abcdef0123456789abcdef";
-  EXPECT_TRUE(IsSessionNotFound(Update(sid, UpdateSessionParams()), ks_, sid));
+  EXPECT_THAT(Update(sid, UpdateSessionParams()), IsSessionNotFound(ks_, sid));
 }
 
 // Delete
@@ -816,8 +815,8 @@ TEST_F(StoreSessionTest, UpdateOfUnknownSessionIs20404) {
 TEST_F(StoreSessionTest, DeleteRemovesTheSession) {
   Session session = CreateNamed("ride-42");
   EXPECT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
-  EXPECT_TRUE(IsSessionNotFound(Fetch(session.sid), ks_, session.sid));
-  EXPECT_TRUE(IsSessionNotFound(Fetch("ride-42"), ks_, "ride-42"));
+  EXPECT_THAT(Fetch(session.sid), IsSessionNotFound(ks_, session.sid));
+  EXPECT_THAT(Fetch("ride-42"), IsSessionNotFound(ks_, "ride-42"));
   EXPECT_EQ(store_->Stats().sessions, 0);
   EXPECT_EQ(store_->Stats().named, 0);
   ExpectInvariants();
@@ -826,8 +825,8 @@ TEST_F(StoreSessionTest, DeleteRemovesTheSession) {
 TEST_F(StoreSessionTest, DeleteTwiceIs20404) {
   Session session = Create();
   ASSERT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
-  EXPECT_TRUE(IsSessionNotFound(store_->DeleteSession(ks_, session.sid), ks_,
-                                session.sid));
+  EXPECT_THAT(store_->DeleteSession(ks_, session.sid),
+              IsSessionNotFound(ks_, session.sid));
 }
 
 TEST_F(StoreSessionTest, DeleteOfEndedSessionsWorks) {
@@ -855,16 +854,16 @@ TEST_F(StoreSessionTest,
   for (const std::string& sid : malformed) {
     SCOPED_TRACE(sid);
     const auto kCode = absl::StatusCode::kInvalidArgument;
-    EXPECT_TRUE(IsProxyError(Update(sid, UpdateSessionParams()), kCode,
-                             kErrorMalformedSessionSid));
-    EXPECT_TRUE(IsProxyError(store_->DeleteSession(ks_, sid), kCode,
-                             kErrorMalformedSessionSid));
-    EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, sid), kCode,
-                             kErrorMalformedSessionSid));
-    EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, sid, "done"), kCode,
-                             kErrorMalformedSessionSid));
-    EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, sid, "broken"), kCode,
-                             kErrorMalformedSessionSid));
+    EXPECT_THAT(Update(sid, UpdateSessionParams()),
+                IsProxyError(kCode, kErrorMalformedSessionSid));
+    EXPECT_THAT(store_->DeleteSession(ks_, sid),
+                IsProxyError(kCode, kErrorMalformedSessionSid));
+    EXPECT_THAT(store_->RecordInteraction(ks_, sid),
+                IsProxyError(kCode, kErrorMalformedSessionSid));
+    EXPECT_THAT(store_->CloseSession(ks_, sid, "done"),
+                IsProxyError(kCode, kErrorMalformedSessionSid));
+    EXPECT_THAT(store_->FailSession(ks_, sid, "broken"),
+                IsProxyError(kCode, kErrorMalformedSessionSid));
   }
   EXPECT_TRUE(SameSession(MustFetch(named.sid), named));
 }
@@ -917,19 +916,19 @@ TEST_F(StoreSessionTest, InteractionRestartsTheTtlWindow) {
 TEST_F(StoreSessionTest, InteractionOnEndedSessionIs80607) {
   Session closed = InStatus(SessionStatus::kClosed);
   Session failed = InStatus(SessionStatus::kFailed);
-  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, closed.sid),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
-  EXPECT_TRUE(IsProxyError(store_->RecordInteraction(ks_, failed.sid),
-                           absl::StatusCode::kFailedPrecondition,
-                           kErrorSessionClosed));
+  EXPECT_THAT(
+      store_->RecordInteraction(ks_, closed.sid),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
+  EXPECT_THAT(
+      store_->RecordInteraction(ks_, failed.sid),
+      IsProxyError(absl::StatusCode::kFailedPrecondition, kErrorSessionClosed));
   EXPECT_TRUE(SameSession(MustFetch(closed.sid), closed));
   EXPECT_TRUE(SameSession(MustFetch(failed.sid), failed));
 }
 
 TEST_F(StoreSessionTest, InteractionOnUnknownSidIs20404) {
   const std::string sid = "KC0123456789abcdef0123456789abcdef";
-  EXPECT_TRUE(IsSessionNotFound(store_->RecordInteraction(ks_, sid), ks_, sid));
+  EXPECT_THAT(store_->RecordInteraction(ks_, sid), IsSessionNotFound(ks_, sid));
 }
 
 // CloseSession and FailSession
@@ -990,10 +989,10 @@ TEST_F(StoreSessionTest, ReasonOf256CharactersEmptyOrNotUtf8Is80701) {
   for (const std::string& reason :
        {std::string(256, 'r'), Repeat(kTwoByteChar, 256), std::string(),
         std::string("bad\xff")}) {
-    EXPECT_TRUE(IsInvalidParameter(
-        store_->CloseSession(ks_, session.sid, reason), "Reason"));
-    EXPECT_TRUE(IsInvalidParameter(
-        store_->FailSession(ks_, session.sid, reason), "Reason"));
+    EXPECT_THAT(store_->CloseSession(ks_, session.sid, reason),
+                IsInvalidParameter("Reason"));
+    EXPECT_THAT(store_->FailSession(ks_, session.sid, reason),
+                IsInvalidParameter("Reason"));
   }
   EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
 }
@@ -1003,11 +1002,11 @@ TEST_F(StoreSessionTest, CloseOrFailOfEndedSessionIs80607) {
   Session failed = InStatus(SessionStatus::kFailed);
   for (const Session& ended : {closed, failed}) {
     SCOPED_TRACE(StatusName(ended.status));
-    EXPECT_TRUE(IsProxyError(store_->CloseSession(ks_, ended.sid, "again"),
-                             absl::StatusCode::kFailedPrecondition,
+    EXPECT_THAT(store_->CloseSession(ks_, ended.sid, "again"),
+                IsProxyError(absl::StatusCode::kFailedPrecondition,
                              kErrorSessionClosed));
-    EXPECT_TRUE(IsProxyError(store_->FailSession(ks_, ended.sid, "again"),
-                             absl::StatusCode::kFailedPrecondition,
+    EXPECT_THAT(store_->FailSession(ks_, ended.sid, "again"),
+                IsProxyError(absl::StatusCode::kFailedPrecondition,
                              kErrorSessionClosed));
     EXPECT_TRUE(SameSession(MustFetch(ended.sid), ended));
   }
@@ -1015,10 +1014,10 @@ TEST_F(StoreSessionTest, CloseOrFailOfEndedSessionIs80607) {
 
 TEST_F(StoreSessionTest, CloseOfUnknownSidIs20404) {
   const std::string sid = "KC0123456789abcdef0123456789abcdef";
-  EXPECT_TRUE(
-      IsSessionNotFound(store_->CloseSession(ks_, sid, "done"), ks_, sid));
-  EXPECT_TRUE(
-      IsSessionNotFound(store_->FailSession(ks_, sid, "done"), ks_, sid));
+  EXPECT_THAT(store_->CloseSession(ks_, sid, "done"),
+              IsSessionNotFound(ks_, sid));
+  EXPECT_THAT(store_->FailSession(ks_, sid, "done"),
+              IsSessionNotFound(ks_, sid));
 }
 
 TEST_F(StoreSessionTest, HostClosedSessionCanBeReopened) {

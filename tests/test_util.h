@@ -1,7 +1,8 @@
 // Helpers shared by the tests: the fixed instants and account the tests start
-// from, gtest predicates for SIDs and Proxy errors, a readable dump of a
-// Session, the SESSIONWHEEL_TSAN switch, and StoreTest, a fixture that opens
-// a seeded store on a ManualClock at kT0 with one Service.
+// from, a gtest predicate for SIDs, matchers for the store's two most common
+// refusals (built on the public sessionwheel/testing.h, which it includes), a
+// readable dump of a Session, the SESSIONWHEEL_TSAN switch, and StoreTest, a
+// fixture that opens a seeded store on a ManualClock at kT0 with one Service.
 //
 // Include it as "tests/test_util.h"; everything is in
 // sessionwheel::testing_util.
@@ -19,15 +20,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "sessionwheel/testing.h"
 
 // SESSIONWHEEL_TSAN is defined when the build runs under ThreadSanitizer
 // (clang's __has_feature, GCC's __SANITIZE_THREAD__), so tests can run
@@ -79,75 +81,28 @@ inline ::testing::AssertionResult IsSid(std::string_view prefix,
   return ::testing::AssertionSuccess();
 }
 
-// The Proxy error code of `status` as text, or "none".
-inline std::string ProxyCodeText(const absl::Status& status) {
-  std::optional<int> code = ProxyErrorCode(status);
-  return code ? std::to_string(*code) : "none";
+// A status (or StatusOr) that is InvalidArgument/80701 with a message that
+// starts "'<param>' is invalid.".
+inline auto IsInvalidParameter(std::string_view param) {
+  return ::testing::AllOf(
+      ::sessionwheel::testing::IsProxyError(absl::StatusCode::kInvalidArgument,
+                                            kErrorInvalidParameter),
+      ::sessionwheel::testing::StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          ::testing::StartsWith(
+              absl::StrCat("'", std::string(param), "' is invalid."))));
 }
 
-// `status` has the canonical `code` and the Proxy error code `proxy_code`.
-inline ::testing::AssertionResult IsProxyError(const absl::Status& status,
-                                               absl::StatusCode code,
-                                               int proxy_code) {
-  if (status.code() == code && ProxyErrorCode(status) == proxy_code) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "expected " << absl::StatusCodeToString(code) << " with Proxy code "
-         << proxy_code << ", got " << status << " with Proxy code "
-         << ProxyCodeText(status);
-}
-
-template <typename T>
-::testing::AssertionResult IsProxyError(const absl::StatusOr<T>& result,
-                                        absl::StatusCode code, int proxy_code) {
-  return IsProxyError(result.status(), code, proxy_code);
-}
-
-// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
-inline ::testing::AssertionResult IsInvalidParameter(const absl::Status& status,
-                                                     std::string_view param) {
-  ::testing::AssertionResult result = IsProxyError(
-      status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
-  if (!result) return result;
-  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
-  if (!absl::StartsWith(status.message(), prefix)) {
-    return ::testing::AssertionFailure()
-           << "message \"" << status.message() << "\" does not start with \""
-           << prefix << "\"";
-  }
-  return ::testing::AssertionSuccess();
-}
-
-template <typename T>
-::testing::AssertionResult IsInvalidParameter(const absl::StatusOr<T>& result,
-                                              std::string_view param) {
-  return IsInvalidParameter(result.status(), param);
-}
-
-// NotFound/20404 with the SPEC's message for /Services/{ks}/Sessions/{id}.
-inline ::testing::AssertionResult IsSessionNotFound(const absl::Status& status,
-                                                    std::string_view ks,
-                                                    std::string_view id) {
-  ::testing::AssertionResult result =
-      IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound);
-  if (!result) return result;
-  std::string expected =
-      absl::StrCat("The requested resource /Services/", std::string(ks),
-                   "/Sessions/", std::string(id), " was not found");
-  if (status.message() != expected) {
-    return ::testing::AssertionFailure()
-           << "message \"" << status.message() << "\", expected \"" << expected
-           << "\"";
-  }
-  return ::testing::AssertionSuccess();
-}
-
-template <typename T>
-::testing::AssertionResult IsSessionNotFound(const absl::StatusOr<T>& result,
-                                             std::string_view ks,
-                                             std::string_view id) {
-  return IsSessionNotFound(result.status(), ks, id);
+// A status (or StatusOr) that is NotFound/20404 with the SPEC's message for
+// /Services/{ks}/Sessions/{id}.
+inline auto IsSessionNotFound(std::string_view ks, std::string_view id) {
+  return ::testing::AllOf(
+      ::sessionwheel::testing::IsProxyError(absl::StatusCode::kNotFound,
+                                            kErrorNotFound),
+      ::sessionwheel::testing::StatusIs(
+          absl::StatusCode::kNotFound,
+          absl::StrCat("The requested resource /Services/", std::string(ks),
+                       "/Sessions/", std::string(id), " was not found")));
 }
 
 // An optional field as text: quoted, or "null".
@@ -198,10 +153,10 @@ class StoreTest : public ::testing::Test {
     ConfigureStore(options);
     absl::StatusOr<std::unique_ptr<SessionStore>> store =
         SessionStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_THAT(store, ::sessionwheel::testing::IsOk());
     store_ = *std::move(store);
     absl::StatusOr<Service> main = CreateService("main");
-    ASSERT_TRUE(main.ok()) << main.status();
+    ASSERT_THAT(main, ::sessionwheel::testing::IsOk());
     main_ = *main;
     ks_ = main_.sid;
   }
@@ -221,7 +176,7 @@ class StoreTest : public ::testing::Test {
   // Creates a Service that must be created; returns its SID.
   std::string NewService(const std::string& name, int64_t default_ttl = 0) {
     absl::StatusOr<Service> service = CreateService(name, default_ttl);
-    EXPECT_TRUE(service.ok()) << service.status();
+    EXPECT_THAT(service, ::sessionwheel::testing::IsOk());
     return service.ok() ? service->sid : std::string();
   }
 
@@ -234,7 +189,7 @@ class StoreTest : public ::testing::Test {
   Session Create(const std::string& ks,
                  const CreateSessionParams& params = CreateSessionParams()) {
     absl::StatusOr<Session> session = store_->CreateSession(ks, params);
-    EXPECT_TRUE(session.ok()) << session.status();
+    EXPECT_THAT(session, ::sessionwheel::testing::IsOk());
     return session.ok() ? *session : Session();
   }
 
@@ -245,7 +200,7 @@ class StoreTest : public ::testing::Test {
   // Fetches a Session of the fixture's Service that must exist.
   Session MustFetch(std::string_view sid_or_name) {
     absl::StatusOr<Session> session = Fetch(sid_or_name);
-    EXPECT_TRUE(session.ok()) << session.status();
+    EXPECT_THAT(session, ::sessionwheel::testing::IsOk());
     return session.ok() ? *session : Session();
   }
 
@@ -254,7 +209,7 @@ class StoreTest : public ::testing::Test {
 
   void ExpectInvariants() {
     absl::Status status = store_->CheckInvariants();
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, ::sessionwheel::testing::IsOk());
   }
 
   ManualClock clock_{kT0};  // Declared first: outlives the store.
