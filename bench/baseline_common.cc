@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace sessionwheel::bench {
@@ -45,13 +46,10 @@ BaselineIdentity::BaselineIdentity(uint64_t seed) : rng_(seed) {
 }
 
 std::string BaselineIdentity::MintSid(const char* prefix) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string sid(prefix);
-  for (int word = 0; word < 2; ++word) {
-    uint64_t bits = rng_();
-    for (int i = 0; i < 16; ++i, bits >>= 4) sid.push_back(kHex[bits & 0xf]);
-  }
-  return sid;
+  const uint64_t high = rng_();
+  const uint64_t low = rng_();
+  return absl::StrCat(prefix, absl::Hex(high, absl::kZeroPad16),
+                      absl::Hex(low, absl::kZeroPad16));
 }
 
 Session BaselineIdentity::Snapshot(const BaselineSession& rec) const {
