@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace sessionwheel::bench {
@@ -59,14 +60,7 @@ KeyList KeyList::Shuffled(uint64_t seed) const {
 }
 
 std::string UniqueName(uint64_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t bits = Mix64(n + 1);
-  std::string name(16, '0');
-  for (char& c : name) {
-    c = kHex[bits & 0xf];
-    bits >>= 4;
-  }
-  return name;
+  return absl::StrCat(absl::Hex(Mix64(n + 1), absl::kZeroPad16));
 }
 
 const KeyList& UniqueNames(size_t n) {

@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -69,7 +70,6 @@ std::string Iso(absl::Time t) {
 // Percent-encodes a form value or path segment the way the SDKs do: only
 // A-Z a-z 0-9 - _ . ~ stay as they are.
 std::string Enc(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (char c : value) {
     const unsigned char b = static_cast<unsigned char>(c);
@@ -78,9 +78,7 @@ std::string Enc(std::string_view value) {
         b == '~') {
       out.push_back(c);
     } else {
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0xf]);
+      absl::StrAppendFormat(&out, "%%%02X", b);
     }
   }
   return out;

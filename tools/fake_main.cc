@@ -28,12 +28,30 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/util/iso_time.h"
 #include "engine/util/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "sessionwheel/proxy_fake.h"
+#include "tools/flags.h"
+
+ABSL_FLAG(std::string, base, sessionwheel::ProxyFakeOptions().base_url,
+          "base of every url in answers");
+ABSL_FLAG(int64_t, seed, 1, "seed of the minted SIDs");
+ABSL_FLAG(bool, auto_services, false,
+          "create an unknown KS... Service on first use");
+ABSL_FLAG(
+    int64_t, retention,
+    absl::ToInt64Seconds(sessionwheel::ProxyFakeOptions().closed_retention),
+    "seconds ended Sessions stay before they are purged; 7776000 is 90 days");
+ABSL_FLAG(int64_t, max_sessions, sessionwheel::kNoLimit,
+          "the most Sessions held, a create past it is 429; the default is no "
+          "limit");
+ABSL_FLAG(int64_t, max_sessions_per_service, sessionwheel::kNoLimit,
+          "the most Sessions one Service holds, 429 past it; the default is "
+          "no limit");
 
 namespace sessionwheel {
 namespace {
@@ -43,6 +61,7 @@ using internal::Cat;
 // Keeps the fake's field order when its answers are re-emitted.
 using Json = nlohmann::ordered_json;
 
+// The flags are listed after this text by tools::ParseFlagsOrExit.
 constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
     "                         [--retention SECONDS] [--max-sessions N]\n"
@@ -54,17 +73,7 @@ constexpr char kUsage[] =
     "  now [DATE-TIME]            set the clock (ISO 8601), or just show it\n"
     "  advance N(ms|s|m|h)        move the clock forward, e.g. advance 90s\n"
     "Each command is answered with one JSON line. Blank lines and lines\n"
-    "starting with '#' are ignored. The clock starts at the system time.\n"
-    "\n"
-    "  --base URL           base of every url in answers\n"
-    "                       (default https://proxy.twilio.com)\n"
-    "  --seed N             seed of the minted SIDs (default 1)\n"
-    "  --auto-services      create an unknown KS... Service on first use\n"
-    "  --retention SECONDS  how long ended Sessions stay (default 90 days)\n"
-    "  --max-sessions N     the most Sessions held; a create past it is 429\n"
-    "  --max-sessions-per-service N\n"
-    "                       the most Sessions one Service holds (429 past "
-    "it)\n";
+    "starting with '#' are ignored. The clock starts at the system time.\n";
 
 constexpr std::string_view kSpaces = " \t\r";
 
@@ -240,67 +249,38 @@ Json Execute(ProxyFake& fake, std::string_view line) {
   return Envelope(fake.Handle(word, target, form_body));
 }
 
-// Reads the flags into *options. Returns false, having said why on stderr,
-// for an unknown flag or a bad value.
-bool ParseFlags(int argc, char** argv, ProxyFakeOptions* options) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    std::optional<std::string_view> value;  // from --flag=value
-    if (const size_t eq = flag.find('='); eq != std::string_view::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    if (flag == "--auto-services" && !value) {
-      options->auto_create_services = true;
-      continue;
-    }
-    if (flag != "--base" && flag != "--seed" && flag != "--retention" &&
-        flag != "--max-sessions" && flag != "--max-sessions-per-service") {
-      std::cerr << "sessionwheel-fake: unknown flag " << argv[i] << "\n";
-      return false;
-    }
-    if (!value) {
-      if (i + 1 == argc) {
-        std::cerr << "sessionwheel-fake: " << flag << " needs a value\n";
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (flag == "--base") {
-      options->base_url = std::string(*value);
-      continue;
-    }
-    const std::optional<int64_t> n = ParseCount(*value);
-    if (!n) {
-      std::cerr << "sessionwheel-fake: " << flag
-                << " needs a whole number, not '" << *value << "'\n";
-      return false;
-    }
-    if (flag == "--seed") {
-      options->seed = static_cast<uint64_t>(*n);
-    } else if (flag == "--retention") {
-      options->closed_retention = absl::Seconds(*n);
-    } else if (flag == "--max-sessions") {
-      options->max_sessions = *n;
-    } else {
-      options->max_sessions_per_service = *n;
+// Reads the flags into *options; exits 2, having said why, for a value out
+// of range.
+void ReadFlags(ProxyFakeOptions* options) {
+  const int64_t seed = absl::GetFlag(FLAGS_seed);
+  const int64_t retention = absl::GetFlag(FLAGS_retention);
+  const int64_t max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  const int64_t per_service = absl::GetFlag(FLAGS_max_sessions_per_service);
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int64_t>{"--seed", seed},
+        {"--retention", retention},
+        {"--max-sessions", max_sessions},
+        {"--max-sessions-per-service", per_service}}) {
+    if (value < 0) {
+      tools::UsageError(Cat(flag, " needs a whole number, 0 or more, not ",
+                            std::to_string(value)));
     }
   }
-  return true;
+  options->base_url = absl::GetFlag(FLAGS_base);
+  options->seed = static_cast<uint64_t>(seed);
+  options->auto_create_services = absl::GetFlag(FLAGS_auto_services);
+  options->closed_retention = absl::Seconds(retention);
+  options->max_sessions = max_sessions;
+  options->max_sessions_per_service = per_service;
 }
 
 int Main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help") {
-      std::cout << kUsage;
-      return 0;
-    }
-  }
+  tools::ParseFlagsOrExit(
+      argc, argv, "sessionwheel-fake", kUsage,
+      {&FLAGS_base, &FLAGS_seed, &FLAGS_auto_services, &FLAGS_retention,
+       &FLAGS_max_sessions, &FLAGS_max_sessions_per_service});
   ProxyFakeOptions options;  // start_time unset: the system time
-  if (!ParseFlags(argc, argv, &options)) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  ReadFlags(&options);
   ProxyFake fake(options);
 
   const size_t max_line = options.max_body_bytes + kLineOverhead;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_format.h"
+
 namespace sessionwheel::internal {
 namespace {
 
@@ -65,7 +67,6 @@ std::string DecodePathSegment(std::string_view segment) {
 }
 
 std::string EncodeFormValue(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(value.size());
   for (const char c : value) {
@@ -75,9 +76,8 @@ std::string EncodeFormValue(std::string_view value) {
         b == '~') {
       out.push_back(c);
     } else {
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0xf]);
+      // Upper-case digits, as RFC 3986 asks; absl::Hex writes lower case.
+      absl::StrAppendFormat(&out, "%%%02X", b);
     }
   }
   return out;

@@ -35,3 +35,7 @@ step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${consumer_build}"
      -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 step("${CMAKE_COMMAND}" --build "${consumer_build}")
 step("${consumer_build}/app")
+# Built only where the host has gMock (see CMakeLists.txt).
+if(EXISTS "${consumer_build}/matchers")
+  step("${consumer_build}/matchers")
+endif()
