@@ -30,12 +30,12 @@ bool IsLive(SessionStatus s) {
 
 absl::Time ToTime(int64_t ms) { return absl::FromUnixMillis(ms); }
 
-// Asks for every cache line of a record just found and of a name of up to
-// 64 bytes after it, so that reading them costs one memory latency, not one
-// per line.
+// Asks for every cache line of a record just found, its inline name
+// included, so that reading them costs one memory latency, not one per
+// line.
 void PrefetchRecord(const SessionRecord* rec) {
   const auto* p = reinterpret_cast<const char*>(rec);
-  constexpr size_t kBytes = sizeof(SessionRecord) + 64;
+  constexpr size_t kBytes = sizeof(SessionRecord);
   for (size_t offset = 0; offset < kBytes; offset += 64) {
     __builtin_prefetch(p + offset);
   }
@@ -106,22 +106,15 @@ NameKey RecordByName::Key(const SessionRecord* r) {
 // SessionRecord
 // ----------------------------------------------------------------
 
-SessionRecord::Ptr SessionRecord::New(std::string_view name) {
+void SessionRecord::SetName(std::string_view name) {
   static_assert(kMaxNameChars * 4 <= std::numeric_limits<uint16_t>::max());
   assert(name.size() <= kMaxNameChars * 4);
-  void* memory = ::operator new(sizeof(SessionRecord) + name.size());
-  Ptr rec(new (memory) SessionRecord);
-  if (!name.empty()) {
-    std::memcpy(reinterpret_cast<char*>(rec.get() + 1), name.data(),
-                name.size());
-    rec->name_size = static_cast<uint16_t>(name.size());
+  name_size = static_cast<uint16_t>(name.size());
+  if (name.size() <= kInlineNameBytes) {
+    if (!name.empty()) std::memcpy(inline_name, name.data(), name.size());
+  } else {
+    MutableExtras().long_name.assign(name.data(), name.size());
   }
-  return rec;
-}
-
-void SessionRecord::Deleter::operator()(SessionRecord* rec) const {
-  rec->~SessionRecord();
-  ::operator delete(rec);
 }
 
 absl::Status CheckTtl(std::string_view param, int64_t seconds) {
@@ -193,7 +186,10 @@ Shard::Shard(const ShardContext* context) : context_(context) {}
 Shard::~Shard() {
   // Records own their wheel entries; the wheel holds only links into them.
   MutexLock l(&mu_);
-  for (const auto& rec : sessions_) wheel_.Cancel(rec.get());
+  records_.ForEach([this](uint32_t, SessionRecord* rec) {
+    mu_.AssertHeld();
+    wheel_.Cancel(rec);
+  });
 }
 
 int64_t Shard::NowMs() const {
@@ -466,29 +462,37 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   }
   rec->service->by_seq.erase(rec->seq);
   --stats_.by_status[static_cast<int>(rec->status)];
-  const Sid128 sid = rec->sid;  // The key must outlive the record.
-  sessions_.erase(sid);         // Frees rec: keep this last.
+  if (context_->handles->Decode(rec->sid.hi) != rec->handle) {
+    foreign_.erase(rec->sid);
+  }
+  records_.Free(rec->handle);  // Frees rec: keep this last.
+}
+
+SessionRecord* Shard::LookUpLocked(const Sid128& sid) {
+  const uint32_t handle = context_->handles->Decode(sid.hi);
+  if (records_.IsLive(handle)) {
+    SessionRecord* rec = records_.Get(handle);
+    if (rec->sid == sid) return rec;
+  }
+  if (foreign_.empty()) return nullptr;
+  auto it = foreign_.find(sid);
+  return it == foreign_.end() ? nullptr : records_.Get(it->second);
 }
 
 SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
                                  int64_t now) {
-  // At a million Sessions the table's control bytes and its slot are two
-  // cache misses: ask for both at once rather than one after the other.
-  sessions_.prefetch(sid);
-  auto it = sessions_.find(sid);
-  if (it == sessions_.end()) return nullptr;
-  SessionRecord* rec = it->get();
+  SessionRecord* rec = LookUpLocked(sid);
+  if (rec == nullptr) return nullptr;
   PrefetchRecord(rec);
   if (rec->service->sid != service) return nullptr;
   return SettleLocked(rec, now) ? rec : nullptr;
 }
 
-absl::Status Shard::Create(const Sid128& service, const Sid128& sid,
+absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
                            const CreateSessionParams& params, Session* out) {
   MutexLock l(&mu_);
-  // The two lookups below are a cache miss each at a million Sessions: start
-  // both now, so they overlap with each other and with the checks.
-  sessions_.prefetch(sid);
+  // The name lookup below is a cache miss at a million Sessions: start it
+  // now, so it overlaps with the checks.
   if (params.unique_name.has_value()) {
     const std::string& name = *params.unique_name;
     names_.prefetch(NameKey{service, {name.data(), name.size()}});
@@ -529,17 +533,26 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& sid,
                             "' is already in use in this Service."));
     }
   }
-  if (sessions_.contains(sid)) {
-    return absl::AlreadyExistsError("SID collision");  // The store re-mints.
+  const uint32_t handle = records_.Allocate();
+  Sid128 sid;
+  sid.hi = (fresh.hi & ~HandleCodec::kMask) |
+           context_->handles->Encode(handle, fresh.hi);
+  sid.lo = fresh.lo;
+  // Only a restored SID of another store can be the same: mint again.
+  if (!foreign_.empty() && foreign_.contains(sid)) {
+    records_.Free(handle);
+    return absl::AlreadyExistsError("SID collision");
   }
   // Last: a request refused for its own fault hears that fault, and nothing
   // below can fail, so a place taken is a Session held.
-  if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
+  if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) {
+    records_.Free(handle);
+    return s;
+  }
 
-  SessionRecord::Ptr owned = SessionRecord::New(
-      params.unique_name.has_value() ? std::string_view(*params.unique_name)
-                                     : std::string_view());
-  SessionRecord* rec = owned.get();
+  SessionRecord* rec = records_.Get(handle);
+  rec->handle = handle;
+  if (params.unique_name.has_value()) rec->SetName(*params.unique_name);
   rec->sid = sid;
   rec->service = svc->second.get();
   rec->seq = context_->next_seq->fetch_add(1, std::memory_order_relaxed);
@@ -559,7 +572,6 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& sid,
         Participant{ToSid("KP", context_->sids->Next()), p.identifier,
                     p.friendly_name, p.proxy_identifier});
   }
-  sessions_.insert(std::move(owned));
   if (params.unique_name.has_value()) {
     rec->has_name = true;
     names_.insert(rec);
@@ -796,20 +808,30 @@ absl::Status Shard::CheckInvariants() {
   MutexLock l(&mu_);
   ShardStats counted;
   size_t indexed = 0;
-  for (const auto& rec : sessions_) {
+  size_t foreign = 0;
+  absl::Status broken;
+  auto check = [&](uint32_t handle, SessionRecord* rec) -> absl::Status {
+    mu_.AssertHeld();
+    if (rec->handle != handle) {
+      return absl::InternalError("record does not know its handle");
+    }
+    if (LookUpLocked(rec->sid) != rec) {
+      return absl::InternalError("record not found by its SID");
+    }
+    if (context_->handles->Decode(rec->sid.hi) != handle) ++foreign;
     auto svc = services_.find(rec->service->sid);
     if (svc == services_.end() || svc->second.get() != rec->service) {
       return absl::InternalError("record of an unknown Service");
     }
     auto pos = rec->service->by_seq.find(rec->seq);
-    if (pos == rec->service->by_seq.end() || pos->second != rec.get()) {
+    if (pos == rec->service->by_seq.end() || pos->second != rec) {
       return absl::InternalError("record missing from creation index");
     }
     ++counted.by_status[static_cast<int>(rec->status)];
     if (rec->has_name) {
       ++counted.named;
-      auto n = names_.find(RecordByName::Key(rec.get()));
-      if (n == names_.end() || *n != rec.get()) {
+      auto n = names_.find(RecordByName::Key(rec));
+      if (n == names_.end() || *n != rec) {
         return absl::InternalError("named record missing from name index");
       }
       if (NameShardByte(rec->service->sid, rec->unique_name()) !=
@@ -828,15 +850,23 @@ absl::Status Shard::CheckInvariants() {
         IsEnded(rec->status) != (rec->end_reason != EndReason::kNone)) {
       return absl::InternalError("ended state and date_ended disagree");
     }
+    return absl::OkStatus();
+  };
+  records_.ForEach([&](uint32_t handle, SessionRecord* rec) {
+    if (broken.ok()) broken = check(handle, rec);
+  });
+  if (!broken.ok()) return broken;
+  if (foreign != foreign_.size()) {
+    return absl::InternalError("foreign SID table has stale entries");
   }
   for (const auto& [sid, svc] : services_) indexed += svc->by_seq.size();
-  if (indexed != sessions_.size()) {
+  if (indexed != records_.size()) {
     return absl::InternalError("creation index size differs from table");
   }
   if (names_.size() != static_cast<size_t>(counted.named)) {
     return absl::InternalError("name index has stale entries");
   }
-  if (wheel_.size() > sessions_.size()) {
+  if (wheel_.size() > records_.size()) {
     return absl::InternalError("wheel holds more entries than records");
   }
   if (counted.by_status != stats_.by_status || counted.named != stats_.named) {

@@ -7,6 +7,12 @@
 // of its own Sessions: reserving a name, inserting the Session and freeing
 // the name on delete all happen under one lock.
 //
+// The shard mints its Sessions' SIDs: below the shard byte, the next 56
+// bits hide the record's slab handle (HandleCodec), and the low 64 bits
+// come from the store's generator, unique for the store's life. A fetch by
+// SID reads the handle back and checks the record at it: one memory
+// access, no hash table.
+//
 // Every Service is replicated into every shard (`ShardService`), so a
 // Session operation never takes a lock outside its shard. Service writes are
 // rare and visit the shards one lock at a time (see store.cc).
@@ -40,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/core/page_token.h"
+#include "engine/core/slab.h"
 #include "engine/core/timer_wheel.h"
 #include "engine/util/sid.h"
 #include "sessionwheel/clock.h"
@@ -117,41 +124,38 @@ struct SessionState {
   int64_t last_interaction_ms = kNoTime;
 };
 
-// A Session as stored. The TimerEntry base makes it its own wheel entry.
+// A Session as stored, in its shard's slab (engine/core/slab.h). The
+// TimerEntry base makes it its own wheel entry; the slab never moves it.
 //
-// The unique_name lives in the same allocation, right after the record
-// (`SessionRecord::New`), not in a std::string of its own: a 16-character
-// name would otherwise cost a second heap block of 32 bytes and, on every
-// fetch, a second cache miss to reach it.
+// A unique_name of up to kInlineNameBytes bytes lives inside the record,
+// so a fetch by name compares bytes on lines it has already loaded; a
+// longer one lives in the extras.
 struct SessionRecord : TimerEntry, SessionState {
-  struct Deleter {
-    void operator()(SessionRecord* rec) const;
-  };
-  using Ptr = std::unique_ptr<SessionRecord, Deleter>;
-
-  // A record with room for `name` after it (empty: no unique_name).
-  static Ptr New(std::string_view name);
+  static constexpr size_t kInlineNameBytes = 20;
 
   ShardService* service = nullptr;
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
     std::string host_reason;  // Set only when end_reason == kHost.
     std::vector<Participant> participants;
+    std::string long_name;  // A unique_name past kInlineNameBytes.
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
+  uint32_t handle = 0;             // Where the slab keeps it.
+  char inline_name[kInlineNameBytes];
 
-  // Immutable: the name index hashes it.
+  // Sets the unique_name once, at create or restore: the name index hashes
+  // it, so it never changes while indexed.
+  void SetName(std::string_view name);
   std::string_view unique_name() const {
-    return {reinterpret_cast<const char*>(this + 1), name_size};
+    if (name_size <= kInlineNameBytes) return {inline_name, name_size};
+    return extras->long_name;
   }
 
   Extras& MutableExtras() {
     if (extras == nullptr) extras = std::make_unique<Extras>();
     return *extras;
   }
-
- private:
-  SessionRecord() = default;
 };
 
 // A Service as one shard sees it.
@@ -162,23 +166,6 @@ struct ShardService {
   // The Service's Sessions in every shard; each replica shares it, and the
   // last one to go frees it.
   std::shared_ptr<SessionQuota> quota;
-};
-
-// The SID table holds the records themselves and is searched by SID.
-struct RecordBySid {
-  using is_transparent = void;
-  size_t operator()(const Sid128& sid) const {
-    return absl::Hash<Sid128>()(sid);
-  }
-  size_t operator()(const SessionRecord::Ptr& r) const {
-    return (*this)(r->sid);
-  }
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    return Key(a) == Key(b);
-  }
-  static const Sid128& Key(const Sid128& sid) { return sid; }
-  static const Sid128& Key(const SessionRecord::Ptr& r) { return r->sid; }
 };
 
 // Key of the name index: a name is unique within its Service.
@@ -251,6 +238,8 @@ struct ShardContext {
   int64_t retention_ms = 0;  // kNoTime: ended Sessions are never purged.
   SidGenerator* sids = nullptr;
   std::atomic<uint64_t>* next_seq = nullptr;
+  // Puts a record's handle into its Session SID and reads it back.
+  const HandleCodec* handles = nullptr;
   SessionQuota* quota = nullptr;  // Every Session in the store.
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
@@ -289,7 +278,11 @@ class Shard {
   // answer, when `out` is not null, is filled in place under the lock.
   // A Session that is absent is a bare NotFound (no Proxy code): the store
   // says what was not found.
-  absl::Status Create(const Sid128& service, const Sid128& sid,
+  // Creates a Session whose SID is minted here from `fresh`, a SID of the
+  // store's generator whose top byte routed the call to this shard: the
+  // shard byte and the low 64 bits stay, the handle goes in between. A
+  // bare AlreadyExists if that SID is already held (the store mints again).
+  absl::Status Create(const Sid128& service, const Sid128& fresh,
                       const CreateSessionParams& params, Session* out);
   absl::Status FetchBySid(const Sid128& service, const Sid128& sid,
                           Session* out);
@@ -356,6 +349,15 @@ class Shard {
   uint64_t TickAtOrAfter(int64_t ms) const;
   uint64_t TickAtOrBefore(int64_t ms) const;
 
+  // The record with this SID, or null: the slab at the handle the SID
+  // carries, else the foreign SIDs (restored ones that carry no handle of
+  // this store).
+  SessionRecord* LookUpLocked(const Sid128& sid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a record restored from a snapshot at the handle its SID carries if
+  // that is free (and not absurdly far), else anywhere, as a foreign SID.
+  SessionRecord* PlaceRestoredLocked(const Sid128& sid, uint32_t max_handle)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The Session's record if it belongs to `service`, after applying any due
   // expiry or purge; null if absent.
   SessionRecord* FindLocked(const Sid128& service, const Sid128& sid,
@@ -394,9 +396,11 @@ class Shard {
 
   // Protected by mu_
   Mutex mu_;
-  // Sets, not maps: the key lives in the record, so a slot is one pointer.
-  absl::flat_hash_set<SessionRecord::Ptr, RecordBySid, RecordBySid> sessions_
-      ABSL_GUARDED_BY(mu_);
+  // The records. A Session SID carries its record's handle, so there is no
+  // table by SID: only the few restored SIDs that do not are in foreign_.
+  Slab<SessionRecord> records_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Sid128, uint32_t> foreign_ ABSL_GUARDED_BY(mu_);
+  // A set, not a map: the key lives in the record, so a slot is one pointer.
   absl::flat_hash_set<SessionRecord*, RecordByName, RecordByName> names_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_

@@ -6,7 +6,10 @@
 // record's layout can change without touching the file format
 // (engine/persist/snapshot.h) and the format without touching the record.
 
+#include <algorithm>
 #include <cassert>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -146,12 +149,11 @@ SessionImage ImageOf(const SessionRecord& rec) {
   return image;
 }
 
-SessionRecord::Ptr RecordOf(const SessionImage& image, ShardService* service) {
-  SessionRecord::Ptr rec = SessionRecord::New(
-      image.unique_name.has_value() ? std::string_view(*image.unique_name)
-                                    : std::string_view());
+// Fills a new record, already at its handle with its SID, from `image`.
+void FillRecord(const SessionImage& image, ShardService* service,
+                SessionRecord* rec) {
   rec->has_name = image.unique_name.has_value();
-  rec->sid = image.sid;
+  if (rec->has_name) rec->SetName(*image.unique_name);
   rec->service = service;
   rec->seq = image.seq;
   rec->created_ms = image.created_ms;
@@ -173,7 +175,6 @@ SessionRecord::Ptr RecordOf(const SessionImage& image, ShardService* service) {
                                                 p.proxy_identifier});
     }
   }
-  return rec;
 }
 
 // The store's own rules, so a snapshot is checked by the very functions
@@ -198,15 +199,36 @@ const SnapshotRules& SnapshotRulesOfTheStore() {
 
 void Shard::CaptureSessions(std::vector<SessionImage>* out) {
   MutexLock l(&mu_);
-  out->reserve(out->size() + sessions_.size());
-  for (const auto& rec : sessions_) out->push_back(ImageOf(*rec));
+  out->reserve(out->size() + records_.size());
+  records_.ForEach(
+      [out](uint32_t, SessionRecord* rec) { out->push_back(ImageOf(*rec)); });
+}
+
+SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,
+                                          uint32_t max_handle) {
+  uint32_t handle = context_->handles->Decode(sid.hi);
+  if (!records_.AllocateAt(handle, max_handle)) {
+    // Minted by another store, or its handle is taken: found by SID through
+    // the foreign table instead.
+    handle = records_.Allocate();
+    foreign_.emplace(sid, handle);
+  }
+  SessionRecord* rec = records_.Get(handle);
+  rec->handle = handle;
+  rec->sid = sid;
+  return rec;
 }
 
 absl::Status Shard::RestoreSessions(
     const std::vector<const SessionImage*>& images) {
   MutexLock l(&mu_);
   const int64_t now = NowMs();
-  sessions_.reserve(sessions_.size() + images.size());
+  // A SID of this store carries a handle below its count of records then;
+  // anything far past what this shard will hold is another store's bits.
+  const uint64_t bound =
+      2 * (records_.size() + images.size()) + Slab<SessionRecord>::kChunkSize;
+  const uint32_t max_handle = static_cast<uint32_t>(
+      std::min<uint64_t>(bound, std::numeric_limits<uint32_t>::max()));
   for (const SessionImage* image : images) {
     auto svc = services_.find(image->service);
     if (svc == services_.end()) {
@@ -215,9 +237,8 @@ absl::Status Shard::RestoreSessions(
     // A restored store's limits hold from the start: a snapshot with more
     // Sessions than they allow is refused, never trimmed.
     if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
-    SessionRecord::Ptr owned = RecordOf(*image, svc->second.get());
-    SessionRecord* rec = owned.get();
-    sessions_.insert(std::move(owned));
+    SessionRecord* rec = PlaceRestoredLocked(image->sid, max_handle);
+    FillRecord(*image, svc->second.get(), rec);
     if (rec->has_name) {
       names_.insert(rec);
       ++stats_.named;

@@ -83,8 +83,10 @@ class StoreImpl final : public SessionStore,
   using SessionStore::UpdateSession;
 
   StoreImpl(const StoreOptions& options, const Sid& account_sid)
-      : sids_(options.seed.has_value() ? *options.seed
+      : seed_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
+        sids_(seed_),
+        handles_(seed_),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
         max_sessions_per_service_(options.max_sessions_per_service),
@@ -98,6 +100,7 @@ class StoreImpl final : public SessionStore,
             : absl::ToInt64Milliseconds(options.closed_retention);
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
+    context_.handles = &handles_;
     context_.quota = &quota_;
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
@@ -299,14 +302,15 @@ class StoreImpl final : public SessionStore,
     if (!service) return ServiceNotFound(service_sid);
     bool purged = false;
     for (;;) {
-      Sid128 sid = sids_.Next();
-      // A named Session lives in the shard of its name (see shard.h).
+      // The shard mints the SID from this one (see shard.h); a named
+      // Session lives in the shard of its name.
+      Sid128 fresh = sids_.Next();
       if (params.unique_name.has_value()) {
-        sid = internal::WithShardByte(
-            sid, internal::NameShardByte(*service, *params.unique_name));
+        fresh = internal::WithShardByte(
+            fresh, internal::NameShardByte(*service, *params.unique_name));
       }
-      Shard& shard = ShardFor(sid);
-      absl::Status s = shard.Create(*service, sid, params, out);
+      Shard& shard = ShardFor(fresh);
+      absl::Status s = shard.Create(*service, fresh, params, out);
       shard.DeliverEvents();
       if (absl::IsAlreadyExists(s) && !ProxyErrorCode(s).has_value()) {
         continue;  // A restored SID collided with a fresh one: mint again.
@@ -780,9 +784,13 @@ class StoreImpl final : public SessionStore,
   }
 
   // Constant after construction
+  // The seed of the SID generator and of the handle codec: a seeded store
+  // restored with the same seed finds its Sessions' handles in their SIDs.
+  const uint64_t seed_;
   internal::ShardContext context_;
   internal::ListenerList listeners_;
   internal::SidGenerator sids_;
+  const internal::HandleCodec handles_;
   std::atomic<uint64_t> next_seq_{1};
   std::vector<std::unique_ptr<Shard>> shards_;
   const uint32_t mask_;

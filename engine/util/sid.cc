@@ -146,6 +146,38 @@ uint64_t StableHash(std::string_view bytes, uint64_t seed) {
   return Mix64(h ^ static_cast<uint64_t>(bytes.size()));
 }
 
+namespace {
+constexpr int kHalfBits = 28;
+constexpr uint64_t kHalfMask = (uint64_t{1} << kHalfBits) - 1;
+}  // namespace
+
+HandleCodec::HandleCodec(uint64_t seed) {
+  uint64_t state = seed ^ 0x68616e646c65ULL;  // "handle": not the SID keys.
+  for (uint64_t& k : keys_) k = SplitMix(&state);
+}
+
+uint64_t HandleCodec::Encode(uint32_t handle, uint64_t salt) const {
+  uint64_t left = (salt & 0xffffff) << 4 | handle >> 28;
+  uint64_t right = handle & kHalfMask;
+  for (uint64_t k : keys_) {
+    const uint64_t next = left ^ (Mix64(right ^ k) & kHalfMask);
+    left = right;
+    right = next;
+  }
+  return left << kHalfBits | right;
+}
+
+uint32_t HandleCodec::Decode(uint64_t bits) const {
+  uint64_t left = (bits & kMask) >> kHalfBits;
+  uint64_t right = bits & kHalfMask;
+  for (int i = kRounds - 1; i >= 0; --i) {
+    const uint64_t previous = right ^ (Mix64(left ^ keys_[i]) & kHalfMask);
+    right = left;
+    left = previous;
+  }
+  return static_cast<uint32_t>((left & 0xf) << 28 | right);
+}
+
 SidGenerator::SidGenerator(uint64_t seed) {
   uint64_t state = seed;
   k0_ = SplitMix(&state);

@@ -95,6 +95,30 @@ uint64_t StableHash(std::string_view bytes, uint64_t seed = 0);
 // avalanche. Mix(0) == 0.
 uint64_t Mix64(uint64_t x);
 
+// Hides a number in 56 bits of a SID and finds it again: a store puts a
+// record's 32-bit handle and 24 bits of salt into the bits of a Session SID
+// below its shard byte (engine/core/shard.h), so the SID still looks
+// random, and only a store with the same key reads the handle back.
+//
+// A keyed bijection: a four-round Feistel network on two 28-bit halves,
+// the round function Mix64 of the half and a round key. Decode(Encode(x))
+// is x for every 56-bit x.
+class HandleCodec {
+ public:
+  static constexpr uint64_t kMask = (uint64_t{1} << 56) - 1;
+
+  explicit HandleCodec(uint64_t seed);
+
+  // The 56 bits for `handle` and the low 24 bits of `salt`.
+  uint64_t Encode(uint32_t handle, uint64_t salt) const;
+  // The handle that Encode put into the low 56 bits of `bits`.
+  uint32_t Decode(uint64_t bits) const;
+
+ private:
+  static constexpr int kRounds = 4;
+  uint64_t keys_[kRounds];
+};
+
 // Mints distinct SIDs. Thread-safe and lock-free.
 //
 // An atomic counter n is fed through a bijective mixer keyed by the seed:

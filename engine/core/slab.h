@@ -1,0 +1,140 @@
+// Slab: objects of one type in fixed chunks, addressed by 32-bit handles.
+//
+// A shard keeps its Session records here rather than one heap block each:
+// allocating and freeing is a push or pop on a free list (no malloc, no
+// allocator header per record), a record never moves (chunks are never
+// reallocated, so the wheel and the indexes may point into them), and a
+// handle names a record in 4 bytes. A Session's SID carries its handle
+// (shard.h), so finding a record by SID is one array access and a check.
+//
+// Handle h lives in chunk h >> kChunkBits at h & (kChunkSize - 1). Freed
+// handles are reused last-in first-out, so a churning store touches the
+// same warm records.
+//
+// Example:
+//
+//   Slab<Record> slab;
+//   uint32_t h = slab.Allocate();   // a default-constructed Record
+//   slab.Get(h)->field = 1;
+//   slab.Free(h);                   // destroyed; h may come back next
+//
+// Not thread-safe: the shard's lock guards it.
+
+#ifndef SESSIONWHEEL_ENGINE_CORE_SLAB_H_
+#define SESSIONWHEEL_ENGINE_CORE_SLAB_H_
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
+#include <vector>
+
+namespace sessionwheel::internal {
+
+template <typename T>
+class Slab {
+ public:
+  static constexpr int kChunkBits = 12;
+  static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+
+  Slab() = default;
+  Slab(const Slab&) = delete;
+  Slab& operator=(const Slab&) = delete;
+  ~Slab() {
+    ForEach([this](uint32_t h, T*) { Destroy(h); });
+  }
+
+  // A new default-constructed T; returns its handle.
+  uint32_t Allocate() {
+    // Entries for handles that AllocateAt took meanwhile are skipped here,
+    // rather than searched for there.
+    while (!free_.empty() && live_[free_.back()]) free_.pop_back();
+    if (free_.empty()) Grow(static_cast<uint32_t>(live_.size()) + 1);
+    const uint32_t h = free_.back();
+    free_.pop_back();
+    Construct(h);
+    return h;
+  }
+
+  // Constructs a T at `handle`, for a restore that puts a record back where
+  // its SID says. False if `handle` is live or past `max_handle`.
+  bool AllocateAt(uint32_t handle, uint32_t max_handle) {
+    if (handle > max_handle || IsLive(handle)) return false;
+    if (handle >= live_.size()) Grow(handle + 1);
+    Construct(handle);  // Its free-list entry is now stale: see Allocate.
+    return true;
+  }
+
+  void Free(uint32_t handle) {
+    assert(IsLive(handle));
+    Destroy(handle);
+    free_.push_back(handle);
+  }
+
+  bool IsLive(uint32_t handle) const {
+    return handle < live_.size() && live_[handle];
+  }
+
+  // The object at a live handle.
+  T* Get(uint32_t handle) { return Slot(handle); }
+
+  // Asks for the object's first cache line without waiting for it.
+  void Prefetch(uint32_t handle) const {
+    if (handle < live_.size()) __builtin_prefetch(Slot(handle));
+  }
+
+  size_t size() const { return count_; }
+
+  // Calls fn(handle, T*) for every live object, in handle order.
+  template <typename Fn>
+  void ForEach(Fn fn) {
+    for (uint32_t h = 0; h < live_.size(); ++h) {
+      if (live_[h]) fn(h, Slot(h));
+    }
+  }
+
+ private:
+  struct alignas(T) Cell {
+    unsigned char bytes[sizeof(T)];
+  };
+
+  T* Slot(uint32_t handle) const {
+    Cell& cell = chunks_[handle >> kChunkBits][handle & (kChunkSize - 1)];
+    return std::launder(reinterpret_cast<T*>(cell.bytes));
+  }
+
+  // Grows to `n` handles, the new ones free (the lowest handed out first).
+  void Grow(uint32_t n) {
+    while (chunks_.size() * kChunkSize < n) {
+      chunks_.push_back(std::make_unique<Cell[]>(kChunkSize));
+    }
+    const uint32_t old = static_cast<uint32_t>(live_.size());
+    live_.resize(n, false);
+    for (uint32_t h = n; h-- > old;) free_.push_back(h);
+  }
+
+  void Construct(uint32_t h) {
+    new (Slot(h)) T();
+    live_[h] = true;
+    ++count_;
+  }
+
+  void Destroy(uint32_t h) {
+    Slot(h)->~T();
+    live_[h] = false;
+    --count_;
+  }
+
+  std::vector<std::unique_ptr<Cell[]>> chunks_;
+  std::vector<bool> live_;
+  // Free handles, the next at the back. May also hold handles that
+  // AllocateAt has taken since: Allocate skips those.
+  std::vector<uint32_t> free_;
+  size_t count_ = 0;
+};
+
+}  // namespace sessionwheel::internal
+
+#endif  // SESSIONWHEEL_ENGINE_CORE_SLAB_H_
