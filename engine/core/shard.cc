@@ -273,36 +273,71 @@ void Shard::EmitLocked(EventType type, const SessionRecord& rec,
   // Nobody listens: no copy at all.
   if (context_->listeners->empty()) return;
   QueuedEvent& q = pending_.emplace_back();
-  SessionEvent& e = q.event;
-  e.type = type;
-  e.status = rec.status;
-  e.mode = rec.mode;
-  e.has_unique_name = rec.has_name;
-  e.time = ToTime(time_ms);
-  e.sid = ToSid("KC", rec.sid);
-  e.service_sid = ToSid("KS", rec.service->sid);
-  e.ttl = rec.ttl;
-  e.date_created = ToTime(rec.created_ms);
-  e.date_updated = ToTime(rec.updated_ms);
-  e.date_ended = ToOptionalTime(rec.ended_ms);
-  e.date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
-  e.date_expiry = ToOptionalTime(rec.date_expiry_ms);
-  // The bytes go to the arena; the views are set at delivery.
+  q.type = type;
+  q.status = rec.status;
+  q.mode = rec.mode;
+  q.end_reason = rec.end_reason;
+  q.has_name = rec.has_name;
+  q.time_ms = time_ms;
+  q.created_ms = rec.created_ms;
+  q.updated_ms = rec.updated_ms;
+  q.ended_ms = rec.ended_ms;
+  q.last_interaction_ms = rec.last_interaction_ms;
+  q.date_expiry_ms = rec.date_expiry_ms;
+  q.ttl = rec.ttl;
+  q.sid = rec.sid;
+  q.service = rec.service->sid;
   const std::string_view name = rec.unique_name();
   q.name_offset = static_cast<uint32_t>(pending_text_.size());
   q.name_size = static_cast<uint32_t>(name.size());
   pending_text_.append(name.data(), name.size());
-  const std::string_view reason = ClosedReason(rec);
   if (rec.end_reason == EndReason::kHost) {
+    const std::string_view reason = ClosedReason(rec);
     q.reason_offset = static_cast<uint32_t>(pending_text_.size());
     q.reason_size = static_cast<uint32_t>(reason.size());
     pending_text_.append(reason.data(), reason.size());
-  } else {
-    // The engine's own reasons are static: no copy.
-    e.closed_reason = reason;
-    q.reason_size = 0;
   }
 }
+
+namespace {
+
+// The event a listener sees, from a queued one whose text is in `text`.
+void BuildEvent(const QueuedEvent& q, const std::string& text,
+                SessionEvent* e) {
+  e->type = q.type;
+  e->status = q.status;
+  e->mode = q.mode;
+  e->has_unique_name = q.has_name;
+  e->time = ToTime(q.time_ms);
+  e->sid = ToSid("KC", q.sid);
+  e->service_sid = ToSid("KS", q.service);
+  e->ttl = q.ttl;
+  e->unique_name = {text.data() + q.name_offset, q.name_size};
+  switch (q.end_reason) {
+    case EndReason::kNone:
+      e->closed_reason = {};
+      break;
+    case EndReason::kApi:
+      e->closed_reason = kReasonApi;
+      break;
+    case EndReason::kTtl:
+      e->closed_reason = kReasonTtl;
+      break;
+    case EndReason::kDateExpiry:
+      e->closed_reason = kReasonDateExpiry;
+      break;
+    case EndReason::kHost:
+      e->closed_reason = {text.data() + q.reason_offset, q.reason_size};
+      break;
+  }
+  e->date_created = ToTime(q.created_ms);
+  e->date_updated = ToTime(q.updated_ms);
+  e->date_ended = ToOptionalTime(q.ended_ms);
+  e->date_last_interaction = ToOptionalTime(q.last_interaction_ms);
+  e->date_expiry = ToOptionalTime(q.date_expiry_ms);
+}
+
+}  // namespace
 
 namespace {
 // While this thread delivers events, the shards whose events a listener's
@@ -351,15 +386,10 @@ void Shard::DrainEvents() {
       batch_.swap(pending_);
       batch_text_.swap(pending_text_);
     }
-    for (QueuedEvent& q : batch_) {
-      if (q.name_size > 0) {
-        q.event.unique_name = {batch_text_.data() + q.name_offset, q.name_size};
-      }
-      if (q.reason_size > 0) {
-        q.event.closed_reason = {batch_text_.data() + q.reason_offset,
-                                 q.reason_size};
-      }
-      context_->listeners->Deliver(&q.event, 1);
+    SessionEvent event;
+    for (const QueuedEvent& q : batch_) {
+      BuildEvent(q, batch_text_, &event);
+      context_->listeners->Deliver(&event, 1);
     }
     batch_.clear();
     batch_text_.clear();
@@ -750,21 +780,35 @@ void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
 }
 
 int64_t Shard::Advance() {
-  MutexLock l(&mu_);
-  const int64_t now = NowMs();
-  wheel_.Advance(TickAtOrBefore(now));
   int64_t done = 0;
-  // Due entries were collected first; settling one may reschedule it.
-  while (TimerEntry* e = wheel_.PopDue()) {
-    auto* rec = static_cast<SessionRecord*>(e);
-    const SessionStatus before = rec->status;
-    if (!SettleLocked(rec, now)) {
-      ++done;
-      continue;
+  bool more = true;
+  bool moved = false;
+  int64_t now = 0;
+  while (more) {
+    {
+      MutexLock l(&mu_);
+      if (!moved) {
+        now = NowMs();
+        wheel_.Advance(TickAtOrBefore(now));
+        moved = true;
+      }
+      // Due entries were collected first; settling one may reschedule it.
+      int slice = kAdvanceSlice;
+      TimerEntry* e = nullptr;
+      while (slice-- > 0 && (e = wheel_.PopDue()) != nullptr) {
+        auto* rec = static_cast<SessionRecord*>(e);
+        const SessionStatus before = rec->status;
+        if (!SettleLocked(rec, now)) {
+          ++done;
+          continue;
+        }
+        if (rec->status != before) ++done;
+        // Not due after all (the clock went back): back on the wheel.
+        if (!rec->scheduled()) RescheduleLocked(rec);
+      }
+      more = wheel_.HasDue();
     }
-    if (rec->status != before) ++done;
-    // Not due after all (the clock went back): back on the wheel.
-    if (!rec->scheduled()) RescheduleLocked(rec);
+    if (more) DeliverEvents();  // The last slice's: the caller delivers.
   }
   return done;
 }

@@ -245,14 +245,28 @@ struct ShardContext {
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
 };
 
-// An event waiting for delivery. Its string views are empty while queued:
-// the bytes are in the shard's text arena at the offsets below, and the
-// views are set once the arena stops moving (Shard::DrainEvents).
+// An event waiting for delivery: the record's fields as they are kept, a
+// fixed-size copy, 112 bytes. The name and a host's reason are in the
+// shard's text arena at the offsets below. The SessionEvent a listener sees
+// is built from it after the lock is released (Shard::DrainEvents).
 struct QueuedEvent {
-  SessionEvent event;
+  EventType type = EventType::kCreated;
+  SessionStatus status = SessionStatus::kOpen;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  EndReason end_reason = EndReason::kNone;
+  bool has_name = false;
+  int64_t time_ms = 0;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t ended_ms = kNoTime;
+  int64_t last_interaction_ms = kNoTime;
+  int64_t date_expiry_ms = kNoTime;
+  int64_t ttl = 0;
+  Sid128 sid;
+  Sid128 service;
   uint32_t name_offset = 0;
   uint32_t name_size = 0;
-  uint32_t reason_offset = 0;
+  uint32_t reason_offset = 0;  // kHost only; else the reason is static.
   uint32_t reason_size = 0;
 };
 
@@ -307,7 +321,11 @@ class Shard {
             size_t limit, std::vector<Listed>* out);
 
   // Runs the wheel to the clock's now; returns Sessions closed or purged.
+  // Due Sessions are settled in slices of at most kAdvanceSlice, the lock
+  // released and their events delivered between slices, so a mass expiry
+  // neither holds the lock nor queues events for all of them at once.
   int64_t Advance();
+  static constexpr int kAdvanceSlice = 4096;
   // The earliest tick at which Advance() may have work.
   std::optional<uint64_t> NextEventTick();
 
