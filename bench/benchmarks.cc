@@ -53,6 +53,7 @@
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
 #include "sessionwheel/clock.h"
+#include "sessionwheel/store.h"
 
 namespace sessionwheel::bench {
 namespace {
@@ -456,6 +457,51 @@ void BM_LatenessSystemClock(State& state, StoreKind kind) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// Listing ------------------------------------------------------------------
+
+// A 1000-Session page of a Service holding N Sessions, in a store of
+// `shards` shards: the first page, then the pages after it in turn, each
+// timed. sessionwheel only: the baselines do not list.
+void BM_ListPage(State& state) {
+  const int shards = static_cast<int>(state.range(0));
+  const int64_t n = SessionCount();
+  ManualClock clock(Start());
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 1;
+  options.shards = shards;
+  auto store = SessionStore::Open(options).value();
+  CreateServiceParams service;
+  service.unique_name = "bench";
+  const Sid ks = store->CreateService(service)->sid;
+  const KeyList& names = UniqueNames(n);
+  CreateSessionParams params;
+  for (int64_t i = 0; i < n; ++i) {
+    params.unique_name.emplace(names[i]);
+    params.ttl = LiveTtl(i);
+    if (!store->CreateSession(ks, params, nullptr).ok()) {
+      state.SkipWithError("create refused a fresh name");
+      return;
+    }
+  }
+  ListParams page;
+  page.page_size = static_cast<int>(std::min<int64_t>(1000, n));
+  for (auto _ : state) {
+    absl::StatusOr<SessionPage> got = store->ListSessions(ks, page);
+    if (!got.ok() ||
+        got->sessions.size() != static_cast<size_t>(page.page_size)) {
+      state.SkipWithError("a page came back short");
+      break;
+    }
+    // The next page, or the first again at the end of the walk.
+    page.page_token = got->next_page_token;
+    if (got->next_page_token.empty() || n - page.page_size < page.page_size) {
+      page.page_token.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * page.page_size);
+}
+
 // The memory floor ---------------------------------------------------------
 
 // memory_latency's buffer: a constant, not N, so CI's tiny run measures the
@@ -608,6 +654,13 @@ void RegisterAll() {
   }
   for (StoreKind k : kAllStores) {
     OneShot(Register("lateness_system", k, BM_LatenessSystemClock));
+  }
+  for (int shards : {1, 16, 256}) {
+    benchmark::RegisterBenchmark("list_page_1000/sessionwheel", BM_ListPage)
+        ->Arg(shards)
+        ->ArgName("shards")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   // No "/<store>" in the name: the summary prints it on a line of its own.
   benchmark::RegisterBenchmark("memory_latency", BM_MemoryLatency)

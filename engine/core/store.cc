@@ -42,6 +42,8 @@ using internal::Sid128;
 
 constexpr int kMaxShards = 256;
 constexpr int kMaxPageSize = 1000;
+// Keys each shard is asked for beyond its share of a page.
+constexpr size_t kListMargin = 16;
 
 // The core says what was not found in its own words; the fake answers with
 // the REST resource path (engine/fake/proxy_fake.cc).
@@ -372,23 +374,7 @@ class StoreImpl final : public SessionStore,
     const bool newer =
         cursor && cursor->direction == PageCursor::Direction::kBefore;
     const size_t want = static_cast<size_t>(params.page_size) + 1;
-    // Keys only: each shard's nearest `want`, merged; the Sessions are
-    // copied for the page alone.
-    std::vector<Shard::Listed> keys;
-    for (auto& shard : shards_) {
-      shard->List(*service, cursor, want, &keys);
-      shard->DeliverEvents();
-    }
-    // Nearest to the cursor first: descending, or ascending for "newer".
-    auto nearer = [newer](const Shard::Listed& a, const Shard::Listed& b) {
-      return newer ? a.seq < b.seq : a.seq > b.seq;
-    };
-    if (keys.size() > want) {
-      std::nth_element(keys.begin(), keys.begin() + (want - 1), keys.end(),
-                       nearer);
-      keys.resize(want);
-    }
-    std::sort(keys.begin(), keys.end(), nearer);
+    std::vector<Shard::Listed> keys = NearestKeys(*service, cursor, want);
     std::vector<std::pair<uint64_t, Sid128>> page_keys;
     page_keys.reserve(keys.size());
     for (const auto& k : keys) page_keys.emplace_back(k.seq, k.sid);
@@ -611,6 +597,75 @@ class StoreImpl final : public SessionStore,
     return ProxyError(
         absl::StatusCode::kAlreadyExists, kErrorServiceNameTaken,
         Cat("Service UniqueName '", name, "' is already in use."));
+  }
+
+  // The keys of the `want` Sessions of `service` nearest to `cursor` in its
+  // direction (from the newest without one), nearest first. Keys only: the
+  // Sessions are copied for the page alone.
+  //
+  // Each shard is asked first for its share and a margin, not for `want`:
+  // at 256 shards that is a few keys each rather than 256 x 1001. A shard
+  // is asked again, from the last key it gave, only while that key is
+  // nearer than the want-th nearest key gathered so far (and it may hold
+  // more): its keys not yet read are all farther than the last one.
+  std::vector<Shard::Listed> NearestKeys(
+      const Sid128& service, const std::optional<PageCursor>& cursor,
+      size_t want) {
+    const bool newer =
+        cursor && cursor->direction == PageCursor::Direction::kBefore;
+    auto nearer = [newer](const Shard::Listed& a, const Shard::Listed& b) {
+      return newer ? a.seq < b.seq : a.seq > b.seq;
+    };
+    const size_t share =
+        std::min(want, 2 * (want / shards_.size()) + kListMargin);
+    struct Source {
+      std::optional<PageCursor> from;
+      size_t asked = 0;
+      size_t got = 0;  // Of the last ask.
+      Shard::Listed last{};
+    };
+    std::vector<Source> sources(shards_.size());
+    std::vector<Shard::Listed> keys;
+    for (size_t i = 0; i < shards_.size(); ++i) sources[i].from = cursor;
+    std::vector<size_t> ask(shards_.size());
+    for (size_t i = 0; i < ask.size(); ++i) ask[i] = i;
+    while (!ask.empty()) {
+      for (size_t i : ask) {
+        Source& src = sources[i];
+        const size_t before = keys.size();
+        const size_t limit = src.asked == 0 ? share : want;
+        shards_[i]->List(service, src.from, limit, &keys);
+        shards_[i]->DeliverEvents();
+        src.asked = limit;
+        src.got = keys.size() - before;
+        if (src.got > 0) {
+          src.last = keys.back();
+          PageCursor next;
+          next.direction = newer ? PageCursor::Direction::kBefore
+                                 : PageCursor::Direction::kAfter;
+          next.seq = src.last.seq;
+          next.sid = src.last.sid;
+          src.from = next;
+        }
+      }
+      if (keys.size() >= want) {
+        std::nth_element(keys.begin(), keys.begin() + (want - 1), keys.end(),
+                         nearer);
+        keys.resize(want);  // keys[want - 1] is now the farthest kept.
+      }
+      ask.clear();
+      for (size_t i = 0; i < sources.size(); ++i) {
+        const Source& src = sources[i];
+        const bool may_hold_more = src.got == src.asked && src.got > 0;
+        if (!may_hold_more) continue;
+        // Its next keys could be in the page if its last one is.
+        if (keys.size() < want || nearer(src.last, keys[want - 1])) {
+          ask.push_back(i);
+        }
+      }
+    }
+    std::sort(keys.begin(), keys.end(), nearer);
+    return keys;
   }
 
   // Runs `op` on the Session's shard and delivers events; a bare NotFound
