@@ -795,7 +795,18 @@ int64_t Shard::Advance() {
       // Due entries were collected first; settling one may reschedule it.
       int slice = kAdvanceSlice;
       TimerEntry* e = nullptr;
+      // With no retention an expiry frees the record at once, erasing its
+      // name: two cache misses in the name index, started a few records
+      // ahead so that they overlap (the wheel prefetches the records).
+      const bool frees = context_->retention_ms == 0;
       while (slice-- > 0 && (e = wheel_.PopDue()) != nullptr) {
+        if (frees) {
+          const auto* ahead =
+              static_cast<const SessionRecord*>(wheel_.PeekDue(kNameLookahead));
+          if (ahead != nullptr && ahead->has_name) {
+            names_.prefetch(RecordByName::Key(ahead));
+          }
+        }
         auto* rec = static_cast<SessionRecord*>(e);
         const SessionStatus before = rec->status;
         if (!SettleLocked(rec, now)) {

@@ -325,7 +325,9 @@ class Shard {
   // released and their events delivered between slices, so a mass expiry
   // neither holds the lock nor queues events for all of them at once.
   int64_t Advance();
-  static constexpr int kAdvanceSlice = 4096;
+  static constexpr int kAdvanceSlice = 1024;
+  // How far ahead on the due list a freeing Advance prefetches names.
+  static constexpr size_t kNameLookahead = 4;
   // The earliest tick at which Advance() may have work.
   std::optional<uint64_t> NextEventTick();
 

@@ -178,6 +178,14 @@ class TimerWheel {
   // may Schedule it again.
   TimerEntry* PopDue();
 
+  // The entry `ahead` places behind the next PopDue() would return, or null
+  // (past the end, or a cell left by Cancel). For prefetching: it may still
+  // be cancelled before it is popped.
+  TimerEntry* PeekDue(size_t ahead) const {
+    const size_t i = due_head_ + ahead;
+    return i < due_.size() ? due_[i] : nullptr;
+  }
+
   // The earliest tick at which Advance() has work: now() if the due list is
   // not empty, else the start of the next occupied slot (an entry becoming
   // due, or a coarse slot cascading). Never later than the earliest pending
