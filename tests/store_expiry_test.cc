@@ -10,12 +10,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "engine/core/shard.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
@@ -807,6 +811,74 @@ TEST(StoreRetentionTest, RetentionOutOfRangeIsRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
   options.closed_retention = absl::Hours(24 * 365 * 101);
   EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
+}
+
+// Mass expiry in slices
+// ----------------------------------------------------------
+
+// A shard settles at most Shard::kAdvanceSlice due Sessions per lock hold
+// and delivers their events before the next slice. One Advance still
+// settles every due Session, each heard exactly once and in order, and a
+// listener may call back into the store between slices.
+class SlicedExpiryTest : public StoreTest {
+ protected:
+  void ConfigureStore(StoreOptions& options) override {
+    options.shards = 1;  // Every Session in one shard: many slices.
+    options.closed_retention = absl::ZeroDuration();  // Closed, then purged.
+  }
+};
+
+class SliceListener : public SessionListener {
+ public:
+  explicit SliceListener(SessionStore* store, Sid ks)
+      : store_(store), ks_(ks) {}
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type == EventType::kCreated) return;
+    events_.push_back({e.type, e.sid});
+    // The first close creates a Session while the Advance is under way.
+    if (e.type == EventType::kClosed && !created_) {
+      created_ = true;
+      CreateSessionParams params;
+      params.unique_name = "made-in-a-listener";
+      created_ok_ = store_->CreateSession(ks_, params, nullptr).ok();
+    }
+  }
+  std::vector<std::pair<EventType, Sid>> events_;
+  bool created_ = false;
+  bool created_ok_ = false;
+
+ private:
+  SessionStore* const store_;
+  const Sid ks_;
+};
+
+TEST_F(SlicedExpiryTest, OneAdvanceSettlesEverySliceAndHearsEachOnce) {
+  const int n = 3 * internal::Shard::kAdvanceSlice + 7;
+  std::vector<Sid> sids;
+  for (int i = 0; i < n; ++i) {
+    CreateSessionParams params;
+    params.ttl = 60;
+    if (i % 2 == 0) params.unique_name = absl::StrCat("s", i);
+    sids.push_back(Create(params).sid);
+  }
+  auto listener = std::make_shared<SliceListener>(store_.get(), ks_);
+  store_->AddListener(listener);
+  At(absl::Seconds(61));
+  EXPECT_EQ(store_->Advance(), n);
+  EXPECT_TRUE(listener->created_ok_);
+  // Each Session closed, then purged, once; nothing else but the create.
+  absl::flat_hash_map<Sid, std::vector<EventType>> by_sid;
+  for (const auto& [type, sid] : listener->events_) by_sid[sid].push_back(type);
+  ASSERT_EQ(by_sid.size(), static_cast<size_t>(n));
+  for (const Sid& sid : sids) {
+    EXPECT_EQ(by_sid[sid],
+              (std::vector<EventType>{EventType::kClosed, EventType::kPurged}))
+        << sid;
+  }
+  EXPECT_EQ(store_->Stats().sessions, 1);  // The listener's.
+  EXPECT_TRUE(Fetch("made-in-a-listener").ok());
+  EXPECT_EQ(store_->Stats().purged, n);
+  ExpectInvariants();
 }
 
 }  // namespace

@@ -829,6 +829,30 @@ TEST_F(StoreSessionTest, DeleteRemovesTheSession) {
   ExpectInvariants();
 }
 
+// A Session's SID carries where its record is kept, and a deleted Session's
+// place is reused: the old SID must still find nothing, and never the
+// Session that took its place.
+TEST_F(StoreSessionTest, ADeletedSessionsSidNeverFindsItsSuccessor) {
+  std::vector<Sid> gone;
+  Session live;
+  for (int i = 0; i < 200; ++i) {
+    live = Create();
+    for (const Sid& old : gone) {
+      ASSERT_NE(old, live.sid);
+      ASSERT_TRUE(IsSessionNotFound(Fetch(old), ks_, old)) << old;
+      ASSERT_TRUE(IsSessionNotFound(store_->RecordInteraction(ks_, old), ks_,
+                                    old.ToString()));
+    }
+    ASSERT_TRUE(store_->DeleteSession(ks_, live.sid).ok());
+    gone.push_back(live.sid);
+    if (gone.size() > 8) gone.erase(gone.begin());
+  }
+  live = Create();
+  EXPECT_TRUE(SameSession(MustFetch(live.sid), live));
+  EXPECT_EQ(store_->Stats().sessions, 1);
+  ExpectInvariants();
+}
+
 TEST_F(StoreSessionTest, DeleteTwiceIs20404) {
   Session session = Create();
   ASSERT_TRUE(store_->DeleteSession(ks_, session.sid).ok());
