@@ -283,9 +283,14 @@ class LimitStore final : public ExpiryStoreUnderTest {
 
   std::optional<Session> Create(std::string_view unique_name,
                                 int64_t ttl) override {
+    CloseEvents::DeliverAtExit deliver(&events_);
     const absl::string_view name(unique_name.data(), unique_name.size());
-    if (name.size() > kMaxName || names_.contains(name)) return std::nullopt;
+    if (name.size() > kMaxName) return std::nullopt;
     const int64_t now = NowMs(*clock_);
+    // A held name stays held, unless its Session is due and free_on_close
+    // frees it as it closes.
+    auto held = names_.find(name);
+    if (held != names_.end() && Settle(*held, now)) return std::nullopt;
     const uint32_t h = Allocate();
     Record& rec = records_[h];
     do {
