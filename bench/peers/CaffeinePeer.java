@@ -17,8 +17,9 @@
 //
 // Run by ./dev.sh bench-peers (javac against /usr/share/java/caffeine.jar):
 //   java -cp build/peers:/usr/share/java/caffeine.jar CaffeinePeer
-// SW_BENCH_SESSIONS sets N (default 1,000,000). Each workload runs 2 warm-up
-// runs, then 5 measured ones, and prints their median.
+// SW_BENCH_SESSIONS sets N (default 1,000,000). Each workload runs warm-up
+// runs (2; 1 for those that build a store of N every run), then 5 measured
+// ones, and prints their median.
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -177,7 +178,8 @@ public final class CaffeinePeer {
     double run();
   }
 
-  // Prints the median of RUNS runs after WARM_UP_RUNS, as a JSON line.
+  // Prints the median of RUNS runs after WARM_UP_RUNS (or `warmUpRuns`), as
+  // a JSON line.
   static void report(String workload, String unit, Run run) {
     report(workload, unit, WARM_UP_RUNS, run);
   }
@@ -268,6 +270,7 @@ public final class CaffeinePeer {
     report(
         "create",
         "ops/s",
+        1,
         () -> {
           Store store = new Store();
           long start = System.nanoTime();
@@ -321,6 +324,7 @@ public final class CaffeinePeer {
     report(
         "expire_same_tick",
         "ms",
+        1,
         () -> {
           Store store = new Store();
           for (int ms = 1; ms <= 10; ++ms) {
@@ -343,6 +347,7 @@ public final class CaffeinePeer {
     report(
         "expire_spread",
         "ms",
+        1,
         () -> {
           Store store = new Store();
           final int ticks = 6000;
