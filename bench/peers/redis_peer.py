@@ -190,4 +190,7 @@ def main():
 if __name__ == "__main__":
     # SIGTERM unwinds like Ctrl-C, so the server is always stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("redis_peer.py: interrupted; redis-server stopped")
