@@ -27,8 +27,8 @@
 //             4 bytes a slot; a lookup prefetches the control bytes and the
 //             slot together, so it waits for two misses, not three.
 //   expiry    a hierarchical timer wheel of handles with a 1 ms tick, so no
-//             Session closes later than its exact millisecond (the heaps'
-//             lateness):
+//             Session closes later than its exact millisecond (lateness 0,
+//             as with the heaps):
 //
 //               level  slots  tick        range
 //               0      64     1 ms        64 ms
