@@ -9,6 +9,9 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
 
+# What bench-peers needs besides (and instead of) those: the peers themselves.
+PEER_PACKAGES=(redis-server default-jdk-headless libcaffeine-java python3)
+
 usage() {
   cat <<'EOF'
 Usage: ./dev.sh COMMAND [ARGS...]
@@ -21,6 +24,11 @@ Usage: ./dev.sh COMMAND [ARGS...]
   bench [ARGS]    build the release preset and run the benchmarks: medians of
                   5 repetitions; ARGS are Google Benchmark flags and override
                   those; SW_BENCH_SESSIONS=N sets the size (default 1000000)
+  bench-peers     run the same kinds of workload on the peers a user might
+                  pick instead, Caffeine (Java) and Redis (loopback), each a
+                  median of 5 runs, as JSON lines (also kept in
+                  build/peers/results.jsonl); SW_BENCH_SESSIONS=N as above.
+                  See bench/peers/README.md
   fuzz [SECONDS]  build the fuzz preset (libFuzzer, ASan + UBSan, clang) and
                   run each target of tests/fuzz for SECONDS (default 60), one
                   after another, from build/fuzz/corpus/<target> (seeded with
@@ -33,10 +41,12 @@ build/<preset>/; each run's ctest output is kept in build/<preset>/ctest.log.
 EOF
 }
 
-# Installs only what is missing, so a ready machine never touches apt.
+# Installs only what is missing, so a ready machine never touches apt. Takes
+# the packages to ensure; PACKAGES without arguments.
 ensure_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  local wanted=("$@") missing=() p
+  ((${#wanted[@]} > 0)) || wanted=("${PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
       missing+=("$p")
     fi
@@ -124,6 +134,10 @@ case "$command" in
     # Flags given later win, so ARGS can change any of these.
     exec build/release/bench/sessionwheel-bench --benchmark_repetitions=5 \
       --benchmark_report_aggregates_only=true "$@"
+    ;;
+  bench-peers)
+    ensure_packages "${PEER_PACKAGES[@]}"
+    exec bench/peers/run.sh
     ;;
   fuzz)
     ensure_packages

@@ -20,6 +20,7 @@ COLORS = {
     "multimap": "#c0392b",
     "lazy_heap": "#2e6bb3",
     "indexed_heap": "#8e44ad",
+    "limit": "#7f8c8d",
 }
 
 

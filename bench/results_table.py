@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Prints the results table of docs/performance.md from sessionwheel-bench JSON.
 
-For each workload: the median rate of sessionwheel and of each baseline, and
-sessionwheel's ratio to the best baseline (above 1 means sessionwheel is
-faster); then, if it ran, memory_latency's time of one dependent DRAM load,
+For each workload: the median rate of sessionwheel, of each baseline and of
+the no-concurrency limit, sessionwheel's ratio to the best baseline (above 1
+means sessionwheel is faster) and to the limit (a reference, never counted
+as a baseline); then, if it ran, memory_latency's time of one dependent DRAM load,
 the floor under every single-call rate. Standard library only.
 
 Usage: bench/results_table.py RESULTS.json
@@ -12,7 +13,8 @@ Usage: bench/results_table.py RESULTS.json
 import json
 import sys
 
-STORES = ["sessionwheel", "multimap", "lazy_heap", "indexed_heap"]
+STORES = ["sessionwheel", "multimap", "lazy_heap", "indexed_heap", "limit"]
+BASELINES = ["multimap", "lazy_heap", "indexed_heap"]
 # (label, benchmark prefix, how to read a result)
 ROWS = [
     ("create (1M, with TTL)", "create/", "rate"),
@@ -25,6 +27,7 @@ ROWS = [
     ("80/20 fetch/interaction, 1 thread", "mix_80_20/{}/real_time/threads:1", "rate"),
     ("80/20 fetch/interaction, 2 threads", "mix_80_20/{}/real_time/threads:2", "rate"),
     ("1M due in one tick, one advance", "expire_same_tick/{}/1000000", "ms"),
+    ("1M due in one tick, from creation (cold)", "expire_same_tick_cold/{}/1000000", "ms"),
     ("1M, TTLs over 60 s, ticking through", "expire_spread/", "ms"),
     ("bytes per live Session (1M)", "create/", "bytes"),
 ]
@@ -70,21 +73,30 @@ def show(v, kind):
     return f"{v:.1f} ms"
 
 
+def ratio(engine, other, kind):
+    """sessionwheel against `other`: above 1x, sessionwheel is ahead."""
+    if not engine or not other:
+        return "-"
+    # Rates: higher is better; times and bytes: lower is better.
+    return f"{(engine / other) if kind == 'rate' else (other / engine):.2f}x"
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     results = medians(sys.argv[1])
-    print("| workload | " + " | ".join(STORES) + " | vs best baseline |")
-    print("|---" * (len(STORES) + 2) + "|")
+    print("| workload | " + " | ".join(STORES) + " | vs best baseline | vs limit |")
+    print("|---" * (len(STORES) + 3) + "|")
     for label, pattern, kind in ROWS:
-        vals = [value(find(results, pattern, s), kind) for s in STORES]
-        base = [v for v in vals[1:] if v is not None]
-        ratio = "-"
-        if vals[0] and base:
-            # Rates: higher is better; times and bytes: lower is better.
+        vals = dict((s, value(find(results, pattern, s), kind)) for s in STORES)
+        base = [vals[s] for s in BASELINES if vals[s] is not None]
+        best = None
+        if base:
             best = max(base) if kind == "rate" else min(base)
-            ratio = f"{(vals[0] / best) if kind == 'rate' else (best / vals[0]):.2f}x"
-        print(f"| {label} | " + " | ".join(show(v, kind) for v in vals) + f" | {ratio} |")
+        cells = [show(vals[s], kind) for s in STORES]
+        cells += [ratio(vals["sessionwheel"], best, kind),
+                  ratio(vals["sessionwheel"], vals["limit"], kind)]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     # Not per store: its name has no "/<store>" part.
     latency = find(results, "memory_latency", "")
     if latency is not None and "ns_per_load" in latency:

@@ -12,9 +12,13 @@ std::string_view StoreName(StoreKind kind) {
       return "lazy_heap";
     case StoreKind::kIndexedHeap:
       return "indexed_heap";
+    case StoreKind::kLimit:
+      return "limit";
   }
   return "";
 }
+
+bool SingleThreaded(StoreKind kind) { return kind == StoreKind::kLimit; }
 
 std::unique_ptr<ExpiryStoreUnderTest> OpenStore(StoreKind kind,
                                                 const StoreConfig& config) {
@@ -27,6 +31,8 @@ std::unique_ptr<ExpiryStoreUnderTest> OpenStore(StoreKind kind,
       return OpenLazyHeapBaseline(config);
     case StoreKind::kIndexedHeap:
       return OpenIndexedHeapBaseline(config);
+    case StoreKind::kLimit:
+      return OpenLimitBaseline(config);
   }
   return nullptr;
 }

@@ -18,6 +18,12 @@
 //                 lazy deletion
 //   indexed_heap  (c) one std::mutex; absl::flat_hash_map by SID and by name;
 //                 an indexed 4-ary heap with position tracking
+//   limit         (d) the no-concurrency limit, a reference rather than a
+//                 rival: no locks, fixed-size records in one vector, the
+//                 record's slot in its SID, a table of 32-bit handles by
+//                 name, a 1 ms timer wheel of handles (baseline_limit.cc).
+//                 Single-threaded: the two-thread workloads and the expiry
+//                 thread skip it (see SingleThreaded)
 //
 // Example:
 //
@@ -45,18 +51,26 @@
 
 namespace sessionwheel::bench {
 
-enum class StoreKind { kSessionwheel, kMultimap, kLazyHeap, kIndexedHeap };
-
-inline constexpr StoreKind kAllStores[] = {
-    StoreKind::kSessionwheel,
-    StoreKind::kMultimap,
-    StoreKind::kLazyHeap,
-    StoreKind::kIndexedHeap,
+enum class StoreKind {
+  kSessionwheel,
+  kMultimap,
+  kLazyHeap,
+  kIndexedHeap,
+  kLimit,
 };
 
-// "sessionwheel", "multimap", "lazy_heap", "indexed_heap": the second part of
-// every benchmark's name.
+inline constexpr StoreKind kAllStores[] = {
+    StoreKind::kSessionwheel, StoreKind::kMultimap, StoreKind::kLazyHeap,
+    StoreKind::kIndexedHeap,  StoreKind::kLimit,
+};
+
+// "sessionwheel", "multimap", "lazy_heap", "indexed_heap", "limit": the
+// second part of every benchmark's name.
 std::string_view StoreName(StoreKind kind);
+
+// True for a store that must only be called from one thread and cannot run
+// background_expiry (limit): workloads with two threads leave it out.
+bool SingleThreaded(StoreKind kind);
 
 struct StoreConfig {
   // Where time comes from; required, not owned. A ManualClock for workloads
@@ -82,7 +96,8 @@ struct StoreConfig {
   bool free_on_expiry = false;
 };
 
-// A thread-safe store of one Service's Sessions, expiring them by ttl.
+// A store of one Service's Sessions, expiring them by ttl; thread-safe unless
+// SingleThreaded says otherwise.
 class ExpiryStoreUnderTest {
  public:
   virtual ~ExpiryStoreUnderTest() = default;
@@ -125,6 +140,8 @@ std::unique_ptr<ExpiryStoreUnderTest> OpenMultimapBaseline(
 std::unique_ptr<ExpiryStoreUnderTest> OpenLazyHeapBaseline(
     const StoreConfig& config);
 std::unique_ptr<ExpiryStoreUnderTest> OpenIndexedHeapBaseline(
+    const StoreConfig& config);
+std::unique_ptr<ExpiryStoreUnderTest> OpenLimitBaseline(
     const StoreConfig& config);
 
 }  // namespace sessionwheel::bench

@@ -1,6 +1,7 @@
 // A console reporter that adds a summary after Google Benchmark's own table:
 // each workload a row, the stores side by side, and sessionwheel's standing
-// against the best baseline on the same workload.
+// against the best baseline on the same workload and against the
+// no-concurrency limit ("limit", a reference rather than a baseline).
 //
 // Benchmarks are named "<workload>/<store>" (see store_under_test.h), so the
 // reporter needs no other knowledge of them. The one exception,
