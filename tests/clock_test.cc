@@ -184,11 +184,40 @@ TEST(ErrorsTest, NoCodeWithoutPayload) {
   EXPECT_EQ(ProxyErrorCode(absl::InternalError("plain")), std::nullopt);
 }
 
-TEST(ErrorsTest, InvalidParameterMessage) {
+// The store's own words, with the parameter's name as data; the REST wording
+// is the fake's (proxy_fake_test).
+TEST(ErrorsTest, InvalidParameterNamesTheParameter) {
   absl::Status s = InvalidParameter("Ttl", "Must be a non-negative integer.");
   EXPECT_TRUE(absl::IsInvalidArgument(s));
-  EXPECT_EQ(s.message(), "'Ttl' is invalid. Must be a non-negative integer.");
+  EXPECT_EQ(s.message(), "Ttl: Must be a non-negative integer.");
   EXPECT_EQ(ProxyErrorCode(s), kErrorInvalidParameter);
+  EXPECT_EQ(InvalidParameterName(s), "Ttl");
+  absl::optional<absl::Cord> payload = s.GetPayload(absl::string_view(
+      kInvalidParameterPayload.data(), kInvalidParameterPayload.size()));
+  ASSERT_TRUE(payload.has_value());
+  EXPECT_EQ(std::string(*payload), "Ttl");
+}
+
+TEST(ErrorsTest, InvalidParameterTakesAnotherCanonicalCode) {
+  absl::Status s =
+      InvalidParameter("Sid", "It is taken.", absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(absl::IsAlreadyExists(s));
+  EXPECT_EQ(s.message(), "Sid: It is taken.");
+  EXPECT_EQ(ProxyErrorCode(s), kErrorInvalidParameter);
+  EXPECT_EQ(InvalidParameterName(s), "Sid");
+}
+
+TEST(ErrorsTest, NoParameterNameWithoutPayload) {
+  EXPECT_EQ(InvalidParameterName(absl::OkStatus()), std::nullopt);
+  EXPECT_EQ(InvalidParameterName(absl::InvalidArgumentError("Ttl: bad")),
+            std::nullopt);
+  // An 80701 made without InvalidParameter names nothing.
+  EXPECT_EQ(InvalidParameterName(ProxyError(absl::StatusCode::kInvalidArgument,
+                                            kErrorInvalidParameter, "Ttl: x")),
+            std::nullopt);
+  EXPECT_EQ(InvalidParameterName(ProxyError(absl::StatusCode::kNotFound,
+                                            kErrorNotFound, "gone")),
+            std::nullopt);
 }
 
 TEST(EnumsTest, StatusNamesRoundTrip) {

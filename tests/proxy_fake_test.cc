@@ -1864,6 +1864,41 @@ TEST(ProxyFakeLimitsTest, AParameterOverMaxParamBytesIs80701NamingIt) {
   EXPECT_EQ(fake.store().Stats().sessions, 1);
 }
 
+// The store says which parameter is invalid and why ("PageSize: <why>", the
+// name as data); the fake answers in the API's words.
+TEST_F(ProxyFakeTest, TheStores80701IsWordedAsTheApiWordsIt) {
+  ListParams params;
+  params.page_size = 0;
+  const absl::Status core = fake_.store().ListServices(params).status();
+  ASSERT_TRUE(testing_util::IsInvalidParameter(core, "PageSize"));
+  EXPECT_EQ(core.message(), "PageSize: It must be between 1 and 1000.");
+  Response r = Call("GET", "/v1/Services?PageSize=0");
+  ASSERT_TRUE(IsInvalidParameter(r, "PageSize")) << Brief(r);
+  EXPECT_EQ(Message(r),
+            "'PageSize' is invalid. It must be between 1 and 1000.");
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Ttl=-1",
+       "'Ttl' is invalid. It must be a whole number of seconds from 0 to "
+       "253402300799."},
+      {"DateExpiry=2000-01-01T00%3A00%3A00Z",
+       "'DateExpiry' is invalid. It must be in the future."},
+      {Cat("UniqueName=", Repeat("n", 192)),
+       "'UniqueName' is invalid. It must be 191 characters or fewer."},
+  };
+  for (const auto& [body, message] : cases) {
+    SCOPED_TRACE(body.substr(0, 40));
+    Response created = Call("POST", SessionsPath(ks_), body);
+    ASSERT_TRUE(IsError(created, 400, 80701)) << Brief(created);
+    EXPECT_EQ(Message(created), message);
+  }
+  Response service =
+      Call("POST", "/v1/Services", Cat("UniqueName=", Repeat("s", 192)));
+  ASSERT_TRUE(IsError(service, 400, 80701)) << Brief(service);
+  EXPECT_EQ(Message(service),
+            "'UniqueName' is invalid. It must be 191 characters or fewer.");
+}
+
 TEST_F(ProxyFakeTest, DeeplyNestedJsonInParticipantsIs80701) {
   // Within the default 16 KiB a value: 8000 levels of arrays, and 2700
   // levels of objects inside a field. The JSON parser is not recursive,

@@ -144,9 +144,8 @@ TEST_F(StoreServiceTest, CreateWithSidOfAnotherKindIs80701) {
        {Sid(), Sid("ks", hi, lo), Sid("KC", hi, lo), Sid("KP", hi, lo),
         Sid("AC", hi, lo), Sid("KC", ks_.hi(), ks_.lo())}) {
     SCOPED_TRACE(sid);
-    EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "configured"),
-                             absl::StatusCode::kInvalidArgument,
-                             kErrorInvalidParameter));
+    EXPECT_TRUE(
+        IsInvalidParameter(CreateServiceWithSid(sid, "configured"), "Sid"));
   }
   EXPECT_EQ(store_->Stats().services, 1);
 }
@@ -155,9 +154,12 @@ TEST_F(StoreServiceTest, CreateWithTakenSidIsRefused) {
   const std::string text = "KS0123456789abcdef0123456789abcdef";
   const Sid sid = MustParse(text);
   ASSERT_TRUE(CreateServiceWithSid(sid, "first").ok());
-  EXPECT_TRUE(IsProxyError(CreateServiceWithSid(sid, "second"),
-                           absl::StatusCode::kAlreadyExists,
+  const absl::StatusOr<Service> second = CreateServiceWithSid(sid, "second");
+  EXPECT_TRUE(IsProxyError(second, absl::StatusCode::kAlreadyExists,
                            kErrorInvalidParameter));
+  // An 80701 still, so it names the parameter in the store's own words.
+  EXPECT_EQ(InvalidParameterName(second.status()), "Sid");
+  EXPECT_EQ(second.status().message(), "Sid: A Service with this SID exists.");
   // The same SID spelt in upper case is the same SID.
   EXPECT_TRUE(
       IsProxyError(CreateServiceWithSid(MustParse(UpperHex(text)), "third"),

@@ -109,17 +109,27 @@ template <typename T>
   return IsProxyError(result.status(), code, proxy_code);
 }
 
-// InvalidArgument/80701 whose message starts "'<param>' is invalid.".
+// InvalidArgument/80701 that names `param` as the invalid parameter, with
+// the message "<param>: <why>". (The fake words it as the REST API does:
+// proxy_fake_test.)
 inline ::testing::AssertionResult IsInvalidParameter(const absl::Status& status,
                                                      std::string_view param) {
   ::testing::AssertionResult result = IsProxyError(
       status, absl::StatusCode::kInvalidArgument, kErrorInvalidParameter);
   if (!result) return result;
-  std::string prefix = absl::StrCat("'", std::string(param), "' is invalid.");
-  if (!absl::StartsWith(status.message(), prefix)) {
+  const std::optional<std::string> name = InvalidParameterName(status);
+  if (name != param) {
     return ::testing::AssertionFailure()
-           << "message \"" << status.message() << "\" does not start with \""
-           << prefix << "\"";
+           << "expected parameter \"" << param << "\", got "
+           << (name ? absl::StrCat("\"", *name, "\"") : "none") << " in "
+           << status;
+  }
+  const std::string prefix = absl::StrCat(std::string(param), ": ");
+  if (!absl::StartsWith(status.message(), prefix) ||
+      status.message().size() == prefix.size()) {
+    return ::testing::AssertionFailure()
+           << "message \"" << status.message() << "\" is not \"" << prefix
+           << "<why>\"";
   }
   return ::testing::AssertionSuccess();
 }

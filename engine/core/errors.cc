@@ -34,12 +34,22 @@ std::optional<int> ProxyErrorCode(const absl::Status& status) {
   return code;
 }
 
-absl::Status InvalidParameter(std::string_view param, std::string_view why) {
+absl::Status InvalidParameter(std::string_view param, std::string_view why,
+                              absl::StatusCode code) {
   std::string message;
-  message.reserve(param.size() + why.size() + 16);
-  message.append("'").append(param).append("' is invalid. ").append(why);
-  return ProxyError(absl::StatusCode::kInvalidArgument, kErrorInvalidParameter,
-                    message);
+  message.reserve(param.size() + why.size() + 2);
+  message.append(param).append(": ").append(why);
+  absl::Status status = ProxyError(code, kErrorInvalidParameter, message);
+  status.SetPayload(ToAbsl(kInvalidParameterPayload),
+                    absl::Cord(ToAbsl(param)));
+  return status;
+}
+
+std::optional<std::string> InvalidParameterName(const absl::Status& status) {
+  absl::optional<absl::Cord> payload =
+      status.GetPayload(ToAbsl(kInvalidParameterPayload));
+  if (!payload) return std::nullopt;
+  return std::string(*payload);
 }
 
 }  // namespace sessionwheel

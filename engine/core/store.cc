@@ -153,9 +153,8 @@ class StoreImpl final : public SessionStore,
     if (chosen) {
       sid = *chosen;
       if (services_.contains(sid)) {
-        return ProxyError(absl::StatusCode::kAlreadyExists,
-                          kErrorInvalidParameter,
-                          "'Sid' is invalid. A Service with this SID exists.");
+        return InvalidParameter("Sid", "A Service with this SID exists.",
+                                absl::StatusCode::kAlreadyExists);
       }
     } else {
       do {

@@ -3,8 +3,10 @@
 // A request is taken apart in three steps: the target into a route (which
 // resource, which SIDs), the form or query into typed parameters (80701 for
 // one that does not parse), and the store's answer into JSON. Every refusal
-// of the store carries its Proxy error code, so this file only maps codes
-// to HTTP statuses.
+// of the store carries its Proxy error code in the store's own words; this
+// file maps codes to HTTP statuses and words a refusal as the API does where
+// the store's words differ (a 20404 names the request's path, an 80701 reads
+// "'<Param>' is invalid. <why>").
 
 #include "sessionwheel/proxy_fake.h"
 
@@ -65,12 +67,30 @@ Response ErrorResponse(int code, std::string_view message) {
   return Response{http, Dump(internal::ErrorToJson(code, message, http))};
 }
 
+std::string InvalidMessage(std::string_view param, std::string_view why) {
+  return Cat("'", param, "' is invalid. ", why);
+}
+
+Failure Invalid(std::string_view param, std::string_view why) {
+  return Failure{kErrorInvalidParameter, InvalidMessage(param, why)};
+}
+
+// The store's refusal with its code; an 80701, which the store words as
+// "<Param>: <why>" with the name as data, in the API's words.
 Response ErrorResponse(const absl::Status& status) {
   std::optional<int> code = ProxyErrorCode(status);
   if (code.has_value()) {
-    const absl::string_view message = status.message();
-    return ErrorResponse(*code,
-                         std::string_view(message.data(), message.size()));
+    const absl::string_view absl_message = status.message();
+    std::string_view message(absl_message.data(), absl_message.size());
+    const std::optional<std::string> param = InvalidParameterName(status);
+    if (*code == kErrorInvalidParameter && param.has_value()) {
+      const std::string prefix = Cat(*param, ": ");
+      if (message.substr(0, prefix.size()) == prefix) {
+        message.remove_prefix(prefix.size());
+      }
+      return ErrorResponse(*code, InvalidMessage(*param, message));
+    }
+    return ErrorResponse(*code, message);
   }
   // A refusal without a Proxy code is the engine's own (a bad option);
   // answer it as the API answers a failure on its side.
@@ -79,7 +99,8 @@ Response ErrorResponse(const absl::Status& status) {
 }
 
 // The store's refusal as the API words it: a 20404 names the REST
-// `resource` that was not found; every other refusal keeps its message.
+// `resource` that was not found; every other refusal is worded as by
+// `ErrorResponse`.
 Response StoreErrorResponse(const absl::Status& status,
                             std::string_view resource);
 
@@ -114,11 +135,6 @@ Response MethodNotAllowed() {
 
 Response Json200(int status, const Json& json) {
   return Response{status, Dump(json)};
-}
-
-Failure Invalid(std::string_view param, std::string_view why) {
-  return Failure{kErrorInvalidParameter,
-                 Cat("'", param, "' is invalid. ", why)};
 }
 
 // Parses a whole decimal integer ("-1" included; "1.5", " 1", "" not).

@@ -4,7 +4,10 @@
 // canonical code (NotFound, AlreadyExists, InvalidArgument,
 // FailedPrecondition, ResourceExhausted) and, as a payload, the numeric Proxy
 // error code the real service would answer with. The fake (and any host) reads
-// it back with `ProxyErrorCode`.
+// it back with `ProxyErrorCode`. The messages are the store's own words; how
+// the Proxy API words a refusal is the fake's business. An invalid parameter
+// (80701) also carries the parameter's name, read with
+// `InvalidParameterName`.
 //
 // Example:
 //
@@ -12,11 +15,16 @@
 //   if (absl::IsNotFound(s.status())) {
 //     assert(ProxyErrorCode(s.status()) == kErrorNotFound);  // 20404
 //   }
+//
+//   absl::Status bad = InvalidParameter("Ttl", "It must not be negative.");
+//   // bad.message() is "Ttl: It must not be negative."
+//   assert(InvalidParameterName(bad) == "Ttl");
 
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_ERRORS_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_ERRORS_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -39,6 +47,10 @@ inline constexpr int kErrorInvalidParameter = 80701;
 inline constexpr std::string_view kProxyErrorPayload =
     "type.sessionwheel.dev/proxy-error-code";
 
+// The payload type URL under which an 80701 stores the parameter's name.
+inline constexpr std::string_view kInvalidParameterPayload =
+    "type.sessionwheel.dev/invalid-parameter";
+
 // Returns a status with `code`, `message` and the Proxy `proxy_code` attached.
 absl::Status ProxyError(absl::StatusCode code, int proxy_code,
                         std::string_view message);
@@ -47,9 +59,19 @@ absl::Status ProxyError(absl::StatusCode code, int proxy_code,
 // status that carries none.
 std::optional<int> ProxyErrorCode(const absl::Status& status);
 
-// Returns InvalidArgument with code 80701 and the API's message
-// "'<param>' is invalid. <why>".
-absl::Status InvalidParameter(std::string_view param, std::string_view why);
+// Returns a status with code 80701 saying that parameter `param` is invalid
+// and `why`: the message is exactly "<param>: <why>" and `param` is carried
+// as data, read back with `InvalidParameterName`. The canonical code is
+// `code`: InvalidArgument, or AlreadyExists for a well-formed value that is
+// taken. (The fake answers it in the API's words, "'<param>' is invalid.
+// <why>".)
+absl::Status InvalidParameter(
+    std::string_view param, std::string_view why,
+    absl::StatusCode code = absl::StatusCode::kInvalidArgument);
+
+// Returns the name of the invalid parameter carried by `status` (one made by
+// `InvalidParameter`), or nullopt for OK or a status that carries none.
+std::optional<std::string> InvalidParameterName(const absl::Status& status);
 
 }  // namespace sessionwheel
 
