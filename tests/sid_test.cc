@@ -4,6 +4,7 @@
 #include <bitset>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -584,6 +585,38 @@ TEST(SidTest, UsableInAbslHashContainers) {
 
   EXPECT_TRUE(absl::VerifyTypeImplementsAbslHashCorrectly(
       {Sid(), kc, ks, Sid("KC", kHi, 0), Sid("KC", 0, kLo), Sid("AC", 0, 0)}));
+}
+
+// HandleCodec hides a slab handle in a Session SID's 56 bits below the
+// shard byte (engine/core/shard.h).
+TEST(HandleCodecTest, DecodesEveryHandleItEncodesWhateverTheSaltAndTopByte) {
+  const internal::HandleCodec codec(7);
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t handle = static_cast<uint32_t>(rng());
+    const uint64_t bits = codec.Encode(handle, rng());
+    ASSERT_EQ(bits & ~internal::HandleCodec::kMask, 0u);
+    ASSERT_EQ(codec.Decode(bits), handle);
+    ASSERT_EQ(codec.Decode(bits | uint64_t{0xab} << 56), handle);
+  }
+  for (uint32_t handle : {0u, 1u, 0xffffffffu}) {
+    EXPECT_EQ(codec.Decode(codec.Encode(handle, 0)), handle);
+  }
+}
+
+TEST(HandleCodecTest, IsABijectionThatDependsOnItsKey) {
+  const internal::HandleCodec a(7), b(8);
+  absl::flat_hash_set<uint64_t> seen;
+  int same = 0;
+  for (uint32_t handle = 0; handle < 20000; ++handle) {
+    // Handles in a row, with the same salt, look unrelated, and never
+    // collide.
+    EXPECT_TRUE(seen.insert(a.Encode(handle, 12345)).second) << handle;
+    same += a.Encode(handle, 12345) == b.Encode(handle, 12345);
+  }
+  EXPECT_EQ(same, 0);
+  // Another key reads another handle from the same bits.
+  EXPECT_NE(b.Decode(a.Encode(42, 9)), 42u);
 }
 
 }  // namespace

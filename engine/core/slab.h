@@ -80,11 +80,6 @@ class Slab {
   // The object at a live handle.
   T* Get(uint32_t handle) { return Slot(handle); }
 
-  // Asks for the object's first cache line without waiting for it.
-  void Prefetch(uint32_t handle) const {
-    if (handle < live_.size()) __builtin_prefetch(Slot(handle));
-  }
-
   size_t size() const { return count_; }
 
   // Calls fn(handle, T*) for every live object, in handle order.
