@@ -206,12 +206,14 @@ void Shard::CaptureSessions(std::vector<SessionImage>* out) {
 
 SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,
                                           uint32_t max_handle) {
-  uint32_t handle = context_->handles->Decode(sid.hi);
-  if (!records_.AllocateAt(handle, max_handle)) {
+  const uint32_t carried = context_->handles->Decode(sid.hi);
+  uint32_t handle = carried;
+  if (!records_.AllocateAt(carried, max_handle)) {
     // Minted by another store, or its handle is taken: found by SID through
-    // the foreign table instead.
+    // the foreign table instead (unless the slab happens to hand out the
+    // very handle the SID carries).
     handle = records_.Allocate();
-    foreign_.emplace(sid, handle);
+    if (handle != carried) foreign_.emplace(sid, handle);
   }
   SessionRecord* rec = records_.Get(handle);
   rec->handle = handle;
