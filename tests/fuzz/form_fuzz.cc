@@ -1,5 +1,5 @@
-// Fuzzes the form decoder (engine/fake/form.h) with the whole input as a form body
-// or query string. Beyond not crashing, it checks:
+// Fuzzes the form decoder (engine/fake/form.h) with the whole input as a form
+// body or query string. Beyond not crashing, it checks:
 //
 // - decoding is deterministic;
 // - each field comes from one non-empty '&'-separated piece of the text, in

@@ -1,5 +1,5 @@
-// Fuzzes ISO 8601 parsing and formatting (engine/util/iso_time.h). The whole input
-// is parsed as a date-time; when the parse succeeds it checks:
+// Fuzzes ISO 8601 parsing and formatting (engine/util/iso_time.h). The whole
+// input is parsed as a date-time; when the parse succeeds it checks:
 //
 // - the instant lies within a day of years 0000-9999 (the fields are range
 //   checked; only an offset or a leap second can carry it over the edge);

@@ -1,5 +1,5 @@
-// Fuzzes page tokens (engine/core/page_token.h). The first byte picks one of two
-// modes and the scope (the Services list's zero scope, or 16 input bytes):
+// Fuzzes page tokens (engine/core/page_token.h). The first byte picks one of
+// two modes and the scope (the Services list's zero scope, or 16 input bytes):
 //
 // - text: the rest of the input is a token. Decoding never crashes, and a
 //   token that decodes re-encodes to exactly the same text (the header's
