@@ -498,6 +498,11 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   records_.Free(rec->handle);  // Frees rec: keep this last.
 }
 
+void Shard::PrefetchUnlocked(const Sid128& sid) const {
+  records_.PrefetchUnlocked(context_->handles->Decode(sid.hi),
+                            sizeof(SessionRecord));
+}
+
 SessionRecord* Shard::LookUpLocked(const Sid128& sid) {
   const uint32_t handle = context_->handles->Decode(sid.hi);
   if (records_.IsLive(handle)) {
@@ -617,6 +622,7 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
 
 absl::Status Shard::FetchBySid(const Sid128& service, const Sid128& sid,
                                Session* out) {
+  PrefetchUnlocked(sid);
   MutexLock l(&mu_);
   SessionRecord* rec = FindLocked(service, sid, NowMs());
   if (rec == nullptr) return absl::NotFoundError("");
@@ -640,6 +646,7 @@ absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
 
 absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
                            const UpdateSessionParams& params, Session* out) {
+  PrefetchUnlocked(sid);
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -709,6 +716,7 @@ absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
 }
 
 absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
+  PrefetchUnlocked(sid);
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -719,6 +727,7 @@ absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
 
 absl::Status Shard::RecordInteraction(const Sid128& service,
                                       const Sid128& sid) {
+  PrefetchUnlocked(sid);
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
@@ -735,6 +744,7 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
 
 absl::Status Shard::End(const Sid128& service, const Sid128& sid,
                         SessionStatus status, std::string_view reason) {
+  PrefetchUnlocked(sid);
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);

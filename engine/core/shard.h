@@ -369,6 +369,10 @@ class Shard {
   uint64_t TickAtOrAfter(int64_t ms) const;
   uint64_t TickAtOrBefore(int64_t ms) const;
 
+  // Starts the cache miss of the record a SID carries, before the caller
+  // takes the lock (Slab::PrefetchUnlocked): the lock's fence would
+  // otherwise keep the miss from starting until the lock is held.
+  void PrefetchUnlocked(const Sid128& sid) const ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // The record with this SID, or null: the slab at the handle the SID
   // carries, else the foreign SIDs (restored ones that carry no handle of
   // this store).

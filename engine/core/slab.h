@@ -18,11 +18,14 @@
 //   slab.Get(h)->field = 1;
 //   slab.Free(h);                   // destroyed; h may come back next
 //
-// Not thread-safe: the shard's lock guards it.
+// Not thread-safe: the shard's lock guards it, but for PrefetchUnlocked(),
+// which any thread may call at any time: it reads a directory of chunks
+// that only grows, through atomics, and touches no object.
 
 #ifndef SESSIONWHEEL_ENGINE_CORE_SLAB_H_
 #define SESSIONWHEEL_ENGINE_CORE_SLAB_H_
 
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +76,23 @@ class Slab {
     free_.push_back(handle);
   }
 
+  // Asks for the first cache lines of the object at `handle`, if the slab
+  // has reached that far, without the lock: a caller starts the miss before
+  // it takes the lock that serialises its access. The object may be freed
+  // or reused meanwhile; a prefetch does not care.
+  void PrefetchUnlocked(uint32_t handle, size_t bytes) const {
+    const Directory* dir = directory_.load(std::memory_order_acquire);
+    const size_t chunk = handle >> kChunkBits;
+    if (dir == nullptr || chunk >= dir->capacity) return;
+    const Cell* cells = dir->chunks[chunk].load(std::memory_order_acquire);
+    if (cells == nullptr) return;
+    const char* p =
+        reinterpret_cast<const char*>(&cells[handle & (kChunkSize - 1)]);
+    for (size_t offset = 0; offset < bytes; offset += 64) {
+      __builtin_prefetch(p + offset);
+    }
+  }
+
   bool IsLive(uint32_t handle) const {
     return handle < live_.size() && live_[handle];
   }
@@ -104,10 +124,37 @@ class Slab {
   void Grow(uint32_t n) {
     while (chunks_.size() * kChunkSize < n) {
       chunks_.push_back(std::make_unique<Cell[]>(kChunkSize));
+      Publish(chunks_.size() - 1);
     }
     const uint32_t old = static_cast<uint32_t>(live_.size());
     live_.resize(n, false);
     for (uint32_t h = n; h-- > old;) free_.push_back(h);
+  }
+
+  // The chunks as PrefetchUnlocked reads them: a directory that is only
+  // ever replaced by a larger copy (the old ones stay until the slab goes,
+  // as a reader may still hold one), its slots set once.
+  struct Directory {
+    explicit Directory(size_t n)
+        : capacity(n), chunks(std::make_unique<std::atomic<Cell*>[]>(n)) {}
+    const size_t capacity;
+    const std::unique_ptr<std::atomic<Cell*>[]> chunks;
+  };
+
+  // Makes chunks_[i] visible to PrefetchUnlocked.
+  void Publish(size_t i) {
+    Directory* dir = directory_.load(std::memory_order_relaxed);
+    if (dir == nullptr || i >= dir->capacity) {
+      auto bigger = std::make_unique<Directory>(
+          dir == nullptr ? size_t{64} : 2 * dir->capacity);
+      for (size_t c = 0; c < i; ++c) {
+        bigger->chunks[c].store(chunks_[c].get(), std::memory_order_relaxed);
+      }
+      dir = bigger.get();
+      directories_.push_back(std::move(bigger));
+    }
+    dir->chunks[i].store(chunks_[i].get(), std::memory_order_release);
+    directory_.store(dir, std::memory_order_release);
   }
 
   void Construct(uint32_t h) {
@@ -123,6 +170,8 @@ class Slab {
   }
 
   std::vector<std::unique_ptr<Cell[]>> chunks_;
+  std::vector<std::unique_ptr<Directory>> directories_;  // The newest last.
+  std::atomic<Directory*> directory_{nullptr};
   std::vector<bool> live_;
   // Free handles, the next at the back. May also hold handles that
   // AllocateAt has taken since: Allocate skips those.
