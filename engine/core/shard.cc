@@ -165,16 +165,14 @@ void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
   tail_.store(node, std::memory_order_release);
 }
 
-void ListenerList::Deliver(const SessionEvent* events, size_t count) const {
+void ListenerList::Deliver(const SessionEvent& event) const {
   // The tail is published after its link, so it is reachable from the head.
   const Node* const last = tail_.load(std::memory_order_acquire);
   if (last == nullptr) return;
-  for (size_t i = 0; i < count; ++i) {
-    for (const Node* n = head_.load(std::memory_order_acquire);;
-         n = n->next.load(std::memory_order_acquire)) {
-      n->listener->OnEvent(events[i]);
-      if (n == last) break;
-    }
+  for (const Node* n = head_.load(std::memory_order_acquire);;
+       n = n->next.load(std::memory_order_acquire)) {
+    n->listener->OnEvent(event);
+    if (n == last) break;
   }
 }
 
@@ -389,7 +387,7 @@ void Shard::DrainEvents() {
     SessionEvent event;
     for (const QueuedEvent& q : batch_) {
       BuildEvent(q, batch_text_, &event);
-      context_->listeners->Deliver(&event, 1);
+      context_->listeners->Deliver(event);
     }
     batch_.clear();
     batch_text_.clear();

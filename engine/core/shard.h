@@ -216,8 +216,8 @@ class ListenerList {
   bool empty() const {
     return head_.load(std::memory_order_acquire) == nullptr;
   }
-  // Calls every listener with each event of `events`, in order.
-  void Deliver(const SessionEvent* events, size_t count) const;
+  // Calls every listener with `event`.
+  void Deliver(const SessionEvent& event) const;
 
  private:
   struct Node {
