@@ -443,6 +443,67 @@ TEST_P(StoreListShardsTest, SkewedShardsStillListEverySessionInOrder) {
   }
 }
 
+// A list purges what it passes whose retention has run out. A shard keeps
+// a Service's creation order as an array with holes, squeezed out when they
+// outnumber the live cells (engine/core/creation_order.h), which moves the
+// cells under a walk in progress: the walk must find its place again, and
+// so must a token whose Session is gone.
+TEST_P(StoreListShardsTest, PurgesDuringAWalkDoNotLoseItsPlace) {
+  const Sid other = NewService("other");
+  // In each Service, 1000 Sessions; every tenth lasts, the rest expire.
+  std::vector<Sid> lasting_main;
+  std::vector<Sid> lasting_other;
+  std::set<Sid> all_lasting;
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 2 == 0) clock_.Advance(absl::Milliseconds(1));
+    CreateSessionParams params;
+    if (i % 10 != 0) params.ttl = 60;
+    const Sid a = Create(ks_, params).sid;
+    const Sid b = Create(other, params).sid;
+    if (i % 10 == 0) {
+      lasting_main.insert(lasting_main.begin(), a);
+      lasting_other.insert(lasting_other.begin(), b);
+      all_lasting.insert(b);
+    }
+  }
+  // Tokens taken before anything is due.
+  ListParams params;
+  params.page_size = 7;
+  std::vector<SessionPage> before;
+  for (int guard = 0; guard < 1000; ++guard) {
+    absl::StatusOr<SessionPage> page = store_->ListSessions(other, params);
+    ASSERT_TRUE(page.ok()) << page.status();
+    before.push_back(*page);
+    if (page->next_page_token.empty()) break;
+    params.page_token = page->next_page_token;
+  }
+  // Past the TTLs and the retention: each list purges what it passes.
+  clock_.Advance(absl::Seconds(60) + absl::Hours(24 * 90));
+  EXPECT_EQ(Flatten(WalkForward(7)), lasting_main);
+  ExpectInvariants();
+
+  // Back from the last page's old token, whose Session is gone: every
+  // lasting Session newer than it, newest first.
+  std::vector<Sid> expected;
+  for (size_t p = 0; p + 1 < before.size(); ++p) {
+    for (const Session& s : before[p].sessions) {
+      if (all_lasting.count(s.sid) != 0) expected.push_back(s.sid);
+    }
+  }
+  std::vector<Sid> backward;
+  params.page_token = before.back().previous_page_token;
+  for (int guard = 0; !params.page_token.empty() && guard < 1000; ++guard) {
+    absl::StatusOr<SessionPage> page = store_->ListSessions(other, params);
+    ASSERT_TRUE(page.ok()) << page.status();
+    const std::vector<Sid> sids = Sids(*page);
+    backward.insert(backward.begin(), sids.begin(), sids.end());
+    params.page_token = page->previous_page_token;
+  }
+  EXPECT_EQ(backward, expected);
+  ExpectInvariants();
+  EXPECT_EQ(expected.size() + 1, lasting_other.size());  // Not all, nor none.
+}
+
 INSTANTIATE_TEST_SUITE_P(Shards, StoreListShardsTest,
                          ::testing::Values(1, 2, 16, 256));
 

@@ -179,7 +179,9 @@ void ListenerList::Deliver(const SessionEvent& event) const {
 // Shard
 // -----------------------------------------------------------------------------
 
-Shard::Shard(const ShardContext* context) : context_(context) {}
+Shard::Shard(const ShardContext* context)
+    : context_(context),
+      names_(0, RecordByName{&records_}, RecordByName{&records_}) {}
 
 Shard::~Shard() {
   // Records own their wheel entries; the wheel holds only links into them.
@@ -484,16 +486,31 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   context_->quota->Release();
   rec->service->quota->Release();
   wheel_.Cancel(rec);
+  const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
-    names_.erase(rec);
+    names_.erase(handle);
     --stats_.named;
   }
-  rec->service->by_seq.erase(rec->seq);
+  rec->service->order.Remove(rec->order_pos,
+                             [this](uint32_t moved, uint32_t pos) {
+                               mu_.AssertHeld();
+                               records_.Get(moved)->order_pos = pos;
+                             });
   --stats_.by_status[static_cast<int>(rec->status)];
-  if (context_->handles->Decode(rec->sid.hi) != rec->handle) {
+  if (context_->handles->Decode(rec->sid.hi) != handle) {
     foreign_.erase(rec->sid);
   }
-  records_.Free(rec->handle);  // Frees rec: keep this last.
+  records_.Free(handle);  // Frees rec: keep this last.
+}
+
+uint32_t Shard::HandleOfLocked(const SessionRecord* rec) {
+  const uint32_t carried = context_->handles->Decode(rec->sid.hi);
+  if (records_.IsLive(carried) && records_.Get(carried) == rec) return carried;
+  return foreign_.at(rec->sid);
+}
+
+void Shard::AppendToOrderLocked(SessionRecord* rec, uint32_t handle) {
+  rec->order_pos = rec->service->order.Append(handle);
 }
 
 void Shard::PrefetchUnlocked(const Sid128& sid) const {
@@ -559,7 +576,7 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   if (params.unique_name.has_value()) {
     auto held = names_.find(NameKey{service, *params.unique_name});
     // A holder whose purge is due no longer holds the name.
-    if (held != names_.end() && SettleLocked(*held, now)) {
+    if (held != names_.end() && SettleLocked(records_.Get(*held), now)) {
       return ProxyError(absl::StatusCode::kAlreadyExists,
                         kErrorSessionNameTaken,
                         Cat("Session UniqueName '", *params.unique_name,
@@ -584,7 +601,6 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   }
 
   SessionRecord* rec = records_.Get(handle);
-  rec->handle = handle;
   if (params.unique_name.has_value()) rec->SetName(*params.unique_name);
   rec->sid = sid;
   rec->service = svc->second.get();
@@ -607,10 +623,10 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   }
   if (params.unique_name.has_value()) {
     rec->has_name = true;
-    names_.insert(rec);
+    names_.insert(handle);
     ++stats_.named;
   }
-  rec->service->by_seq.emplace(rec->seq, rec);
+  AppendToOrderLocked(rec, handle);
   ++stats_.by_status[static_cast<int>(rec->status)];
   EmitLocked(EventType::kCreated, *rec, now);
   RescheduleLocked(rec);
@@ -635,7 +651,7 @@ absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
   names_.prefetch(key);  // As in FindLocked.
   auto it = names_.find(key);
   if (it == names_.end()) return absl::NotFoundError("");
-  SessionRecord* rec = *it;
+  SessionRecord* rec = records_.Get(*it);
   PrefetchRecord(rec);
   if (!SettleLocked(rec, NowMs())) return absl::NotFoundError("");
   if (out != nullptr) FillLocked(*rec, out);
@@ -763,27 +779,57 @@ void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
   MutexLock l(&mu_);
   auto svc = services_.find(service);
   if (svc == services_.end()) return;
-  auto& by_seq = svc->second->by_seq;
+  const CreationOrder& order = svc->second->order;
   const int64_t now = NowMs();
   const bool newer =
       cursor.has_value() && cursor->direction == PageCursor::Direction::kBefore;
-  // Settling may purge, and erasing from a btree invalidates its iterators,
-  // so each step looks the next record up again from the last position.
-  std::optional<uint64_t> from;
-  if (cursor.has_value()) from = cursor->seq;
-  while (out->size() - start < limit) {
-    SessionRecord* rec = nullptr;
-    if (newer) {
-      auto it = from ? by_seq.upper_bound(*from) : by_seq.begin();
-      if (it == by_seq.end()) break;
-      rec = it->second;
+  auto seq_of = [this](uint32_t handle) {
+    mu_.AssertHeld();
+    return records_.Get(handle)->seq;
+  };
+  // Where the walk stands: newer walks start at `pos`, older ones just
+  // before it. Positions hold until a removal squeezes the holes out
+  // (settling may purge), and then the walk seeks its last seq again.
+  auto seek = [&](uint64_t seq) {
+    if (newer) return order.FirstAfter(seq, seq_of);
+    return seq == 0 ? 0 : order.FirstAfter(seq - 1, seq_of);
+  };
+  uint32_t pos = order.end();
+  if (cursor.has_value()) {
+    // The cursor's own Session, if it is here and still held, gives its
+    // position at once; other shards search.
+    const SessionRecord* at = LookUpLocked(cursor->sid);
+    if (at != nullptr && at->service == svc->second.get() &&
+        at->seq == cursor->seq) {
+      pos = newer ? at->order_pos + 1 : at->order_pos;
     } else {
-      auto it = from ? by_seq.lower_bound(*from) : by_seq.end();
-      if (it == by_seq.begin()) break;
-      rec = std::prev(it)->second;
+      pos = seek(cursor->seq);
     }
-    from = rec->seq;
-    if (SettleLocked(rec, now)) out->push_back(Listed{rec->seq, rec->sid});
+  }
+  uint64_t generation = order.generation();
+  while (out->size() - start < limit) {
+    uint32_t handle = CreationOrder::kHole;
+    if (newer) {
+      while (pos < order.end() &&
+             (handle = order.at(pos)) == CreationOrder::kHole)
+        ++pos;
+      if (pos >= order.end()) break;
+      ++pos;
+    } else {
+      pos = std::min(pos, order.end());
+      while (pos > 0 && (handle = order.at(pos - 1)) == CreationOrder::kHole)
+        --pos;
+      if (pos == 0) break;
+      --pos;
+    }
+    SessionRecord* rec = records_.Get(handle);
+    const uint64_t seq = rec->seq;
+    const Sid128 sid = rec->sid;
+    if (SettleLocked(rec, now)) out->push_back(Listed{seq, sid});
+    if (order.generation() != generation) {
+      generation = order.generation();
+      pos = newer ? order.FirstAfter(seq, seq_of) : seek(seq);
+    }
   }
 }
 
@@ -855,9 +901,10 @@ void Shard::RemoveServiceLocked(const Sid128& sid) {
   auto it = services_.find(sid);
   if (it == services_.end()) return;
   const int64_t now = NowMs();
-  auto& by_seq = it->second->by_seq;
-  while (!by_seq.empty()) {
-    RemoveLocked(std::prev(by_seq.end())->second, EventType::kDeleted, now);
+  const CreationOrder& order = it->second->order;
+  while (!order.empty()) {
+    RemoveLocked(records_.Get(order.at(order.Last())), EventType::kDeleted,
+                 now);
   }
   services_.erase(it);
 }
@@ -875,8 +922,8 @@ absl::Status Shard::CheckInvariants() {
   absl::Status broken;
   auto check = [&](uint32_t handle, SessionRecord* rec) -> absl::Status {
     mu_.AssertHeld();
-    if (rec->handle != handle) {
-      return absl::InternalError("record does not know its handle");
+    if (HandleOfLocked(rec) != handle) {
+      return absl::InternalError("record's SID does not lead to its handle");
     }
     if (LookUpLocked(rec->sid) != rec) {
       return absl::InternalError("record not found by its SID");
@@ -886,15 +933,15 @@ absl::Status Shard::CheckInvariants() {
     if (svc == services_.end() || svc->second.get() != rec->service) {
       return absl::InternalError("record of an unknown Service");
     }
-    auto pos = rec->service->by_seq.find(rec->seq);
-    if (pos == rec->service->by_seq.end() || pos->second != rec) {
-      return absl::InternalError("record missing from creation index");
+    const CreationOrder& order = rec->service->order;
+    if (rec->order_pos >= order.end() || order.at(rec->order_pos) != handle) {
+      return absl::InternalError("record missing from creation order");
     }
     ++counted.by_status[static_cast<int>(rec->status)];
     if (rec->has_name) {
       ++counted.named;
       auto n = names_.find(RecordByName::Key(rec));
-      if (n == names_.end() || *n != rec) {
+      if (n == names_.end() || *n != handle) {
         return absl::InternalError("named record missing from name index");
       }
       if (NameShardByte(rec->service->sid, rec->unique_name()) !=
@@ -922,9 +969,27 @@ absl::Status Shard::CheckInvariants() {
   if (foreign != foreign_.size()) {
     return absl::InternalError("foreign SID table has stale entries");
   }
-  for (const auto& [sid, svc] : services_) indexed += svc->by_seq.size();
+  for (const auto& [sid, svc] : services_) {
+    const CreationOrder& order = svc->order;
+    indexed += order.size();
+    // Live cells in strictly increasing creation order.
+    uint64_t last = 0;
+    size_t live = 0;
+    for (uint32_t pos = 0; pos < order.end(); ++pos) {
+      if (order.at(pos) == CreationOrder::kHole) continue;
+      ++live;
+      const uint64_t seq = records_.Get(order.at(pos))->seq;
+      if (live > 1 && seq <= last) {
+        return absl::InternalError("creation order out of order");
+      }
+      last = seq;
+    }
+    if (live != order.size()) {
+      return absl::InternalError("creation order miscounts its Sessions");
+    }
+  }
   if (indexed != records_.size()) {
-    return absl::InternalError("creation index size differs from table");
+    return absl::InternalError("creation order size differs from table");
   }
   if (names_.size() != static_cast<size_t>(counted.named)) {
     return absl::InternalError("name index has stale entries");

@@ -38,13 +38,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/core/creation_order.h"
 #include "engine/core/page_token.h"
 #include "engine/core/slab.h"
 #include "engine/core/timer_wheel.h"
@@ -141,7 +141,9 @@ struct SessionRecord : TimerEntry, SessionState {
     std::string long_name;  // A unique_name past kInlineNameBytes.
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
-  uint32_t handle = 0;             // Where the slab keeps it.
+  // Its cell in its Service's CreationOrder. Where the slab keeps the
+  // record is not kept here: its SID carries that (Shard::HandleOfLocked).
+  uint32_t order_pos = 0;
   char inline_name[kInlineNameBytes];
 
   // Sets the unique_name once, at create or restore: the name index hashes
@@ -162,7 +164,7 @@ struct SessionRecord : TimerEntry, SessionState {
 struct ShardService {
   Sid128 sid;
   int64_t default_ttl = 0;
-  absl::btree_map<uint64_t, SessionRecord*> by_seq;  // This shard's Sessions.
+  CreationOrder order;  // This shard's Sessions of the Service.
   // The Service's Sessions in every shard; each replica shares it, and the
   // last one to go frees it.
   std::shared_ptr<SessionQuota> quota;
@@ -181,17 +183,22 @@ struct NameKey {
   }
 };
 
-// The name index holds pointers to named records and is searched by NameKey.
+// The name index holds the slab handles of named records, 4 bytes a slot,
+// and is searched by NameKey: its hash and equality read the record a
+// handle names, through the shard's slab.
 struct RecordByName {
   using is_transparent = void;
+  const Slab<SessionRecord>* records = nullptr;
+
   size_t operator()(const NameKey& k) const { return absl::Hash<NameKey>()(k); }
-  size_t operator()(const SessionRecord* r) const { return (*this)(Key(r)); }
+  size_t operator()(uint32_t handle) const { return (*this)(Key(handle)); }
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
     return Key(a) == Key(b);
   }
   static const NameKey& Key(const NameKey& k) { return k; }
   static NameKey Key(const SessionRecord* r);
+  NameKey Key(uint32_t handle) const { return Key(records->Get(handle)); }
 };
 
 // Wakes the store's background thread when a shard schedules something
@@ -378,6 +385,13 @@ class Shard {
   // this store).
   SessionRecord* LookUpLocked(const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where the slab keeps a live record: the handle its SID carries, unless
+  // it is foreign.
+  uint32_t HandleOfLocked(const SessionRecord* rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a new record, whose seq is set, last in its Service's order.
+  void AppendToOrderLocked(SessionRecord* rec, uint32_t handle)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a record restored from a snapshot at the handle its SID carries if
   // that is free (and not absurdly far), else anywhere, as a foreign SID.
   SessionRecord* PlaceRestoredLocked(const Sid128& sid, uint32_t max_handle)
@@ -424,8 +438,8 @@ class Shard {
   // table by SID: only the few restored SIDs that do not are in foreign_.
   Slab<SessionRecord> records_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, uint32_t> foreign_ ABSL_GUARDED_BY(mu_);
-  // A set, not a map: the key lives in the record, so a slot is one pointer.
-  absl::flat_hash_set<SessionRecord*, RecordByName, RecordByName> names_
+  // A set, not a map: the key lives in the record, so a slot is one handle.
+  absl::flat_hash_set<uint32_t, RecordByName, RecordByName> names_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_
       ABSL_GUARDED_BY(mu_);

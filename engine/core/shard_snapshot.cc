@@ -216,7 +216,6 @@ SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,
     if (handle != carried) foreign_.emplace(sid, handle);
   }
   SessionRecord* rec = records_.Get(handle);
-  rec->handle = handle;
   rec->sid = sid;
   return rec;
 }
@@ -236,16 +235,24 @@ absl::Status Shard::RestoreSessions(
     if (svc == services_.end()) {
       return absl::InternalError("restored Session of an unknown Service");
     }
+    // The store hands over each shard's images in creation order, the
+    // order a Service's CreationOrder is built in.
+    const CreationOrder& order = svc->second->order;
+    if (!order.empty() &&
+        records_.Get(order.at(order.Last()))->seq >= image->seq) {
+      return absl::InternalError("restored Sessions out of creation order");
+    }
     // A restored store's limits hold from the start: a snapshot with more
     // Sessions than they allow is refused, never trimmed.
     if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
     SessionRecord* rec = PlaceRestoredLocked(image->sid, max_handle);
     FillRecord(*image, svc->second.get(), rec);
+    const uint32_t handle = HandleOfLocked(rec);
     if (rec->has_name) {
-      names_.insert(rec);
+      names_.insert(handle);
       ++stats_.named;
     }
-    rec->service->by_seq.emplace(rec->seq, rec);
+    AppendToOrderLocked(rec, handle);
     ++stats_.by_status[static_cast<int>(rec->status)];
     // The running store's own rules close or purge what came due while the
     // snapshot sat on disk; no listener exists yet to hear of it.

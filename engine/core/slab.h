@@ -99,6 +99,7 @@ class Slab {
 
   // The object at a live handle.
   T* Get(uint32_t handle) { return Slot(handle); }
+  const T* Get(uint32_t handle) const { return Slot(handle); }
 
   size_t size() const { return count_; }
 
