@@ -7,9 +7,11 @@
 
 #include "engine/persist/snapshot.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -234,6 +236,16 @@ class SnapshotTest : public StoreTest {
     closed.status = SessionStatus::kClosed;
     closed.unique_name = "closed-at-create";
     Create(closed);
+  }
+
+  // The names in dir_ other than path_'s, sorted.
+  std::vector<std::string> OtherFiles() {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.path() != path_) names.push_back(entry.path().filename());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
   }
 
   std::string dir_;
@@ -746,6 +758,71 @@ TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
   restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
   EXPECT_EQ(AllSessions(*restored, ks_).size(), 2u);
+}
+
+// A link stays a link: WriteSnapshot follows a chain of them (one absolute,
+// one relative to its own directory) and replaces the final target, beside
+// which its temporary file was written. A dangling link's target is
+// created.
+TEST_F(SnapshotTest, WritesThroughSymlinksToTheirFinalTarget) {
+  Create();
+  const std::string plain = dir_ + "/plain.snap";
+  ASSERT_TRUE(store_->WriteSnapshot(plain).ok());
+  const std::string expected = ReadBytes(plain);
+  ASSERT_TRUE(std::filesystem::create_directory(dir_ + "/data"));
+  const std::string target = dir_ + "/data/store.snap";
+  WriteBytes(target, "the previous snapshot");
+  const std::string middle = dir_ + "/data/middle.snap";
+  std::filesystem::create_symlink("store.snap", middle);
+  std::filesystem::create_symlink(middle, path_);
+
+  MustWrite();
+  EXPECT_TRUE(std::filesystem::is_symlink(path_));
+  EXPECT_EQ(std::filesystem::read_symlink(path_), middle);
+  EXPECT_EQ(std::filesystem::read_symlink(middle), "store.snap");
+  EXPECT_TRUE(std::filesystem::is_regular_file(
+      std::filesystem::symlink_status(target)));
+  EXPECT_EQ(ReadBytes(target), expected);
+  // Nothing else was left in either directory.
+  EXPECT_EQ(OtherFiles(), (std::vector<std::string>{"data", "plain.snap"}));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ + "/data"),
+                          std::filesystem::directory_iterator()),
+            2);
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(ExpectSameContent(*store_, *restored), 1);
+
+  const std::string dangling = dir_ + "/dangling.snap";
+  std::filesystem::create_symlink("data/new.snap", dangling);
+  ASSERT_TRUE(store_->WriteSnapshot(dangling).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(dangling));
+  EXPECT_EQ(ReadBytes(dir_ + "/data/new.snap"), expected);
+}
+
+// WriteSnapshot replaces only a regular file: not a FIFO, a directory or a
+// device, whether named or reached through a link.
+TEST_F(SnapshotTest, ReplacesNothingButARegularFile) {
+  Create();
+  const std::string fifo = dir_ + "/fifo.snap";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string link = dir_ + "/null.snap";
+  std::filesystem::create_symlink("/dev/null", link);
+  const std::string subdir = dir_ + "/subdir";
+  ASSERT_TRUE(std::filesystem::create_directory(subdir));
+  for (const std::string& path : {fifo, subdir, link}) {
+    SCOPED_TRACE(path);
+    absl::Status written = store_->WriteSnapshot(path);
+    EXPECT_EQ(written.code(), absl::StatusCode::kFailedPrecondition) << written;
+    EXPECT_TRUE(absl::StrContains(written.message(), "not a regular file"))
+        << written;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  EXPECT_TRUE(std::filesystem::is_empty(subdir));
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  EXPECT_EQ(OtherFiles(),
+            (std::vector<std::string>{"fifo.snap", "null.snap", "subdir"}));
 }
 
 TEST_F(SnapshotTest, WritesWhileOtherThreadsChangeTheStore) {

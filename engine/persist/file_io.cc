@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <string>
 
@@ -13,6 +14,9 @@
 
 namespace sessionwheel::internal {
 namespace {
+
+// Linux's own limit on the symbolic links one path resolution follows.
+constexpr int kMaxSymlinks = 40;
 
 absl::Status ErrnoError(int error, std::string_view call,
                         std::string_view file) {
@@ -25,6 +29,64 @@ std::string DirName(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+// `path` up to and including its last slash: "" for a bare name.
+std::string_view DirPrefix(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos
+             ? std::string_view()
+             : std::string_view(path).substr(0, slash + 1);
+}
+
+// A file kind in words, for a refusal.
+const char* KindOf(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// FailedPrecondition, not InvalidArgument: the path is a fine name and the
+// same call succeeds once a regular file is there; it is the state of the
+// file system that is wrong, as for rmdir on a non-directory (Abseil's
+// example of FailedPrecondition), and as the errno EISDIR is mapped.
+absl::Status NotARegularFile(std::string_view file, mode_t mode) {
+  return absl::FailedPreconditionError(
+      Cat(file, " is ", KindOf(mode), ", not a regular file"));
+}
+
+// The file `path` names once every symbolic link on it is followed: the
+// one to replace, so that a link stays a link and its target gets the new
+// content. A name that does not exist (yet) is its own target, as is a
+// dangling link's target. Errors: ELOOP past kMaxSymlinks links; a target
+// that exists but is not a regular file (FailedPrecondition).
+absl::StatusOr<std::string> FinalTarget(const std::string& path) {
+  std::string target = path;
+  for (int links = 0;; ++links) {
+    struct stat st;
+    if (lstat(target.c_str(), &st) != 0) {
+      if (errno == ENOENT) return target;  // Created by the rename.
+      return ErrnoError(errno, "lstat", target);
+    }
+    if (!S_ISLNK(st.st_mode)) {
+      if (!S_ISREG(st.st_mode)) return NotARegularFile(target, st.st_mode);
+      return target;
+    }
+    if (links == kMaxSymlinks) return ErrnoError(ELOOP, "readlink", path);
+    char link[PATH_MAX];
+    const ssize_t n = readlink(target.c_str(), link, sizeof(link));
+    if (n < 0) return ErrnoError(errno, "readlink", target);
+    if (static_cast<size_t>(n) == sizeof(link)) {
+      return ErrnoError(ENAMETOOLONG, "readlink", target);
+    }
+    const std::string_view next(link, static_cast<size_t>(n));
+    // A relative link is relative to the directory that holds it.
+    target = next.substr(0, 1) == "/" ? std::string(next)
+                                      : Cat(DirPrefix(target), next);
+  }
 }
 
 absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
@@ -54,10 +116,12 @@ std::atomic<BeforeRenameHook> g_before_rename{nullptr};
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes) {
+  absl::StatusOr<std::string> target = FinalTarget(path);
+  if (!target.ok()) return target.status();
   // Unique per process and call, so concurrent writers never share a file.
   static std::atomic<uint64_t> next_temp{0};
   const std::string temp =
-      Cat(path, ".tmp.", std::to_string(getpid()), ".",
+      Cat(*target, ".tmp.", std::to_string(getpid()), ".",
           std::to_string(next_temp.fetch_add(1, std::memory_order_relaxed)));
   const int fd =
       open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -67,7 +131,7 @@ absl::Status WriteFileAtomically(const std::string& path,
   if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
   if (s.ok()) {
     if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
-    if (rename(temp.c_str(), path.c_str()) != 0) {
+    if (rename(temp.c_str(), target->c_str()) != 0) {
       s = ErrnoError(errno, "rename", temp);
     }
   }
@@ -75,7 +139,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     unlink(temp.c_str());
     return s;
   }
-  return SyncDirectory(DirName(path));
+  return SyncDirectory(DirName(*target));
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

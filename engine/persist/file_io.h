@@ -19,12 +19,16 @@
 
 namespace sessionwheel::internal {
 
-// Replaces the file at `path` with `bytes`, atomically: writes
-// `<path>.tmp.<pid>.<n>` in the same directory (mode 0600), fsyncs it,
-// renames it over `path` and fsyncs the directory. On an error before the
-// rename the temporary file is removed and `path` is untouched. Errors: the
-// failing call's errno as a status (NotFound for a missing directory,
-// PermissionDenied...), naming the call and the file.
+// Replaces the file at `path` with `bytes`, atomically. A symbolic link at
+// `path` (or a chain of them) is followed to its final target, and that
+// target is replaced, so the link stays a link: writes
+// `<target>.tmp.<pid>.<n>` beside the target (mode 0600), fsyncs it,
+// renames it over the target and fsyncs the directory. On an error before
+// the rename the temporary file is removed and the target is untouched.
+// Errors: FailedPrecondition when the target exists and is not a regular
+// file (a directory, a FIFO, a device); otherwise the failing call's errno
+// as a status (NotFound for a missing directory, PermissionDenied...),
+// naming the call and the file.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes);
 

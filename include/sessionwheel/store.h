@@ -286,14 +286,17 @@ class SessionStore {
   // Writes every Service and Session, with its expiry state, to the file at
   // `path`, replacing it atomically (a temporary file in the same directory,
   // fsync, rename, fsync of the directory): a crash leaves the previous file
-  // whole. The store keeps serving meanwhile: a call waits at most while
-  // one shard (or the Service registry) is copied. Each shard is copied at
-  // one moment, so every Session is saved whole, as it was between two
-  // calls; Sessions of different shards may be copied at different moments
+  // whole. A symbolic link is followed: its final target is replaced and
+  // the link stays a link. The store keeps serving meanwhile: a call waits at
+  // most while one shard (or the Service registry) is copied. Each shard is
+  // copied at one moment, so every Session is saved whole, as it was between
+  // two calls; Sessions of different shards may be copied at different moments
   // (docs/snapshots.md). Counters (Stats().expired, purged),
-  // listeners and undelivered events are not saved. Errors: the failing
-  // system call's errno as a status, naming the call and the file (NotFound
-  // for a missing directory, PermissionDenied...).
+  // listeners and undelivered events are not saved. Errors:
+  // FailedPrecondition when `path` (or its link's target) exists and is not
+  // a regular file; otherwise the failing system call's errno as a status,
+  // naming the call and the file (NotFound for a missing directory,
+  // PermissionDenied...).
   virtual absl::Status WriteSnapshot(const std::string& path) = 0;
 };
 
