@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "engine/core/shard.h"
 #include "engine/persist/crc32c.h"
 #include "engine/persist/file_io.h"
+#include "engine/util/utf8.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
 #include "tests/test_util.h"
@@ -246,6 +248,14 @@ class SnapshotTest : public StoreTest {
     }
     std::sort(names.begin(), names.end());
     return names;
+  }
+
+  // How the name of a temporary file of path_ by the process `pid` starts:
+  // all but its per-process count (16 hex digits) and ".tmp".
+  static std::string TemporaryPrefix(pid_t pid) {
+    const std::string name =
+        internal::TemporaryPath("store.snap", static_cast<uint64_t>(pid), 0);
+    return name.substr(0, name.size() - 16 - 4);
   }
 
   std::string dir_;
@@ -739,13 +749,10 @@ TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
 
   EXPECT_EQ(ReadBytes(path_), previous);
-  int temporaries = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    if (entry.path().filename().string().rfind("store.snap.tmp.", 0) == 0) {
-      ++temporaries;
-    }
-  }
-  EXPECT_EQ(temporaries, 1);  // The dead writer's complete, unrenamed file.
+  // The dead writer's complete, unrenamed file.
+  const std::vector<std::string> left = OtherFiles();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(left[0], TemporaryPrefix(child))) << left[0];
   ManualClock clock(clock_.Now());
   std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
@@ -823,6 +830,36 @@ TEST_F(SnapshotTest, ReplacesNothingButARegularFile) {
   EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
   EXPECT_EQ(OtherFiles(),
             (std::vector<std::string>{"fifo.snap", "null.snap", "subdir"}));
+}
+
+// A file name of NAME_MAX (255) bytes takes a snapshot: the temporary
+// file's name is short whatever the target's, and never cuts a UTF-8
+// character of it in two.
+TEST_F(SnapshotTest, WritesAFileWhoseNameIsNameMaxLong) {
+  Create();
+  for (const std::string& name :
+       {std::string(NAME_MAX, 'n'),
+        "x" + testing_util::Repeat(testing_util::kTwoByteChar, NAME_MAX / 2)}) {
+    ASSERT_EQ(name.size(), size_t{NAME_MAX});
+    const std::string path = dir_ + "/" + name;
+    absl::Status written = store_->WriteSnapshot(path);
+    ASSERT_TRUE(written.ok()) << written;
+    ManualClock clock(clock_.Now());
+    absl::StatusOr<std::unique_ptr<SessionStore>> restored =
+        SessionStore::OpenSnapshot(path, RestoreOptions(&clock));
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(ExpectSameContent(*store_, **restored), 1);
+    EXPECT_EQ(OtherFiles(), std::vector<std::string>{name});
+    std::filesystem::remove(path);
+
+    const std::string longest =
+        std::filesystem::path(
+            internal::TemporaryPath(path, std::numeric_limits<int32_t>::max(),
+                                    std::numeric_limits<uint64_t>::max()))
+            .filename();
+    EXPECT_LE(longest.size(), 64u);
+    EXPECT_TRUE(internal::IsValidUtf8(longest)) << longest;
+  }
 }
 
 TEST_F(SnapshotTest, WritesWhileOtherThreadsChangeTheStore) {

@@ -4,16 +4,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <string>
 
+#include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
 
 namespace sessionwheel::internal {
 namespace {
+
+// A temporary file's name is ".<stem>.<hash>.<pid>.<n>.tmp": at most
+// kStemBytes of the target's name (for a reader of the directory), a hash
+// of the whole name (so each target's files are told apart), the writer's
+// pid and a per-process count, all fixed-width hex. However long the
+// target's name, the temporary one fits.
+constexpr size_t kStemBytes = 24;
+constexpr size_t kHashDigits = 8;
+constexpr size_t kPidDigits = 8;
+constexpr size_t kCountDigits = 16;
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr size_t kMaxTempName = 1 + kStemBytes + 1 + kHashDigits + 1 +
+                                kPidDigits + 1 + kCountDigits +
+                                kTempSuffix.size();
+static_assert(kMaxTempName <= NAME_MAX);
 
 // Linux's own limit on the symbolic links one path resolution follows.
 constexpr int kMaxSymlinks = 40;
@@ -37,6 +54,35 @@ std::string_view DirPrefix(const std::string& path) {
   return slash == std::string::npos
              ? std::string_view()
              : std::string_view(path).substr(0, slash + 1);
+}
+
+std::string_view BaseName(const std::string& path) {
+  return std::string_view(path).substr(DirPrefix(path).size());
+}
+
+// The low `digits` hex digits of `v`.
+std::string Hex(uint64_t v, size_t digits) {
+  char text[16];
+  WriteHex64(text, v);
+  return std::string(text + 16 - digits, digits);
+}
+
+// What a temporary file name of the target named `base` starts with, up to
+// its pid.
+std::string TempPrefix(std::string_view base) {
+  size_t stem = std::min(base.size(), kStemBytes);
+  // Cut before a UTF-8 continuation byte, never through a character.
+  while (stem > 0 && stem < base.size() &&
+         (static_cast<uint8_t>(base[stem]) & 0xc0) == 0x80) {
+    --stem;
+  }
+  return Cat(".", base.substr(0, stem), ".", Hex(StableHash(base), kHashDigits),
+             ".");
+}
+
+std::string TempName(std::string_view base, uint64_t pid, uint64_t n) {
+  return Cat(TempPrefix(base), Hex(pid, kPidDigits), ".", Hex(n, kCountDigits),
+             kTempSuffix);
 }
 
 // A file kind in words, for a refusal.
@@ -114,6 +160,10 @@ std::atomic<BeforeRenameHook> g_before_rename{nullptr};
 
 }  // namespace
 
+std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n) {
+  return Cat(DirPrefix(target), TempName(BaseName(target), pid, n));
+}
+
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes) {
   absl::StatusOr<std::string> target = FinalTarget(path);
@@ -121,8 +171,8 @@ absl::Status WriteFileAtomically(const std::string& path,
   // Unique per process and call, so concurrent writers never share a file.
   static std::atomic<uint64_t> next_temp{0};
   const std::string temp =
-      Cat(*target, ".tmp.", std::to_string(getpid()), ".",
-          std::to_string(next_temp.fetch_add(1, std::memory_order_relaxed)));
+      TemporaryPath(*target, static_cast<uint64_t>(getpid()),
+                    next_temp.fetch_add(1, std::memory_order_relaxed));
   const int fd =
       open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError(errno, "open", temp);

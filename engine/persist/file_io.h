@@ -11,6 +11,7 @@
 #ifndef SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
 #define SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,8 @@ namespace sessionwheel::internal {
 // Replaces the file at `path` with `bytes`, atomically. A symbolic link at
 // `path` (or a chain of them) is followed to its final target, and that
 // target is replaced, so the link stays a link: writes
-// `<target>.tmp.<pid>.<n>` beside the target (mode 0600), fsyncs it,
-// renames it over the target and fsyncs the directory. On an error before
+// TemporaryPath(target, getpid(), n) beside the target (mode 0600), fsyncs
+// it, renames it over the target and fsyncs the directory. On an error before
 // the rename the temporary file is removed and the target is untouched.
 // Errors: FailedPrecondition when the target exists and is not a regular
 // file (a directory, a FIFO, a device); otherwise the failing call's errno
@@ -31,6 +32,13 @@ namespace sessionwheel::internal {
 // naming the call and the file.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes);
+
+// The temporary file WriteFileAtomically writes for the regular file
+// `target` (no link), as the process `pid`'s `n`th write: in the target's
+// directory, ".<up to 24 bytes of its name>.<hash of its name>.<pid>.<n>.tmp"
+// in fixed-width hex, at most 64 bytes whatever the target's name, so it
+// fits NAME_MAX when the target's name does.
+std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n);
 
 // The whole content of the file at `path`. Errors as WriteFileAtomically.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
