@@ -689,6 +689,15 @@ std::string WithVersion(std::string bytes, uint32_t version) {
   return bytes;
 }
 
+// `bytes` with its body length and checksum made right again.
+std::string Reframed(std::string bytes) {
+  const uint64_t body = bytes.size() - 32;
+  for (int i = 0; i < 8; ++i) {
+    bytes[12 + static_cast<size_t>(i)] = static_cast<char>(body >> (8 * i));
+  }
+  return WithVersion(std::move(bytes), internal::kSnapshotVersion);
+}
+
 TEST_F(SnapshotTest, RefusesAForeignFileAndANewerVersion) {
   Create();
   MustWrite();
@@ -805,6 +814,40 @@ TEST_F(SnapshotTest, WritesThroughSymlinksToTheirFinalTarget) {
   ASSERT_TRUE(store_->WriteSnapshot(dangling).ok());
   EXPECT_TRUE(std::filesystem::is_symlink(dangling));
   EXPECT_EQ(ReadBytes(dir_ + "/data/new.snap"), expected);
+}
+
+// Only a regular file is read, links followed: /dev/zero, a FIFO with no
+// writer and a directory are refused at once, before any read (reading
+// /dev/zero never ends, and opening a FIFO waits for a writer).
+TEST_F(SnapshotTest, ReadsNothingButARegularFile) {
+  const std::string fifo = dir_ + "/fifo.snap";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string link = dir_ + "/zero.snap";
+  std::filesystem::create_symlink("/dev/zero", link);
+  ManualClock clock(kT0);
+  for (const std::string& path : {std::string("/dev/zero"), link, dir_, fifo}) {
+    SCOPED_TRACE(path);
+    absl::StatusOr<std::unique_ptr<SessionStore>> opened =
+        SessionStore::OpenSnapshot(path, RestoreOptions(&clock));
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition)
+        << opened.status();
+    EXPECT_TRUE(absl::StrContains(opened.status().message(), path));
+    EXPECT_TRUE(
+        absl::StrContains(opened.status().message(), "not a regular file"))
+        << opened.status();
+  }
+
+  // A regular file is read to its size and no further, whatever its bytes
+  // claim: a Session count of 2^63 with a checksum made right is DataLoss.
+  Create();
+  MustWrite();
+  std::string huge = ReadBytes(path_);
+  huge[56 + 7] = '\x80';
+  WriteBytes(path_, Reframed(huge));
+  absl::StatusOr<std::unique_ptr<SessionStore>> lying =
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
+  EXPECT_EQ(lying.status().code(), absl::StatusCode::kDataLoss)
+      << lying.status();
 }
 
 // WriteSnapshot replaces only a regular file: not a FIFO, a directory or a
@@ -1041,15 +1084,6 @@ TEST_F(DecodeTest, ChecksNamesByTheRulesItIsGiven) {
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "shard byte"))
       << back.status();
-}
-
-// `bytes` with its body length and checksum made right again.
-std::string Reframed(std::string bytes) {
-  const uint64_t body = bytes.size() - 32;
-  for (int i = 0; i < 8; ++i) {
-    bytes[12 + static_cast<size_t>(i)] = static_cast<char>(body >> (8 * i));
-  }
-  return WithVersion(std::move(bytes), internal::kSnapshotVersion);
 }
 
 TEST_F(DecodeTest, NeverTrustsACountOrALength) {

@@ -193,16 +193,36 @@ absl::Status WriteFileAtomically(const std::string& path,
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", path);
-  std::string out;
+  // Refused before it is opened: opening some devices does something (a
+  // tape rewinds, a watchdog arms), and reading /dev/zero never ends.
   struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<size_t>(st.st_size));
+  if (stat(path.c_str(), &st) != 0) return ErrnoError(errno, "stat", path);
+  if (!S_ISREG(st.st_mode)) return NotARegularFile(path, st.st_mode);
+  // O_NONBLOCK: should the name be swapped for a FIFO meanwhile, the open
+  // returns at once instead of waiting for a writer; fstat then refuses it.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return ErrnoError(errno, "open", path);
+  absl::Status s;
+  if (fstat(fd, &st) != 0) {
+    s = ErrnoError(errno, "fstat", path);
+  } else if (!S_ISREG(st.st_mode)) {
+    s = NotARegularFile(path, st.st_mode);
+  } else if (const int flags = fcntl(fd, F_GETFL);
+             flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    s = ErrnoError(errno, "fcntl", path);
   }
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
+  if (!s.ok()) {
+    close(fd);
+    return s;
+  }
+  // The size fstat reports bounds what is read and allocated, whatever the
+  // bytes say: the decoder checks every count and length against them. A
+  // file that grew since is read up to that size; one that shrank, to its
+  // end (and then fails the decoder's checks).
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = read(fd, out.data() + got, out.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
@@ -210,9 +230,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
       return ErrnoError(error, "read", path);
     }
     if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
+    got += static_cast<size_t>(n);
   }
   close(fd);
+  out.resize(got);
   return out;
 }
 

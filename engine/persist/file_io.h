@@ -40,7 +40,11 @@ absl::Status WriteFileAtomically(const std::string& path,
 // fits NAME_MAX when the target's name does.
 std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n);
 
-// The whole content of the file at `path`. Errors as WriteFileAtomically.
+// The whole content of the regular file at `path` (links followed), at
+// most the size fstat reports, so no content can make it read or allocate
+// more. Anything else (a directory, a FIFO, /dev/zero) is refused before
+// any read, and a FIFO is never waited on. Errors: FailedPrecondition for
+// a file that is not a regular file; otherwise as WriteFileAtomically.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Test seam: WriteFileAtomically calls `hook` with the temporary file's path

@@ -130,11 +130,14 @@ class SessionStore {
   // `closed_retention` are purged; both count in Stats(), and emit no events
   // (no listener exists yet). The whole file is checked before the store is
   // built, so on any error there is no store and nothing was half-loaded.
-  // Errors: the errno of a failed read as a status (NotFound for a missing
-  // file); InvalidArgument for options out of range, an
+  // Only a regular file is read (links followed); anything else is refused
+  // before a byte is read, and a FIFO is never waited on. Errors: the errno
+  // of a failed read as a status (NotFound for a missing file);
+  // FailedPrecondition for a path that is not a regular file (a directory,
+  // a FIFO, a device such as /dev/zero) or a format version this build does
+  // not read; InvalidArgument for options out of range, an
   // `options.account_sid` other than the snapshot's, or a file that is not
-  // a snapshot (wrong magic); FailedPrecondition for a format version this
-  // build does not read; DataLoss for a truncated, corrupted (checksum
+  // a snapshot (wrong magic); DataLoss for a truncated, corrupted (checksum
   // mismatch) or inconsistent snapshot; ResourceExhausted/20429 for more
   // Sessions than `options`' limits allow. Every message names `path`,
   // except the last.
