@@ -769,8 +769,10 @@ TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_TRUE(SameSession(sessions[0], first));
 
-  // The next write is not disturbed by the leftover.
+  // The next write is not disturbed by the leftover, and removes it: its
+  // writer is dead.
   MustWrite();
+  EXPECT_TRUE(OtherFiles().empty());
   restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
   EXPECT_EQ(AllSessions(*restored, ks_).size(), 2u);
@@ -903,6 +905,79 @@ TEST_F(SnapshotTest, WritesAFileWhoseNameIsNameMaxLong) {
     EXPECT_LE(longest.size(), 64u);
     EXPECT_TRUE(internal::IsValidUtf8(longest)) << longest;
   }
+}
+
+// A writer killed between creating its temporary file and the rename
+// leaves the file behind; the next write of the same target removes it,
+// and every file of this process left by an earlier one with its pid. It
+// leaves a live writer's file (pid 1 lives as long as the system), another
+// target's, and anything not named as a temporary file.
+TEST_F(SnapshotTest, AWriteRemovesTheTemporaryFilesOfDeadWriters) {
+  Create();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);  // Its pid names no process.
+  const auto temporary = [](const std::string& target, pid_t pid, int n) {
+    return internal::TemporaryPath(target, static_cast<uint64_t>(pid),
+                                   static_cast<uint64_t>(n));
+  };
+  const std::string dead = temporary(path_, child, 7);
+  const std::string earlier = temporary(path_, getpid(), 1 << 30);
+  const std::string alive = temporary(path_, 1, 7);
+  const std::string other = temporary(dir_ + "/other.snap", child, 7);
+  const std::string look_alike = dead + ".keep";
+  for (const std::string& path : {dead, earlier, alive, other, look_alike}) {
+    WriteBytes(path, "half a snapshot");
+  }
+  std::filesystem::create_directory(temporary(path_, child, 8));
+
+  MustWrite();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_FALSE(std::filesystem::exists(earlier));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(std::filesystem::exists(look_alike));
+  EXPECT_TRUE(std::filesystem::is_directory(temporary(path_, child, 8)));
+  EXPECT_EQ(OtherFiles().size(), 4u);
+  ManualClock clock(clock_.Now());
+  EXPECT_NE(MustOpen(RestoreOptions(&clock)), nullptr);
+}
+
+// What the before-rename hook below does: a second write of the same
+// target while the first waits to rename.
+struct NestedWrite {
+  SessionStore* store = nullptr;
+  std::string path;
+  absl::Status status;
+  bool first_kept = false;
+};
+NestedWrite* g_nested = nullptr;
+
+// A write of this process in flight keeps its temporary file though its
+// pid is alive and ours: a second write of the same target, made while the
+// first waits before its rename, leaves it, and both succeed.
+TEST_F(SnapshotTest, AWriteInFlightKeepsItsTemporaryFile) {
+  Create();
+  NestedWrite nested;
+  nested.store = store_.get();
+  nested.path = path_;
+  g_nested = &nested;
+  internal::SetBeforeRenameHookForTesting([](const std::string& temp) {
+    internal::SetBeforeRenameHookForTesting(nullptr);
+    g_nested->status = g_nested->store->WriteSnapshot(g_nested->path);
+    g_nested->first_kept = std::filesystem::exists(temp);
+  });
+  absl::Status written = store_->WriteSnapshot(path_);
+  internal::SetBeforeRenameHookForTesting(nullptr);
+  g_nested = nullptr;
+  EXPECT_TRUE(written.ok()) << written;
+  EXPECT_TRUE(nested.status.ok()) << nested.status;
+  EXPECT_TRUE(nested.first_kept);
+  EXPECT_TRUE(OtherFiles().empty());
+  ManualClock clock(clock_.Now());
+  EXPECT_NE(MustOpen(RestoreOptions(&clock)), nullptr);
 }
 
 TEST_F(SnapshotTest, WritesWhileOtherThreadsChangeTheStore) {

@@ -1,6 +1,8 @@
 #include "engine/persist/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,10 +11,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
+#include "sessionwheel/internal/mutex.h"
 
 namespace sessionwheel::internal {
 namespace {
@@ -20,8 +25,8 @@ namespace {
 // A temporary file's name is ".<stem>.<hash>.<pid>.<n>.tmp": at most
 // kStemBytes of the target's name (for a reader of the directory), a hash
 // of the whole name (so each target's files are told apart), the writer's
-// pid and a per-process count, all fixed-width hex. However long the
-// target's name, the temporary one fits.
+// pid (so a dead writer's files are known) and a per-process count, all
+// fixed-width hex. However long the target's name, the temporary one fits.
 constexpr size_t kStemBytes = 24;
 constexpr size_t kHashDigits = 8;
 constexpr size_t kPidDigits = 8;
@@ -85,6 +90,34 @@ std::string TempName(std::string_view base, uint64_t pid, uint64_t n) {
              kTempSuffix);
 }
 
+// The pid in `name` if it is a temporary file name of the target whose
+// prefix is `prefix`.
+std::optional<uint64_t> TempPid(std::string_view name,
+                                std::string_view prefix) {
+  if (name.size() !=
+          prefix.size() + kPidDigits + 1 + kCountDigits + kTempSuffix.size() ||
+      name.substr(0, prefix.size()) != prefix ||
+      name.substr(name.size() - kTempSuffix.size()) != kTempSuffix ||
+      name[prefix.size() + kPidDigits] != '.') {
+    return std::nullopt;
+  }
+  uint64_t pid = 0;
+  for (size_t i = 0; i < kPidDigits + 1 + kCountDigits; ++i) {
+    const char c = name[prefix.size() + i];
+    if (i == kPidDigits) continue;
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    if (i < kPidDigits) pid = pid << 4 | static_cast<uint64_t>(digit);
+  }
+  return pid;
+}
+
 // A file kind in words, for a refusal.
 const char* KindOf(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
@@ -135,6 +168,70 @@ absl::StatusOr<std::string> FinalTarget(const std::string& path) {
   }
 }
 
+// The temporary files this process's writes have in flight. Their pid is
+// alive (it is ours), so without this a write could not tell them from the
+// files of an earlier process that had the same pid, as a restarted
+// container's main process often has, and those would never be removed.
+class InFlight {
+ public:
+  void Add(const std::string& name) {
+    MutexLock l(&mu_);
+    names_.insert(name);
+  }
+  void Remove(const std::string& name) {
+    MutexLock l(&mu_);
+    names_.erase(name);
+  }
+  bool Contains(const std::string& name) {
+    MutexLock l(&mu_);
+    return names_.contains(name);
+  }
+
+ private:
+  Mutex mu_;
+  absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(mu_);
+};
+
+InFlight& TemporariesInFlight() {
+  static InFlight* const in_flight = new InFlight;
+  return *in_flight;
+}
+
+bool ProcessExists(uint64_t pid) {
+  // kill(0) and kill(-n) signal groups: never a pid of a temporary name.
+  if (pid == 0 || pid > static_cast<uint64_t>(INT_MAX)) return false;
+  // EPERM: it exists, under another user.
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Removes the temporary files of the target named `base` in `dir` that no
+// write will rename any more: those of a process that no longer exists, and
+// those of this process that none of its writes has in flight. A writer of
+// another process that is alive keeps its file. Best effort: what cannot be
+// listed or removed is left, and the write goes on, since the caller asked
+// for the write, not for the cleaning.
+void RemoveStaleTemporaries(const std::string& dir, std::string_view base) {
+  DIR* listing = opendir(dir.c_str());
+  if (listing == nullptr) return;
+  const std::string prefix = TempPrefix(base);
+  const uint64_t self = static_cast<uint64_t>(getpid());
+  while (const dirent* entry = readdir(listing)) {
+    const std::string name = entry->d_name;
+    const std::optional<uint64_t> pid = TempPid(name, prefix);
+    if (!pid) continue;
+    const bool stale = *pid == self ? !TemporariesInFlight().Contains(name)
+                                    : !ProcessExists(*pid);
+    // Never through a link or into a directory that looks like one.
+    struct stat st;
+    if (stale &&
+        fstatat(dirfd(listing), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode)) {
+      unlinkat(dirfd(listing), name.c_str(), 0);
+    }
+  }
+  closedir(listing);
+}
+
 absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
   while (!bytes.empty()) {
     const ssize_t n = write(fd, bytes.data(), bytes.size());
@@ -173,23 +270,32 @@ absl::Status WriteFileAtomically(const std::string& path,
   const std::string temp =
       TemporaryPath(*target, static_cast<uint64_t>(getpid()),
                     next_temp.fetch_add(1, std::memory_order_relaxed));
+  const std::string temp_name(BaseName(temp));
+  // In flight before the cleaning, and until renamed or removed, so that no
+  // other write of this process takes it for a dead one's.
+  TemporariesInFlight().Add(temp_name);
+  const std::string dir = DirName(*target);
+  RemoveStaleTemporaries(dir, BaseName(*target));
+  absl::Status s;
   const int fd =
       open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError(errno, "open", temp);
-  absl::Status s = WriteAll(fd, bytes, temp);
-  if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
-  if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
-  if (s.ok()) {
-    if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
-    if (rename(temp.c_str(), target->c_str()) != 0) {
-      s = ErrnoError(errno, "rename", temp);
+  if (fd < 0) {
+    s = ErrnoError(errno, "open", temp);
+  } else {
+    s = WriteAll(fd, bytes, temp);
+    if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
+    if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
+    if (s.ok()) {
+      if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
+      if (rename(temp.c_str(), target->c_str()) != 0) {
+        s = ErrnoError(errno, "rename", temp);
+      }
     }
+    if (!s.ok()) unlink(temp.c_str());
   }
-  if (!s.ok()) {
-    unlink(temp.c_str());
-    return s;
-  }
-  return SyncDirectory(DirName(*target));
+  TemporariesInFlight().Remove(temp_name);
+  if (!s.ok()) return s;
+  return SyncDirectory(dir);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

@@ -22,14 +22,18 @@ namespace sessionwheel::internal {
 
 // Replaces the file at `path` with `bytes`, atomically. A symbolic link at
 // `path` (or a chain of them) is followed to its final target, and that
-// target is replaced, so the link stays a link: writes
-// TemporaryPath(target, getpid(), n) beside the target (mode 0600), fsyncs
-// it, renames it over the target and fsyncs the directory. On an error before
-// the rename the temporary file is removed and the target is untouched.
-// Errors: FailedPrecondition when the target exists and is not a regular
-// file (a directory, a FIFO, a device); otherwise the failing call's errno
-// as a status (NotFound for a missing directory, PermissionDenied...),
-// naming the call and the file.
+// target is replaced, so the link stays a link. The bytes go to a
+// temporary file beside the target, TemporaryPath(target, getpid(), n)
+// (mode 0600), which is fsynced and renamed over the target; then the
+// directory is fsynced. First, the target's temporary files that no write
+// will rename any more are removed: those whose pid names no live process
+// (a writer killed before its rename), and those of this process's pid
+// that none of its writes has in flight. On an error before the rename the
+// temporary file is removed and the target is untouched. Errors:
+// FailedPrecondition when the target exists and is not a regular file (a
+// directory, a FIFO, a device); otherwise the failing call's errno as a
+// status (NotFound for a missing directory, PermissionDenied...), naming
+// the call and the file.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes);
 
