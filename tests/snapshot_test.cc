@@ -585,23 +585,39 @@ TEST_F(SnapshotTest, TakesTheSnapshotsAccount) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(SnapshotTest, ASnapshotOverTheNewStoresLimitsIsRefusedNotTrimmed) {
-  for (int i = 0; i < 3; ++i) Create();
+// A snapshot may hold more Sessions than the opening store's limits allow:
+// a store's own, whose shards were copied at different moments while
+// Sessions were deleted and created, or one opened with smaller limits. It
+// loads whole, and creates are refused until deletes make room.
+TEST_F(SnapshotTest, ASnapshotOverTheLimitsLoadsWholeAndCreatesWaitForRoom) {
+  std::vector<Sid> sids;
+  for (int i = 0; i < 3; ++i) sids.push_back(Create().sid);
   MustWrite();
-  ManualClock clock(kT0);
-  StoreOptions options = RestoreOptions(&clock);
-  options.max_sessions_per_service = 2;
-  absl::StatusOr<std::unique_ptr<SessionStore>> over =
-      SessionStore::OpenSnapshot(path_, options);
-  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted)
-      << over.status();
-  options.max_sessions_per_service = 3;  // Exactly enough.
-  std::unique_ptr<SessionStore> restored = MustOpen(options);
-  ASSERT_NE(restored, nullptr);
-  EXPECT_EQ(restored->Stats().sessions, 3);
-  // The restored Sessions hold their places: a fourth is refused.
-  EXPECT_EQ(restored->CreateSession(ks_, {}).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  for (bool per_service : {true, false}) {
+    SCOPED_TRACE(per_service ? "max_sessions_per_service" : "max_sessions");
+    ManualClock clock(kT0);
+    StoreOptions options = RestoreOptions(&clock);
+    (per_service ? options.max_sessions_per_service : options.max_sessions) = 2;
+    std::unique_ptr<SessionStore> restored = MustOpen(options);
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(ExpectSameContent(*store_, *restored), 3);
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    // At the limit: still no room.
+    ASSERT_TRUE(restored->DeleteSession(ks_, sids[0]).ok());
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    // Below it: one create, and the limit holds again.
+    ASSERT_TRUE(restored->DeleteSession(ks_, sids[1]).ok());
+    EXPECT_TRUE(restored->CreateSession(ks_, {}).ok());
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    EXPECT_EQ(restored->Stats().sessions, 2);
+    EXPECT_TRUE(restored->CheckInvariants().ok());
+  }
 }
 
 // The bytes of a fixed store (seeded SIDs, a manual clock), pinned: a change
