@@ -1,9 +1,10 @@
 // Snapshots: WriteSnapshot and OpenSnapshot round trips (field by field, list
-// order, SID sequence, any shard count), expiry after a restore, the pinned
-// bytes of a fixed store, and the refusal of every damaged file: each
-// truncation, each bit flip, a foreign file, a newer version, inconsistent
-// content (by the name rules the decoder is given), a crash before the
-// rename.
+// order, any shard count), expiry after a restore, limits and SIDs after a
+// restore, the pinned bytes of a fixed store, and the refusal of every
+// damaged file: each truncation, each bit flip, a foreign file, a newer
+// version, inconsistent content (by the name rules the decoder is given).
+// The file itself: a crash before the rename and the removal of what it
+// left, links, names of NAME_MAX bytes, anything but a regular file.
 
 #include "engine/persist/snapshot.h"
 
