@@ -1,15 +1,19 @@
 // Snapshots: WriteSnapshot and OpenSnapshot round trips (field by field, list
-// order, SID sequence, any shard count), expiry after a restore, the pinned
-// bytes of a fixed store, and the refusal of every damaged file: each
-// truncation, each bit flip, a foreign file, a newer version, inconsistent
-// content (by the name rules the decoder is given), a crash before the
-// rename.
+// order, any shard count), expiry after a restore, limits and SIDs after a
+// restore, the pinned bytes of a fixed store, and the refusal of every
+// damaged file: each truncation, each bit flip, a foreign file, a newer
+// version, inconsistent content (by the name rules the decoder is given).
+// The file itself: a crash before the rename and the removal of what it
+// left, links, names of NAME_MAX bytes, anything but a regular file.
 
 #include "engine/persist/snapshot.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +28,7 @@
 #include "engine/core/shard.h"
 #include "engine/persist/crc32c.h"
 #include "engine/persist/file_io.h"
+#include "engine/util/utf8.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
 #include "tests/test_util.h"
@@ -234,6 +239,24 @@ class SnapshotTest : public StoreTest {
     closed.status = SessionStatus::kClosed;
     closed.unique_name = "closed-at-create";
     Create(closed);
+  }
+
+  // The names in dir_ other than path_'s, sorted.
+  std::vector<std::string> OtherFiles() {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.path() != path_) names.push_back(entry.path().filename());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // How the name of a temporary file of path_ by the process `pid` starts:
+  // all but its per-process count (16 hex digits) and ".tmp".
+  static std::string TemporaryPrefix(pid_t pid) {
+    const std::string name =
+        internal::TemporaryPath("store.snap", static_cast<uint64_t>(pid), 0);
+    return name.substr(0, name.size() - 16 - 4);
   }
 
   std::string dir_;
@@ -459,21 +482,53 @@ TEST_F(SnapshotTest, OverdueSessionsAreClosedOrPurgedOnLoad) {
 TEST_F(SnapshotTest, NewSessionsFollowTheRestoredOnes) {
   FillSmall();
   MustWrite();
-  // The original store goes on after the snapshot...
-  CreateSessionParams params;
-  params.participants = {{"+15550003", "Bob", "+15559998"}};
-  const Session next = Create(params);
-
-  // ...and a restored store with the same seed mints the very same SIDs,
-  // and numbers its new Session after every restored one.
+  // A restored store numbers its new Session after every restored one, so
+  // it lists first, before the restored ones in their order.
   ManualClock clock(clock_.Now());
   std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
-  absl::StatusOr<Session> again = restored->CreateSession(ks_, params);
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(SameSession(*again, next));
-  EXPECT_EQ(AllSessions(*restored, ks_).front().sid, next.sid);
-  EXPECT_EQ(AllSessions(*restored, ks_), AllSessions(*store_, ks_));
+  absl::StatusOr<Session> fresh =
+      restored->CreateSession(ks_, CreateSessionParams());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  std::vector<Session> listed = AllSessions(*restored, ks_);
+  ASSERT_FALSE(listed.empty());
+  EXPECT_EQ(listed.front().sid, fresh->sid);
+  listed.erase(listed.begin());
+  EXPECT_EQ(listed, AllSessions(*store_, ks_));
+}
+
+// The writer goes on after its snapshot and hands out B; a store opened
+// from that snapshot, with the same seed, must never mint B again, or B's
+// holder would fetch someone else's Session. Twice from one file too, as
+// after two crashes: neither open mints what the other did.
+TEST_F(SnapshotTest, ARestoredStoreNeverMintsASidItsWriterMintedAfter) {
+  Create();  // A
+  MustWrite();
+  CreateSessionParams params;
+  params.participants = {{"+15550003", "Bob", "+15559998"}};
+  const Session b = Create(params);
+  const Sid service_b = NewService("after-the-snapshot");
+
+  std::vector<Sid> minted = {b.sid, b.participants[0].sid, service_b};
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open);
+    ManualClock clock(clock_.Now());
+    std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+    ASSERT_NE(restored, nullptr);
+    absl::StatusOr<Session> c = restored->CreateSession(ks_, params);
+    ASSERT_TRUE(c.ok()) << c.status();
+    CreateServiceParams service;
+    service.unique_name = "after-the-snapshot";
+    absl::StatusOr<Service> service_c = restored->CreateService(service);
+    ASSERT_TRUE(service_c.ok()) << service_c.status();
+    for (const Sid& sid : {c->sid, c->participants[0].sid, service_c->sid}) {
+      for (const Sid& earlier : minted) EXPECT_NE(sid, earlier);
+      minted.push_back(sid);
+    }
+    // B's SID names nothing in the restored store.
+    EXPECT_TRUE(testing_util::IsSessionNotFound(
+        restored->FetchSession(ks_, b.sid), ks_, b.sid));
+  }
 }
 
 TEST_F(SnapshotTest, RestoresIntoAnyShardCount) {
@@ -563,23 +618,39 @@ TEST_F(SnapshotTest, TakesTheSnapshotsAccount) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(SnapshotTest, ASnapshotOverTheNewStoresLimitsIsRefusedNotTrimmed) {
-  for (int i = 0; i < 3; ++i) Create();
+// A snapshot may hold more Sessions than the opening store's limits allow:
+// a store's own, whose shards were copied at different moments while
+// Sessions were deleted and created, or one opened with smaller limits. It
+// loads whole, and creates are refused until deletes make room.
+TEST_F(SnapshotTest, ASnapshotOverTheLimitsLoadsWholeAndCreatesWaitForRoom) {
+  std::vector<Sid> sids;
+  for (int i = 0; i < 3; ++i) sids.push_back(Create().sid);
   MustWrite();
-  ManualClock clock(kT0);
-  StoreOptions options = RestoreOptions(&clock);
-  options.max_sessions_per_service = 2;
-  absl::StatusOr<std::unique_ptr<SessionStore>> over =
-      SessionStore::OpenSnapshot(path_, options);
-  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted)
-      << over.status();
-  options.max_sessions_per_service = 3;  // Exactly enough.
-  std::unique_ptr<SessionStore> restored = MustOpen(options);
-  ASSERT_NE(restored, nullptr);
-  EXPECT_EQ(restored->Stats().sessions, 3);
-  // The restored Sessions hold their places: a fourth is refused.
-  EXPECT_EQ(restored->CreateSession(ks_, {}).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  for (bool per_service : {true, false}) {
+    SCOPED_TRACE(per_service ? "max_sessions_per_service" : "max_sessions");
+    ManualClock clock(kT0);
+    StoreOptions options = RestoreOptions(&clock);
+    (per_service ? options.max_sessions_per_service : options.max_sessions) = 2;
+    std::unique_ptr<SessionStore> restored = MustOpen(options);
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(ExpectSameContent(*store_, *restored), 3);
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    // At the limit: still no room.
+    ASSERT_TRUE(restored->DeleteSession(ks_, sids[0]).ok());
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    // Below it: one create, and the limit holds again.
+    ASSERT_TRUE(restored->DeleteSession(ks_, sids[1]).ok());
+    EXPECT_TRUE(restored->CreateSession(ks_, {}).ok());
+    EXPECT_TRUE(testing_util::IsProxyError(restored->CreateSession(ks_, {}),
+                                           absl::StatusCode::kResourceExhausted,
+                                           kErrorTooManyRequests));
+    EXPECT_EQ(restored->Stats().sessions, 2);
+    EXPECT_TRUE(restored->CheckInvariants().ok());
+  }
 }
 
 // The bytes of a fixed store (seeded SIDs, a manual clock), pinned: a change
@@ -667,6 +738,15 @@ std::string WithVersion(std::string bytes, uint32_t version) {
   return bytes;
 }
 
+// `bytes` with its body length and checksum made right again.
+std::string Reframed(std::string bytes) {
+  const uint64_t body = bytes.size() - 32;
+  for (int i = 0; i < 8; ++i) {
+    bytes[12 + static_cast<size_t>(i)] = static_cast<char>(body >> (8 * i));
+  }
+  return WithVersion(std::move(bytes), internal::kSnapshotVersion);
+}
+
 TEST_F(SnapshotTest, RefusesAForeignFileAndANewerVersion) {
   Create();
   MustWrite();
@@ -727,13 +807,10 @@ TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
 
   EXPECT_EQ(ReadBytes(path_), previous);
-  int temporaries = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    if (entry.path().filename().string().rfind("store.snap.tmp.", 0) == 0) {
-      ++temporaries;
-    }
-  }
-  EXPECT_EQ(temporaries, 1);  // The dead writer's complete, unrenamed file.
+  // The dead writer's complete, unrenamed file.
+  const std::vector<std::string> left = OtherFiles();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(left[0], TemporaryPrefix(child))) << left[0];
   ManualClock clock(clock_.Now());
   std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
@@ -741,11 +818,215 @@ TEST_F(SnapshotTest, CrashBeforeRenameKeepsThePreviousSnapshot) {
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_TRUE(SameSession(sessions[0], first));
 
-  // The next write is not disturbed by the leftover.
+  // The next write is not disturbed by the leftover, and removes it: its
+  // writer is dead.
   MustWrite();
+  EXPECT_TRUE(OtherFiles().empty());
   restored = MustOpen(RestoreOptions(&clock));
   ASSERT_NE(restored, nullptr);
   EXPECT_EQ(AllSessions(*restored, ks_).size(), 2u);
+}
+
+// A link stays a link: WriteSnapshot follows a chain of them (one absolute,
+// one relative to its own directory) and replaces the final target, beside
+// which its temporary file was written. A dangling link's target is
+// created.
+TEST_F(SnapshotTest, WritesThroughSymlinksToTheirFinalTarget) {
+  Create();
+  const std::string plain = dir_ + "/plain.snap";
+  ASSERT_TRUE(store_->WriteSnapshot(plain).ok());
+  const std::string expected = ReadBytes(plain);
+  ASSERT_TRUE(std::filesystem::create_directory(dir_ + "/data"));
+  const std::string target = dir_ + "/data/store.snap";
+  WriteBytes(target, "the previous snapshot");
+  const std::string middle = dir_ + "/data/middle.snap";
+  std::filesystem::create_symlink("store.snap", middle);
+  std::filesystem::create_symlink(middle, path_);
+
+  MustWrite();
+  EXPECT_TRUE(std::filesystem::is_symlink(path_));
+  EXPECT_EQ(std::filesystem::read_symlink(path_), middle);
+  EXPECT_EQ(std::filesystem::read_symlink(middle), "store.snap");
+  EXPECT_TRUE(std::filesystem::is_regular_file(
+      std::filesystem::symlink_status(target)));
+  EXPECT_EQ(ReadBytes(target), expected);
+  // Nothing else was left in either directory.
+  EXPECT_EQ(OtherFiles(), (std::vector<std::string>{"data", "plain.snap"}));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ + "/data"),
+                          std::filesystem::directory_iterator()),
+            2);
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(ExpectSameContent(*store_, *restored), 1);
+
+  const std::string dangling = dir_ + "/dangling.snap";
+  std::filesystem::create_symlink("data/new.snap", dangling);
+  ASSERT_TRUE(store_->WriteSnapshot(dangling).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(dangling));
+  EXPECT_EQ(ReadBytes(dir_ + "/data/new.snap"), expected);
+}
+
+// Only a regular file is read, links followed: /dev/zero, a FIFO with no
+// writer and a directory are refused at once, before any read (reading
+// /dev/zero never ends, and opening a FIFO waits for a writer).
+TEST_F(SnapshotTest, ReadsNothingButARegularFile) {
+  const std::string fifo = dir_ + "/fifo.snap";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string link = dir_ + "/zero.snap";
+  std::filesystem::create_symlink("/dev/zero", link);
+  ManualClock clock(kT0);
+  for (const std::string& path : {std::string("/dev/zero"), link, dir_, fifo}) {
+    SCOPED_TRACE(path);
+    absl::StatusOr<std::unique_ptr<SessionStore>> opened =
+        SessionStore::OpenSnapshot(path, RestoreOptions(&clock));
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition)
+        << opened.status();
+    EXPECT_TRUE(absl::StrContains(opened.status().message(), path));
+    EXPECT_TRUE(
+        absl::StrContains(opened.status().message(), "not a regular file"))
+        << opened.status();
+  }
+
+  // A regular file is read to its size and no further, whatever its bytes
+  // claim: a Session count of 2^63 with a checksum made right is DataLoss.
+  Create();
+  MustWrite();
+  std::string huge = ReadBytes(path_);
+  huge[56 + 7] = '\x80';
+  WriteBytes(path_, Reframed(huge));
+  absl::StatusOr<std::unique_ptr<SessionStore>> lying =
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
+  EXPECT_EQ(lying.status().code(), absl::StatusCode::kDataLoss)
+      << lying.status();
+}
+
+// WriteSnapshot replaces only a regular file: not a FIFO, a directory or a
+// device, whether named or reached through a link.
+TEST_F(SnapshotTest, ReplacesNothingButARegularFile) {
+  Create();
+  const std::string fifo = dir_ + "/fifo.snap";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string link = dir_ + "/null.snap";
+  std::filesystem::create_symlink("/dev/null", link);
+  const std::string subdir = dir_ + "/subdir";
+  ASSERT_TRUE(std::filesystem::create_directory(subdir));
+  for (const std::string& path : {fifo, subdir, link}) {
+    SCOPED_TRACE(path);
+    absl::Status written = store_->WriteSnapshot(path);
+    EXPECT_EQ(written.code(), absl::StatusCode::kFailedPrecondition) << written;
+    EXPECT_TRUE(absl::StrContains(written.message(), "not a regular file"))
+        << written;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  EXPECT_TRUE(std::filesystem::is_empty(subdir));
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  EXPECT_EQ(OtherFiles(),
+            (std::vector<std::string>{"fifo.snap", "null.snap", "subdir"}));
+}
+
+// A file name of NAME_MAX (255) bytes takes a snapshot: the temporary
+// file's name is short whatever the target's, and never cuts a UTF-8
+// character of it in two.
+TEST_F(SnapshotTest, WritesAFileWhoseNameIsNameMaxLong) {
+  Create();
+  for (const std::string& name :
+       {std::string(NAME_MAX, 'n'),
+        "x" + testing_util::Repeat(testing_util::kTwoByteChar, NAME_MAX / 2)}) {
+    ASSERT_EQ(name.size(), size_t{NAME_MAX});
+    const std::string path = dir_ + "/" + name;
+    absl::Status written = store_->WriteSnapshot(path);
+    ASSERT_TRUE(written.ok()) << written;
+    ManualClock clock(clock_.Now());
+    absl::StatusOr<std::unique_ptr<SessionStore>> restored =
+        SessionStore::OpenSnapshot(path, RestoreOptions(&clock));
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(ExpectSameContent(*store_, **restored), 1);
+    EXPECT_EQ(OtherFiles(), std::vector<std::string>{name});
+    std::filesystem::remove(path);
+
+    const std::string longest =
+        std::filesystem::path(
+            internal::TemporaryPath(path, std::numeric_limits<int32_t>::max(),
+                                    std::numeric_limits<uint64_t>::max()))
+            .filename();
+    EXPECT_LE(longest.size(), 64u);
+    EXPECT_TRUE(internal::IsValidUtf8(longest)) << longest;
+  }
+}
+
+// A writer killed between creating its temporary file and the rename
+// leaves the file behind; the next write of the same target removes it,
+// and every file of this process left by an earlier one with its pid. It
+// leaves a live writer's file (pid 1 lives as long as the system), another
+// target's, and anything not named as a temporary file.
+TEST_F(SnapshotTest, AWriteRemovesTheTemporaryFilesOfDeadWriters) {
+  Create();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);  // Its pid names no process.
+  const auto temporary = [](const std::string& target, pid_t pid, int n) {
+    return internal::TemporaryPath(target, static_cast<uint64_t>(pid),
+                                   static_cast<uint64_t>(n));
+  };
+  const std::string dead = temporary(path_, child, 7);
+  const std::string earlier = temporary(path_, getpid(), 1 << 30);
+  const std::string alive = temporary(path_, 1, 7);
+  const std::string other = temporary(dir_ + "/other.snap", child, 7);
+  const std::string look_alike = dead + ".keep";
+  for (const std::string& path : {dead, earlier, alive, other, look_alike}) {
+    WriteBytes(path, "half a snapshot");
+  }
+  std::filesystem::create_directory(temporary(path_, child, 8));
+
+  MustWrite();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_FALSE(std::filesystem::exists(earlier));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(std::filesystem::exists(look_alike));
+  EXPECT_TRUE(std::filesystem::is_directory(temporary(path_, child, 8)));
+  EXPECT_EQ(OtherFiles().size(), 4u);
+  ManualClock clock(clock_.Now());
+  EXPECT_NE(MustOpen(RestoreOptions(&clock)), nullptr);
+}
+
+// What the before-rename hook below does: a second write of the same
+// target while the first waits to rename.
+struct NestedWrite {
+  SessionStore* store = nullptr;
+  std::string path;
+  absl::Status status;
+  bool first_kept = false;
+};
+NestedWrite* g_nested = nullptr;
+
+// A write of this process in flight keeps its temporary file though its
+// pid is alive and ours: a second write of the same target, made while the
+// first waits before its rename, leaves it, and both succeed.
+TEST_F(SnapshotTest, AWriteInFlightKeepsItsTemporaryFile) {
+  Create();
+  NestedWrite nested;
+  nested.store = store_.get();
+  nested.path = path_;
+  g_nested = &nested;
+  internal::SetBeforeRenameHookForTesting([](const std::string& temp) {
+    internal::SetBeforeRenameHookForTesting(nullptr);
+    g_nested->status = g_nested->store->WriteSnapshot(g_nested->path);
+    g_nested->first_kept = std::filesystem::exists(temp);
+  });
+  absl::Status written = store_->WriteSnapshot(path_);
+  internal::SetBeforeRenameHookForTesting(nullptr);
+  g_nested = nullptr;
+  EXPECT_TRUE(written.ok()) << written;
+  EXPECT_TRUE(nested.status.ok()) << nested.status;
+  EXPECT_TRUE(nested.first_kept);
+  EXPECT_TRUE(OtherFiles().empty());
+  ManualClock clock(clock_.Now());
+  EXPECT_NE(MustOpen(RestoreOptions(&clock)), nullptr);
 }
 
 TEST_F(SnapshotTest, WritesWhileOtherThreadsChangeTheStore) {
@@ -927,15 +1208,6 @@ TEST_F(DecodeTest, ChecksNamesByTheRulesItIsGiven) {
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(back.status().message(), "shard byte"))
       << back.status();
-}
-
-// `bytes` with its body length and checksum made right again.
-std::string Reframed(std::string bytes) {
-  const uint64_t body = bytes.size() - 32;
-  for (int i = 0; i < 8; ++i) {
-    bytes[12 + static_cast<size_t>(i)] = static_cast<char>(body >> (8 * i));
-  }
-  return WithVersion(std::move(bytes), internal::kSnapshotVersion);
 }
 
 TEST_F(DecodeTest, NeverTrustsACountOrALength) {

@@ -70,7 +70,8 @@ class SnapshotRules;  // engine/persist/snapshot.h
 // A count of Sessions held against a limit (StoreOptions::max_sessions and
 // max_sessions_per_service). Places are taken under one shard's lock but
 // counted across all shards, so the count is atomic, and a place is taken
-// by compare-and-swap: the count never passes the limit, even for a moment.
+// by compare-and-swap: a create never takes the count past the limit, even
+// for a moment. Only a restore may (Force).
 class SessionQuota {
  public:
   explicit SessionQuota(int64_t max) : max_(max) {}
@@ -88,6 +89,11 @@ class SessionQuota {
     } while (!held_.compare_exchange_weak(held, held + 1,
                                           std::memory_order_relaxed));
     return true;
+  }
+  // Takes a place even past the limit: a restore loads a store's own file
+  // whole, and creates are refused until the count is below the limit.
+  void Force() {
+    if (max_ != kNoLimit) held_.fetch_add(1, std::memory_order_relaxed);
   }
   void Release() {
     if (max_ != kNoLimit) held_.fetch_sub(1, std::memory_order_relaxed);

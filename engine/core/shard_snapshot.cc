@@ -242,9 +242,11 @@ absl::Status Shard::RestoreSessions(
         records_.Get(order.at(order.Last()))->seq >= image->seq) {
       return absl::InternalError("restored Sessions out of creation order");
     }
-    // A restored store's limits hold from the start: a snapshot with more
-    // Sessions than they allow is refused, never trimmed.
-    if (absl::Status s = TakePlaceLocked(*svc->second); !s.ok()) return s;
+    // Never refused for a limit: a store's own snapshot can hold more than
+    // its limits (shards are copied at different moments), and nothing is
+    // trimmed. Creates wait until the count is below the limit again.
+    context_->quota->Force();
+    svc->second->quota->Force();
     SessionRecord* rec = PlaceRestoredLocked(image->sid, max_handle);
     FillRecord(*image, svc->second.get(), rec);
     const uint32_t handle = HandleOfLocked(rec);

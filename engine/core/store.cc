@@ -84,10 +84,13 @@ class StoreImpl final : public SessionStore,
   using SessionStore::FetchSession;
   using SessionStore::UpdateSession;
 
-  StoreImpl(const StoreOptions& options, const Sid& account_sid)
+  // `from_snapshot`: the store is being opened by OpenSnapshot (see sids_).
+  StoreImpl(const StoreOptions& options, const Sid& account_sid,
+            bool from_snapshot)
       : seed_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
-        sids_(seed_),
+        sids_(from_snapshot ? seed_ ^ internal::SidGenerator::RandomSeed()
+                            : seed_),
         handles_(seed_),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
@@ -520,6 +523,8 @@ class StoreImpl final : public SessionStore,
   // Fills this new, empty store with `image` (see OpenSnapshot).
   absl::Status Restore(const internal::StoreImage& image) {
     next_seq_.store(image.next_seq, std::memory_order_relaxed);
+    // The count carries on, so a snapshot of this store says how many SIDs
+    // were minted in all; uniqueness comes from sids_'s own key.
     sids_.SkipTo(image.sids_minted);
     {
       MutexLock l(&services_mu_);
@@ -838,11 +843,22 @@ class StoreImpl final : public SessionStore,
   }
 
   // Constant after construction
-  // The seed of the SID generator and of the handle codec: a seeded store
-  // restored with the same seed finds its Sessions' handles in their SIDs.
+  // The seed of the handle codec, and of the SID generator of a store
+  // opened empty: a seeded store restored with the same seed finds its
+  // Sessions' handles in their SIDs.
   const uint64_t seed_;
   internal::ShardContext context_;
   internal::ListenerList listeners_;
+  // A store opened from a snapshot mints under a key of its own, the seed
+  // mixed with the random device's bits, never the writer's key. Carrying
+  // the writer's count on (Restore's SkipTo) is not enough: the count is
+  // where the writer was at the snapshot, and the writer may have gone on
+  // minting after it (or a crash may be followed by two opens of one
+  // file), so a seeded store would hand out again SIDs already handed out,
+  // and an old SID would fetch someone else's Session. Under a fresh key a
+  // new SID meets an earlier one only by a 64-bit chance, as between any
+  // two unseeded stores, and Create mints again on a clash with a
+  // restored SID.
   internal::SidGenerator sids_;
   const internal::HandleCodec handles_;
   std::atomic<uint64_t> next_seq_{1};
@@ -871,10 +887,9 @@ class StoreImpl final : public SessionStore,
   std::thread thread_;
 };
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
-    const StoreOptions& options) {
+// Open, for OpenSnapshot too: checks `options` and builds an empty store.
+absl::StatusOr<std::unique_ptr<StoreImpl>> NewStore(const StoreOptions& options,
+                                                    bool from_snapshot) {
   if (options.shards < 1 || options.shards > kMaxShards ||
       (options.shards & (options.shards - 1)) != 0) {
     return absl::InvalidArgumentError(
@@ -909,7 +924,14 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     }
     account = internal::ToSid("AC", *sid);
   }
-  return std::unique_ptr<SessionStore>(new StoreImpl(options, account));
+  return std::make_unique<StoreImpl>(options, account, from_snapshot);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
+    const StoreOptions& options) {
+  return NewStore(options, /*from_snapshot=*/false);
 }
 
 absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
@@ -930,14 +952,11 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
         Cat("StoreOptions::account_sid ", options.account_sid,
             " is not the snapshot's account ", restored.account_sid));
   }
-  absl::StatusOr<std::unique_ptr<SessionStore>> store = Open(restored);
+  absl::StatusOr<std::unique_ptr<StoreImpl>> store =
+      NewStore(restored, /*from_snapshot=*/true);
   if (!store.ok()) return store.status();
-  // Open always makes a StoreImpl.
-  if (absl::Status s = static_cast<StoreImpl&>(**store).Restore(*image);
-      !s.ok()) {
-    return s;
-  }
-  return store;
+  if (absl::Status s = (*store)->Restore(*image); !s.ok()) return s;
+  return std::unique_ptr<SessionStore>(*std::move(store));
 }
 
 // The overloads that answer by value -------------------------------------

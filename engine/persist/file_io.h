@@ -11,6 +11,7 @@
 #ifndef SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
 #define SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,16 +20,35 @@
 
 namespace sessionwheel::internal {
 
-// Replaces the file at `path` with `bytes`, atomically: writes
-// `<path>.tmp.<pid>.<n>` in the same directory (mode 0600), fsyncs it,
-// renames it over `path` and fsyncs the directory. On an error before the
-// rename the temporary file is removed and `path` is untouched. Errors: the
-// failing call's errno as a status (NotFound for a missing directory,
-// PermissionDenied...), naming the call and the file.
+// Replaces the file at `path` with `bytes`, atomically. A symbolic link at
+// `path` (or a chain of them) is followed to its final target, and that
+// target is replaced, so the link stays a link. The bytes go to a
+// temporary file beside the target, TemporaryPath(target, getpid(), n)
+// (mode 0600), which is fsynced and renamed over the target; then the
+// directory is fsynced. First, the target's temporary files that no write
+// will rename any more are removed: those whose pid names no live process
+// (a writer killed before its rename), and those of this process's pid
+// that none of its writes has in flight. On an error before the rename the
+// temporary file is removed and the target is untouched. Errors:
+// FailedPrecondition when the target exists and is not a regular file (a
+// directory, a FIFO, a device); otherwise the failing call's errno as a
+// status (NotFound for a missing directory, PermissionDenied...), naming
+// the call and the file.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes);
 
-// The whole content of the file at `path`. Errors as WriteFileAtomically.
+// The temporary file WriteFileAtomically writes for the regular file
+// `target` (no link), as the process `pid`'s `n`th write: in the target's
+// directory, ".<up to 24 bytes of its name>.<hash of its name>.<pid>.<n>.tmp"
+// in fixed-width hex, at most 64 bytes whatever the target's name, so it
+// fits NAME_MAX when the target's name does.
+std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n);
+
+// The whole content of the regular file at `path` (links followed), at
+// most the size fstat reports, so no content can make it read or allocate
+// more. Anything else (a directory, a FIFO, /dev/zero) is refused before
+// any read, and a FIFO is never waited on. Errors: FailedPrecondition for
+// a file that is not a regular file; otherwise as WriteFileAtomically.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Test seam: WriteFileAtomically calls `hook` with the temporary file's path

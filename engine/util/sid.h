@@ -140,9 +140,11 @@ class SidGenerator {
   // How many SIDs Next() has returned: a snapshot records it.
   uint64_t minted() const { return counter_.load(std::memory_order_relaxed); }
 
-  // Continues the sequence after `count` SIDs (does nothing if already past
-  // it), so a seeded store restored from a snapshot mints what it would have
-  // minted had it never stopped, and never repeats a restored SID.
+  // Continues the count after `count` SIDs (does nothing if already past
+  // it), so a store restored from a snapshot counts on from its writer's
+  // count. It keeps one generator from repeating itself; it cannot keep a
+  // restored store from repeating what its writer minted after the
+  // snapshot: that takes another key (engine/core/store.cc, sids_).
   void SkipTo(uint64_t count) {
     uint64_t seen = counter_.load(std::memory_order_relaxed);
     while (seen < count && !counter_.compare_exchange_weak(

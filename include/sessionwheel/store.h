@@ -93,9 +93,10 @@ struct StoreOptions {
   // holds. Every Session held counts, ended ones too: they keep their memory
   // and unique_name until deleted or purged. A create past a limit is
   // refused with ResourceExhausted/20429 and nothing is evicted; a delete, a
-  // purge or a Service delete frees places. A limit bounds the memory a
-  // runaway or hostile client can take, at the cost of refusing creates
-  // when full. From 0 (every create refused) to kNoLimit.
+  // purge or a Service delete frees places. OpenSnapshot loads a snapshot
+  // whole even past a limit, and creates wait until there is room. A limit
+  // bounds the memory a runaway or hostile client can take, at the cost of
+  // refusing creates when full. From 0 (every create refused) to kNoLimit.
   int64_t max_sessions = kNoLimit;
   int64_t max_sessions_per_service = kNoLimit;
 };
@@ -128,16 +129,23 @@ class SessionStore {
   // now are closed as the running store closes them (closed_reason "ttl" or
   // "date_expiry", date_ended = the instant), and ended Sessions past
   // `closed_retention` are purged; both count in Stats(), and emit no events
-  // (no listener exists yet). The whole file is checked before the store is
+  // (no listener exists yet). `options`' limits never refuse a snapshot:
+  // every Session is loaded, even past max_sessions or
+  // max_sessions_per_service (a store's own snapshot can hold more than its
+  // limits, since shards are copied at different moments), and creates are
+  // refused with ResourceExhausted/20429 until deletes and purges bring the
+  // count below the limit. The whole file is checked before the store is
   // built, so on any error there is no store and nothing was half-loaded.
-  // Errors: the errno of a failed read as a status (NotFound for a missing
-  // file); InvalidArgument for options out of range, an
+  // Only a regular file is read (links followed); anything else is refused
+  // before a byte is read, and a FIFO is never waited on. Errors: the errno
+  // of a failed read as a status (NotFound for a missing file);
+  // FailedPrecondition for a path that is not a regular file (a directory,
+  // a FIFO, a device such as /dev/zero) or a format version this build does
+  // not read; InvalidArgument for options out of range, an
   // `options.account_sid` other than the snapshot's, or a file that is not
-  // a snapshot (wrong magic); FailedPrecondition for a format version this
-  // build does not read; DataLoss for a truncated, corrupted (checksum
-  // mismatch) or inconsistent snapshot; ResourceExhausted/20429 for more
-  // Sessions than `options`' limits allow. Every message names `path`,
-  // except the last.
+  // a snapshot (wrong magic); DataLoss for a truncated, corrupted (checksum
+  // mismatch) or inconsistent snapshot. Every message about the file names
+  // `path`.
   static absl::StatusOr<std::unique_ptr<SessionStore>> OpenSnapshot(
       const std::string& path, const StoreOptions& options = StoreOptions());
 
@@ -286,14 +294,17 @@ class SessionStore {
   // Writes every Service and Session, with its expiry state, to the file at
   // `path`, replacing it atomically (a temporary file in the same directory,
   // fsync, rename, fsync of the directory): a crash leaves the previous file
-  // whole. The store keeps serving meanwhile: a call waits at most while
-  // one shard (or the Service registry) is copied. Each shard is copied at
-  // one moment, so every Session is saved whole, as it was between two
-  // calls; Sessions of different shards may be copied at different moments
+  // whole. A symbolic link is followed: its final target is replaced and
+  // the link stays a link. The store keeps serving meanwhile: a call waits at
+  // most while one shard (or the Service registry) is copied. Each shard is
+  // copied at one moment, so every Session is saved whole, as it was between
+  // two calls; Sessions of different shards may be copied at different moments
   // (docs/snapshots.md). Counters (Stats().expired, purged),
-  // listeners and undelivered events are not saved. Errors: the failing
-  // system call's errno as a status, naming the call and the file (NotFound
-  // for a missing directory, PermissionDenied...).
+  // listeners and undelivered events are not saved. Errors:
+  // FailedPrecondition when `path` (or its link's target) exists and is not
+  // a regular file; otherwise the failing system call's errno as a status,
+  // naming the call and the file (NotFound for a missing directory,
+  // PermissionDenied...).
   virtual absl::Status WriteSnapshot(const std::string& path) = 0;
 };
 
