@@ -306,7 +306,6 @@ class Writer final : public JournalWriter {
     absl::Status s = WriteTaken(sync);
     mu_.Lock();
     if (s.ok()) {
-      written_lsn_ = end_lsn;
       if (sync) {
         durable_lsn_ = end_lsn;
       } else if (!io_rolls_.empty()) {
@@ -415,10 +414,10 @@ class Writer final : public JournalWriter {
   std::string buffer_ ABSL_GUARDED_BY(mu_);           // Records not yet taken.
   std::vector<RollMark> rolls_ ABSL_GUARDED_BY(mu_);  // In buffer_.
   uint64_t next_lsn_ ABSL_GUARDED_BY(mu_);
-  uint64_t written_lsn_ ABSL_GUARDED_BY(mu_) = 0;      // Below: in the file.
-  uint64_t durable_lsn_ ABSL_GUARDED_BY(mu_);          // Below: synced too.
-  uint64_t segment_bytes_ ABSL_GUARDED_BY(mu_);        // Of the newest segment,
-  uint64_t segment_records_ ABSL_GUARDED_BY(mu_) = 0;  // buffered included.
+  uint64_t durable_lsn_ ABSL_GUARDED_BY(mu_);  // Every LSN below is synced.
+  // The newest segment's bytes and records, buffered ones included.
+  uint64_t segment_bytes_ ABSL_GUARDED_BY(mu_);
+  uint64_t segment_records_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rolls_requested_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rolls_done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_appended_ ABSL_GUARDED_BY(mu_) = 0;

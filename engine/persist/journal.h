@@ -55,6 +55,8 @@ enum class JournalSync {
   kInterval,
   // As kInterval, but the thread never syncs: the OS writes back when it
   // likes (Linux: within ~30 s). Survives a process crash, not a power cut.
+  // (Under every policy a segment is synced as it is closed, and Flush and
+  // Roll sync.)
   kOs,
 };
 
@@ -201,8 +203,8 @@ class JournalWriter {
   // The LSN the next Append will return.
   virtual uint64_t next_lsn() const = 0;
 
-  // The bytes appended since Open, headers included: the trigger for an
-  // automatic checkpoint.
+  // The bytes of the records appended since Open, their headers included
+  // (not the segment headers): the trigger for an automatic checkpoint.
   virtual uint64_t bytes_appended() const = 0;
 
   // OK, or the error that failed the journal.
