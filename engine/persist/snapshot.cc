@@ -378,4 +378,42 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
   return image;
 }
 
+void AppendServiceImage(const ServiceImage& image, std::string* out) {
+  Writer w(out);
+  WriteService(w, image);
+}
+
+void AppendSessionImage(const SessionImage& image, std::string* out) {
+  Writer w(out);
+  WriteSession(w, image);
+}
+
+absl::Status ParseServiceImage(std::string_view bytes,
+                               const SnapshotRules& rules, ServiceImage* out) {
+  Reader in(bytes);
+  ReadService(in, out);
+  if (!in.ok() || in.left() != 0) {
+    return Corrupted("a Service record has the wrong length");
+  }
+  if (!IsTime(out->created_ms) || !IsTime(out->updated_ms) ||
+      out->default_ttl < 0 || out->default_ttl > kMaxTtl) {
+    return Corrupted("a Service has a time or ttl out of range");
+  }
+  if (!rules.IsValidName(out->unique_name)) {
+    return Corrupted("a Service has an invalid unique_name");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseSessionImage(std::string_view bytes,
+                               const SnapshotRules& rules, SessionImage* out) {
+  Reader in(bytes);
+  *out = SessionImage();
+  if (absl::Status s = ReadSession(in, out); !s.ok()) return s;
+  if (!in.ok() || in.left() != 0) {
+    return Corrupted("a Session record has the wrong length");
+  }
+  return CheckSession(*out, rules);
+}
+
 }  // namespace sessionwheel::internal

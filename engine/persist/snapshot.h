@@ -127,6 +127,20 @@ std::string EncodeSnapshot(const StoreImage& image);
 absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
                                           const SnapshotRules& rules);
 
+// Single images, in the bytes a snapshot's body holds them, for the
+// journal's records (engine/core/durability.h): one format for a Session
+// wherever it is written.
+void AppendServiceImage(const ServiceImage& image, std::string* out);
+void AppendSessionImage(const SessionImage& image, std::string* out);
+
+// Parses exactly one image from `bytes` and checks it as DecodeSnapshot
+// checks one (the rules between images are the reader's). Errors: DataLoss,
+// saying what is wrong.
+absl::Status ParseServiceImage(std::string_view bytes,
+                               const SnapshotRules& rules, ServiceImage* out);
+absl::Status ParseSessionImage(std::string_view bytes,
+                               const SnapshotRules& rules, SessionImage* out);
+
 }  // namespace sessionwheel::internal
 
 #endif  // SESSIONWHEEL_ENGINE_PERSIST_SNAPSHOT_H_
