@@ -31,11 +31,17 @@
 #include "engine/util/utf8.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/internal/mutex.h"
+#include "tests/store_compare.h"
 #include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
+using testing_util::AllServices;
+using testing_util::AllSessions;
+using testing_util::ExpectSameContent;
+using testing_util::ExpectSameServicesAndCounts;
+using testing_util::ExpectSameSession;
 using testing_util::kAccountSid;
 using testing_util::kT0;
 using testing_util::SameSession;
@@ -58,95 +64,6 @@ std::string ReadBytes(const std::string& path) {
 void WriteBytes(const std::string& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Every Session of the Service, newest first, walking the pages.
-std::vector<Session> AllSessions(SessionStore& store, const Sid& ks) {
-  std::vector<Session> out;
-  ListParams params;
-  params.page_size = 1000;
-  for (;;) {
-    absl::StatusOr<SessionPage> page = store.ListSessions(ks, params);
-    EXPECT_TRUE(page.ok()) << page.status();
-    if (!page.ok()) return out;
-    out.insert(out.end(), page->sessions.begin(), page->sessions.end());
-    if (page->next_page_token.empty()) return out;
-    params.page_token = page->next_page_token;
-  }
-}
-
-// Every Service, newest first.
-std::vector<Service> AllServices(SessionStore& store) {
-  std::vector<Service> out;
-  ListParams params;
-  params.page_size = 1000;
-  for (;;) {
-    absl::StatusOr<ServicePage> page = store.ListServices(params);
-    EXPECT_TRUE(page.ok()) << page.status();
-    if (!page.ok()) return out;
-    out.insert(out.end(), page->services.begin(), page->services.end());
-    if (page->next_page_token.empty()) return out;
-    params.page_token = page->next_page_token;
-  }
-}
-
-// `restored` has the same Services, in the same order, and the same counts
-// as `original`, and passes its invariant checks.
-void ExpectSameServicesAndCounts(SessionStore& original,
-                                 SessionStore& restored) {
-  EXPECT_EQ(AllServices(restored), AllServices(original));
-  const StoreStats a = original.Stats();
-  const StoreStats b = restored.Stats();
-  EXPECT_EQ(b.services, a.services);
-  EXPECT_EQ(b.sessions, a.sessions);
-  EXPECT_EQ(b.open, a.open);
-  EXPECT_EQ(b.in_progress, a.in_progress);
-  EXPECT_EQ(b.closed, a.closed);
-  EXPECT_EQ(b.failed, a.failed);
-  EXPECT_EQ(b.unknown, a.unknown);
-  EXPECT_EQ(b.named, a.named);
-  absl::Status invariants = restored.CheckInvariants();
-  EXPECT_TRUE(invariants.ok()) << invariants;
-}
-
-// `restored` finds the Session `sid` of `ks`, and by its name if it has one,
-// exactly as `original` does. Returns whether `original` holds it.
-bool ExpectSameSession(SessionStore& original, SessionStore& restored,
-                       const Sid& ks, const Sid& sid) {
-  absl::StatusOr<Session> want = original.FetchSession(ks, sid);
-  absl::StatusOr<Session> got = restored.FetchSession(ks, sid);
-  EXPECT_EQ(got.status(), want.status());
-  if (!want.ok() || !got.ok()) return want.ok();
-  EXPECT_TRUE(SameSession(*got, *want));
-  if (want->unique_name.has_value()) {
-    absl::StatusOr<Session> by_name =
-        restored.FetchSession(ks, *want->unique_name);
-    EXPECT_TRUE(by_name.ok()) << by_name.status();
-    if (by_name.ok()) {
-      EXPECT_EQ(by_name->sid, sid);
-    }
-  }
-  return true;
-}
-
-// `restored` holds what `original` holds: ExpectSameServicesAndCounts, and
-// each Service's Sessions listed in the same order, equal field by field and
-// each found by SID and name. Lists visit every shard per page, so this is
-// for small stores. Returns how many Sessions it compared.
-int64_t ExpectSameContent(SessionStore& original, SessionStore& restored) {
-  ExpectSameServicesAndCounts(original, restored);
-  int64_t compared = 0;
-  for (const Service& service : AllServices(original)) {
-    const std::vector<Session> want = AllSessions(original, service.sid);
-    const std::vector<Session> got = AllSessions(restored, service.sid);
-    EXPECT_EQ(got.size(), want.size()) << service.unique_name;
-    for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
-      EXPECT_TRUE(SameSession(got[i], want[i])) << "at position " << i;
-      ExpectSameSession(original, restored, service.sid, want[i].sid);
-    }
-    compared += static_cast<int64_t>(want.size());
-  }
-  return compared;
 }
 
 // What the tests read of an event, kept past OnEvent (whose views are not).

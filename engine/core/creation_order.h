@@ -59,6 +59,23 @@ class CreationOrder {
     return end() - 1;
   }
 
+  // Puts a Session in its place by sequence number, for a recovery that
+  // meets an older Session after newer ones; returns its position. Cells
+  // after it move up one, each reported as moved(handle, new_position):
+  // O(n), where Append is O(1).
+  template <typename SeqOf, typename Moved>
+  uint32_t Insert(uint32_t handle, uint64_t seq, SeqOf seq_of, Moved moved) {
+    uint32_t pos = FirstAfter(seq, seq_of);
+    if (pos == end()) return Append(handle);
+    cells_.insert(cells_.begin() + pos, handle);
+    ++live_;
+    for (uint32_t p = pos + 1; p < end(); ++p) {
+      if (cells_[p] != kHole) moved(cells_[p], p);
+    }
+    ++generation_;
+    return pos;
+  }
+
   // Removes the Session at `pos`. If that squeezes the holes out, calls
   // moved(handle, new_position) for every live Session that moved.
   template <typename Moved>

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "engine/persist/snapshot.h"
 #include "engine/util/str_cat.h"
 #include "engine/util/utf8.h"
 #include "sessionwheel/errors.h"
@@ -630,6 +631,7 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   ++stats_.by_status[static_cast<int>(rec->status)];
   EmitLocked(EventType::kCreated, *rec, now);
   RescheduleLocked(rec);
+  JournalPutLocked(*rec);
   if (out != nullptr) FillLocked(*rec, out);
   return absl::OkStatus();
 }
@@ -715,16 +717,19 @@ absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
     RescheduleLocked(rec);
     // A new Ttl may already be spent: the Session expires at once. If its
     // retention is spent too, it is purged, but only after the answer is
-    // taken: the update did happen, and says what it did.
+    // taken: the update did happen, and says what it did. (The journal
+    // holds the closed state; recovery derives the purge.)
     const int64_t instant = ExpiryInstant(*rec);
     if (instant != kNoTime && instant <= now) {
       ExpireLocked(rec, instant);
       RescheduleLocked(rec);
+      JournalPutLocked(*rec);
       if (out != nullptr) FillLocked(*rec, out);
       SettleLocked(rec, now);
       return absl::OkStatus();
     }
   }
+  JournalPutLocked(*rec);
   if (out != nullptr) FillLocked(*rec, out);
   return absl::OkStatus();
 }
@@ -735,6 +740,7 @@ absl::Status Shard::Delete(const Sid128& service, const Sid128& sid) {
   const int64_t now = NowMs();
   SessionRecord* rec = FindLocked(service, sid, now);
   if (rec == nullptr) return absl::NotFoundError("");
+  JournalDeleteLocked(service, sid);
   RemoveLocked(rec, EventType::kDeleted, now);
   return absl::OkStatus();
 }
@@ -753,6 +759,7 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
   }
   EmitLocked(EventType::kInteraction, *rec, now);
   RescheduleLocked(rec);
+  JournalPutLocked(*rec);
   return absl::OkStatus();
 }
 
@@ -770,6 +777,7 @@ absl::Status Shard::End(const Sid128& service, const Sid128& sid,
                             "It must be 1 to 255 characters of UTF-8.");
   }
   EndLocked(rec, status, EndReason::kHost, reason, now);
+  JournalPutLocked(*rec);
   return absl::OkStatus();
 }
 

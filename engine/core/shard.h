@@ -66,6 +66,7 @@ enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 struct ShardService;
 struct SessionImage;  // engine/persist/snapshot.h
 class SnapshotRules;  // engine/persist/snapshot.h
+class JournalWriter;  // engine/persist/journal.h
 
 // A count of Sessions held against a limit (StoreOptions::max_sessions and
 // max_sessions_per_service). Places are taken under one shard's lock but
@@ -90,8 +91,9 @@ class SessionQuota {
                                           std::memory_order_relaxed));
     return true;
   }
-  // Takes a place even past the limit: a restore loads a store's own file
-  // whole, and creates are refused until the count is below the limit.
+  // Takes a place even past the limit: a restore or a recovery loads a
+  // store's own files whole, and creates are refused until the count is
+  // below the limit.
   void Force() {
     if (max_ != kNoLimit) held_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -256,6 +258,10 @@ struct ShardContext {
   SessionQuota* quota = nullptr;  // Every Session in the store.
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
+  // Where changes are journaled (engine/core/durability.h); null for a
+  // store in memory only, and while a durable store recovers. Set before
+  // the store is handed out.
+  JournalWriter* journal = nullptr;
 };
 
 // An event waiting for delivery: the record's fields as they are kept, a
@@ -373,6 +379,20 @@ class Shard {
   // unknown Service.
   absl::Status RestoreSessions(const std::vector<const SessionImage*>& images);
 
+  // Replay of a durable store's journal (engine/core/durability.h): sets a
+  // Session to the state a record holds, creating it if absent, without
+  // settling anything or emitting events. A record of a Service this shard
+  // does not hold is skipped (a later record deleted it). Another Session
+  // holding the name must have been purged before the record was written:
+  // it is removed. Limits never refuse a Session here.
+  absl::Status ApplySessionImage(const SessionImage& image);
+  // Removes a Session if this shard holds it; nothing otherwise.
+  void ApplySessionDelete(const Sid128& service, const Sid128& sid);
+  // After a replay: closes or purges every Session whose expiry or purge
+  // is due, as RestoreSessions does one by one. A replay settles nothing
+  // itself: a record later in the journal may still change the Session.
+  void SettleAll();
+
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
  private:
@@ -397,6 +417,13 @@ class Shard {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a new record, whose seq is set, last in its Service's order.
   void AppendToOrderLocked(SessionRecord* rec, uint32_t handle)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Journals a Session's state after a change, or its removal, if the store
+  // keeps a journal; the position goes to ThreadJournalLsn()
+  // (engine/core/shard_snapshot.cc).
+  void JournalPutLocked(const SessionRecord& rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void JournalDeleteLocked(const Sid128& service, const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a record restored from a snapshot at the handle its SID carries if
   // that is free (and not absurdly far), else anywhere, as a foreign SID.
@@ -460,6 +487,9 @@ class Shard {
   // their capacity. Touched only by the thread that set delivering_.
   std::vector<QueuedEvent> batch_;
   std::string batch_text_;
+  // The image a journaled change is encoded from, reused so that a steady
+  // stream of changes allocates nothing.
+  std::unique_ptr<SessionImage> journal_image_ ABSL_GUARDED_BY(mu_);
 };
 
 // The store's name rules, for DecodeSnapshot (engine/core/shard_snapshot.cc).

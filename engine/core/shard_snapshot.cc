@@ -15,7 +15,9 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/core/durability.h"
 #include "engine/core/shard.h"
+#include "engine/persist/journal.h"
 #include "engine/persist/snapshot.h"
 
 namespace sessionwheel::internal {
@@ -121,41 +123,53 @@ EndReason FromImage(SessionImage::EndReason reason) {
 int64_t ToImageMs(int64_t ms) { return ms == kNoTime ? kNullMs : ms; }
 int64_t FromImageMs(int64_t ms) { return ms == kNullMs ? kNoTime : ms; }
 
-SessionImage ImageOf(const SessionRecord& rec) {
-  SessionImage image;
-  image.sid = rec.sid;
-  image.service = rec.service->sid;
-  image.seq = rec.seq;
-  image.created_ms = rec.created_ms;
-  image.updated_ms = rec.updated_ms;
-  image.base_ms = rec.base_ms;
-  image.ended_ms = ToImageMs(rec.ended_ms);
-  image.last_interaction_ms = ToImageMs(rec.last_interaction_ms);
-  image.date_expiry_ms = ToImageMs(rec.date_expiry_ms);
-  image.ttl = rec.ttl;
-  image.status = ToImage(rec.status);
-  image.mode = ToImage(rec.mode);
-  image.end_reason = ToImage(rec.end_reason);
-  if (rec.has_name) image.unique_name = std::string(rec.unique_name());
+// Fills *image from the record, reusing the image's buffers.
+void FillImage(const SessionRecord& rec, SessionImage* image) {
+  image->sid = rec.sid;
+  image->service = rec.service->sid;
+  image->seq = rec.seq;
+  image->created_ms = rec.created_ms;
+  image->updated_ms = rec.updated_ms;
+  image->base_ms = rec.base_ms;
+  image->ended_ms = ToImageMs(rec.ended_ms);
+  image->last_interaction_ms = ToImageMs(rec.last_interaction_ms);
+  image->date_expiry_ms = ToImageMs(rec.date_expiry_ms);
+  image->ttl = rec.ttl;
+  image->status = ToImage(rec.status);
+  image->mode = ToImage(rec.mode);
+  image->end_reason = ToImage(rec.end_reason);
+  if (rec.has_name) {
+    const std::string_view name = rec.unique_name();
+    if (image->unique_name.has_value()) {
+      image->unique_name->assign(name.data(), name.size());
+    } else {
+      image->unique_name.emplace(name);
+    }
+  } else {
+    image->unique_name.reset();
+  }
+  image->host_reason.clear();
+  image->participants.clear();
   if (rec.extras != nullptr) {
     if (rec.end_reason == EndReason::kHost) {
-      image.host_reason = rec.extras->host_reason;
+      image->host_reason = rec.extras->host_reason;
     }
     for (const Participant& p : rec.extras->participants) {
-      image.participants.push_back(ParticipantImage{
+      image->participants.push_back(ParticipantImage{
           Body(p.sid), p.identifier, p.friendly_name, p.proxy_identifier});
     }
   }
+}
+
+SessionImage ImageOf(const SessionRecord& rec) {
+  SessionImage image;
+  FillImage(rec, &image);
   return image;
 }
 
-// Fills a new record, already at its handle with its SID, from `image`.
-void FillRecord(const SessionImage& image, ShardService* service,
-                SessionRecord* rec) {
-  rec->has_name = image.unique_name.has_value();
-  if (rec->has_name) rec->SetName(*image.unique_name);
-  rec->service = service;
-  rec->seq = image.seq;
+// Sets what changes can change: everything but the SID, the Service, the
+// creation order and the name.
+void SetState(const SessionImage& image, SessionRecord* rec) {
   rec->created_ms = image.created_ms;
   rec->updated_ms = image.updated_ms;
   rec->base_ms = image.base_ms;
@@ -166,6 +180,10 @@ void FillRecord(const SessionImage& image, ShardService* service,
   rec->status = FromImage(image.status);
   rec->mode = FromImage(image.mode);
   rec->end_reason = FromImage(image.end_reason);
+  if (rec->extras != nullptr) {
+    rec->extras->host_reason.clear();
+    rec->extras->participants.clear();
+  }
   if (!image.host_reason.empty() || !image.participants.empty()) {
     SessionRecord::Extras& extras = rec->MutableExtras();
     extras.host_reason = image.host_reason;
@@ -175,6 +193,16 @@ void FillRecord(const SessionImage& image, ShardService* service,
                                                 p.proxy_identifier});
     }
   }
+}
+
+// Fills a new record, already at its handle with its SID, from `image`.
+void FillRecord(const SessionImage& image, ShardService* service,
+                SessionRecord* rec) {
+  rec->has_name = image.unique_name.has_value();
+  if (rec->has_name) rec->SetName(*image.unique_name);
+  rec->service = service;
+  rec->seq = image.seq;
+  SetState(image, rec);
 }
 
 // The store's own rules, so a snapshot is checked by the very functions
@@ -261,6 +289,117 @@ absl::Status Shard::RestoreSessions(
     if (SettleLocked(rec, now)) RescheduleLocked(rec);
   }
   return absl::OkStatus();
+}
+
+// Journal and replay
+// -----------------------------------------------------------------
+
+void Shard::JournalPutLocked(const SessionRecord& rec) {
+  JournalWriter* journal = context_->journal;
+  if (journal == nullptr) return;
+  if (journal_image_ == nullptr) {
+    journal_image_ = std::make_unique<SessionImage>();
+  }
+  FillImage(rec, journal_image_.get());
+  const ChangeHeader header{
+      context_->sids->minted(),
+      context_->next_seq->load(std::memory_order_relaxed)};
+  ThreadJournalLsn() = journal->AppendWith(
+      static_cast<uint8_t>(Change::kSessionPut), [&](std::string* out) {
+        mu_.AssertHeld();
+        AppendChangeHeader(header, out);
+        AppendSessionImage(*journal_image_, out);
+      });
+}
+
+void Shard::JournalDeleteLocked(const Sid128& service, const Sid128& sid) {
+  JournalWriter* journal = context_->journal;
+  if (journal == nullptr) return;
+  const ChangeHeader header{
+      context_->sids->minted(),
+      context_->next_seq->load(std::memory_order_relaxed)};
+  ThreadJournalLsn() = journal->AppendWith(
+      static_cast<uint8_t>(Change::kSessionDelete), [&](std::string* out) {
+        AppendChangeHeader(header, out);
+        AppendSidBytes(service, out);
+        AppendSidBytes(sid, out);
+      });
+}
+
+absl::Status Shard::ApplySessionImage(const SessionImage& image) {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  auto svc = services_.find(image.service);
+  SessionRecord* rec = LookUpLocked(image.sid);
+  // The same SID under another Service, or with another name, is not this
+  // Session: nothing changes either. Make way for the record.
+  if (rec != nullptr &&
+      (rec->service->sid != image.service ||
+       rec->has_name != image.unique_name.has_value() ||
+       (rec->has_name && rec->unique_name() != *image.unique_name))) {
+    RemoveLocked(rec, EventType::kDeleted, now);
+    rec = nullptr;
+  }
+  if (svc == services_.end()) return absl::OkStatus();
+  if (rec != nullptr) {
+    --stats_.by_status[static_cast<int>(rec->status)];
+    SetState(image, rec);
+    ++stats_.by_status[static_cast<int>(rec->status)];
+    RescheduleLocked(rec);
+    return absl::OkStatus();
+  }
+  if (image.unique_name.has_value()) {
+    auto held = names_.find(NameKey{image.service, *image.unique_name});
+    if (held != names_.end()) {
+      RemoveLocked(records_.Get(*held), EventType::kPurged, now);
+    }
+  }
+  context_->quota->Force();
+  svc->second->quota->Force();
+  const uint64_t bound =
+      2 * (records_.size() + 1) + Slab<SessionRecord>::kChunkSize;
+  rec = PlaceRestoredLocked(image.sid,
+                            static_cast<uint32_t>(std::min<uint64_t>(
+                                bound, std::numeric_limits<uint32_t>::max())));
+  FillRecord(image, svc->second.get(), rec);
+  const uint32_t handle = HandleOfLocked(rec);
+  if (rec->has_name) {
+    names_.insert(handle);
+    ++stats_.named;
+  }
+  // A fuzzy checkpoint may hold newer Sessions of the Service than one the
+  // journal brings back: it goes in its place, not last.
+  rec->order_pos = rec->service->order.Insert(
+      handle, rec->seq,
+      [this](uint32_t h) {
+        mu_.AssertHeld();
+        return records_.Get(h)->seq;
+      },
+      [this](uint32_t moved, uint32_t pos) {
+        mu_.AssertHeld();
+        records_.Get(moved)->order_pos = pos;
+      });
+  ++stats_.by_status[static_cast<int>(rec->status)];
+  RescheduleLocked(rec);
+  return absl::OkStatus();
+}
+
+void Shard::SettleAll() {
+  MutexLock l(&mu_);
+  const int64_t now = NowMs();
+  records_.ForEach([&](uint32_t, SessionRecord* rec) {
+    mu_.AssertHeld();
+    // A record freed here is skipped by the walk: the slab marks it free.
+    if (SettleLocked(rec, now)) RescheduleLocked(rec);
+  });
+}
+
+void Shard::ApplySessionDelete(const Sid128& service, const Sid128& sid) {
+  MutexLock l(&mu_);
+  SessionRecord* rec = LookUpLocked(sid);
+  if (rec != nullptr && rec->service->sid == service) {
+    RemoveLocked(rec, EventType::kDeleted, NowMs());
+  }
 }
 
 }  // namespace sessionwheel::internal

@@ -23,9 +23,11 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "engine/core/durability.h"
 #include "engine/core/page_token.h"
 #include "engine/core/shard.h"
 #include "engine/persist/file_io.h"
+#include "engine/persist/journal.h"
 #include "engine/persist/snapshot.h"
 #include "engine/util/sid.h"
 #include "engine/util/str_cat.h"
@@ -77,6 +79,7 @@ std::optional<Sid128> BodyOf(std::string_view prefix, const Sid& sid) {
 }
 
 class StoreImpl final : public SessionStore,
+                        public internal::DurableStore,
                         private internal::WakeupSink,
                         private ClockObserver {
  public:
@@ -84,13 +87,13 @@ class StoreImpl final : public SessionStore,
   using SessionStore::FetchSession;
   using SessionStore::UpdateSession;
 
-  // `from_snapshot`: the store is being opened by OpenSnapshot (see sids_).
+  // `mint_salt`: 0 for a new store; else mixed into the key SIDs are
+  // minted under (see sids_).
   StoreImpl(const StoreOptions& options, const Sid& account_sid,
-            bool from_snapshot)
+            uint64_t mint_salt)
       : seed_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
-        sids_(from_snapshot ? seed_ ^ internal::SidGenerator::RandomSeed()
-                            : seed_),
+        sids_(seed_ ^ mint_salt),
         handles_(seed_),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
@@ -135,6 +138,19 @@ class StoreImpl final : public SessionStore,
 
   absl::StatusOr<Service> CreateService(
       const CreateServiceParams& params) override {
+    if (absl::Status s = Writable(); !s.ok()) return s;
+    return Acknowledged(CreateServiceInMemory(params));
+  }
+
+  absl::StatusOr<Service> UpdateService(
+      const Sid& service_sid, const UpdateServiceParams& params) override {
+    if (absl::Status s = Writable(); !s.ok()) return s;
+    return Acknowledged(UpdateServiceInMemory(service_sid, params));
+  }
+
+  // The change itself, journaled but not yet acknowledged.
+  absl::StatusOr<Service> CreateServiceInMemory(
+      const CreateServiceParams& params) {
     std::optional<Sid128> chosen;
     if (params.sid.has_value()) {
       chosen = BodyOf("KS", *params.sid);
@@ -181,6 +197,7 @@ class StoreImpl final : public SessionStore,
     service_names_.emplace(params.unique_name, sid);
     services_by_seq_.emplace(entry.seq, sid);
     Service out = entry.service;
+    JournalServiceLocked(sid, entry);
     services_.emplace(sid, std::move(entry));
     return out;
   }
@@ -236,8 +253,8 @@ class StoreImpl final : public SessionStore,
     return page;
   }
 
-  absl::StatusOr<Service> UpdateService(
-      const Sid& service_sid, const UpdateServiceParams& params) override {
+  absl::StatusOr<Service> UpdateServiceInMemory(
+      const Sid& service_sid, const UpdateServiceParams& params) {
     if (params.unique_name.has_value()) {
       if (absl::Status s = internal::CheckUniqueName(*params.unique_name);
           !s.ok()) {
@@ -273,10 +290,12 @@ class StoreImpl final : public SessionStore,
     }
     entry->service.date_updated =
         absl::FromUnixMillis(absl::ToUnixMillis(context_.clock->Now()));
+    JournalServiceLocked(sid, *entry);
     return entry->service;
   }
 
   absl::Status DeleteService(const Sid& service_sid) override {
+    if (absl::Status s = Writable(); !s.ok()) return s;
     {
       MutexLock l(&services_mu_);
       ServiceEntry* entry = FindServiceLocked(service_sid);
@@ -287,13 +306,23 @@ class StoreImpl final : public SessionStore,
       service_names_.erase(entry->service.unique_name);
       services_by_seq_.erase(entry->seq);
       services_.erase(sid);
+      // Journaled first: a Session a shard takes in meanwhile is journaled
+      // after it, and dropped on replay as the shard drops it here.
+      if (internal::JournalWriter* journal = context_.journal) {
+        internal::ThreadJournalLsn() = journal->AppendWith(
+            static_cast<uint8_t>(internal::Change::kServiceDelete),
+            [&](std::string* out) {
+              internal::AppendChangeHeader(SeenNow(), out);
+              internal::AppendSidBytes(sid, out);
+            });
+      }
       ForEachShardLocked([&](Shard& shard) {
         shard.mu().AssertHeld();
         shard.RemoveServiceLocked(sid);
       });
     }
     for (auto& shard : shards_) shard->DeliverEvents();
-    return absl::OkStatus();
+    return Acknowledge(absl::OkStatus());
   }
 
   // Sessions
@@ -314,7 +343,8 @@ class StoreImpl final : public SessionStore,
             fresh, internal::NameShardByte(*service, *params.unique_name));
       }
       Shard& shard = ShardFor(fresh);
-      absl::Status s = shard.Create(*service, fresh, params, out);
+      if (absl::Status s = Writable(); !s.ok()) return s;
+      absl::Status s = Acknowledge(shard.Create(*service, fresh, params, out));
       shard.DeliverEvents();
       if (absl::IsAlreadyExists(s) && !ProxyErrorCode(s).has_value()) {
         continue;  // A restored SID collided with a fresh one: mint again.
@@ -520,6 +550,87 @@ class StoreImpl final : public SessionStore,
                                          internal::EncodeSnapshot(Capture()));
   }
 
+  // Durability
+  // --------------------------------------------------------------------
+
+  absl::Status Checkpoint() override {
+    if (durability_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "Checkpoint() needs a store opened with StoreOptions::data_dir");
+    }
+    return durability_->Checkpoint();
+  }
+
+  // Takes over `durability`, recovers from it and journals from then on.
+  absl::Status RecoverFrom(std::unique_ptr<internal::Durability> durability) {
+    durability_ = std::move(durability);
+    if (absl::Status s = durability_->Recover(*this); !s.ok()) return s;
+    context_.journal = durability_->journal();
+    // What fell due while the store was down, settled now as OpenSnapshot
+    // settles it: no listener exists yet.
+    for (auto& shard : shards_) shard->SettleAll();
+    return absl::OkStatus();
+  }
+
+  absl::Status RestoreImage(const internal::StoreImage& image) override {
+    return Restore(image);
+  }
+
+  absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
+    MutexLock l(&services_mu_);
+    auto it = services_.find(image.sid);
+    if (it == services_.end()) {
+      // A name still held by another Service: that one was deleted before
+      // this record was written, and its delete record comes later.
+      auto held = service_names_.find(image.unique_name);
+      if (held != service_names_.end()) RemoveServiceLocked(held->second);
+      RestoreServiceLocked(image);
+      return absl::OkStatus();
+    }
+    ServiceEntry& entry = it->second;
+    if (entry.service.unique_name != image.unique_name) {
+      auto held = service_names_.find(image.unique_name);
+      if (held != service_names_.end()) RemoveServiceLocked(held->second);
+      service_names_.erase(entry.service.unique_name);
+      service_names_.emplace(image.unique_name, image.sid);
+      entry.service.unique_name = image.unique_name;
+    }
+    entry.service.date_updated = absl::FromUnixMillis(image.updated_ms);
+    if (entry.service.default_ttl != image.default_ttl) {
+      entry.service.default_ttl = image.default_ttl;
+      ForEachShardLocked([&](Shard& shard) {
+        shard.mu().AssertHeld();
+        shard.SetDefaultTtlLocked(image.sid, image.default_ttl);
+      });
+    }
+    return absl::OkStatus();
+  }
+
+  void ApplyServiceDelete(const Sid128& service) override {
+    MutexLock l(&services_mu_);
+    if (services_.contains(service)) RemoveServiceLocked(service);
+  }
+
+  absl::Status ApplySessionPut(const internal::SessionImage& image) override {
+    return ShardFor(image.sid).ApplySessionImage(image);
+  }
+
+  void ApplySessionDelete(const Sid128& service,
+                          const Sid128& session) override {
+    ShardFor(session).ApplySessionDelete(service, session);
+  }
+
+  void ContinuePast(const internal::ChangeHeader& seen) override {
+    sids_.SkipTo(seen.sids_minted);
+    uint64_t next = next_seq_.load(std::memory_order_relaxed);
+    while (next < seen.next_seq &&
+           !next_seq_.compare_exchange_weak(next, seen.next_seq,
+                                            std::memory_order_relaxed)) {
+    }
+  }
+
+  internal::StoreImage CaptureImage() override { return Capture(); }
+
   // Fills this new, empty store with `image` (see OpenSnapshot).
   absl::Status Restore(const internal::StoreImage& image) {
     next_seq_.store(image.next_seq, std::memory_order_relaxed);
@@ -550,6 +661,72 @@ class StoreImpl final : public SessionStore,
     Service service;
     uint64_t seq = 0;
   };
+
+  // Refuses a change once the journal has failed: it could not be made
+  // durable (Durability::Acknowledge).
+  absl::Status Writable() const {
+    return durability_ == nullptr ? absl::OkStatus() : durability_->health();
+  }
+
+  // A change's own outcome, once its journal record is as durable as the
+  // sync policy asks; the journal's error if it cannot be.
+  absl::Status Acknowledge(absl::Status s) {
+    if (durability_ == nullptr) return s;
+    if (!s.ok()) {
+      internal::ThreadJournalLsn() = 0;
+      return s;
+    }
+    return durability_->Acknowledge();
+  }
+  template <typename T>
+  absl::StatusOr<T> Acknowledged(absl::StatusOr<T> result) {
+    if (absl::Status s = Acknowledge(result.status()); !s.ok()) return s;
+    return result;
+  }
+
+  // What every journal record starts with (engine/core/durability.h).
+  internal::ChangeHeader SeenNow() const {
+    return internal::ChangeHeader{sids_.minted(),
+                                  next_seq_.load(std::memory_order_relaxed)};
+  }
+
+  static internal::ServiceImage ServiceImageOf(const Sid128& sid,
+                                               const ServiceEntry& entry) {
+    const Service& s = entry.service;
+    return internal::ServiceImage{sid,
+                                  entry.seq,
+                                  absl::ToUnixMillis(s.date_created),
+                                  absl::ToUnixMillis(s.date_updated),
+                                  s.default_ttl,
+                                  s.unique_name};
+  }
+
+  void JournalServiceLocked(const Sid128& sid, const ServiceEntry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
+    internal::JournalWriter* journal = context_.journal;
+    if (journal == nullptr) return;
+    const internal::ServiceImage image = ServiceImageOf(sid, entry);
+    internal::ThreadJournalLsn() =
+        journal->AppendWith(static_cast<uint8_t>(internal::Change::kServicePut),
+                            [&](std::string* out) {
+                              internal::AppendChangeHeader(SeenNow(), out);
+                              internal::AppendServiceImage(image, out);
+                            });
+  }
+
+  // Removes a Service and its Sessions, for a replayed record.
+  void RemoveServiceLocked(Sid128 sid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
+    auto it = services_.find(sid);
+    if (it == services_.end()) return;
+    service_names_.erase(it->second.service.unique_name);
+    services_by_seq_.erase(it->second.seq);
+    services_.erase(it);
+    ForEachShardLocked([&](Shard& shard) {
+      shard.mu().AssertHeld();
+      shard.RemoveServiceLocked(sid);
+    });
+  }
 
   // Where a page ends: the boundary items for the neighbouring pages' tokens.
   struct PagingResult {
@@ -680,7 +857,8 @@ class StoreImpl final : public SessionStore,
     std::optional<Sid128> body = BodyOf("KC", sid);
     if (!service || !body) return SessionNotFound(service_sid, sid.ToString());
     Shard& shard = ShardFor(*body);
-    absl::Status s = op(shard, *service, *body);
+    if (absl::Status s = Writable(); !s.ok()) return s;
+    absl::Status s = Acknowledge(op(shard, *service, *body));
     shard.DeliverEvents();
     if (absl::IsNotFound(s) && !ProxyErrorCode(s).has_value()) {
       return SessionNotFound(service_sid, sid.ToString());
@@ -744,10 +922,7 @@ class StoreImpl final : public SessionStore,
     {
       MutexLock l(&services_mu_);
       for (const auto& [seq, sid] : services_by_seq_) {
-        const Service& s = services_.at(sid).service;
-        image.services.push_back(internal::ServiceImage{
-            sid, seq, absl::ToUnixMillis(s.date_created),
-            absl::ToUnixMillis(s.date_updated), s.default_ttl, s.unique_name});
+        image.services.push_back(ServiceImageOf(sid, services_.at(sid)));
         saved.insert(sid);
       }
     }
@@ -850,9 +1025,11 @@ class StoreImpl final : public SessionStore,
   internal::ShardContext context_;
   internal::ListenerList listeners_;
   // A store opened from a snapshot mints under a key of its own, the seed
-  // mixed with the random device's bits, never the writer's key. Carrying
-  // the writer's count on (Restore's SkipTo) is not enough: the count is
-  // where the writer was at the snapshot, and the writer may have gone on
+  // mixed with the random device's bits, never the writer's key; a durable
+  // store, under the seed mixed with the number of times its directory has
+  // been opened (Durability::Identity), so a seeded one stays reproducible.
+  // Carrying the writer's count on (Restore's SkipTo) is not enough: the count
+  // is where the writer was at the snapshot, and the writer may have gone on
   // minting after it (or a crash may be followed by two opens of one
   // file), so a seeded store would hand out again SIDs already handed out,
   // and an old SID would fetch someone else's Session. Under a fresh key a
@@ -885,11 +1062,14 @@ class StoreImpl final : public SessionStore,
   std::atomic<bool> dirty_{false};
   std::atomic<uint64_t> planned_{kNothingPlanned};
   std::thread thread_;
+
+  // Null for a store in memory only. Last, so it goes first: its
+  // checkpoint thread copies the shards.
+  std::unique_ptr<internal::Durability> durability_;
 };
 
-// Open, for OpenSnapshot too: checks `options` and builds an empty store.
-absl::StatusOr<std::unique_ptr<StoreImpl>> NewStore(const StoreOptions& options,
-                                                    bool from_snapshot) {
+// Checks the options every store shares.
+absl::Status CheckOptions(const StoreOptions& options) {
   if (options.shards < 1 || options.shards > kMaxShards ||
       (options.shards & (options.shards - 1)) != 0) {
     return absl::InvalidArgumentError(
@@ -910,6 +1090,18 @@ absl::StatusOr<std::unique_ptr<StoreImpl>> NewStore(const StoreOptions& options,
         "StoreOptions::max_sessions and max_sessions_per_service must be >= "
         "0 (kNoLimit for no limit)");
   }
+  if (options.sync_interval < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(
+        "StoreOptions::sync_interval must be >= 1 ms");
+  }
+  return absl::OkStatus();
+}
+
+// Open, for OpenSnapshot and a durable store too: checks `options` and
+// builds an empty store in memory.
+absl::StatusOr<std::unique_ptr<StoreImpl>> NewStore(const StoreOptions& options,
+                                                    uint64_t mint_salt) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   Sid account;
   if (options.account_sid.empty()) {
     const uint64_t seed = options.seed.has_value()
@@ -924,18 +1116,49 @@ absl::StatusOr<std::unique_ptr<StoreImpl>> NewStore(const StoreOptions& options,
     }
     account = internal::ToSid("AC", *sid);
   }
-  return std::make_unique<StoreImpl>(options, account, from_snapshot);
+  return std::make_unique<StoreImpl>(options, account, mint_salt);
 }
 
 }  // namespace
 
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<SessionStore>> OpenDurableStore(
+    const StoreOptions& options, JournalFiles* files) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<Durability>> durability =
+      Durability::Open(options, files);
+  if (!durability.ok()) return durability.status();
+  StoreOptions in_memory = options;
+  in_memory.data_dir.clear();
+  in_memory.seed = (*durability)->identity().seed;
+  in_memory.account_sid = FormatSid("AC", (*durability)->identity().account);
+  absl::StatusOr<std::unique_ptr<StoreImpl>> store =
+      NewStore(in_memory, (*durability)->MintSalt());
+  if (!store.ok()) return store.status();
+  if (absl::Status s = (*store)->RecoverFrom(*std::move(durability)); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<SessionStore>(*std::move(store));
+}
+
+}  // namespace internal
+
 absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     const StoreOptions& options) {
-  return NewStore(options, /*from_snapshot=*/false);
+  if (!options.data_dir.empty()) {
+    return internal::OpenDurableStore(options, nullptr);
+  }
+  return NewStore(options, /*mint_salt=*/0);
 }
 
 absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
     const std::string& path, const StoreOptions& options) {
+  if (!options.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "OpenSnapshot opens a store in memory: StoreOptions::data_dir must "
+        "be empty");
+  }
   absl::StatusOr<std::string> bytes = internal::ReadFile(path);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<internal::StoreImage> image =
@@ -953,7 +1176,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
             " is not the snapshot's account ", restored.account_sid));
   }
   absl::StatusOr<std::unique_ptr<StoreImpl>> store =
-      NewStore(restored, /*from_snapshot=*/true);
+      NewStore(restored, internal::SidGenerator::RandomSeed());
   if (!store.ok()) return store.status();
   if (absl::Status s = (*store)->Restore(*image); !s.ok()) return s;
   return std::unique_ptr<SessionStore>(*std::move(store));

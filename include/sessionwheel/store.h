@@ -31,6 +31,9 @@
 //   store->FetchSession(ks, "ride-42", &session);  // by SID or unique_name
 //   store->WriteSnapshot("/var/lib/rides/sessions.snap");  // and back with
 //   // SessionStore::OpenSnapshot("/var/lib/rides/sessions.snap", options)
+//
+// Durable: with `options.data_dir = "/var/lib/rides"`, Open() recovers
+// every change acknowledged before the process stopped (docs/durability.md).
 
 #ifndef SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_STORE_H_
@@ -54,6 +57,33 @@ namespace sessionwheel {
 
 // The value of a limit that does not limit.
 inline constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+// When a durable store's journal reaches the disk (StoreOptions::sync).
+// docs/durability.md says what each loses in a crash and what it costs.
+enum class SyncPolicy {
+  // A change returns once its record is on the disk (fdatasync): nothing
+  // acknowledged is ever lost. Concurrent writers share one sync.
+  kEveryWrite,
+  // Records are written to the operating system within milliseconds and
+  // synced every `sync_interval`: a killed process loses the changes of
+  // those last milliseconds, a machine that stops loses at most the last
+  // interval. Redis's `appendfsync everysec`.
+  kInterval,
+  // Records are written to the operating system within milliseconds and
+  // never synced by the store: the OS decides when they reach the disk.
+  kOs,
+};
+
+// What recovery does with a damaged journal (StoreOptions::recovery).
+enum class RecoveryMode {
+  // A record cut short or damaged at the very end of the journal, as a
+  // crash in mid-write leaves it, is dropped; damage anywhere else fails
+  // Open with DataLoss, so a host notices a bad disk.
+  kTolerateTornTail,
+  // Recovery stops at the first damaged record and opens the store as it
+  // was just before it; what follows is discarded.
+  kPointInTime,
+};
 
 struct StoreOptions {
   // Where time comes from. Not owned; must outlive the store. Null means
@@ -99,6 +129,24 @@ struct StoreOptions {
   // refusing creates when full. From 0 (every create refused) to kNoLimit.
   int64_t max_sessions = kNoLimit;
   int64_t max_sessions_per_service = kNoLimit;
+
+  // Durability (docs/durability.md). Empty: the store lives in memory only
+  // and is gone with the process. Otherwise a directory (created if
+  // missing) where the store keeps a checkpoint and a journal of every
+  // change after it: Open() recovers what was acknowledged there, and every
+  // Service and Session change is in the journal before its call returns.
+  // A directory belongs to one store: its seed and account are fixed when
+  // it is created, and one process at a time may open it.
+  std::string data_dir;
+  SyncPolicy sync = SyncPolicy::kInterval;
+  absl::Duration sync_interval = absl::Seconds(1);
+  RecoveryMode recovery = RecoveryMode::kTolerateTornTail;
+  // A checkpoint is written automatically once the journal since the last
+  // one is at least `checkpoint_min_bytes` and at least
+  // `checkpoint_growth_percent` percent of that checkpoint's size (Redis's
+  // auto-aof-rewrite-min-size and -percentage); and on Checkpoint().
+  int64_t checkpoint_min_bytes = int64_t{64} << 20;
+  int checkpoint_growth_percent = 100;
 };
 
 // Counts of what the store holds. Each shard is counted under its own lock;
@@ -306,6 +354,16 @@ class SessionStore {
   // naming the call and the file (NotFound for a missing directory,
   // PermissionDenied...).
   virtual absl::Status WriteSnapshot(const std::string& path) = 0;
+
+  // Durability (StoreOptions::data_dir)
+  // ------------------------------------------------
+
+  // Writes a checkpoint of a durable store now, then removes the journal it
+  // covers and older checkpoints; the store keeps serving meanwhile. Done
+  // automatically as the journal grows (StoreOptions::checkpoint_min_bytes).
+  // Errors: FailedPrecondition for a store without a data_dir; the errno of
+  // a failed write, naming the file.
+  virtual absl::Status Checkpoint() = 0;
 };
 
 }  // namespace sessionwheel
