@@ -181,12 +181,32 @@ class Simulation {
     options.closed_retention = kClosedRetention;
     options.background_expiry = true;
     options.seed = flags_.seed;
+    options.data_dir = flags_.data_dir;
+    options.sync = flags_.sync;
+    const absl::Time opening = absl::Now();
     store_ = Must(sessionwheel::SessionStore::Open(options));
+    if (!flags_.data_dir.empty()) StartAfresh(absl::Now() - opening);
     store_->AddListener(listener_);
     for (int s = 0; s < kServices; ++s) {
       sessionwheel::CreateServiceParams service;
       service.unique_name = kServiceNames[s];
       service_sids_[s] = Must(store_->CreateService(service)).sid;
+    }
+  }
+
+  // A durable store opened on an earlier run's directory: says what came
+  // back, then deletes its Services, so this run's names are free.
+  void StartAfresh(absl::Duration recovery) {
+    const sessionwheel::StoreStats stats = store_->Stats();
+    std::printf("recovered %s in %s Services from %s in %s\n",
+                Count(stats.sessions, "Session").c_str(),
+                std::to_string(stats.services).c_str(), flags_.data_dir.c_str(),
+                absl::FormatDuration(recovery).c_str());
+    sessionwheel::ListParams all;
+    all.page_size = 1000;
+    for (const sessionwheel::Service& service :
+         Must(store_->ListServices(all)).services) {
+      Must(store_->DeleteService(service.sid));
     }
   }
 
