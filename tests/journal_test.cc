@@ -325,6 +325,20 @@ TEST(JournalFormatTest, FastCrcIsCrc32c) {
   }
 }
 
+// The snapshot writer checksums a file whose header it writes last.
+TEST(JournalFormatTest, CrcCombineIsTheCrcOfTheConcatenation) {
+  std::string bytes;
+  for (int n = 0; n < 700; ++n) bytes.push_back(static_cast<char>(n * 37 + 11));
+  const std::string_view all(bytes);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{7}, size_t{64}, size_t{333},
+                     size_t{699}, size_t{700}}) {
+    const std::string_view a = all.substr(0, cut);
+    const std::string_view b = all.substr(cut);
+    EXPECT_EQ(Crc32cCombine(Crc32c(a), Crc32c(b), b.size()), Crc32c(all))
+        << "cut at " << cut;
+  }
+}
+
 TEST(JournalFormatTest, MaskRoundTrips) {
   for (uint32_t crc : {0u, 1u, 0xe3069283u, 0xffffffffu, 0x80000000u}) {
     EXPECT_EQ(UnmaskCrc(MaskCrc(crc)), crc);

@@ -575,9 +575,11 @@ TEST_F(SnapshotTest, ASnapshotOverTheLimitsLoadsWholeAndCreatesWaitForRoom) {
 // file's own checksum field is pinned, not a CRC of the whole file: that
 // covers the checksum and the fixed end marker too, and so is the same for
 // every well-formed file. The size is the encoder's from before the persist
-// room had image types of its own; the checksum changed once since, when
-// Session SIDs began to carry their record's handle (the content's SIDs,
-// not the format).
+// room had image types of its own; the checksum changed twice since, not
+// the format: when Session SIDs began to carry their record's handle (the
+// content's SIDs), and when the writer began to stream Sessions shard by
+// shard, a slice at a time, in the order of their handles rather than of
+// their creation (the content's order).
 TEST_F(SnapshotTest, WritesThePinnedBytesOfTheFormat) {
   FillSmall();
   MustWrite();
@@ -589,7 +591,7 @@ TEST_F(SnapshotTest, WritesThePinnedBytesOfTheFormat) {
     stored = stored << 8 | static_cast<uint8_t>(bytes[bytes.size() - 12 + i]);
   }
   EXPECT_EQ(stored, internal::Crc32c(body));
-  EXPECT_EQ(stored, 0xc9728a58u);
+  EXPECT_EQ(stored, 0x1630de80u);
 }
 
 TEST_F(SnapshotTest, RefusesEveryTruncation) {
@@ -1080,6 +1082,32 @@ const Breakage kBreakages[] = {
     {"more than 2 Participants",
      [](internal::StoreImage& i) { i.sessions[0].participants.resize(3); }},
 };
+
+// A snapshot is copied a slice at a time while the store runs: a Session
+// deleted after its slice was copied, and a newer one that took its name in
+// a slice copied later, are both in the file. The newer is kept.
+TEST_F(DecodeTest, KeepsTheNewerOfTwoSessionsHoldingOneName) {
+  size_t named = image_.sessions.size();
+  for (size_t i = 0; i < image_.sessions.size(); ++i) {
+    if (image_.sessions[i].unique_name.has_value()) named = i;
+  }
+  ASSERT_LT(named, image_.sessions.size());
+  internal::StoreImage image = image_;
+  internal::SessionImage newer = image.sessions[named];
+  newer.sid.lo ^= 1;  // Another Session, in the same shard.
+  newer.seq = image.next_seq++;
+  newer.ttl = 77;
+  // Before the older one in the file, as a slice copied earlier can be.
+  image.sessions.insert(image.sessions.begin(), newer);
+  absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(
+      internal::EncodeSnapshot(image), internal::SnapshotRulesOfTheStore());
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->sessions.size(), image_.sessions.size());
+  EXPECT_EQ(back->sessions[0].sid, newer.sid);
+  for (const internal::SessionImage& s : back->sessions) {
+    EXPECT_NE(s.sid, image_.sessions[named].sid);
+  }
+}
 
 TEST_F(DecodeTest, RefusesInconsistentContent) {
   for (const Breakage& breakage : kBreakages) {

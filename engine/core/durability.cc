@@ -415,10 +415,10 @@ absl::Status Durability::Checkpoint() {
   // copy below has it; replaying from `from` brings the rest.
   absl::StatusOr<uint64_t> from = journal_->Roll();
   if (!from.ok()) return from.status();
-  const std::string bytes = EncodeSnapshot(store_->CaptureImage());
   const std::string path = PathIn(dir_, CheckpointName(*from));
-  if (absl::Status s = WriteFileAtomically(path, bytes); !s.ok()) return s;
-  last_checkpoint_bytes_.store(bytes.size(), std::memory_order_relaxed);
+  absl::StatusOr<uint64_t> size = store_->WriteCheckpointFile(path);
+  if (!size.ok()) return size.status();
+  last_checkpoint_bytes_.store(*size, std::memory_order_relaxed);
   absl::StatusOr<std::vector<uint64_t>> checkpoints = ListCheckpoints(dir_);
   if (!checkpoints.ok()) return checkpoints.status();
   for (uint64_t lsn : *checkpoints) {

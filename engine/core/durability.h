@@ -96,8 +96,10 @@ class DurableStore {
                                   const Sid128& session) = 0;
   // Continues the SID generator and the creation counter past these.
   virtual void ContinuePast(const ChangeHeader& seen) = 0;
-  // A copy of the whole store for a checkpoint, one shard at a time.
-  virtual StoreImage CaptureImage() = 0;
+  // Writes the whole store to a checkpoint file while it keeps serving (a
+  // slice at a time); returns the file's size.
+  virtual absl::StatusOr<uint64_t> WriteCheckpointFile(
+      const std::string& path) = 0;
 };
 
 class Durability {

@@ -367,10 +367,18 @@ class Shard {
   ShardStats Stats();
   absl::Status CheckInvariants();
 
-  // Snapshots (engine/core/shard_snapshot.cc). Appends a copy of every Session
-  // here to *out, all taken under the lock at one moment, without settling
-  // any: a due expiry is applied by the store that loads them.
-  void CaptureSessions(std::vector<SessionImage>* out);
+  // Snapshots (engine/core/shard_snapshot.cc). Copies the Sessions at the
+  // next handles from *cursor on, at most out->size() of them, into *out
+  // (reusing its images) under one hold of the lock, without settling any
+  // (a due expiry is applied by the store that loads them); advances
+  // *cursor and returns how many it copied. Done when *cursor reaches
+  // kCursorDone. A Session created behind the cursor meanwhile is missed
+  // and one deleted ahead of it is not copied: each Session copied is whole,
+  // as it was at its slice's moment.
+  size_t CaptureSlice(uint32_t* cursor, std::vector<SessionImage>* out);
+  static constexpr uint32_t kCursorDone = UINT32_MAX;
+  // Sessions a slice copies: a lock hold of well under a millisecond.
+  static constexpr size_t kCaptureSlice = 1024;
   // Puts Sessions back, as they were, into a shard that holds their Services
   // and none of their SIDs or names (DecodeSnapshot checked them). Then
   // applies what came due meanwhile, as a read would: closes each whose

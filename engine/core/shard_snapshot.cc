@@ -161,12 +161,6 @@ void FillImage(const SessionRecord& rec, SessionImage* image) {
   }
 }
 
-SessionImage ImageOf(const SessionRecord& rec) {
-  SessionImage image;
-  FillImage(rec, &image);
-  return image;
-}
-
 // Sets what changes can change: everything but the SID, the Service, the
 // creation order and the name.
 void SetState(const SessionImage& image, SessionRecord* rec) {
@@ -225,11 +219,20 @@ const SnapshotRules& SnapshotRulesOfTheStore() {
   return *rules;
 }
 
-void Shard::CaptureSessions(std::vector<SessionImage>* out) {
+size_t Shard::CaptureSlice(uint32_t* cursor, std::vector<SessionImage>* out) {
   MutexLock l(&mu_);
-  out->reserve(out->size() + records_.size());
-  records_.ForEach(
-      [out](uint32_t, SessionRecord* rec) { out->push_back(ImageOf(*rec)); });
+  size_t copied = 0;
+  uint32_t h = *cursor;
+  // Handles are visited, not only live ones: a slice also bounds the walk
+  // over freed handles.
+  const uint32_t end = records_.end();
+  for (size_t visited = 0;
+       h < end && copied < out->size() && visited < 4 * kCaptureSlice;
+       ++h, ++visited) {
+    if (records_.IsLive(h)) FillImage(*records_.Get(h), &(*out)[copied++]);
+  }
+  *cursor = h < end ? h : kCursorDone;
+  return copied;
 }
 
 SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,

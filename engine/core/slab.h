@@ -102,6 +102,8 @@ class Slab {
   const T* Get(uint32_t handle) const { return Slot(handle); }
 
   size_t size() const { return count_; }
+  // One past the highest handle ever handed out: live handles are below it.
+  uint32_t end() const { return static_cast<uint32_t>(live_.size()); }
 
   // Calls fn(handle, T*) for every live object, in handle order.
   template <typename Fn>

@@ -546,8 +546,7 @@ class StoreImpl final : public SessionStore,
   // ---------------------------------------------------------------------
 
   absl::Status WriteSnapshot(const std::string& path) override {
-    return internal::WriteFileAtomically(path,
-                                         internal::EncodeSnapshot(Capture()));
+    return WriteSnapshotFile(path).status();
   }
 
   // Durability
@@ -629,7 +628,10 @@ class StoreImpl final : public SessionStore,
     }
   }
 
-  internal::StoreImage CaptureImage() override { return Capture(); }
+  absl::StatusOr<uint64_t> WriteCheckpointFile(
+      const std::string& path) override {
+    return WriteSnapshotFile(path);
+  }
 
   // Fills this new, empty store with `image` (see OpenSnapshot).
   absl::Status Restore(const internal::StoreImage& image) {
@@ -649,6 +651,13 @@ class StoreImpl final : public SessionStore,
       by_shard[internal::ShardByte(s.sid) & mask_].push_back(&s);
     }
     for (size_t i = 0; i < shards_.size(); ++i) {
+      // A shard builds each Service's creation order oldest first; a file
+      // holds Sessions in the order the writer's slices met them.
+      std::sort(
+          by_shard[i].begin(), by_shard[i].end(),
+          [](const internal::SessionImage* a, const internal::SessionImage* b) {
+            return a->seq < b->seq;
+          });
       if (absl::Status s = shards_[i]->RestoreSessions(by_shard[i]); !s.ok()) {
         return s;
       }
@@ -912,37 +921,48 @@ class StoreImpl final : public SessionStore,
                                 static_cast<int64_t>(tick) * context_.tick_ms);
   }
 
-  // Copies the store for a snapshot: the Services under services_mu_, then
-  // each shard under its own lock alone, one after the other, with no
-  // other lock held, so no call waits for more than one shard's copy.
-  internal::StoreImage Capture() {
-    internal::StoreImage image;
-    image.account = internal::Body(account_sid_);
+  // Writes the store into a snapshot file: the Services, copied under
+  // services_mu_, then each shard's Sessions a slice at a time
+  // (Shard::CaptureSlice), encoded and written with no lock held. No call
+  // waits longer than one slice's copy, and memory holds one slice and the
+  // writer's buffer, whatever the store's size. Returns the file's size.
+  absl::StatusOr<uint64_t> WriteSnapshotFile(const std::string& path) {
+    std::vector<internal::ServiceImage> services;
     absl::flat_hash_set<Sid128> saved;
     {
       MutexLock l(&services_mu_);
       for (const auto& [seq, sid] : services_by_seq_) {
-        image.services.push_back(ServiceImageOf(sid, services_.at(sid)));
+        services.push_back(ServiceImageOf(sid, services_.at(sid)));
         saved.insert(sid);
       }
     }
-    for (auto& shard : shards_) shard->CaptureSessions(&image.sessions);
-    // Read after the walk: every Session copied was numbered and minted
-    // before, so the restored store continues past all of them.
-    image.next_seq = next_seq_.load(std::memory_order_relaxed);
-    image.sids_minted = sids_.minted();
-    // A Service created during the walk is not saved, so neither are its
-    // Sessions: as if their shards had been copied before they existed.
-    image.sessions.erase(
-        std::remove_if(image.sessions.begin(), image.sessions.end(),
-                       [&saved](const internal::SessionImage& s) {
-                         return !saved.contains(s.service);
-                       }),
-        image.sessions.end());
-    std::sort(image.sessions.begin(), image.sessions.end(),
-              [](const internal::SessionImage& a,
-                 const internal::SessionImage& b) { return a.seq < b.seq; });
-    return image;
+    return internal::WriteSnapshotFile(
+        path, internal::Body(account_sid_),
+        [&](internal::SnapshotWriter& writer) -> absl::Status {
+          for (const internal::ServiceImage& s : services) {
+            if (absl::Status st = writer.AddService(s); !st.ok()) return st;
+          }
+          std::vector<internal::SessionImage> slice(Shard::kCaptureSlice);
+          for (auto& shard : shards_) {
+            uint32_t cursor = 0;
+            while (cursor != Shard::kCursorDone) {
+              const size_t n = shard->CaptureSlice(&cursor, &slice);
+              for (size_t i = 0; i < n; ++i) {
+                // A Service created during the walk is not saved, so
+                // neither are its Sessions: as if their slices had been
+                // copied before they existed.
+                if (!saved.contains(slice[i].service)) continue;
+                if (absl::Status st = writer.AddSession(slice[i]); !st.ok()) {
+                  return st;
+                }
+              }
+            }
+          }
+          // Read after the walk: every Session copied was numbered and
+          // minted before, so the restored store continues past all.
+          return writer.Finish(next_seq_.load(std::memory_order_relaxed),
+                               sids_.minted());
+        });
   }
 
   void RestoreServiceLocked(const internal::ServiceImage& image)

@@ -20,6 +20,10 @@ namespace sessionwheel::internal {
 // CRC-32C of `bytes`.
 uint32_t Crc32c(std::string_view bytes);
 
+// CRC-32C of A followed by B, from Crc32c(A), Crc32c(B) and B's size: so a
+// writer can checksum a file whose first bytes it writes last.
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b);
+
 }  // namespace sessionwheel::internal
 
 #endif  // SESSIONWHEEL_ENGINE_PERSIST_CRC32C_H_

@@ -261,41 +261,75 @@ std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n) {
   return Cat(DirPrefix(target), TempName(BaseName(target), pid, n));
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view bytes) {
+absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
+    const std::string& path) {
   absl::StatusOr<std::string> target = FinalTarget(path);
   if (!target.ok()) return target.status();
   // Unique per process and call, so concurrent writers never share a file.
   static std::atomic<uint64_t> next_temp{0};
-  const std::string temp =
-      TemporaryPath(*target, static_cast<uint64_t>(getpid()),
-                    next_temp.fetch_add(1, std::memory_order_relaxed));
-  const std::string temp_name(BaseName(temp));
+  std::unique_ptr<AtomicFileWriter> w(new AtomicFileWriter);
+  w->target_ = *target;
+  w->temp_ = TemporaryPath(*target, static_cast<uint64_t>(getpid()),
+                           next_temp.fetch_add(1, std::memory_order_relaxed));
   // In flight before the cleaning, and until renamed or removed, so that no
   // other write of this process takes it for a dead one's.
-  TemporariesInFlight().Add(temp_name);
-  const std::string dir = DirName(*target);
-  RemoveStaleTemporaries(dir, BaseName(*target));
-  absl::Status s;
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    s = ErrnoError(errno, "open", temp);
-  } else {
-    s = WriteAll(fd, bytes, temp);
-    if (s.ok() && fsync(fd) != 0) s = ErrnoError(errno, "fsync", temp);
-    if (close(fd) != 0 && s.ok()) s = ErrnoError(errno, "close", temp);
-    if (s.ok()) {
-      if (BeforeRenameHook hook = g_before_rename.load()) hook(temp);
-      if (rename(temp.c_str(), target->c_str()) != 0) {
-        s = ErrnoError(errno, "rename", temp);
-      }
+  w->temp_name_ = std::string(BaseName(w->temp_));
+  TemporariesInFlight().Add(w->temp_name_);
+  RemoveStaleTemporaries(DirName(*target), BaseName(*target));
+  w->fd_ =
+      open(w->temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (w->fd_ < 0) return ErrnoError(errno, "open", w->temp_);
+  return w;
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) close(fd_);
+  if (!committed_) unlink(temp_.c_str());
+  TemporariesInFlight().Remove(temp_name_);
+}
+
+absl::Status AtomicFileWriter::Append(std::string_view bytes) {
+  if (absl::Status s = WriteAll(fd_, bytes, temp_); !s.ok()) return s;
+  size_ += bytes.size();
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::WriteAt(uint64_t offset,
+                                       std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n =
+        pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "pwrite", temp_);
     }
-    if (!s.ok()) unlink(temp.c_str());
+    bytes.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
   }
-  TemporariesInFlight().Remove(temp_name);
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  absl::Status s;
+  if (fsync(fd_) != 0) s = ErrnoError(errno, "fsync", temp_);
+  if (close(fd_) != 0 && s.ok()) s = ErrnoError(errno, "close", temp_);
+  fd_ = -1;
   if (!s.ok()) return s;
-  return SyncDirectory(dir);
+  if (BeforeRenameHook hook = g_before_rename.load()) hook(temp_);
+  if (rename(temp_.c_str(), target_.c_str()) != 0) {
+    return ErrnoError(errno, "rename", temp_);
+  }
+  committed_ = true;
+  return SyncDirectory(DirName(target_));
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 std::string_view bytes) {
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> file =
+      AtomicFileWriter::Create(path);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->Append(bytes); !s.ok()) return s;
+  return (*file)->Commit();
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

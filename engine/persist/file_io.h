@@ -12,6 +12,7 @@
 #define SESSIONWHEEL_ENGINE_PERSIST_FILE_IO_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,38 @@ namespace sessionwheel::internal {
 // the call and the file.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view bytes);
+
+// WriteFileAtomically in pieces, for a file too large to build in memory
+// (a snapshot of millions of Sessions): Create() cleans and opens the
+// temporary file, Append() and WriteAt() fill it, Commit() fsyncs it and
+// renames it over the target, then fsyncs the directory. Destroyed without
+// a successful Commit(), it removes the temporary file and leaves the
+// target untouched. Errors as WriteFileAtomically's.
+class AtomicFileWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<AtomicFileWriter>> Create(
+      const std::string& path);
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  ~AtomicFileWriter();
+
+  absl::Status Append(std::string_view bytes);
+  // Overwrites bytes already appended, for fields known only at the end.
+  absl::Status WriteAt(uint64_t offset, std::string_view bytes);
+  absl::Status Commit();
+  // The bytes appended so far.
+  uint64_t size() const { return size_; }
+
+ private:
+  AtomicFileWriter() = default;
+
+  std::string target_;
+  std::string temp_;
+  std::string temp_name_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  bool committed_ = false;
+};
 
 // The temporary file WriteFileAtomically writes for the regular file
 // `target` (no link), as the process `pid`'s `n`th write: in the target's

@@ -5,10 +5,13 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "engine/persist/crc32c.h"
+#include "engine/persist/crc32c_fast.h"
+#include "engine/persist/file_io.h"
 #include "engine/util/str_cat.h"
 #include "engine/util/utf8.h"
 
@@ -24,6 +27,9 @@ constexpr size_t kVersionOffset = 8;
 constexpr size_t kBodyLengthOffset = 12;
 constexpr size_t kHeaderBytes = 20;  // Magic, version, body length.
 constexpr size_t kFooterBytes = 12;  // CRC-32C, end marker.
+// The header and the body's fixed fields: account, next_seq, sids_minted,
+// the two counts.
+constexpr size_t kPrefixBytes = kHeaderBytes + 16 + 8 + 8 + 4 + 8;
 
 // The smallest encodings, to check a count against the bytes left before
 // it sizes an allocation.
@@ -245,7 +251,14 @@ absl::Status CheckSession(const SessionImage& s, const SnapshotRules& rules) {
 
 // The rules between records: unique SIDs, names and sequence numbers, and
 // every Session under a Service of the snapshot.
-absl::Status CheckImage(const StoreImage& image, const SnapshotRules& rules) {
+//
+// Two Sessions of one Service with one unique_name are not damage: a
+// snapshot is copied a slice at a time while the store runs, so a Session
+// deleted after its slice was copied and the Session that took its name
+// after, in a slice copied later, are both there. The newer (by creation
+// order) is kept; the older was gone before it was created.
+absl::Status CheckImage(StoreImage* image_out, const SnapshotRules& rules) {
+  const StoreImage& image = *image_out;
   std::vector<uint64_t> seqs;
   seqs.reserve(image.services.size() + image.sessions.size());
   absl::flat_hash_set<Sid128> services;
@@ -267,9 +280,11 @@ absl::Status CheckImage(const StoreImage& image, const SnapshotRules& rules) {
   }
   absl::flat_hash_set<Sid128> sessions;
   // Names as (Service, name), viewing the image's strings.
-  absl::flat_hash_set<std::pair<Sid128, absl::string_view>> names;
+  absl::flat_hash_map<std::pair<Sid128, absl::string_view>, size_t> names;
+  std::vector<size_t> superseded;
   sessions.reserve(image.sessions.size());
-  for (const SessionImage& s : image.sessions) {
+  for (size_t i = 0; i < image.sessions.size(); ++i) {
+    const SessionImage& s = image.sessions[i];
     if (!sessions.insert(s.sid).second) {
       return Corrupted(
           Cat("two Sessions have the SID ", FormatSid("KC", s.sid)));
@@ -280,12 +295,19 @@ absl::Status CheckImage(const StoreImage& image, const SnapshotRules& rules) {
     if (absl::Status status = CheckSession(s, rules); !status.ok()) {
       return status;
     }
-    if (s.unique_name.has_value() &&
-        !names
-             .emplace(s.service, absl::string_view(s.unique_name->data(),
-                                                   s.unique_name->size()))
-             .second) {
-      return Corrupted("two Sessions of one Service have the same unique_name");
+    if (s.unique_name.has_value()) {
+      auto [held, fresh] = names.emplace(
+          std::make_pair(s.service, absl::string_view(s.unique_name->data(),
+                                                      s.unique_name->size())),
+          i);
+      if (!fresh) {
+        if (image.sessions[held->second].seq < s.seq) {
+          superseded.push_back(held->second);
+          held->second = i;
+        } else {
+          superseded.push_back(i);
+        }
+      }
     }
     seqs.push_back(s.seq);
   }
@@ -295,6 +317,21 @@ absl::Status CheckImage(const StoreImage& image, const SnapshotRules& rules) {
   }
   if (std::adjacent_find(seqs.begin(), seqs.end()) != seqs.end()) {
     return Corrupted("two records have the same sequence number");
+  }
+  if (!superseded.empty()) {
+    std::sort(superseded.begin(), superseded.end());
+    std::vector<SessionImage>& all = image_out->sessions;
+    size_t next = 0;
+    size_t to = 0;
+    for (size_t from = 0; from < all.size(); ++from) {
+      if (next < superseded.size() && superseded[next] == from) {
+        ++next;
+        continue;
+      }
+      if (to != from) all[to] = std::move(all[from]);
+      ++to;
+    }
+    all.resize(to);
   }
   return absl::OkStatus();
 }
@@ -323,25 +360,126 @@ absl::Status ReadBody(Reader& in, StoreImage* image) {
 
 }  // namespace
 
-std::string EncodeSnapshot(const StoreImage& image) {
-  std::string out;
-  out.reserve(kHeaderBytes + kFooterBytes + 64 * image.services.size() +
-              160 * image.sessions.size());
-  Writer w(&out);
-  out.append(kMagic);
+SnapshotWriter::SnapshotWriter(Sink* sink, const Sid128& account)
+    : sink_(sink), account_(account) {
+  // The header and the body's fixed fields, with the counts, the body
+  // length and the numbers known only at Finish() left zero.
+  Writer w(&buffer_);
+  buffer_.append(kMagic);
   w.U32(kSnapshotVersion);
-  w.U64(0);  // The body length, filled in below.
-  w.Sid(image.account);
-  w.U64(image.next_seq);
-  w.U64(image.sids_minted);
-  w.U32(static_cast<uint32_t>(image.services.size()));
-  w.U64(image.sessions.size());
-  for (const ServiceImage& s : image.services) WriteService(w, s);
-  for (const SessionImage& s : image.sessions) WriteSession(w, s);
-  PutLe(&out[kBodyLengthOffset], out.size() - kHeaderBytes, 8);
-  w.U32(Crc32c(out));
-  out.append(kEndMarker);
-  return out;
+  w.U64(0);  // The body length.
+  w.Sid(account);
+  w.U64(0);  // next_seq
+  w.U64(0);  // sids_minted
+  w.U32(0);  // Services.
+  w.U64(0);  // Sessions.
+  records_from_ = buffer_.size();
+}
+
+absl::Status SnapshotWriter::AddService(const ServiceImage& image) {
+  if (!status_.ok()) return status_;
+  if (sessions_ != 0) {
+    return status_ = absl::InternalError(
+               "SnapshotWriter: a Service after the first Session");
+  }
+  Writer w(&buffer_);
+  WriteService(w, image);
+  ++services_;
+  return FlushIfFull();
+}
+
+absl::Status SnapshotWriter::AddSession(const SessionImage& image) {
+  if (!status_.ok()) return status_;
+  Writer w(&buffer_);
+  WriteSession(w, image);
+  ++sessions_;
+  return FlushIfFull();
+}
+
+absl::Status SnapshotWriter::FlushIfFull() {
+  return buffer_.size() < kFlushBytes ? absl::OkStatus() : Flush();
+}
+
+absl::Status SnapshotWriter::Flush() {
+  const std::string_view records =
+      std::string_view(buffer_).substr(records_from_);
+  records_crc_ =
+      Crc32cCombine(records_crc_, Crc32cFast(records), records.size());
+  records_bytes_ += records.size();
+  if (absl::Status s = sink_->Append(buffer_); !s.ok()) return status_ = s;
+  buffer_.clear();
+  records_from_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotWriter::Finish(uint64_t next_seq, uint64_t sids_minted) {
+  if (!status_.ok()) return status_;
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  std::string prefix;
+  Writer w(&prefix);
+  prefix.append(kMagic);
+  w.U32(kSnapshotVersion);
+  w.U64(kPrefixBytes - kHeaderBytes + records_bytes_);
+  w.Sid(account_);
+  w.U64(next_seq);
+  w.U64(sids_minted);
+  w.U32(services_);
+  w.U64(sessions_);
+  if (absl::Status s = sink_->WriteAt(0, prefix); !s.ok()) return status_ = s;
+  std::string footer;
+  Writer f(&footer);
+  f.U32(Crc32cCombine(Crc32cFast(prefix), records_crc_, records_bytes_));
+  footer.append(kEndMarker);
+  if (absl::Status s = sink_->Append(footer); !s.ok()) return status_ = s;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> WriteSnapshotFile(
+    const std::string& path, const Sid128& account,
+    absl::FunctionRef<absl::Status(SnapshotWriter&)> fill) {
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> file =
+      AtomicFileWriter::Create(path);
+  if (!file.ok()) return file.status();
+  class FileSink final : public SnapshotWriter::Sink {
+   public:
+    explicit FileSink(AtomicFileWriter* file) : file_(file) {}
+    absl::Status Append(std::string_view bytes) override {
+      return file_->Append(bytes);
+    }
+    absl::Status WriteAt(uint64_t offset, std::string_view bytes) override {
+      return file_->WriteAt(offset, bytes);
+    }
+
+   private:
+    AtomicFileWriter* const file_;
+  } sink(file->get());
+  SnapshotWriter writer(&sink, account);
+  if (absl::Status s = fill(writer); !s.ok()) return s;
+  if (absl::Status s = (*file)->Commit(); !s.ok()) return s;
+  return (*file)->size();
+}
+
+std::string EncodeSnapshot(const StoreImage& image) {
+  // The bytes in memory, through the same writer a file gets.
+  class StringSink final : public SnapshotWriter::Sink {
+   public:
+    absl::Status Append(std::string_view bytes) override {
+      out.append(bytes);
+      return absl::OkStatus();
+    }
+    absl::Status WriteAt(uint64_t offset, std::string_view bytes) override {
+      out.replace(offset, bytes.size(), bytes);
+      return absl::OkStatus();
+    }
+    std::string out;
+  } sink;
+  sink.out.reserve(kPrefixBytes + kFooterBytes + 64 * image.services.size() +
+                   160 * image.sessions.size());
+  SnapshotWriter writer(&sink, image.account);
+  for (const ServiceImage& s : image.services) (void)writer.AddService(s);
+  for (const SessionImage& s : image.sessions) (void)writer.AddSession(s);
+  (void)writer.Finish(image.next_seq, image.sids_minted);  // Never fails.
+  return std::move(sink.out);
 }
 
 absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
@@ -357,7 +495,7 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
     return absl::DataLossError("snapshot is truncated (no end marker)");
   }
   const std::string_view covered = bytes.substr(0, bytes.size() - kFooterBytes);
-  if (Reader(bytes.substr(covered.size())).U32() != Crc32c(covered)) {
+  if (Reader(bytes.substr(covered.size())).U32() != Crc32cFast(covered)) {
     return Corrupted("checksum mismatch");
   }
   Reader header(covered.substr(kVersionOffset));
@@ -374,7 +512,7 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
   StoreImage image;
   Reader body(covered.substr(kHeaderBytes));
   if (absl::Status s = ReadBody(body, &image); !s.ok()) return s;
-  if (absl::Status s = CheckImage(image, rules); !s.ok()) return s;
+  if (absl::Status s = CheckImage(&image, rules); !s.ok()) return s;
   return image;
 }
 

@@ -30,6 +30,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/util/sid.h"
 
@@ -98,7 +100,8 @@ struct StoreImage {
   uint64_t sids_minted =
       0;  // The SID generator's count (SidGenerator::SkipTo).
   std::vector<ServiceImage> services;  // Oldest first.
-  std::vector<SessionImage> sessions;  // Oldest first.
+  // In any order: a store writes them shard by shard (SnapshotWriter).
+  std::vector<SessionImage> sessions;
 };
 
 // What DecodeSnapshot checks but the store defines: which unique_names are
@@ -117,6 +120,69 @@ class SnapshotRules {
 
 // The snapshot file's bytes for `image`.
 std::string EncodeSnapshot(const StoreImage& image);
+
+// Writes a snapshot a record at a time, for a store too large to copy into
+// one image: the bytes EncodeSnapshot writes for an image holding the same
+// Services and Sessions in the same order. Services come first, then
+// Sessions; the counts, next_seq and sids_minted are filled in by Finish(),
+// which rewrites the first bytes, and the checksum is combined from the
+// pieces (Crc32cCombine), so nothing is read back. Bytes reach the sink in
+// pieces of about kFlushBytes, so the writer's memory stays that size.
+//
+// Example:
+//
+//   SnapshotWriter writer(&file_sink, account);
+//   for (...) writer.AddService(service);
+//   for (...) writer.AddSession(session);
+//   writer.Finish(next_seq, sids_minted);  // then commit the file
+class SnapshotWriter {
+ public:
+  static constexpr size_t kFlushBytes = size_t{1} << 20;
+
+  // Where the bytes go: appended in order, and the first ones overwritten
+  // once at the end (an AtomicFileWriter, or a string).
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    virtual absl::Status Append(std::string_view bytes) = 0;
+    virtual absl::Status WriteAt(uint64_t offset, std::string_view bytes) = 0;
+  };
+
+  SnapshotWriter(Sink* sink, const Sid128& account);
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  // Errors: the sink's, after which every call returns it; Internal for a
+  // Service after a Session.
+  absl::Status AddService(const ServiceImage& image);
+  absl::Status AddSession(const SessionImage& image);
+  absl::Status Finish(uint64_t next_seq, uint64_t sids_minted);
+
+ private:
+  absl::Status FlushIfFull();
+  absl::Status Flush();
+
+  Sink* const sink_;
+  Sid128 account_;
+  std::string buffer_;
+  // Where the records start in buffer_: after the prefix, until the first
+  // flush.
+  size_t records_from_ = 0;
+  uint32_t records_crc_ = 0;  // Of the records flushed so far.
+  uint64_t records_bytes_ = 0;
+  uint32_t services_ = 0;
+  uint64_t sessions_ = 0;
+  absl::Status status_;
+};
+
+// Writes the snapshot file at `path` atomically (AtomicFileWriter): `fill`
+// adds the Services and Sessions to the writer and calls Finish(); then the
+// file is synced and renamed into place. Returns the file's size. Errors:
+// `fill`'s, or the file's (as WriteFileAtomically's); the target is then
+// untouched.
+absl::StatusOr<uint64_t> WriteSnapshotFile(
+    const std::string& path, const Sid128& account,
+    absl::FunctionRef<absl::Status(SnapshotWriter&)> fill);
 
 // Parses and checks a whole snapshot. Errors: InvalidArgument when the bytes
 // do not start with the snapshot magic; FailedPrecondition for a format

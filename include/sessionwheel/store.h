@@ -343,11 +343,13 @@ class SessionStore {
   // `path`, replacing it atomically (a temporary file in the same directory,
   // fsync, rename, fsync of the directory): a crash leaves the previous file
   // whole. A symbolic link is followed: its final target is replaced and
-  // the link stays a link. The store keeps serving meanwhile: a call waits at
-  // most while one shard (or the Service registry) is copied. Each shard is
-  // copied at one moment, so every Session is saved whole, as it was between
-  // two calls; Sessions of different shards may be copied at different moments
-  // (docs/snapshots.md). Counters (Stats().expired, purged),
+  // the link stays a link. The store keeps serving meanwhile: the Sessions
+  // are copied a slice of at most 1024 at a time, under their shard's lock,
+  // and encoded and written with no lock held, so a call waits at most for
+  // one slice's copy (or the Service registry's), and memory holds one
+  // slice and a 1 MiB buffer whatever the store's size. Every Session is
+  // saved whole, as it was between two calls; different Sessions may be
+  // copied at different moments (docs/snapshots.md). Counters (Stats().expired, purged),
   // listeners and undelivered events are not saved. Errors:
   // FailedPrecondition when `path` (or its link's target) exists and is not
   // a regular file; otherwise the failing system call's errno as a status,
