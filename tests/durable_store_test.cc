@@ -11,6 +11,7 @@
 // journal_test's.
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -21,7 +22,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "engine/core/durability.h"
+#include "engine/persist/journal_files.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
@@ -319,6 +323,199 @@ TEST_F(DurableStoreTest, CheckpointNeedsADataDirectory) {
   options.data_dir.clear();
   auto store = MustOpen(options);
   EXPECT_EQ(store->Checkpoint().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The change feed: a follower in memory that applies a durable store's
+// changes reads exactly what the store reads, SIDs included.
+TEST_F(DurableStoreTest, AFollowerReadsWhatItsLeaderReads) {
+  auto leader = MustOpen(Options());
+  StoreOptions follower_options = Options();
+  follower_options.data_dir.clear();
+  follower_options.follower = true;
+  auto follower = MustOpen(follower_options);
+  const Sid ks = MustCreateService(*leader, "main", 120);
+  std::vector<Sid> sids;
+  for (int i = 0; i < 40; ++i) {
+    CreateSessionParams params;
+    if (i % 3 == 0) params.unique_name = "f" + std::to_string(i);
+    sids.push_back(MustCreate(*leader, ks, params).sid);
+  }
+  ASSERT_TRUE(leader->DeleteSession(ks, sids[1]).ok());
+  ASSERT_TRUE(leader->CloseSession(ks, sids[2], "done").ok());
+  auto apply_all = [&](uint64_t from) {
+    absl::StatusOr<uint64_t> next = leader->ReadChanges(
+        from,
+        [&](const Change& change) { return follower->ApplyChange(change); });
+    EXPECT_TRUE(next.ok()) << next.status();
+    return next.ok() ? *next : from;
+  };
+  const uint64_t next = apply_all(1);
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 39);
+  // More changes, read from where the feed stopped.
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(leader->RecordInteraction(ks, sids[3]).ok());
+  UpdateServiceParams update;
+  update.default_ttl = 7;
+  ASSERT_TRUE(leader->UpdateService(ks, update).ok());
+  MustCreate(*leader, ks);
+  const uint64_t after = apply_all(next);
+  EXPECT_EQ(after, next + 3);
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 40);
+  // Every change again: applying one twice changes nothing.
+  apply_all(1);
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 40);
+  // And the clock does the rest on both: the default TTL closes them alike.
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 40);
+}
+
+TEST_F(DurableStoreTest, AFollowerStartsFromTheLatestCheckpoint) {
+  auto leader = MustOpen(Options());
+  const Sid ks = MustCreateService(*leader, "main");
+  EXPECT_EQ(leader->LatestCheckpoint().status().code(),
+            absl::StatusCode::kNotFound);
+  std::vector<Sid> sids;
+  for (int i = 0; i < 50; ++i) sids.push_back(MustCreate(*leader, ks).sid);
+  ASSERT_TRUE(leader->Checkpoint().ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(leader->DeleteSession(ks, sids[i]).ok());
+  }
+  MustCreate(*leader, ks);
+  // The changes before the checkpoint are gone from the feed.
+  EXPECT_EQ(
+      leader->ReadChanges(1, [](const Change&) { return absl::OkStatus(); })
+          .status()
+          .code(),
+      absl::StatusCode::kOutOfRange);
+  absl::StatusOr<SessionStore::CheckpointPosition> start =
+      leader->LatestCheckpoint();
+  ASSERT_TRUE(start.ok()) << start.status();
+  StoreOptions follower_options = Options();
+  follower_options.data_dir.clear();
+  follower_options.follower = true;
+  absl::StatusOr<std::unique_ptr<SessionStore>> follower =
+      SessionStore::OpenSnapshot(start->path, follower_options);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  ASSERT_TRUE(leader
+                  ->ReadChanges(start->lsn,
+                                [&](const Change& change) {
+                                  return (*follower)->ApplyChange(change);
+                                })
+                  .ok());
+  EXPECT_EQ(ExpectSameContent(*leader, **follower), 41);
+}
+
+TEST_F(DurableStoreTest, AFollowerRefusesChangesOfItsOwn) {
+  StoreOptions options = Options();
+  options.data_dir.clear();
+  options.follower = true;
+  auto follower = MustOpen(options);
+  CreateServiceParams params;
+  params.unique_name = "mine";
+  EXPECT_EQ(follower->CreateService(params).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // And only a follower applies changes; only a durable store has a feed.
+  StoreOptions plain = Options();
+  plain.data_dir.clear();
+  auto store = MustOpen(plain);
+  EXPECT_EQ(store->ApplyChange(Change{}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store->ReadChanges(1, [](const Change&) { return absl::OkStatus(); })
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+  // A damaged change is refused, not applied.
+  EXPECT_EQ(follower->ApplyChange(Change{1, 3, "short"}).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+// Journal files whose appends can be made to fail, as a full disk fails
+// them.
+class FailingFiles : public internal::JournalFiles {
+ public:
+  class File : public internal::AppendFile {
+   public:
+    File(std::unique_ptr<internal::AppendFile> real, const FailingFiles* owner)
+        : real_(std::move(real)), owner_(owner) {}
+    absl::Status Append(std::string_view bytes) override {
+      if (owner_->failing.load()) {
+        return absl::ResourceExhaustedError("write: No space left on device");
+      }
+      return real_->Append(bytes);
+    }
+    absl::Status Sync() override { return real_->Sync(); }
+    absl::Status Close() override { return real_->Close(); }
+
+   private:
+    std::unique_ptr<internal::AppendFile> real_;
+    const FailingFiles* owner_;
+  };
+
+  absl::StatusOr<std::unique_ptr<internal::AppendFile>> Create(
+      const std::string& path) override {
+    absl::StatusOr<std::unique_ptr<internal::AppendFile>> real =
+        real_->Create(path);
+    if (!real.ok()) return real.status();
+    return std::make_unique<File>(*std::move(real), this);
+  }
+  absl::StatusOr<std::string> ReadAll(const std::string& path) override {
+    return real_->ReadAll(path);
+  }
+  absl::StatusOr<std::vector<std::string>> List(
+      const std::string& dir) override {
+    return real_->List(dir);
+  }
+  absl::Status Truncate(const std::string& path, uint64_t size) override {
+    return real_->Truncate(path, size);
+  }
+  absl::Status Remove(const std::string& path) override {
+    return real_->Remove(path);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    return real_->Rename(from, to);
+  }
+
+  std::atomic<bool> failing{false};
+
+ private:
+  internal::JournalFiles* const real_ = internal::PosixJournalFiles();
+};
+
+TEST_F(DurableStoreTest, AFullDiskRefusesChangesAndLosesNothingAcknowledged) {
+  FailingFiles files;
+  absl::StatusOr<std::unique_ptr<SessionStore>> opened =
+      internal::OpenDurableStore(Options(), &files);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<SessionStore> store = *std::move(opened);
+  const Sid ks = MustCreateService(*store, "main");
+  std::vector<Sid> acknowledged;
+  for (int i = 0; i < 5; ++i)
+    acknowledged.push_back(MustCreate(*store, ks).sid);
+  files.failing = true;
+  absl::StatusOr<Session> refused = store->CreateSession(ks, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted)
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "No space"))
+      << refused.status();
+  // From then on every change is refused before it is applied, even once
+  // the disk has room again, until the store is opened again; reads go on.
+  files.failing = false;
+  const int64_t held = store->Stats().sessions;
+  EXPECT_EQ(store->CreateSession(ks, {}).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->DeleteSession(ks, acknowledged[0]).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->Stats().sessions, held);
+  EXPECT_TRUE(store->FetchSession(ks, acknowledged[0]).ok());
+  EXPECT_TRUE(store->CheckInvariants().ok());
+  store.reset();
+  store = MustOpen(Options());
+  for (const Sid& sid : acknowledged) {
+    EXPECT_TRUE(store->FetchSession(ks, sid).ok()) << sid;
+  }
+  EXPECT_LE(store->Stats().sessions, 6);
+  EXPECT_TRUE(store->CheckInvariants().ok());
 }
 
 // Model-based: random changes, clock moves, checkpoints and reopenings on a

@@ -310,44 +310,71 @@ absl::Status Durability::Recover(DurableStore& store) {
   return absl::OkStatus();
 }
 
-absl::Status Durability::Replay(DurableStore& store, uint64_t from_lsn,
+absl::Status ApplyJournalRecord(DurableStore& store,
+                                const JournalRecord& record,
                                 ChangeHeader* seen) {
   const SnapshotRules& rules = SnapshotRulesOfTheStore();
-  ServiceImage service;
-  SessionImage session;
-  auto apply = [&](const JournalRecord& record) -> absl::Status {
-    auto damaged = [&record](std::string_view what) {
-      return absl::DataLossError(
-          Cat("journal record ", std::to_string(record.lsn), " ", what));
-    };
-    std::string_view payload = record.payload;
-    if (payload.size() < kHeaderBytes) return damaged("is too short");
-    seen->sids_minted = std::max(seen->sids_minted, GetU64(payload));
-    seen->next_seq = std::max(seen->next_seq, GetU64(payload.substr(8)));
-    payload.remove_prefix(kHeaderBytes);
-    switch (static_cast<Change>(record.type)) {
-      case Change::kServicePut:
-        if (absl::Status s = ParseServiceImage(payload, rules, &service);
-            !s.ok()) {
-          return damaged(ViewOf(s.message()));
-        }
-        return store.ApplyServicePut(service);
-      case Change::kServiceDelete:
-        if (payload.size() != 16) return damaged("has the wrong length");
-        store.ApplyServiceDelete(GetSid(payload));
-        return absl::OkStatus();
-      case Change::kSessionPut:
-        if (absl::Status s = ParseSessionImage(payload, rules, &session);
-            !s.ok()) {
-          return damaged(ViewOf(s.message()));
-        }
-        return store.ApplySessionPut(session);
-      case Change::kSessionDelete:
-        if (payload.size() != 32) return damaged("has the wrong length");
-        store.ApplySessionDelete(GetSid(payload), GetSid(payload.substr(16)));
-        return absl::OkStatus();
+  auto damaged = [&record](std::string_view what) {
+    return absl::DataLossError(
+        Cat("journal record ", std::to_string(record.lsn), " ", what));
+  };
+  std::string_view payload = record.payload;
+  if (payload.size() < kHeaderBytes) return damaged("is too short");
+  seen->sids_minted = std::max(seen->sids_minted, GetU64(payload));
+  seen->next_seq = std::max(seen->next_seq, GetU64(payload.substr(8)));
+  payload.remove_prefix(kHeaderBytes);
+  switch (static_cast<RecordType>(record.type)) {
+    case RecordType::kServicePut: {
+      ServiceImage service;
+      if (absl::Status s = ParseServiceImage(payload, rules, &service);
+          !s.ok()) {
+        return damaged(ViewOf(s.message()));
+      }
+      return store.ApplyServicePut(service);
     }
-    return damaged(Cat("has an unknown type ", std::to_string(record.type)));
+    case RecordType::kServiceDelete:
+      if (payload.size() != 16) return damaged("has the wrong length");
+      store.ApplyServiceDelete(GetSid(payload));
+      return absl::OkStatus();
+    case RecordType::kSessionPut: {
+      SessionImage session;
+      if (absl::Status s = ParseSessionImage(payload, rules, &session);
+          !s.ok()) {
+        return damaged(ViewOf(s.message()));
+      }
+      return store.ApplySessionPut(session);
+    }
+    case RecordType::kSessionDelete:
+      if (payload.size() != 32) return damaged("has the wrong length");
+      store.ApplySessionDelete(GetSid(payload), GetSid(payload.substr(16)));
+      return absl::OkStatus();
+  }
+  return damaged(Cat("has an unknown type ", std::to_string(record.type)));
+}
+
+absl::StatusOr<uint64_t> Durability::ReadChanges(
+    uint64_t from_lsn,
+    absl::FunctionRef<absl::Status(const JournalRecord&)> fn) const {
+  // A record being written reads as a torn tail: the feed stops before it.
+  return ReadJournal(journal_options_, from_lsn,
+                     JournalRecovery::kTolerateTornTail, fn);
+}
+
+absl::StatusOr<std::pair<std::string, uint64_t>> Durability::LatestCheckpoint()
+    const {
+  absl::StatusOr<std::vector<uint64_t>> checkpoints = ListCheckpoints(dir_);
+  if (!checkpoints.ok()) return checkpoints.status();
+  if (checkpoints->empty()) {
+    return absl::NotFoundError(Cat(dir_, " holds no checkpoint yet"));
+  }
+  return std::make_pair(PathIn(dir_, CheckpointName(checkpoints->back())),
+                        checkpoints->back());
+}
+
+absl::Status Durability::Replay(DurableStore& store, uint64_t from_lsn,
+                                ChangeHeader* seen) {
+  auto apply = [&](const JournalRecord& record) {
+    return ApplyJournalRecord(store, record, seen);
   };
   absl::StatusOr<uint64_t> next =
       RecoverJournal(journal_options_, from_lsn, recovery_, apply);

@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -58,7 +59,7 @@ namespace sessionwheel::internal {
 
 // What a journal record holds. The numbers are the records' type bytes:
 // never renumber them.
-enum class Change : uint8_t {
+enum class RecordType : uint8_t {
   kServicePut = 1,     // ChangeHeader, then a ServiceImage.
   kServiceDelete = 2,  // ChangeHeader, then the Service's SID.
   kSessionPut = 3,     // ChangeHeader, then a SessionImage.
@@ -101,6 +102,13 @@ class DurableStore {
   virtual absl::StatusOr<uint64_t> WriteCheckpointFile(
       const std::string& path) = 0;
 };
+
+// Applies one journal record to `store` and raises *seen past its header:
+// recovery's step, and a follower's (SessionStore::ApplyChange). Errors:
+// the store's; DataLoss for a record that does not parse.
+absl::Status ApplyJournalRecord(DurableStore& store,
+                                const JournalRecord& record,
+                                ChangeHeader* seen);
 
 class Durability {
  public:
@@ -152,6 +160,14 @@ class Durability {
 
   // Writes a checkpoint now, then removes what it makes obsolete.
   absl::Status Checkpoint();
+
+  // The change feed (SessionStore::ReadChanges).
+  absl::StatusOr<uint64_t> ReadChanges(
+      uint64_t from_lsn,
+      absl::FunctionRef<absl::Status(const JournalRecord&)> fn) const;
+
+  // The newest checkpoint's path and position; NotFound if none.
+  absl::StatusOr<std::pair<std::string, uint64_t>> LatestCheckpoint() const;
 
  private:
   Durability(const StoreOptions& options, JournalFiles* files);

@@ -98,6 +98,7 @@ class StoreImpl final : public SessionStore,
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
         max_sessions_per_service_(options.max_sessions_per_service),
+        follower_(options.follower),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
@@ -310,7 +311,7 @@ class StoreImpl final : public SessionStore,
       // after it, and dropped on replay as the shard drops it here.
       if (internal::JournalWriter* journal = context_.journal) {
         internal::ThreadJournalLsn() = journal->AppendWith(
-            static_cast<uint8_t>(internal::Change::kServiceDelete),
+            static_cast<uint8_t>(internal::RecordType::kServiceDelete),
             [&](std::string* out) {
               internal::AppendChangeHeader(SeenNow(), out);
               internal::AppendSidBytes(sid, out);
@@ -560,6 +561,48 @@ class StoreImpl final : public SessionStore,
     return durability_->Checkpoint();
   }
 
+  absl::StatusOr<uint64_t> ReadChanges(
+      uint64_t from_lsn,
+      absl::FunctionRef<absl::Status(const Change&)> fn) override {
+    if (durability_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "ReadChanges() needs a store opened with StoreOptions::data_dir");
+    }
+    return durability_->ReadChanges(
+        from_lsn, [&](const internal::JournalRecord& record) {
+          return fn(Change{record.lsn, record.type, record.payload});
+        });
+  }
+
+  absl::StatusOr<CheckpointPosition> LatestCheckpoint() override {
+    if (durability_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "LatestCheckpoint() needs a store opened with "
+          "StoreOptions::data_dir");
+    }
+    absl::StatusOr<std::pair<std::string, uint64_t>> latest =
+        durability_->LatestCheckpoint();
+    if (!latest.ok()) return latest.status();
+    return CheckpointPosition{latest->first, latest->second};
+  }
+
+  absl::Status ApplyChange(const Change& change) override {
+    if (!follower_) {
+      return absl::FailedPreconditionError(
+          "ApplyChange() needs a store opened with StoreOptions::follower");
+    }
+    internal::JournalRecord record;
+    record.type = change.type;
+    record.lsn = change.lsn;
+    record.payload = change.payload;
+    internal::ChangeHeader seen;
+    if (absl::Status s = ApplyJournalRecord(*this, record, &seen); !s.ok()) {
+      return s;
+    }
+    ContinuePast(seen);
+    return absl::OkStatus();
+  }
+
   // Takes over `durability`, recovers from it and journals from then on.
   absl::Status RecoverFrom(std::unique_ptr<internal::Durability> durability) {
     durability_ = std::move(durability);
@@ -674,6 +717,10 @@ class StoreImpl final : public SessionStore,
   // Refuses a change once the journal has failed: it could not be made
   // durable (Durability::Acknowledge).
   absl::Status Writable() const {
+    if (follower_) {
+      return absl::FailedPreconditionError(
+          "a follower store changes only through ApplyChange()");
+    }
     return durability_ == nullptr ? absl::OkStatus() : durability_->health();
   }
 
@@ -715,12 +762,12 @@ class StoreImpl final : public SessionStore,
     internal::JournalWriter* journal = context_.journal;
     if (journal == nullptr) return;
     const internal::ServiceImage image = ServiceImageOf(sid, entry);
-    internal::ThreadJournalLsn() =
-        journal->AppendWith(static_cast<uint8_t>(internal::Change::kServicePut),
-                            [&](std::string* out) {
-                              internal::AppendChangeHeader(SeenNow(), out);
-                              internal::AppendServiceImage(image, out);
-                            });
+    internal::ThreadJournalLsn() = journal->AppendWith(
+        static_cast<uint8_t>(internal::RecordType::kServicePut),
+        [&](std::string* out) {
+          internal::AppendChangeHeader(SeenNow(), out);
+          internal::AppendServiceImage(image, out);
+        });
   }
 
   // Removes a Service and its Sessions, for a replayed record.
@@ -1063,6 +1110,7 @@ class StoreImpl final : public SessionStore,
   const uint32_t mask_;
   internal::SessionQuota quota_;  // Atomic: every shard takes places.
   const int64_t max_sessions_per_service_;
+  const bool follower_;
   const Sid account_sid_;
 
   // The Service registry; shards hold replicas (see the file comment).
@@ -1113,6 +1161,11 @@ absl::Status CheckOptions(const StoreOptions& options) {
   if (options.sync_interval < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError(
         "StoreOptions::sync_interval must be >= 1 ms");
+  }
+  if (options.follower && !options.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "a follower (StoreOptions::follower) lives in memory: its leader's "
+        "journal is its durability; data_dir must be empty");
   }
   return absl::OkStatus();
 }

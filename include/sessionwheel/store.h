@@ -45,6 +45,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -147,6 +148,23 @@ struct StoreOptions {
   // auto-aof-rewrite-min-size and -percentage); and on Checkpoint().
   int64_t checkpoint_min_bytes = int64_t{64} << 20;
   int checkpoint_growth_percent = 100;
+
+  // A follower takes its changes only from another store's change feed
+  // (SessionStore::ApplyChange); its own change calls are refused with
+  // FailedPrecondition. Reads, lists and expiry work as in any store, so a
+  // follower on the same clock reads exactly what its leader reads. In
+  // memory only: `data_dir` must be empty.
+  bool follower = false;
+};
+
+// One change of a durable store, from its change feed (ReadChanges): the
+// journal's record, whole and self-contained (the state after the change),
+// so applying it twice changes nothing. Hosts ship it as bytes: `type` and
+// `payload` are the record's (docs/journal.md, docs/durability.md).
+struct Change {
+  uint64_t lsn = 0;  // Consecutive: each change's is the previous one's + 1.
+  uint8_t type = 0;
+  std::string_view payload;  // Valid only during the call that receives it.
 };
 
 // Counts of what the store holds. Each shard is counted under its own lock;
@@ -349,8 +367,8 @@ class SessionStore {
   // one slice's copy (or the Service registry's), and memory holds one
   // slice and a 1 MiB buffer whatever the store's size. Every Session is
   // saved whole, as it was between two calls; different Sessions may be
-  // copied at different moments (docs/snapshots.md). Counters (Stats().expired, purged),
-  // listeners and undelivered events are not saved. Errors:
+  // copied at different moments (docs/snapshots.md). Counters (Stats().expired,
+  // purged), listeners and undelivered events are not saved. Errors:
   // FailedPrecondition when `path` (or its link's target) exists and is not
   // a regular file; otherwise the failing system call's errno as a status,
   // naming the call and the file (NotFound for a missing directory,
@@ -366,6 +384,35 @@ class SessionStore {
   // Errors: FailedPrecondition for a store without a data_dir; the errno of
   // a failed write, naming the file.
   virtual absl::Status Checkpoint() = 0;
+
+  // The change feed of a durable store: calls `fn` with every change from
+  // `from_lsn` on, in order, as far as the journal has written them
+  // (within milliseconds of their calls under every sync policy), and
+  // returns the LSN after the last one given. Changes before the latest
+  // checkpoint are gone: a follower starts from that checkpoint
+  // (LatestCheckpoint) and reads from its LSN. Errors: `fn`'s, which stops
+  // the feed; FailedPrecondition for a store without a data_dir;
+  // OutOfRange for a `from_lsn` before the oldest change kept; DataLoss for
+  // a damaged journal.
+  virtual absl::StatusOr<uint64_t> ReadChanges(
+      uint64_t from_lsn, absl::FunctionRef<absl::Status(const Change&)> fn) = 0;
+
+  // Where a follower of this durable store starts: the newest checkpoint
+  // file (open it with OpenSnapshot and StoreOptions::follower) and the LSN
+  // to read changes from after it. Errors: FailedPrecondition for a store
+  // without a data_dir; NotFound if it has written no checkpoint yet (read
+  // from LSN 1 into an empty follower).
+  struct CheckpointPosition {
+    std::string path;
+    uint64_t lsn = 0;
+  };
+  virtual absl::StatusOr<CheckpointPosition> LatestCheckpoint() = 0;
+
+  // Applies a change of another store's feed to this follower, as that
+  // store's recovery would apply it. Errors: FailedPrecondition for a store
+  // that is not a follower; DataLoss for a change that is not a valid
+  // record.
+  virtual absl::Status ApplyChange(const Change& change) = 0;
 };
 
 }  // namespace sessionwheel
