@@ -198,6 +198,7 @@ class Simulation {
   // back, then deletes its Services, so this run's names are free.
   void StartAfresh(absl::Duration recovery) {
     const sessionwheel::StoreStats stats = store_->Stats();
+    if (stats.services == 0) return;  // A new directory.
     std::printf("recovered %s in %s Services from %s in %s\n",
                 Count(stats.sessions, "Session").c_str(),
                 std::to_string(stats.services).c_str(), flags_.data_dir.c_str(),
