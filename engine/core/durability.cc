@@ -443,7 +443,12 @@ absl::Status Durability::Checkpoint() {
   absl::StatusOr<uint64_t> from = journal_->Roll();
   if (!from.ok()) return from.status();
   const std::string path = PathIn(dir_, CheckpointName(*from));
-  absl::StatusOr<uint64_t> size = store_->WriteCheckpointFile(path);
+  // The copy may hold changes made after the roll whose records are still
+  // buffered (kInterval, kOs). They are made durable before the file takes
+  // its name: otherwise a crash could lose an earlier change the copy lacks
+  // (its Session was copied first) while the copy keeps a later one.
+  absl::StatusOr<uint64_t> size =
+      store_->WriteCheckpointFile(path, [this] { return journal_->Flush(); });
   if (!size.ok()) return size.status();
   last_checkpoint_bytes_.store(*size, std::memory_order_relaxed);
   absl::StatusOr<std::vector<uint64_t>> checkpoints = ListCheckpoints(dir_);

@@ -23,7 +23,12 @@
 // then the shards are copied one at a time while changes go on. Every change
 // before P is in the copy; changes after P may or may not be, and replaying
 // the journal from P over the copy ends in the state the store had, because
-// each record sets what it names to its state after the change. Then the
+// each record sets what it names to its state after the change. That holds
+// only if the journal keeps every change the copy holds: under kInterval
+// and kOs a change copied may still be in the journal's buffer, and a crash
+// that lost it would leave the checkpoint with a later change and without
+// an earlier one (on a Session copied before it). So the journal is flushed
+// after the copy and before the checkpoint file takes its name. Then the
 // segments before P and older checkpoints are removed.
 //
 // Recovery: the newest checkpoint is loaded (a damaged one is DataLoss: the
@@ -48,6 +53,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/persist/journal.h"
@@ -98,9 +104,12 @@ class DurableStore {
   // Continues the SID generator and the creation counter past these.
   virtual void ContinuePast(const ChangeHeader& seen) = 0;
   // Writes the whole store to a checkpoint file while it keeps serving (a
-  // slice at a time); returns the file's size.
+  // slice at a time), calls `before_commit` once the copy is complete and
+  // before the file takes its name, and returns the file's size. An error
+  // from `before_commit` is returned and leaves no file.
   virtual absl::StatusOr<uint64_t> WriteCheckpointFile(
-      const std::string& path) = 0;
+      const std::string& path,
+      absl::FunctionRef<absl::Status()> before_commit) = 0;
 };
 
 // Applies one journal record to `store` and raises *seen past its header:

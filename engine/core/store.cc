@@ -23,6 +23,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "engine/core/durability.h"
 #include "engine/core/page_token.h"
 #include "engine/core/shard.h"
@@ -547,7 +548,7 @@ class StoreImpl final : public SessionStore,
   // ---------------------------------------------------------------------
 
   absl::Status WriteSnapshot(const std::string& path) override {
-    return WriteSnapshotFile(path).status();
+    return WriteSnapshotFile(path, [] { return absl::OkStatus(); }).status();
   }
 
   // Durability
@@ -672,8 +673,9 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::StatusOr<uint64_t> WriteCheckpointFile(
-      const std::string& path) override {
-    return WriteSnapshotFile(path);
+      const std::string& path,
+      absl::FunctionRef<absl::Status()> before_commit) override {
+    return WriteSnapshotFile(path, before_commit);
   }
 
   // Fills this new, empty store with `image` (see OpenSnapshot).
@@ -972,8 +974,12 @@ class StoreImpl final : public SessionStore,
   // services_mu_, then each shard's Sessions a slice at a time
   // (Shard::CaptureSlice), encoded and written with no lock held. No call
   // waits longer than one slice's copy, and memory holds one slice and the
-  // writer's buffer, whatever the store's size. Returns the file's size.
-  absl::StatusOr<uint64_t> WriteSnapshotFile(const std::string& path) {
+  // writer's buffer, whatever the store's size. `before_commit` runs after
+  // the last slice is copied, before the file takes its name; its error
+  // leaves no file. Returns the file's size.
+  absl::StatusOr<uint64_t> WriteSnapshotFile(
+      const std::string& path,
+      absl::FunctionRef<absl::Status()> before_commit) {
     std::vector<internal::ServiceImage> services;
     absl::flat_hash_set<Sid128> saved;
     {
@@ -1007,8 +1013,12 @@ class StoreImpl final : public SessionStore,
           }
           // Read after the walk: every Session copied was numbered and
           // minted before, so the restored store continues past all.
-          return writer.Finish(next_seq_.load(std::memory_order_relaxed),
-                               sids_.minted());
+          if (absl::Status st = writer.Finish(
+                  next_seq_.load(std::memory_order_relaxed), sids_.minted());
+              !st.ok()) {
+            return st;
+          }
+          return before_commit();
         });
   }
 

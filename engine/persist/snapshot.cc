@@ -24,7 +24,6 @@ namespace {
 constexpr std::string_view kMagic("SWHLSNAP", 8);
 constexpr std::string_view kEndMarker("SWHLDONE", 8);
 constexpr size_t kVersionOffset = 8;
-constexpr size_t kBodyLengthOffset = 12;
 constexpr size_t kHeaderBytes = 20;  // Magic, version, body length.
 constexpr size_t kFooterBytes = 12;  // CRC-32C, end marker.
 // The header and the body's fixed fields: account, next_seq, sids_minted,
