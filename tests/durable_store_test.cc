@@ -700,17 +700,7 @@ class DurableModelTest : public DurableStoreTest,
     // Counted after the lists, which settle every Session they pass: a
     // Session due between two ticks is settled by a read, not yet by
     // Advance, and recovery settles it at once.
-    const StoreStats a = twin.Stats();
-    const StoreStats b = store.Stats();
-    EXPECT_EQ(b.services, a.services);
-    EXPECT_EQ(b.sessions, a.sessions);
-    EXPECT_EQ(b.open, a.open);
-    EXPECT_EQ(b.in_progress, a.in_progress);
-    EXPECT_EQ(b.closed, a.closed);
-    EXPECT_EQ(b.failed, a.failed);
-    EXPECT_EQ(b.named, a.named);
-    absl::Status invariants = store.CheckInvariants();
-    EXPECT_TRUE(invariants.ok()) << invariants;
+    testing_util::ExpectSameCounts(twin, store);
   }
 };
 

@@ -40,19 +40,6 @@ static_assert(kMaxTempName <= NAME_MAX);
 // Linux's own limit on the symbolic links one path resolution follows.
 constexpr int kMaxSymlinks = 40;
 
-absl::Status ErrnoError(int error, std::string_view call,
-                        std::string_view file) {
-  return absl::ErrnoToStatus(error, Cat(call, " ", file));
-}
-
-// The directory holding `path`, for the fsync that makes a rename durable.
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // `path` up to and including its last slash: "" for a bare name.
 std::string_view DirPrefix(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -232,6 +219,23 @@ void RemoveStaleTemporaries(const std::string& dir, std::string_view base) {
   closedir(listing);
 }
 
+std::atomic<BeforeRenameHook> g_before_rename{nullptr};
+
+}  // namespace
+
+absl::Status ErrnoError(int error, std::string_view call,
+                        std::string_view file) {
+  return absl::ErrnoToStatus(error, Cat(call, " ", file));
+}
+
+// The directory holding `path`, for the fsync that makes a rename durable.
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
 absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file) {
   while (!bytes.empty()) {
     const ssize_t n = write(fd, bytes.data(), bytes.size());
@@ -252,10 +256,6 @@ absl::Status SyncDirectory(const std::string& dir) {
   close(fd);
   return s;
 }
-
-std::atomic<BeforeRenameHook> g_before_rename{nullptr};
-
-}  // namespace
 
 std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n) {
   return Cat(DirPrefix(target), TempName(BaseName(target), pid, n));

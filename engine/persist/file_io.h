@@ -84,6 +84,19 @@ std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n);
 // a file that is not a regular file; otherwise as WriteFileAtomically.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// The POSIX pieces the persist room's file code shares (here and
+// journal_files.cc).
+// The failing call's errno as a status naming the call and the file.
+absl::Status ErrnoError(int error, std::string_view call,
+                        std::string_view file);
+// The directory holding `path` ("." for a bare name), whose fsync makes a
+// create, an unlink or a rename of `path` survive a power cut.
+std::string DirName(const std::string& path);
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
+absl::Status WriteAll(int fd, std::string_view bytes, const std::string& file);
+// fsyncs the directory `dir`.
+absl::Status SyncDirectory(const std::string& dir);
+
 // Test seam: WriteFileAtomically calls `hook` with the temporary file's path
 // after that file is written and synced and before the rename, so a test can
 // simulate a crash there (a forked child that _exit()s). Null removes it.

@@ -19,28 +19,8 @@
 namespace sessionwheel::internal {
 namespace {
 
-absl::Status ErrnoError(int error, std::string_view call,
-                        std::string_view path) {
-  return absl::ErrnoToStatus(error, Cat(call, " ", path));
-}
-
-// The directory holding `path`, whose fsync makes a create, an unlink or a
-// rename of `path` survive a power cut.
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 absl::Status SyncDirectoryOf(const std::string& path) {
-  const std::string dir = DirName(path);
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open", dir);
-  absl::Status s;
-  if (fsync(fd) != 0) s = ErrnoError(errno, "fsync", dir);
-  close(fd);
-  return s;
+  return SyncDirectory(DirName(path));
 }
 
 class PosixAppendFile : public AppendFile {
@@ -51,15 +31,7 @@ class PosixAppendFile : public AppendFile {
   }
 
   absl::Status Append(std::string_view bytes) override {
-    while (!bytes.empty()) {
-      const ssize_t n = write(fd_, bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoError(errno, "write", path_);
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return absl::OkStatus();
+    return WriteAll(fd_, bytes, path_);
   }
 
   absl::Status Sync() override {
