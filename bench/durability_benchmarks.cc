@@ -45,7 +45,8 @@
 // between the two sides: vs_memory (os, interval, defaults rows) is the
 // row's rate over the in-memory store's on the same work with the same
 // threads, run just before it; vs_disk (every_write rows) is the row's rate
-// over disk_sync's, measured just after it in the same directory (at one
+// over the rate of disk_sync's append and fdatasync in the same directory,
+// taken in kSyncBlocks blocks alternating with the row's own (at one
 // thread, the fraction of what the disk's sync latency allows).
 //
 // The rate rows other than defaults turn automatic checkpoints off
@@ -90,6 +91,10 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Syncs per thread in an every_write row, and in disk_sync.
 constexpr int64_t kSyncOps = 2000;
+
+// An every_write row alternates this many blocks of its calls with blocks
+// of disk syncs (TimeRow).
+constexpr int kSyncBlocks = 4;
 
 // The bytes disk_sync appends per sync: about one journal record of a
 // Session (its 17-byte header, the change header, the Session's image).
@@ -338,100 +343,143 @@ void BM_DiskSync(State& state) {
   state.SetItemsProcessed(state.iterations() * count);
 }
 
-// The seconds `threads` threads take to create `ops` Sessions in a new
-// store under `policy` (in `dir` unless kMemory); the store is closed
-// untimed. Aborts if a create is refused.
-double TimeCreates(Policy policy, const ScratchDir* dir, int threads,
-                   int64_t ops) {
-  const KeyList& names = UniqueNames(ops);
-  std::unique_ptr<Store> s =
-      OpenStore(policy, dir == nullptr ? std::string() : dir->path());
+// What a rate row measured: its own seconds, and for every_write the disk's
+// syncs per second through the same stretch of time.
+struct RowTimes {
+  double seconds = 0;
+  double disk_syncs_per_second = 0;
+};
+
+// Runs operations [0, ops) of a row through `block(from, to)`, which does
+// operations [from, to) and returns their seconds. every_write rows run in
+// kSyncBlocks blocks, each followed by its share of kSyncOps disk syncs in
+// `dir`, so that the store's rate and the disk's are taken through the same
+// stretch of a disk whose latency drifts; the other rows in one block.
+template <typename Block>
+RowTimes TimeRow(Policy policy, const ScratchDir* dir, int64_t ops,
+                 Block block) {
+  RowTimes times;
+  if (policy != Policy::kEveryWrite) {
+    times.seconds = block(0, ops);
+    return times;
+  }
+  const int64_t syncs = std::min(SessionCount(), kSyncOps);
+  double disk_seconds = 0;
+  for (int b = 0; b < kSyncBlocks; ++b) {
+    times.seconds += block(ops * b / kSyncBlocks, ops * (b + 1) / kSyncBlocks);
+    disk_seconds += TimeDiskSyncs(
+        dir->path(), syncs * (b + 1) / kSyncBlocks - syncs * b / kSyncBlocks,
+        nullptr);
+  }
+  times.disk_syncs_per_second = static_cast<double>(syncs) / disk_seconds;
+  return times;
+}
+
+// Sets the ratio counter of a durable row: against the in-memory store's
+// seconds on the same work, or against the disk's syncs per second.
+void SetRatio(State& state, Policy policy, int64_t ops, const RowTimes& times,
+              double memory_seconds) {
+  if (policy == Policy::kMemory) return;
+  if (policy == Policy::kEveryWrite) {
+    state.counters["vs_disk"] =
+        static_cast<double>(ops) / times.seconds / times.disk_syncs_per_second;
+  } else {
+    state.counters["vs_memory"] = memory_seconds / times.seconds;
+  }
+}
+
+// The seconds `threads` threads take to create Sessions [from, to) of
+// `names` in `s`, each a slice of its own. Aborts if one is refused.
+double CreateBlock(Store& s, const KeyList& names, int threads, int64_t from,
+                   int64_t to) {
   bool ok = true;
   const double seconds = TimeThreads(threads, &ok, [&](int t) {
-    return CreateRange(*s, names, ops * t / threads, ops * (t + 1) / threads,
-                       nullptr);
+    return CreateRange(s, names, from + (to - from) * t / threads,
+                       from + (to - from) * (t + 1) / threads, nullptr);
   });
   if (!ok) Die(absl::InternalError("a create was refused"));
   return seconds;
 }
 
-// Sets the ratio counter of a durable row: against the in-memory store's
-// time on the same work, or against the disk's syncs per second.
-void SetRatio(State& state, Policy policy, int64_t ops, double seconds,
-              double memory_seconds, double disk_syncs_per_second) {
-  if (policy == Policy::kMemory) return;
-  const double rate = static_cast<double>(ops) / seconds;
-  if (policy == Policy::kEveryWrite) {
-    state.counters["vs_disk"] = rate / disk_syncs_per_second;
-  } else {
-    state.counters["vs_memory"] = memory_seconds / seconds;
-  }
-}
-
-// The disk's syncs per second, measured in `dir` right after a row.
-double DiskSyncsPerSecond(const ScratchDir& dir) {
-  const int64_t count = std::min(SessionCount(), kSyncOps);
-  return static_cast<double>(count) / TimeDiskSyncs(dir.path(), count, nullptr);
-}
-
 void BM_Create(State& state, Policy policy) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t ops = OpsFor(policy, threads);
+  const KeyList& names = UniqueNames(ops);
   for (auto _ : state) {
     double memory_seconds = 0;
     if (policy != Policy::kMemory && policy != Policy::kEveryWrite) {
-      memory_seconds = TimeCreates(Policy::kMemory, nullptr, threads, ops);
+      std::unique_ptr<Store> memory = OpenStore(Policy::kMemory, "");
+      memory_seconds = CreateBlock(*memory, names, threads, 0, ops);
     }
     ScratchDir dir;
-    const double seconds = TimeCreates(policy, &dir, threads, ops);
-    const double disk =
-        policy == Policy::kEveryWrite ? DiskSyncsPerSecond(dir) : 0;
-    SetRatio(state, policy, ops, seconds, memory_seconds, disk);
-    state.SetIterationTime(seconds);
+    std::unique_ptr<Store> s = OpenStore(policy, dir.path());
+    const RowTimes times =
+        TimeRow(policy, &dir, ops, [&](int64_t from, int64_t to) {
+          return CreateBlock(*s, names, threads, from, to);
+        });
+    SetRatio(state, policy, ops, times, memory_seconds);
+    state.SetIterationTime(times.seconds);
   }
   state.SetItemsProcessed(state.iterations() * ops);
 }
 
-// The seconds `threads` threads take to record `ops` interactions on `s`,
-// each from its own place in `sids`.
-double TimeInteractions(Store& s, const std::vector<Sid>& sids, int threads,
-                        int64_t ops) {
-  const int64_t n = static_cast<int64_t>(sids.size());
-  std::mt19937_64 rng(SteadyClock::now().time_since_epoch().count());
-  const int64_t start = static_cast<int64_t>(rng() % sids.size());
-  bool ok = true;
-  const double seconds = TimeThreads(threads, &ok, [&](int t) {
-    return InteractRange(s, sids, t, start + n * t / threads,
-                         ops * (t + 1) / threads - ops * t / threads);
-  });
-  if (!ok) Die(absl::InternalError("an interaction was refused"));
-  return seconds;
-}
+// Interactions on a store by `threads` threads, each walking the SIDs from
+// a random place of its own and going on from where it stopped at the next
+// block.
+class InteractionBlocks {
+ public:
+  InteractionBlocks(Store& s, const std::vector<Sid>& sids, int threads)
+      : s_(s), sids_(sids), threads_(threads) {
+    const int64_t n = static_cast<int64_t>(sids.size());
+    std::mt19937_64 rng(SteadyClock::now().time_since_epoch().count());
+    const int64_t start = static_cast<int64_t>(rng() % sids.size());
+    for (int t = 0; t < threads; ++t) next_.push_back(start + n * t / threads);
+  }
+
+  // The seconds of interactions [from, to) of the row. Aborts if one is
+  // refused.
+  double operator()(int64_t from, int64_t to) {
+    bool ok = true;
+    const double seconds = TimeThreads(threads_, &ok, [&](int t) {
+      const int64_t count =
+          (to - from) * (t + 1) / threads_ - (to - from) * t / threads_;
+      const bool done = InteractRange(s_, sids_, t, next_[t], count);
+      next_[t] += count;
+      return done;
+    });
+    if (!ok) Die(absl::InternalError("an interaction was refused"));
+    return seconds;
+  }
+
+ private:
+  Store& s_;
+  const std::vector<Sid>& sids_;
+  const int threads_;
+  std::vector<int64_t> next_;  // Where each thread goes on.
+};
 
 void BM_Interaction(State& state, Policy policy) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t ops = OpsFor(policy, threads);
   MemoryLive& memory = SharedMemoryLive();
   for (auto _ : state) {
-    double seconds = 0;
-    double memory_seconds = 0;
-    double disk = 0;
     if (policy == Policy::kMemory) {
-      seconds = TimeInteractions(*memory.store, memory.sids, threads, ops);
-    } else {
-      ScratchDir dir;
-      std::vector<Sid> sids;
-      std::unique_ptr<Store> s =
-          LoadedStore(policy, &dir, SessionCount(), &sids);
-      if (policy != Policy::kEveryWrite) {
-        memory_seconds =
-            TimeInteractions(*memory.store, memory.sids, threads, ops);
-      }
-      seconds = TimeInteractions(*s, sids, threads, ops);
-      if (policy == Policy::kEveryWrite) disk = DiskSyncsPerSecond(dir);
-      SetRatio(state, policy, ops, seconds, memory_seconds, disk);
+      state.SetIterationTime(
+          InteractionBlocks(*memory.store, memory.sids, threads)(0, ops));
+      continue;
     }
-    state.SetIterationTime(seconds);
+    ScratchDir dir;
+    std::vector<Sid> sids;
+    std::unique_ptr<Store> s = LoadedStore(policy, &dir, SessionCount(), &sids);
+    double memory_seconds = 0;
+    if (policy != Policy::kEveryWrite) {
+      memory_seconds =
+          InteractionBlocks(*memory.store, memory.sids, threads)(0, ops);
+    }
+    const RowTimes times =
+        TimeRow(policy, &dir, ops, InteractionBlocks(*s, sids, threads));
+    SetRatio(state, policy, ops, times, memory_seconds);
+    state.SetIterationTime(times.seconds);
   }
   state.SetItemsProcessed(state.iterations() * ops);
 }
