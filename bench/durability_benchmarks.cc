@@ -93,8 +93,9 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr int64_t kSyncOps = 2000;
 
 // An every_write row alternates this many blocks of its calls with blocks
-// of disk syncs (TimeRow).
-constexpr int kSyncBlocks = 4;
+// of disk syncs (TimeRow): a virtual disk's sync latency moves by several
+// times within seconds, so the blocks are short.
+constexpr int kSyncBlocks = 20;
 
 // The bytes disk_sync appends per sync: about one journal record of a
 // Session (its 17-byte header, the change header, the Session's image).
