@@ -11,7 +11,10 @@ REDIS.jsonl (bench/peers/redis_aof.py, or build/peers/results.jsonl after
 kInterval against everysec, at 1, 2 and 16 threads or clients, each also
 against the disk's syncs measured in its own run. Standard library only.
 
-Usage: bench/durability_table.py RESULTS.json [REDIS.jsonl]
+Several RESULTS.json may be given: a later file's rows replace an earlier
+one's (a re-run of some rows). Files named *.jsonl are Redis's lines.
+
+Usage: bench/durability_table.py RESULTS.json... [REDIS.jsonl]
 """
 
 import json
@@ -186,13 +189,17 @@ def checkpoint(results):
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    runs = [a for a in sys.argv[1:] if not a.endswith(".jsonl")]
+    redis = [a for a in sys.argv[1:] if a.endswith(".jsonl")]
+    if not runs or len(redis) > 1:
         sys.exit(__doc__)
-    results = medians(sys.argv[1])
+    results = {}
+    for path in runs:
+        results.update(medians(path))
     rates_table(results)
     group_commit(results)
-    if len(sys.argv) == 3:
-        redis_tables(results, sys.argv[2])
+    if redis:
+        redis_tables(results, redis[0])
     recovery(results)
     checkpoint(results)
 
