@@ -24,11 +24,14 @@ Usage: ./dev.sh COMMAND [ARGS...]
   bench [ARGS]    build the release preset and run the benchmarks: medians of
                   5 repetitions; ARGS are Google Benchmark flags and override
                   those; SW_BENCH_SESSIONS=N sets the size (default 1000000)
-  bench-peers     run the same kinds of workload on the peers a user might
-                  pick instead, Caffeine (Java) and Redis (loopback), each a
-                  median of 5 runs, as JSON lines (also kept in
-                  build/peers/results.jsonl); SW_BENCH_SESSIONS=N as above.
-                  See bench/peers/README.md
+  bench-peers [PEER...]
+                  run the same kinds of workload on the peers a user might
+                  pick instead, Caffeine (Java), Redis (loopback) and Redis
+                  with its append-only file (appendfsync always and
+                  everysec), each a median of 5 runs, as JSON lines (also
+                  kept in build/peers/results.jsonl); PEER: caffeine, redis
+                  or redis_aof to run only those; SW_BENCH_SESSIONS=N as
+                  above. See bench/peers/README.md
   fuzz [SECONDS]  build the fuzz preset (libFuzzer, ASan + UBSan, clang) and
                   run each target of tests/fuzz for SECONDS (default 60), one
                   after another, from build/fuzz/corpus/<target> (seeded with
@@ -137,7 +140,7 @@ case "$command" in
     ;;
   bench-peers)
     ensure_packages "${PEER_PACKAGES[@]}"
-    exec bench/peers/run.sh
+    exec bench/peers/run.sh "$@"
     ;;
   fuzz)
     ensure_packages

@@ -24,6 +24,9 @@
 //   memory_latency    one dependent load from DRAM: no store, one run; the
 //                     floor under every single-call rate (ns_per_load)
 //
+// and the durability workloads (durable_*, disk_sync), sessionwheel only, by
+// sync policy against the in-memory store: durability_benchmarks.cc.
+//
 // The per-operation workloads share one store per kind with N live Sessions,
 // built on first use (untimed) and kept. The one-shot workloads build a store
 // in every iteration and time only their part (manual time), one iteration
@@ -50,6 +53,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/durability_benchmarks.h"
 #include "bench/store_under_test.h"
 #include "bench/summary_reporter.h"
 #include "bench/workload.h"
@@ -63,16 +67,8 @@ namespace {
 using benchmark::State;
 using Benchmark = benchmark::internal::Benchmark;
 
-// Where every manual clock starts: 2027-01-01T00:00:00Z.
-absl::Time Start() { return absl::FromUnixSeconds(1798761600); }
-
 // The engine's default tick, at which the expiry workloads step the clock.
 constexpr absl::Duration kTick = absl::Milliseconds(10);
-
-// Live Sessions get ttls from 1 to 2 hours: none expires during a run.
-int64_t LiveTtl(uint64_t i) {
-  return 3600 + static_cast<int64_t>((i * 0x9e3779b97f4a7c15ULL) >> 52) % 3600;
-}
 
 // The per-operation workloads move the manual clock 1 ms per this many
 // operations (of thread 0), so interactions restart their windows at new
@@ -684,6 +680,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   sessionwheel::bench::RegisterAll();
+  sessionwheel::bench::RegisterDurabilityBenchmarks();
   SummaryReporter reporter;
   reporter.AddRatio("fetch_sid/threads:2", "fetch_sid/threads:1");
   reporter.AddRatio("mix_80_20/threads:2", "mix_80_20/threads:1");

@@ -43,6 +43,17 @@ std::string Pad(const std::string& s, size_t width) {
   return s.size() >= width ? s + " " : std::string(width - s.size(), ' ') + s;
 }
 
+// The durability workloads: their second part is a sync policy (or another
+// variant), not a store.
+bool IsDurable(const std::string& workload) {
+  return workload.rfind("durable_", 0) == 0 ||
+         workload.rfind("disk_sync", 0) == 0;
+}
+
+// The columns of the durability rate table, in this order when present.
+constexpr const char* kPolicies[] = {"memory", "os", "interval", "every_write",
+                                     "defaults"};
+
 }  // namespace
 
 SummaryReporter::SummaryReporter()
@@ -78,9 +89,13 @@ void SummaryReporter::ReportRuns(const std::vector<Run>& runs) {
     if (!run.run_name.args.empty()) workload += "/" + run.run_name.args;
     if (!run.run_name.threads.empty()) workload += "/" + run.run_name.threads;
 
-    if (!Contains(workloads_, workload)) workloads_.push_back(workload);
-    if (!Contains(stores_, store)) stores_.push_back(store);
-    Result& r = rows_[workload][store];
+    const bool durable = IsDurable(workload);
+    std::vector<std::string>& workloads =
+        durable ? durable_workloads_ : workloads_;
+    std::vector<std::string>& stores = durable ? policies_ : stores_;
+    if (!Contains(workloads, workload)) workloads.push_back(workload);
+    if (!Contains(stores, store)) stores.push_back(store);
+    Result& r = (durable ? durable_rows_ : rows_)[workload][store];
     r.manual_time = run.run_name.time_type == "manual_time";
     r.ms = run.GetAdjustedRealTime() * 1e3 /
            benchmark::GetTimeUnitMultiplier(run.time_unit);
@@ -105,6 +120,7 @@ void SummaryReporter::Finalize() {
   PrintLateness();
   PrintRatios();
   PrintMemoryLatency();
+  PrintDurability();
   if (!errors_.empty()) {
     out << "\n" << errors_.size() << " benchmark(s) stopped with an error:\n";
     for (const std::string& e : errors_) out << "  " << e << "\n";
@@ -224,6 +240,84 @@ void SummaryReporter::PrintMemoryLatency() {
   if (memory_latency_ns_ <= 0) return;
   GetOutputStream() << "\nmemory latency (dependent load): "
                     << Plain(memory_latency_ns_) << " ns\n";
+}
+
+void SummaryReporter::PrintDurability() {
+  if (durable_workloads_.empty()) return;
+  std::ostream& out = GetOutputStream();
+  std::vector<std::string> columns;
+  for (const char* p : kPolicies) {
+    if (Contains(policies_, p)) columns.push_back(p);
+  }
+  // Rate rows: those run under a sync policy.
+  std::vector<std::string> rates;
+  std::vector<std::string> others;
+  for (const std::string& w : durable_workloads_) {
+    bool by_policy = false;
+    for (const std::string& c : columns) by_policy |= durable_rows_[w].count(c);
+    (by_policy ? rates : others).push_back(w);
+  }
+  if (!rates.empty()) {
+    size_t width = 10;
+    for (const std::string& w : rates) width = std::max(width, w.size() + 2);
+    out << "\ndurability: ops/s by sync policy; then each row's ratio, "
+           "measured in the\nsame iteration: vs the in-memory store (/mem) "
+           "or vs the disk's syncs (/disk)\n"
+        << std::string(width, ' ');
+    for (const std::string& c : columns) out << Pad(c, kColumn);
+    std::vector<std::pair<std::string, std::string>> ratio_columns;
+    for (const std::string& c : columns) {
+      for (const char* counter : {"vs_memory", "vs_disk"}) {
+        for (const std::string& w : rates) {
+          auto it = durable_rows_[w].find(c);
+          if (it != durable_rows_[w].end() &&
+              it->second.counters.count(counter) != 0) {
+            ratio_columns.emplace_back(c, counter);
+            break;
+          }
+        }
+      }
+    }
+    for (const auto& [c, counter] : ratio_columns) {
+      out << Pad(c + (std::string(counter) == "vs_disk" ? "/disk" : "/mem"),
+                 kColumn + 3);
+    }
+    out << "\n";
+    for (const std::string& w : rates) {
+      const Row& row = durable_rows_[w];
+      out << w << std::string(width - w.size(), ' ');
+      for (const std::string& c : columns) {
+        auto it = row.find(c);
+        out << Pad(it == row.end()
+                       ? "-"
+                       : Rate(it->second.counters.count("items_per_second")
+                                  ? it->second.counters.at("items_per_second")
+                                  : 0),
+                   kColumn);
+      }
+      for (const auto& [c, counter] : ratio_columns) {
+        auto it = row.find(c);
+        out << Pad(it == row.end() || it->second.counters.count(counter) == 0
+                       ? "-"
+                       : Format("%.2fx", it->second.counters.at(counter)),
+                   kColumn + 3);
+      }
+      out << "\n";
+    }
+  }
+  // Everything else: each run's time and counters.
+  if (others.empty()) return;
+  out << "\ndurability, one-shot: ms per timed run, and counters\n";
+  for (const std::string& w : others) {
+    for (const auto& [variant, r] : durable_rows_[w]) {
+      out << w << "/" << variant << ": " << Plain(r.ms) << " ms";
+      for (const auto& [counter, value] : r.counters) {
+        if (counter == "items_per_second") continue;
+        out << ", " << counter << " " << Plain(value);
+      }
+      out << "\n";
+    }
+  }
 }
 
 }  // namespace sessionwheel::bench

@@ -6,8 +6,11 @@
 // Benchmarks are named "<workload>/<store>" (see store_under_test.h), so the
 // reporter needs no other knowledge of them. The one exception,
 // memory_latency, runs without a store: its ns_per_load is printed last, on
-// a line of its own. With --benchmark_repetitions it summarises the median of
-// the repetitions; otherwise the single run.
+// a line of its own. The durability workloads (durable_*, disk_sync), whose
+// second part is a sync policy rather than a store, get tables of their own:
+// the rates by policy with each row's ratio counters (vs_memory, vs_disk),
+// then the one-shot rows with their counters. With --benchmark_repetitions
+// it summarises the median of the repetitions; otherwise the single run.
 //
 // Example:
 //
@@ -59,12 +62,17 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void PrintLateness();
   void PrintRatios();
   void PrintMemoryLatency();
+  void PrintDurability();
 
   std::vector<std::string> workloads_;  // In the order they first ran.
   std::vector<std::string> stores_;     // Likewise.
   std::map<std::string, Row> rows_;     // By workload.
   std::vector<std::pair<std::string, std::string>> ratios_;
   std::vector<std::string> errors_;
+  // The durability workloads, kept apart: by workload, then by policy.
+  std::vector<std::string> durable_workloads_;
+  std::vector<std::string> policies_;
+  std::map<std::string, Row> durable_rows_;
   double memory_latency_ns_ = 0;  // memory_latency's ns_per_load; 0 if not run.
 };
 

@@ -1,13 +1,20 @@
 #include "bench/workload.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <malloc.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -25,6 +32,35 @@ uint64_t Mix64(uint64_t x) {
   x *= 0x94d049bb133111ebULL;
   x ^= x >> 31;
   return x;
+}
+
+// A field of /proc/self/status in bytes ("VmRSS:   1234 kB"), or 0.
+int64_t StatusBytes(std::string_view field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.compare(0, field.size(), field) == 0 &&
+        line.size() > field.size() && line[field.size()] == ':') {
+      return std::strtoll(line.c_str() + field.size() + 1, nullptr, 10) * 1024;
+    }
+  }
+  return 0;
+}
+
+// Where scratch directories go: $TMPDIR, or the benchmark binary's own
+// directory.
+std::string ScratchRoot() {
+  const char* tmp = std::getenv("TMPDIR");
+  if (tmp != nullptr && *tmp != '\0') return tmp;
+  std::error_code error;
+  const std::filesystem::path exe =
+      std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::string(".") : exe.parent_path().string();
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "sessionwheel-bench: %s\n", what.c_str());
+  std::abort();
 }
 
 }  // namespace
@@ -74,6 +110,121 @@ const KeyList& UniqueNames(size_t n) {
 int64_t HeapBytesInUse() {
   const struct mallinfo2 info = mallinfo2();
   return static_cast<int64_t>(info.uordblks + info.hblkhd);
+}
+
+int64_t ResidentBytes() { return StatusBytes("VmRSS"); }
+
+int64_t PeakResidentBytes() { return StatusBytes("VmHWM"); }
+
+bool ResetPeakResidentBytes() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";  // Resets VmHWM to VmRSS (Linux 4.0 and later).
+  clear_refs.flush();
+  return clear_refs.good();
+}
+
+ScratchDir::ScratchDir() {
+  std::string templ = ScratchRoot() + "/sw-bench-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    Die("cannot create a scratch directory " + templ + ": " +
+        std::error_code(errno, std::generic_category()).message());
+  }
+  path_ = templ;
+  struct statfs fs;
+  static std::once_flag warned;
+  if (statfs(path_.c_str(), &fs) == 0 &&
+      (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+    std::call_once(warned, [this] {
+      std::fprintf(stderr,
+                   "sessionwheel-bench: WARNING: %s is in memory (tmpfs): "
+                   "the durable workloads measure no disk there; set TMPDIR "
+                   "to a directory on a disk\n",
+                   path_.c_str());
+    });
+  }
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code error;
+  std::filesystem::remove_all(path_, error);
+  if (error) {
+    std::fprintf(stderr, "sessionwheel-bench: cannot remove %s: %s\n",
+                 path_.c_str(), error.message().c_str());
+  }
+}
+
+int64_t ScratchDir::FileBytes() const {
+  int64_t bytes = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(path_)) {
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+void ScratchDir::Sync() const {
+  const int fd = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || syncfs(fd) != 0) Die("syncfs " + path_);
+  close(fd);
+}
+
+void ScratchDir::DropFromPageCache() const {
+  Sync();
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(path_)) {
+    if (!entry.is_regular_file()) continue;
+    const int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) Die("open " + entry.path().string());
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+  }
+}
+
+namespace {
+
+constexpr int kSubBits = LatencyHistogram::kSubBits;
+
+// Values below 2^kSubBits have a bucket each; above, 2^kSubBits buckets per
+// power of two.
+size_t BucketOf(uint64_t ns) {
+  if (ns < (uint64_t{1} << kSubBits)) return ns;
+  const int exponent = 63 - __builtin_clzll(ns);
+  const uint64_t mantissa =
+      (ns >> (exponent - kSubBits)) & ((1 << kSubBits) - 1);
+  return (static_cast<size_t>(exponent - kSubBits + 1) << kSubBits) + mantissa;
+}
+
+// One past the largest value in `bucket`.
+uint64_t BucketEnd(size_t bucket) {
+  if (bucket < (size_t{1} << kSubBits)) return bucket + 1;
+  const int shift = static_cast<int>(bucket >> kSubBits) - 1;
+  const uint64_t mantissa = bucket & ((1 << kSubBits) - 1);
+  return ((uint64_t{1} << kSubBits) + mantissa + 1) << shift;
+}
+
+}  // namespace
+
+void LatencyHistogram::Record(int64_t ns) {
+  ns = std::max<int64_t>(ns, 0);
+  ++counts_[BucketOf(static_cast<uint64_t>(ns))];
+  ++count_;
+  max_ns_ = std::max(max_ns_, ns);
+}
+
+double LatencyHistogram::PercentileUs(double q) const {
+  if (count_ == 0) return 0;
+  const int64_t rank = std::min<int64_t>(
+      count_ - 1, static_cast<int64_t>(q * static_cast<double>(count_)));
+  int64_t seen = 0;
+  for (size_t b = 0; b < counts_.size(); ++b) {
+    seen += counts_[b];
+    if (seen > rank) {
+      const uint64_t end =
+          std::min<uint64_t>(BucketEnd(b), static_cast<uint64_t>(max_ns_));
+      return static_cast<double>(end) / 1e3;
+    }
+  }
+  return MaxUs();
 }
 
 LatenessRecorder::LatenessRecorder(const Clock* clock, size_t capacity)

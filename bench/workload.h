@@ -1,10 +1,12 @@
 // The pieces the benchmarks are built from: the size of a run, the keys they
-// look up, the allocator's count of bytes in use, and a listener that
-// measures how late close events arrive.
+// look up, the allocator's count of bytes in use, a listener that measures
+// how late close events arrive, and scratch directories on the real disk for
+// the durable workloads.
 
 #ifndef SESSIONWHEEL_BENCH_WORKLOAD_H_
 #define SESSIONWHEEL_BENCH_WORKLOAD_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 
@@ -20,6 +23,14 @@ namespace sessionwheel::bench {
 // The number of live Sessions the workloads run at: $SW_BENCH_SESSIONS, or
 // 1,000,000. CI sets a tiny value to run every benchmark once, quickly.
 int64_t SessionCount();
+
+// Where every manual clock starts: 2027-01-01T00:00:00Z.
+inline absl::Time Start() { return absl::FromUnixSeconds(1798761600); }
+
+// Live Sessions get ttls from 1 to 2 hours: none expires during a run.
+inline int64_t LiveTtl(uint64_t i) {
+  return 3600 + static_cast<int64_t>((i * 0x9e3779b97f4a7c15ULL) >> 52) % 3600;
+}
 
 // Fixed-width keys (SIDs, names) packed in one buffer, so that walking them
 // costs the benchmark loop next to nothing and every cache miss is the
@@ -54,6 +65,67 @@ const KeyList& UniqueNames(size_t n);
 // mallinfo2: small chunks plus mmapped ones). Counts the main arena only:
 // call it from the thread that allocates.
 int64_t HeapBytesInUse();
+
+// The process's resident memory now and its peak since the last
+// ResetPeakResidentBytes() (Linux /proc/self/status VmRSS and VmHWM); 0 where
+// the file cannot be read.
+int64_t ResidentBytes();
+int64_t PeakResidentBytes();
+// Sets the peak to the current resident memory (/proc/self/clear_refs);
+// false where the kernel does not allow it.
+bool ResetPeakResidentBytes();
+
+// A directory of its own for one durable workload, created empty and removed
+// with everything in it when the object is destroyed. It lives under $TMPDIR
+// if set, else beside the benchmark binary (the build directory): never
+// /tmp by default, which is tmpfs on many systems, where fdatasync costs
+// nothing and a durable benchmark would measure nothing. A warning goes to
+// stderr, once, when the directory is on tmpfs or ramfs anyway.
+class ScratchDir {
+ public:
+  ScratchDir();  // Aborts if the directory cannot be created.
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // The bytes of the regular files in it.
+  int64_t FileBytes() const;
+
+  // Writes back what is dirty in the directory's file system (syncfs), so
+  // the write-back of an untimed setup does not land in a timed part.
+  void Sync() const;
+
+  // Syncs, then asks the kernel to drop the files' pages from its cache
+  // (POSIX_FADV_DONTNEED), so the next read comes from the disk, as after a
+  // reboot. No privilege needed.
+  void DropFromPageCache() const;
+
+ private:
+  std::string path_;
+};
+
+// Durations in nanoseconds counted in buckets about 3% wide (32 to each
+// power of two), with the exact count and maximum: percentiles of millions
+// of samples, recorded without allocating or storing them, so recording
+// adds nothing to the heap a workload measures.
+class LatencyHistogram {
+ public:
+  static constexpr int kSubBits = 5;  // 2^5 buckets per power of two.
+
+  void Record(int64_t ns);
+  int64_t count() const { return count_; }
+  // The upper edge of the bucket holding the sample at quantile `q` (0 to
+  // 1), in microseconds; 0 with no samples.
+  double PercentileUs(double q) const;
+  double MaxUs() const { return static_cast<double>(max_ns_) / 1e3; }
+
+ private:
+  std::array<int64_t, (64 - kSubBits + 1) << kSubBits> counts_{};
+  int64_t count_ = 0;
+  int64_t max_ns_ = 0;
+};
 
 // Close-event lateness: event arrival time on `clock` minus the expiry
 // instant, for up to `capacity` kClosed events. Other events are ignored.

@@ -82,11 +82,14 @@ class Client:
         return int(re.search(r"^used_memory:(\d+)", info, re.M).group(1))
 
 
-def start_server(tmp):
+def start_server(tmp, persistence=("--appendonly", "no")):
+    """A redis-server in `tmp` on a free port of 127.0.0.1, with no RDB
+    snapshots and `persistence` for the append-only file (none by default).
+    Returns it, its port and a connected Client."""
     port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", tmp,
+         "--save", "", *persistence, "--dir", tmp,
          "--logfile", os.path.join(tmp, "redis.log")],
         preexec_fn=die_with_parent)
     for _ in range(500):
