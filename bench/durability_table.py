@@ -56,7 +56,16 @@ def ms(b):
     return b["real_time"] * scale
 
 
+def sessions(b):
+    """N, from a one-shot row's rate and time: "1M", "10M"."""
+    n = round(b["items_per_second"] * ms(b) / 1e3)
+    return f"{n / 1e6:g}M" if n >= 1e6 else f"{n:,}"
+
+
 def rates_table(results):
+    if not any(k.startswith(("durable_create/", "durable_interaction/"))
+               for k in results):
+        return
     print("| workload | " + " | ".join(HEADINGS[p] for p in POLICIES) + " |")
     print("|---" * (len(POLICIES) + 1) + "|")
     for workload, label in (("durable_create", "create"),
@@ -161,14 +170,14 @@ def recovery(results):
         if warm is None and cold is None:
             continue
         some = warm or cold
-        cells = [label, f"{some['data_mb']:.0f} MB",
+        cells = [sessions(some), label, f"{some['data_mb']:,.0f} MB",
                  f"{ms(warm) / 1e3:.2f} s" if warm else "-",
                  f"{ms(cold) / 1e3:.2f} s" if cold else "-"]
         rows.append("| " + " | ".join(cells) + " |")
     if rows:
-        print("\n| the directory | its size | `Open`, files in the page cache "
-              "| `Open`, files dropped from it |")
-        print("|---|---|---|---|")
+        print("\n| N | the directory | its size | `Open`, files in the page "
+              "cache | `Open`, files dropped from it |")
+        print("|---|---|---|---|---|")
         print("\n".join(rows))
 
 
@@ -176,16 +185,17 @@ def checkpoint(results):
     b = results.get("durable_checkpoint/while_fetching")
     if b is None:
         return
-    print("\n| checkpoint | fetch during it, p50 / p99 / max | "
+    print("\n| N | checkpoint | fetch during it, p50 / p99 / max | "
           "fetch for as long after it, p99 / max | extra heap, peak | "
           "extra resident, peak | file |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {ms(b) / 1e3:.2f} s | {b['fetch_p50_us']:.2f} us / "
-          f"{b['fetch_p99_us']:.2f} us / {b['fetch_max_us'] / 1e3:.1f} ms | "
-          f"{b['idle_p99_us']:.2f} us / {b['idle_max_us'] / 1e3:.1f} ms | "
-          f"{b['extra_heap_mb']:.0f} MB | "
-          f"{b.get('extra_rss_mb', float('nan')):.0f} MB | "
-          f"{b['checkpoint_mb']:.0f} MB |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {sessions(b)} | {ms(b) / 1e3:.2f} s | "
+          f"{b['fetch_p50_us']:.2f} us / {b['fetch_p99_us']:.2f} us / "
+          f"{b['fetch_max_us'] / 1e3:,.1f} ms | "
+          f"{b['idle_p99_us']:.2f} us / {b['idle_max_us'] / 1e3:,.1f} ms | "
+          f"{b['extra_heap_mb']:,.0f} MB | "
+          f"{b.get('extra_rss_mb', float('nan')):,.0f} MB | "
+          f"{b['checkpoint_mb']:,.0f} MB |")
 
 
 def main():
