@@ -227,6 +227,15 @@ double LatencyHistogram::PercentileUs(double q) const {
   return MaxUs();
 }
 
+int64_t LatencyHistogram::CountAbove(int64_t ns) const {
+  int64_t above = 0;
+  for (size_t b = BucketOf(static_cast<uint64_t>(std::max<int64_t>(ns, 0))) + 1;
+       b < counts_.size(); ++b) {
+    above += counts_[b];
+  }
+  return above;
+}
+
 LatenessRecorder::LatenessRecorder(const Clock* clock, size_t capacity)
     : clock_(clock), samples_ms_(capacity) {}
 

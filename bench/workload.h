@@ -120,6 +120,9 @@ class LatencyHistogram {
   // 1), in microseconds; 0 with no samples.
   double PercentileUs(double q) const;
   double MaxUs() const { return static_cast<double>(max_ns_) / 1e3; }
+  // How many samples were longer than `ns`, to the bucket: those in
+  // buckets wholly above it.
+  int64_t CountAbove(int64_t ns) const;
 
  private:
   std::array<int64_t, (64 - kSubBits + 1) << kSubBits> counts_{};
