@@ -490,9 +490,9 @@ TEST_F(JournalDiskTest, AnEmptyDirectoryHoldsNothing) {
 TEST_F(JournalDiskTest, AppendWithWritesThePayloadInPlace) {
   {
     std::unique_ptr<JournalWriter> w = MustOpen(options_, 7);
-    EXPECT_EQ(w->AppendWith(3, [](std::string* out) { out->append("abc"); }),
+    EXPECT_EQ(w->AppendWith(0, 3, [](std::string* out) { out->append("abc"); }),
               7u);
-    EXPECT_EQ(w->AppendWith(4, [](std::string*) {}), 8u);
+    EXPECT_EQ(w->AppendWith(0, 4, [](std::string*) {}), 8u);
     EXPECT_EQ(w->bytes_appended(), 2 * kRecordHeaderBytes + 3);
   }
   ReadResult read = Read(options_, 7, JournalRecovery::kTolerateTornTail);
@@ -1166,7 +1166,7 @@ TEST(JournalWriterTest, AFailedRollFailsTheJournal) {
 TEST(JournalWriterTest, AnOversizedPayloadFailsTheJournal) {
   FakeFiles files;
   std::unique_ptr<JournalWriter> w = MustOpen(FakeOptions(&files), 1);
-  const uint64_t lsn = w->AppendWith(1, [](std::string* out) {
+  const uint64_t lsn = w->AppendWith(0, 1, [](std::string* out) {
     out->append(kMaxJournalPayloadBytes + 1, 'x');
   });
   EXPECT_EQ(lsn, 1u);
@@ -1187,10 +1187,11 @@ TEST(JournalWriterTest, APayloadAtTheLimitIsWritten) {
   EXPECT_EQ(read.records[0].payload.size(), kMaxJournalPayloadBytes);
 }
 
-// Many threads append under each policy while another rolls and removes
-// old segments; from the oldest segment left on, every record is read back
+// Many threads append under each policy, sharing one lane, each with a
+// lane of its own, or two to a lane, while another rolls and removes old
+// segments; from the oldest segment left on, every record is read back
 // once, with consecutive LSNs, and each thread's in the order it appended
-// them.
+// them: the write rounds merge the lanes in LSN order.
 TEST(JournalWriterTest, ConcurrentAppendsRollsAndRemovals) {
 #ifdef SESSIONWHEEL_TSAN
   constexpr int kPerThread = 100;
@@ -1198,65 +1199,70 @@ TEST(JournalWriterTest, ConcurrentAppendsRollsAndRemovals) {
   constexpr int kPerThread = 1000;
 #endif
   constexpr int kThreads = 4;
-  for (JournalSync sync :
-       {JournalSync::kEveryWrite, JournalSync::kInterval, JournalSync::kOs}) {
-    SCOPED_TRACE(static_cast<int>(sync));
-    FakeFiles files;
-    JournalOptions options = FakeOptions(&files, sync);
-    options.segment_bytes = 4096;
-    options.sync_interval_ms = 1;
-    std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kPerThread; ++i) {
-          const uint64_t lsn =
-              w->Append(static_cast<uint8_t>(t), absl::StrCat(i));
-          if (i % 10 == 0) {
-            EXPECT_TRUE(w->WaitDurable(lsn).ok());
+  for (size_t lanes : {size_t{1}, size_t{kThreads}, size_t{2}}) {
+    for (JournalSync sync :
+         {JournalSync::kEveryWrite, JournalSync::kInterval, JournalSync::kOs}) {
+      SCOPED_TRACE(
+          absl::StrCat("sync ", static_cast<int>(sync), ", lanes ", lanes));
+      FakeFiles files;
+      JournalOptions options = FakeOptions(&files, sync);
+      options.segment_bytes = 4096;
+      options.sync_interval_ms = 1;
+      options.lanes = lanes;
+      std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < kPerThread; ++i) {
+            const uint64_t lsn =
+                w->Append(static_cast<uint8_t>(t), absl::StrCat(i), t);
+            if (i % 10 == 0) {
+              EXPECT_TRUE(w->WaitDurable(lsn).ok());
+            }
           }
+        });
+      }
+      threads.emplace_back([&] {
+        uint64_t previous = 1;
+        for (int i = 0; i < 20; ++i) {
+          absl::StatusOr<uint64_t> rolled = w->Roll();
+          ASSERT_TRUE(rolled.ok()) << rolled.status();
+          EXPECT_TRUE(w->RemoveSegmentsBefore(previous).ok());
+          previous = *rolled;
         }
       });
-    }
-    threads.emplace_back([&] {
-      uint64_t previous = 1;
-      for (int i = 0; i < 20; ++i) {
-        absl::StatusOr<uint64_t> rolled = w->Roll();
-        ASSERT_TRUE(rolled.ok()) << rolled.status();
-        EXPECT_TRUE(w->RemoveSegmentsBefore(previous).ok());
-        previous = *rolled;
-      }
-    });
-    for (std::thread& t : threads) t.join();
-    ASSERT_TRUE(w->Flush().ok());
-    const uint64_t end = w->next_lsn();
-    EXPECT_EQ(end, 1u + kThreads * kPerThread);
-    w.reset();
+      for (std::thread& t : threads) t.join();
+      ASSERT_TRUE(w->Flush().ok());
+      const uint64_t end = w->next_lsn();
+      EXPECT_EQ(end, 1u + kThreads * kPerThread);
+      w.reset();
 
-    uint64_t oldest = end;
-    for (const auto& [path, content] : files.files()) {
-      oldest =
-          std::min(oldest, *ParseSegmentFileName(path.substr(kDir.size() + 1)));
-    }
-    ReadResult read = Read(options, oldest, JournalRecovery::kTolerateTornTail);
-    ASSERT_TRUE(read.next.ok()) << read.next.status();
-    EXPECT_EQ(*read.next, end);
-    ASSERT_EQ(read.records.size(), end - oldest);
-    std::vector<int> next_i(kThreads, -1);
-    for (size_t i = 0; i < read.records.size(); ++i) {
-      const Rec& r = read.records[i];
-      EXPECT_EQ(r.lsn, oldest + i);
-      ASSERT_LT(r.type, kThreads);
-      const int appended_as = std::stoi(r.payload);
-      if (next_i[r.type] >= 0) {
-        EXPECT_EQ(appended_as, next_i[r.type]);
+      uint64_t oldest = end;
+      for (const auto& [path, content] : files.files()) {
+        oldest = std::min(oldest,
+                          *ParseSegmentFileName(path.substr(kDir.size() + 1)));
       }
-      next_i[r.type] = appended_as + 1;
-    }
-    // A thread whose records all went with the removed segments shows none.
-    for (int t = 0; t < kThreads; ++t) {
-      if (next_i[t] >= 0) {
-        EXPECT_EQ(next_i[t], kPerThread) << "thread " << t;
+      ReadResult read =
+          Read(options, oldest, JournalRecovery::kTolerateTornTail);
+      ASSERT_TRUE(read.next.ok()) << read.next.status();
+      EXPECT_EQ(*read.next, end);
+      ASSERT_EQ(read.records.size(), end - oldest);
+      std::vector<int> next_i(kThreads, -1);
+      for (size_t i = 0; i < read.records.size(); ++i) {
+        const Rec& r = read.records[i];
+        EXPECT_EQ(r.lsn, oldest + i);
+        ASSERT_LT(r.type, kThreads);
+        const int appended_as = std::stoi(r.payload);
+        if (next_i[r.type] >= 0) {
+          EXPECT_EQ(appended_as, next_i[r.type]);
+        }
+        next_i[r.type] = appended_as + 1;
+      }
+      // A thread whose records all went with the removed segments shows none.
+      for (int t = 0; t < kThreads; ++t) {
+        if (next_i[t] >= 0) {
+          EXPECT_EQ(next_i[t], kPerThread) << "thread " << t;
+        }
       }
     }
   }

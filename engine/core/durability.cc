@@ -155,6 +155,9 @@ JournalOptions MakeJournalOptions(const StoreOptions& options,
   out.sync_interval_ms =
       std::max<int64_t>(1, absl::ToInt64Milliseconds(options.sync_interval));
   out.files = files;
+  // A lane for each shard and one for the Service registry
+  // (StoreImpl::ServiceLane).
+  out.lanes = static_cast<size_t>(std::max(1, options.shards)) + 1;
   return out;
 }
 
@@ -383,7 +386,7 @@ absl::Status Durability::Replay(DurableStore& store, uint64_t from_lsn,
       JournalWriter::Open(journal_options_, *next);
   if (!writer.ok()) return writer.status();
   journal_ = *std::move(writer);
-  journal_at_checkpoint_.store(journal_->bytes_appended(),
+  journal_at_checkpoint_.store(journal_->bytes_taken(),
                                std::memory_order_relaxed);
   thread_ = std::thread([this] { RunCheckpoints(); });
   return absl::OkStatus();
@@ -403,8 +406,12 @@ absl::Status Durability::Acknowledge() {
 }
 
 void Durability::MaybeStartCheckpoint() {
-  const uint64_t grown = journal_->bytes_appended() -
-                         journal_at_checkpoint_.load(std::memory_order_relaxed);
+  const uint64_t taken = journal_->bytes_taken();
+  const uint64_t at_checkpoint =
+      journal_at_checkpoint_.load(std::memory_order_relaxed);
+  // A checkpoint that began after `taken` was read: it is not due.
+  if (taken < at_checkpoint) return;
+  const uint64_t grown = taken - at_checkpoint;
   if (grown < checkpoint_min_bytes_) return;
   const uint64_t ratio_bytes =
       last_checkpoint_bytes_.load(std::memory_order_relaxed) *
@@ -436,7 +443,7 @@ void Durability::RunCheckpoints() {
 absl::Status Durability::Checkpoint() {
   std::lock_guard<std::mutex> l(checkpoint_mu_);
   if (absl::Status s = journal_->status(); !s.ok()) return s;
-  journal_at_checkpoint_.store(journal_->bytes_appended(),
+  journal_at_checkpoint_.store(journal_->bytes_taken(),
                                std::memory_order_relaxed);
   // Everything before `from` was applied before the roll returned, so the
   // copy below has it; replaying from `from` brings the rest.

@@ -201,7 +201,7 @@ class Durability {
   // Checkpoints, one at a time.
   std::mutex checkpoint_mu_;
   std::atomic<uint64_t> last_checkpoint_bytes_{0};  // Its file's size.
-  // The journal's bytes_appended() when the last checkpoint began.
+  // The journal's bytes_taken() when the last checkpoint began.
   std::atomic<uint64_t> journal_at_checkpoint_{0};
 
   // The automatic checkpoint thread.

@@ -180,8 +180,9 @@ void ListenerList::Deliver(const SessionEvent& event) const {
 // Shard
 // -----------------------------------------------------------------------------
 
-Shard::Shard(const ShardContext* context)
+Shard::Shard(const ShardContext* context, size_t journal_lane)
     : context_(context),
+      journal_lane_(journal_lane),
       names_(0, RecordByName{&records_}, RecordByName{&records_}) {}
 
 Shard::~Shard() {

@@ -299,7 +299,9 @@ struct ShardStats {
 
 class Shard {
  public:
-  explicit Shard(const ShardContext* context);
+  // `journal_lane`: the lane of context->journal this shard appends to,
+  // its own, so shards journal without meeting (JournalOptions::lanes).
+  Shard(const ShardContext* context, size_t journal_lane);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard();
@@ -472,6 +474,7 @@ class Shard {
 
   // Constant after construction
   const ShardContext* const context_;
+  const size_t journal_lane_;
 
   // Protected by mu_
   Mutex mu_;

@@ -308,7 +308,8 @@ void Shard::JournalPutLocked(const SessionRecord& rec) {
       context_->sids->minted(),
       context_->next_seq->load(std::memory_order_relaxed)};
   ThreadJournalLsn() = journal->AppendWith(
-      static_cast<uint8_t>(RecordType::kSessionPut), [&](std::string* out) {
+      journal_lane_, static_cast<uint8_t>(RecordType::kSessionPut),
+      [&](std::string* out) {
         mu_.AssertHeld();
         AppendChangeHeader(header, out);
         AppendSessionImage(*journal_image_, out);
@@ -322,7 +323,8 @@ void Shard::JournalDeleteLocked(const Sid128& service, const Sid128& sid) {
       context_->sids->minted(),
       context_->next_seq->load(std::memory_order_relaxed)};
   ThreadJournalLsn() = journal->AppendWith(
-      static_cast<uint8_t>(RecordType::kSessionDelete), [&](std::string* out) {
+      journal_lane_, static_cast<uint8_t>(RecordType::kSessionDelete),
+      [&](std::string* out) {
         AppendChangeHeader(header, out);
         AppendSidBytes(service, out);
         AppendSidBytes(sid, out);

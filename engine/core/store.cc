@@ -115,7 +115,7 @@ class StoreImpl final : public SessionStore,
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
     for (int i = 0; i < options.shards; ++i) {
-      shards_.push_back(std::make_unique<Shard>(&context_));
+      shards_.push_back(std::make_unique<Shard>(&context_, i));
     }
     if (options.background_expiry) {
       context_.clock->AddObserver(this);
@@ -312,6 +312,7 @@ class StoreImpl final : public SessionStore,
       // after it, and dropped on replay as the shard drops it here.
       if (internal::JournalWriter* journal = context_.journal) {
         internal::ThreadJournalLsn() = journal->AppendWith(
+            ServiceLane(),
             static_cast<uint8_t>(internal::RecordType::kServiceDelete),
             [&](std::string* out) {
               internal::AppendChangeHeader(SeenNow(), out);
@@ -742,6 +743,10 @@ class StoreImpl final : public SessionStore,
     return result;
   }
 
+  // The journal lane of the Service registry's records: the one after the
+  // shards' (Shard's journal_lane). They are appended under services_mu_.
+  size_t ServiceLane() const { return shards_.size(); }
+
   // What every journal record starts with (engine/core/durability.h).
   internal::ChangeHeader SeenNow() const {
     return internal::ChangeHeader{sids_.minted(),
@@ -765,7 +770,7 @@ class StoreImpl final : public SessionStore,
     if (journal == nullptr) return;
     const internal::ServiceImage image = ServiceImageOf(sid, entry);
     internal::ThreadJournalLsn() = journal->AppendWith(
-        static_cast<uint8_t>(internal::RecordType::kServicePut),
+        ServiceLane(), static_cast<uint8_t>(internal::RecordType::kServicePut),
         [&](std::string* out) {
           internal::AppendChangeHeader(SeenNow(), out);
           internal::AppendServiceImage(image, out);

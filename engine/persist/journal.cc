@@ -5,9 +5,11 @@
 #include "engine/persist/journal.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,11 +99,20 @@ class Writer final : public JournalWriter {
         sync_interval_(options.sync_interval_ms),
         segment_limit_(options.segment_bytes),
         files_(files),
+        lane_count_(std::max<size_t>(1, options.lanes)),
+        lane_soon_bytes_(
+            std::max(kMinLaneSoonBytes, kWriteSoonBytes / lane_count_)),
+        lane_max_bytes_(
+            std::max(kMinLaneMaxBytes, kMaxBufferedBytes / lane_count_)),
+        lanes_(new Lane[lane_count_]),
         next_lsn_(next_lsn),
         durable_lsn_(next_lsn),
-        segment_bytes_(kSegmentHeaderBytes),
         segments_(std::move(segments)),
-        file_(std::move(file)) {
+        file_(std::move(file)),
+        write_lsn_(next_lsn),
+        segment_bytes_(kSegmentHeaderBytes),
+        taken_(lane_count_),
+        heads_(lane_count_) {
     if (sync_ != JournalSync::kEveryWrite)
       thread_ = std::thread([this] { Run(); });
   }
@@ -121,35 +132,32 @@ class Writer final : public JournalWriter {
     if (file_ != nullptr) file_->Close().IgnoreError();
   }
 
-  uint64_t Append(uint8_t type, std::string_view payload) override {
-    return AppendWith(type,
-                      [payload](std::string* out) { out->append(payload); });
-  }
-
   uint64_t AppendWith(
-      uint8_t type,
+      size_t lane_index, uint8_t type,
       absl::FunctionRef<void(std::string*)> write_payload) override {
-    CvMutexLock l(&mu_);
-    while (buffer_.size() >= kMaxBufferedBytes && status_.ok() &&
-           sync_ != JournalSync::kEveryWrite) {
-      write_soon_ = true;
-      wake_thread_.notify_one();
-      mu_.Wait(&io_done_);
+    Lane& lane = lanes_[lane_index % lane_count_];
+    CvMutexLock l(&lane.mu);
+    while (lane.buffer.size() >= lane_max_bytes_ &&
+           sync_ != JournalSync::kEveryWrite &&
+           !failed_.load(std::memory_order_relaxed)) {
+      WriteSoon();
+      lane.waiting = true;
+      lane.mu.Wait(&lane.drained);
     }
-    const uint64_t lsn = next_lsn_++;
-    if (!status_.ok()) return lsn;  // Nothing is written after a failure.
-    // Rolled here, before the record that would be the first of the next
-    // segment, so that a full segment with no record after it stays the
-    // current one and no empty segment is ever created.
-    if (segment_bytes_ >= segment_limit_ && segment_records_ > 0) {
-      StartSegmentLocked(lsn);
-    }
-    const size_t start = buffer_.size();
-    buffer_.resize(start + kRecordHeaderBytes);
-    write_payload(&buffer_);
-    const size_t payload_bytes = buffer_.size() - start - kRecordHeaderBytes;
+    // Taken under the lane's lock, so that a write round that reads the
+    // counter and then takes every lane's lock finds every record below
+    // what it read (IoRound).
+    const uint64_t lsn = next_lsn_.fetch_add(1, std::memory_order_relaxed);
+    // Nothing is written after a failure.
+    if (failed_.load(std::memory_order_relaxed)) return lsn;
+    const size_t start = lane.buffer.size();
+    lane.buffer.resize(start + kRecordHeaderBytes);
+    write_payload(&lane.buffer);
+    const size_t payload_bytes =
+        lane.buffer.size() - start - kRecordHeaderBytes;
     if (payload_bytes > kMaxJournalPayloadBytes) {
-      buffer_.resize(start);
+      lane.buffer.resize(start);
+      CvMutexLock failing(&mu_);
       Fail(absl::InvalidArgumentError(
           Cat("journal ", dir_, ": the record of LSN ", std::to_string(lsn),
               " has a payload of ", std::to_string(payload_bytes),
@@ -158,30 +166,31 @@ class Writer final : public JournalWriter {
       return lsn;
     }
     EncodeRecordHeader(static_cast<uint32_t>(payload_bytes), type, lsn,
-                       &buffer_[start]);
-    const size_t record_bytes = buffer_.size() - start;
-    segment_bytes_ += record_bytes;
-    ++segment_records_;
-    bytes_appended_ += record_bytes;
-    if (buffer_.size() >= kWriteSoonBytes && !write_soon_ &&
+                       &lane.buffer[start]);
+    lane.appended += lane.buffer.size() - start;
+    if (lane.buffer.size() >= lane_soon_bytes_ && !lane.soon &&
         sync_ != JournalSync::kEveryWrite) {
       // Once per buffer, so that appenders make no system call otherwise.
-      write_soon_ = true;
-      wake_thread_.notify_one();
+      lane.soon = true;
+      WriteSoon();
     }
     return lsn;
   }
 
   absl::Status WaitDurable(uint64_t lsn) override {
-    CvMutexLock l(&mu_);
-    if (lsn >= next_lsn_) {
+    if (lsn >= next_lsn_.load(std::memory_order_relaxed)) {
       return absl::InvalidArgumentError(
           Cat("journal ", dir_, ": LSN ", std::to_string(lsn),
-              " is not appended yet (the next is ", std::to_string(next_lsn_),
-              ")"));
+              " is not appended yet (the next is ",
+              std::to_string(next_lsn_.load(std::memory_order_relaxed)), ")"));
     }
+    if (sync_ != JournalSync::kEveryWrite &&
+        !failed_.load(std::memory_order_acquire)) {
+      return absl::OkStatus();  // The common case takes no shared lock.
+    }
+    CvMutexLock l(&mu_);
     if (sync_ != JournalSync::kEveryWrite) return status_;
-    // Group commit: a leader writes and syncs everything buffered without
+    // Group commit: a leader writes and syncs everything appended without
     // the lock; the threads that wait meanwhile are covered by its sync or
     // the next leader's, so N waiting threads cost far fewer than N syncs.
     for (;;) {
@@ -197,15 +206,19 @@ class Writer final : public JournalWriter {
 
   absl::Status Flush() override {
     CvMutexLock l(&mu_);
-    return FlushLocked();
+    return FlushLocked(/*roll=*/false);
   }
 
   absl::StatusOr<uint64_t> Roll() override {
     CvMutexLock l(&mu_);
     if (!status_.ok()) return status_;
-    const uint64_t first_lsn = next_lsn_;
-    if (segment_records_ > 0) StartSegmentLocked(first_lsn);
-    absl::Status flushed = FlushLocked();
+    // Every LSN below `first_lsn` is taken, so the next write round holds
+    // them all and begins the new segment right after them.
+    const uint64_t first_lsn = next_lsn_.load(std::memory_order_relaxed);
+    if (roll_marks_.empty() || roll_marks_.back() != first_lsn) {
+      roll_marks_.push_back(first_lsn);
+    }
+    absl::Status flushed = FlushLocked(/*roll=*/true);
     if (!flushed.ok()) return flushed;
     return first_lsn;
   }
@@ -234,40 +247,70 @@ class Writer final : public JournalWriter {
   }
 
   uint64_t next_lsn() const override {
-    CvMutexLock l(&mu_);
-    return next_lsn_;
+    return next_lsn_.load(std::memory_order_relaxed);
   }
 
   uint64_t bytes_appended() const override {
-    CvMutexLock l(&mu_);
-    return bytes_appended_;
+    uint64_t total = 0;
+    for (size_t i = 0; i < lane_count_; ++i) {
+      CvMutexLock l(&lanes_[i].mu);
+      total += lanes_[i].appended;
+    }
+    return total;
+  }
+
+  uint64_t bytes_taken() const override {
+    return bytes_taken_.load(std::memory_order_relaxed);
   }
 
   absl::Status status() const override {
+    // Read before every change (Durability::health): no shared lock then.
+    if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
     CvMutexLock l(&mu_);
     return status_;
   }
 
  private:
-  // A point in the buffer where a new segment begins.
+  // The background thread writes a lane out once it holds this share of
+  // kWriteSoonBytes, and an appender waits once it holds this share of
+  // kMaxBufferedBytes; never less than these, however many lanes.
+  static constexpr size_t kMinLaneSoonBytes = size_t{64} << 10;
+  static constexpr size_t kMinLaneMaxBytes = size_t{1} << 20;
+
+  // One appender's buffer. Each lane is used by callers that already
+  // exclude one another (a shard under its own lock), so its lock is
+  // uncontended but for a write round taking the buffer away every few
+  // milliseconds; on a cache line of its own, so lanes share nothing.
+  struct alignas(64) Lane {
+    mutable CvMutex mu;
+    std::condition_variable drained;  // A write round took the buffer.
+    // Records in LSN order, not yet taken by a write round.
+    std::string buffer ABSL_GUARDED_BY(mu);
+    uint64_t appended ABSL_GUARDED_BY(mu) = 0;  // For bytes_appended().
+    bool soon ABSL_GUARDED_BY(mu) = false;      // WriteSoon() was called.
+    bool waiting ABSL_GUARDED_BY(mu) = false;   // An appender waits to drain.
+  };
+
+  // A point in the merged bytes where a new segment begins.
   struct RollMark {
     size_t offset;
     uint64_t first_lsn;
   };
 
-  // Ends the newest segment after what is buffered: the next record goes to
-  // a new segment starting at `first_lsn`.
-  void StartSegmentLocked(uint64_t first_lsn)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    rolls_.push_back(RollMark{buffer_.size(), first_lsn});
-    ++rolls_requested_;
-    segment_bytes_ = kSegmentHeaderBytes;
-    segment_records_ = 0;
+  // Asks the background thread to write now. Called with a lane's lock
+  // held: a lane's lock comes before mu_, never after.
+  void WriteSoon() {
+    CvMutexLock l(&mu_);
+    if (write_soon_) return;
+    write_soon_ = true;
+    wake_thread_.notify_one();
   }
 
-  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const uint64_t target = next_lsn_;
-    const uint64_t rolls = rolls_requested_;
+  // Returns once everything appended before the call is written and
+  // synced, and, if `roll`, every roll asked for so far is done.
+  absl::Status FlushLocked(bool roll) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t target = next_lsn_.load(std::memory_order_relaxed);
+    const uint64_t rolls = roll ? rolls_asked_ + roll_marks_.size() : 0;
     for (;;) {
       if (!status_.ok()) return status_;
       if (durable_lsn_ >= target && rolls_done_ >= rolls) {
@@ -288,32 +331,38 @@ class Writer final : public JournalWriter {
         error.code(),
         Cat("journal failed; no record from LSN ", std::to_string(durable_lsn_),
             " on is acknowledged: ", std::string(error.message())));
+    failed_.store(true, std::memory_order_release);
   }
 
-  // Takes everything buffered, writes it (rolling segments where marked)
-  // and, if `sync`, fdatasyncs, all without the lock; then publishes the
-  // result. One round at a time (io_busy_); it owns the I/O members while
-  // it runs. Called with the lock held and io_busy_ false; returns with it
-  // held.
+  // Takes every record below the next LSN from the lanes, merges them in
+  // LSN order, writes them (rolling segments where asked or full) and, if
+  // `sync`, fdatasyncs, all without mu_; then publishes the result. One
+  // round at a time (io_busy_); it owns the I/O members while it runs.
+  // Called with mu_ held and io_busy_ false; returns with it held.
   void IoRound(bool sync) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     io_busy_ = true;
-    io_buffer_.swap(buffer_);
-    io_rolls_.swap(rolls_);
-    const uint64_t end_lsn = next_lsn_;
-    const uint64_t rolls_taken = rolls_requested_;
+    // Every LSN below `end` was taken under some lane's lock before this
+    // read; taking each lane's lock below finds its record there.
+    const uint64_t end = next_lsn_.load(std::memory_order_relaxed);
+    io_marks_.swap(roll_marks_);
+    const uint64_t rolls_taken = rolls_asked_ + io_marks_.size();
+    rolls_asked_ = rolls_taken;
     write_soon_ = false;
     mu_.Unlock();
-    absl::Status s = WriteTaken(sync);
+    TakeLanes();
+    absl::Status s = Merge(end);
+    if (s.ok()) s = WriteMerged(sync);
     mu_.Lock();
     if (s.ok()) {
       if (sync) {
-        durable_lsn_ = end_lsn;
+        durable_lsn_ = end;
       } else if (!io_rolls_.empty()) {
         // A segment is synced when it is closed.
         durable_lsn_ = std::max(durable_lsn_, io_rolls_.back().first_lsn);
       }
       rolls_done_ = rolls_taken;
       segments_.insert(segments_.end(), io_created_.begin(), io_created_.end());
+      bytes_taken_.fetch_add(io_buffer_.size(), std::memory_order_relaxed);
     } else {
       Fail(s);
     }
@@ -322,19 +371,117 @@ class Writer final : public JournalWriter {
     } else {
       io_buffer_.clear();
     }
+    io_marks_.clear();
     io_rolls_.clear();
     io_created_.clear();
     io_busy_ = false;
     io_done_.notify_all();
   }
 
+  // Moves every lane's buffer behind what earlier rounds left in taken_
+  // (records at or past their `end`), leaving the lane an empty buffer.
+  void TakeLanes() {
+    for (size_t i = 0; i < lane_count_; ++i) {
+      Lane& lane = lanes_[i];
+      Taken& taken = taken_[i];
+      bool wake = false;
+      {
+        CvMutexLock l(&lane.mu);
+        if (taken.bytes.empty()) {
+          taken.bytes.swap(lane.buffer);  // The lane gets the spare's capacity.
+        } else {
+          taken.bytes.append(lane.buffer);
+          lane.buffer.clear();
+        }
+        lane.soon = false;
+        wake = lane.waiting;
+        lane.waiting = false;
+      }
+      if (wake) lane.drained.notify_all();
+    }
+  }
+
+  // Appends to io_buffer_, in LSN order, every taken record below `end`,
+  // and to io_rolls_ where a segment must begin before one: where a Roll()
+  // asked (io_marks_) or where the segment passed segment_limit_.
+  absl::Status Merge(uint64_t end) {
+    for (size_t i = 0; i < lane_count_; ++i) {
+      taken_[i].at = 0;
+      heads_[i] = HeadLsn(taken_[i]);
+    }
+    size_t mark = 0;
+    while (write_lsn_ < end) {
+      size_t lane = 0;
+      while (lane < lane_count_ && heads_[lane] != write_lsn_) ++lane;
+      if (lane == lane_count_) {
+        // An LSN used up by a refused record: the journal has failed, and
+        // nothing from here on is written.
+        return absl::InternalError(Cat("journal ", dir_, ": no record of LSN ",
+                                       std::to_string(write_lsn_)));
+      }
+      RollBefore(write_lsn_, /*record_follows=*/true, &mark);
+      Taken& taken = taken_[lane];
+      const std::optional<RecordHeader> header =
+          PeekRecordHeader(std::string_view(taken.bytes).substr(taken.at));
+      const size_t size = kRecordHeaderBytes + header->payload_bytes;
+      io_buffer_.append(taken.bytes, taken.at, size);
+      taken.at += size;
+      segment_bytes_ += size;
+      ++segment_records_;
+      ++write_lsn_;
+      heads_[lane] = HeadLsn(taken);
+    }
+    RollBefore(write_lsn_, /*record_follows=*/false, &mark);
+    for (Taken& taken : taken_) {
+      if (taken.at == taken.bytes.size()) {
+        taken.bytes.clear();
+      } else {
+        taken.bytes.erase(0, taken.at);  // Records at or past `end`.
+      }
+      taken.at = 0;
+    }
+    return absl::OkStatus();
+  }
+
+  // Marks a new segment before the record of `lsn` when a Roll() asked for
+  // one there or the current segment is full, unless the current segment
+  // holds no record: no empty segment is ever created, and a full one with
+  // no record after it stays the current one.
+  void RollBefore(uint64_t lsn, bool record_follows, size_t* mark) {
+    bool asked = false;
+    while (*mark < io_marks_.size() && io_marks_[*mark] <= lsn) {
+      asked = true;
+      ++*mark;
+    }
+    if (segment_records_ == 0) return;
+    if (asked || (record_follows && segment_bytes_ >= segment_limit_)) {
+      io_rolls_.push_back(RollMark{io_buffer_.size(), lsn});
+      segment_bytes_ = kSegmentHeaderBytes;
+      segment_records_ = 0;
+    }
+  }
+
+  // A lane's records taken by write rounds and not yet written.
+  struct Taken {
+    std::string bytes;
+    size_t at = 0;  // The next record's offset, during Merge.
+  };
+
+  // The LSN of the next record in `taken`; none: past every LSN.
+  static uint64_t HeadLsn(const Taken& taken) {
+    const std::optional<RecordHeader> header =
+        PeekRecordHeader(std::string_view(taken.bytes).substr(taken.at));
+    return header.has_value() ? header->lsn
+                              : std::numeric_limits<uint64_t>::max();
+  }
+
   // The I/O of a round: no lock held, the I/O members owned.
-  absl::Status WriteTaken(bool sync) {
+  absl::Status WriteMerged(bool sync) {
     SealRecords(io_buffer_.data(), io_buffer_.size());
-    const std::string_view taken = io_buffer_;
+    const std::string_view merged = io_buffer_;
     size_t at = 0;
     for (const RollMark& mark : io_rolls_) {
-      absl::Status s = WriteToFile(taken.substr(at, mark.offset - at));
+      absl::Status s = WriteToFile(merged.substr(at, mark.offset - at));
       if (!s.ok()) return s;
       at = mark.offset;
       // Whole on disk before the next segment exists, so damage in a
@@ -355,7 +502,7 @@ class Writer final : public JournalWriter {
       s = WriteSegmentHeader(file_.get(), mark.first_lsn);
       if (!s.ok()) return s;
     }
-    absl::Status s = WriteToFile(taken.substr(at));
+    absl::Status s = WriteToFile(merged.substr(at));
     if (s.ok() && sync && file_dirty_) {
       s = file_->Sync();
       if (s.ok()) file_dirty_ = false;
@@ -369,9 +516,9 @@ class Writer final : public JournalWriter {
     return file_->Append(bytes);
   }
 
-  // The background thread of kInterval and kOs: writes the buffer every
-  // kWritePeriod, or as soon as an appender says it passed kWriteSoonBytes,
-  // and for kInterval syncs every sync_interval_.
+  // The background thread of kInterval and kOs: writes the lanes out every
+  // kWritePeriod, or as soon as an appender says one passed its share of
+  // kWriteSoonBytes, and for kInterval syncs every sync_interval_.
   void Run() {
     CvMutexLock l(&mu_);
     Clock::time_point next_sync = Clock::now() + sync_interval_;
@@ -395,7 +542,9 @@ class Writer final : public JournalWriter {
       const Clock::time_point now = Clock::now();
       const bool sync_due = sync_ == JournalSync::kInterval && now >= next_sync;
       if (sync_due) next_sync = now + sync_interval_;
-      if (sync_due || !buffer_.empty() || !rolls_.empty()) IoRound(sync_due);
+      // A round with nothing to take costs a lock of each lane: cheap
+      // every kWritePeriod.
+      IoRound(sync_due);
     }
   }
 
@@ -405,22 +554,28 @@ class Writer final : public JournalWriter {
   const std::chrono::milliseconds sync_interval_;
   const uint64_t segment_limit_;
   JournalFiles* const files_;
+  const size_t lane_count_;
+  const size_t lane_soon_bytes_;
+  const size_t lane_max_bytes_;
+  const std::unique_ptr<Lane[]> lanes_;
+
+  // The next LSN to hand out: taken by appenders under their lane's lock.
+  alignas(64) std::atomic<uint64_t> next_lsn_;
+  // Set with status_, read without mu_ by appenders and WaitDurable.
+  alignas(64) std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> bytes_taken_{0};
 
   mutable CvMutex mu_;
   std::condition_variable io_done_;      // An I/O round ended.
   std::condition_variable wake_thread_;  // write_soon_ or stop_ was set.
 
   // Protected by mu_.
-  std::string buffer_ ABSL_GUARDED_BY(mu_);           // Records not yet taken.
-  std::vector<RollMark> rolls_ ABSL_GUARDED_BY(mu_);  // In buffer_.
-  uint64_t next_lsn_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_lsn_ ABSL_GUARDED_BY(mu_);  // Every LSN below is synced.
-  // The newest segment's bytes and records, buffered ones included.
-  uint64_t segment_bytes_ ABSL_GUARDED_BY(mu_);
-  uint64_t segment_records_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t rolls_requested_ ABSL_GUARDED_BY(mu_) = 0;
+  // The LSNs where a Roll() asked for a new segment, not yet taken by a
+  // round; how many rolls rounds have taken, and finished.
+  std::vector<uint64_t> roll_marks_ ABSL_GUARDED_BY(mu_);
+  uint64_t rolls_asked_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rolls_done_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t bytes_appended_ ABSL_GUARDED_BY(mu_) = 0;
   // The first LSNs of the segment files, oldest first; the last is the one
   // being written.
   std::vector<uint64_t> segments_ ABSL_GUARDED_BY(mu_);
@@ -433,7 +588,14 @@ class Writer final : public JournalWriter {
   // and written only by it; the destructor's final round owns them last.
   std::unique_ptr<AppendFile> file_;
   bool file_dirty_ = false;  // Bytes appended to file_ since its last sync.
-  std::string io_buffer_;
+  uint64_t write_lsn_;       // The next LSN to write.
+  // The newest segment's bytes and records, written or merged.
+  uint64_t segment_bytes_;
+  uint64_t segment_records_ = 0;
+  std::vector<Taken> taken_;     // By lane.
+  std::vector<uint64_t> heads_;  // By lane: HeadLsn(taken_[lane]).
+  std::string io_buffer_;        // The round's records, merged.
+  std::vector<uint64_t> io_marks_;
   std::vector<RollMark> io_rolls_;
   std::vector<uint64_t> io_created_;
 

@@ -23,7 +23,7 @@
 //   uint64_t lsn;
 //   {
 //     MutexLock l(&shard_mu);  // the caller's own lock: Append never blocks
-//     lsn = (*journal)->Append(kCreateSession, image_bytes);
+//     lsn = (*journal)->Append(kCreateSession, image_bytes, shard_index);
 //   }
 //   absl::Status durable = (*journal)->WaitDurable(lsn);  // group commit
 
@@ -88,6 +88,12 @@ struct JournalOptions {
   uint64_t segment_bytes = uint64_t{64} << 20;
   // The file system; null means PosixJournalFiles(). Tests inject faults.
   JournalFiles* files = nullptr;
+  // How many appenders can append at once without meeting: each lane has
+  // a buffer and a lock of its own, and only the LSN counter is shared. A
+  // store gives each shard a lane, so shards journal as independently as
+  // they change. Records still reach the files in LSN order: each write
+  // round merges the lanes.
+  size_t lanes = 1;
 };
 
 // Calls `fn` for every whole record with an LSN at or after `from_lsn`, in
@@ -127,13 +133,16 @@ absl::StatusOr<uint64_t> RecoverJournal(
 // Appends records to the journal. Safe for concurrent use without external
 // locking: any number of threads may append, wait, flush and roll at once.
 //
-// Appends go to an in-memory buffer under a short internal lock; the bytes
-// reach the file when a thread writes the buffer out (the background thread
-// of kInterval and kOs, a WaitDurable of kEveryWrite, Flush, Roll, the
-// destructor). Whoever writes swaps the buffer out first and does the I/O
-// without the lock, so appenders never wait for the disk but in one case:
-// when the disk falls 64 MiB behind under kInterval or kOs, Append waits
-// for the background thread to catch up, so memory stays bounded.
+// Appends go to the in-memory buffer of the caller's lane, under that
+// lane's own short lock, and take their LSN from a shared atomic counter.
+// The bytes reach the file when a thread runs a write round (the background
+// thread of kInterval and kOs, a WaitDurable of kEveryWrite, Flush, Roll,
+// the destructor): it reads the counter, takes every lane's buffer, merges
+// the records below what it read in LSN order (those after wait for the
+// next round), and does the I/O without any lock, so appenders never wait
+// for the disk but in one case: when a lane falls its share of 64 MiB
+// behind under kInterval or kOs, Append waits for the background thread to
+// catch up, so memory stays bounded.
 //
 // The first write or sync error fails the journal for good: every later
 // WaitDurable, Flush and Roll returns that error, nothing is acknowledged
@@ -159,20 +168,26 @@ class JournalWriter {
   // background thread. No call may be running or start.
   virtual ~JournalWriter() = default;
 
-  // Appends a record and returns its LSN, the previous record's plus one.
-  // Cheap enough to call under the caller's own lock: a copy into a reused
-  // buffer, no system call and, in the steady state, no allocation; it
-  // never calls back. A payload over kMaxJournalPayloadBytes is a caller's
-  // bug: it fails the journal with InvalidArgument (the LSN is used up).
-  // Once the journal has failed, records are dropped, not buffered.
-  virtual uint64_t Append(uint8_t type, std::string_view payload) = 0;
+  // Appends a record to `lane` (taken modulo options.lanes) and returns its
+  // LSN, one past the LSN any Append returned before. Cheap enough to call
+  // under the caller's own lock: a copy into a reused buffer under the
+  // lane's lock, no system call and, in the steady state, no allocation;
+  // it never calls back. Callers that exclude one another already should
+  // share a lane; others should not. A payload over kMaxJournalPayloadBytes
+  // is a caller's bug: it fails the journal with InvalidArgument (the LSN
+  // is used up). Once the journal has failed, records are dropped.
+  uint64_t Append(uint8_t type, std::string_view payload, size_t lane = 0) {
+    return AppendWith(lane, type,
+                      [payload](std::string* out) { out->append(payload); });
+  }
 
   // As Append, with the payload written by `write_payload`, which appends
   // it to the string it is given (and must do nothing else to it), so the
-  // caller encodes straight into the journal's buffer with no temporary.
-  // It runs under the journal's lock: it must not call the writer.
+  // caller encodes straight into the lane's buffer with no temporary. It
+  // runs under the lane's lock: it must not call the writer.
   virtual uint64_t AppendWith(
-      uint8_t type, absl::FunctionRef<void(std::string*)> write_payload) = 0;
+      size_t lane, uint8_t type,
+      absl::FunctionRef<void(std::string*)> write_payload) = 0;
 
   // kEveryWrite: returns once record `lsn` (and every one before it) is
   // written and fdatasync'd. The first waiting thread writes everything
@@ -204,10 +219,16 @@ class JournalWriter {
   virtual uint64_t next_lsn() const = 0;
 
   // The bytes of the records appended since Open, their headers included
-  // (not the segment headers): the trigger for an automatic checkpoint.
+  // (not the segment headers). Takes every lane's lock.
   virtual uint64_t bytes_appended() const = 0;
 
-  // OK, or the error that failed the journal.
+  // The bytes of the records write rounds have taken from the lanes since
+  // Open: bytes_appended() as of the last round, a few milliseconds behind
+  // (under kEveryWrite, as of the last WaitDurable). One atomic load: the
+  // trigger for an automatic checkpoint, read after every change.
+  virtual uint64_t bytes_taken() const = 0;
+
+  // OK, or the error that failed the journal. Takes no lock until it fails.
   virtual absl::Status status() const = 0;
 };
 
