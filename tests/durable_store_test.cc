@@ -218,6 +218,53 @@ TEST_F(DurableStoreTest,
   EXPECT_EQ(store->Stats().closed, 1);
 }
 
+// An interaction is journaled in its compact record. One made after a
+// checkpoint keeps alive a Session that the checkpoint alone would have let
+// expire and, with retention 0, be freed: recovery settles nothing before
+// the journal's replay is done.
+TEST_F(DurableStoreTest, AnInteractionAfterACheckpointKeepsItsSessionAlive) {
+  StoreOptions options = Options();
+  options.closed_retention = absl::ZeroDuration();
+  auto store = MustOpen(options);
+  const Sid ks = MustCreateService(*store, "main");
+  CreateSessionParams params;
+  params.ttl = 60;
+  params.unique_name = "kept-alive-by-a-call";
+  const Session s = MustCreate(*store, ks, params);
+  ASSERT_TRUE(store->Checkpoint().ok());
+  clock_.Advance(absl::Seconds(50));
+  ASSERT_TRUE(store->RecordInteraction(ks, s.sid).ok());
+  absl::StatusOr<SessionStore::CheckpointPosition> checkpoint =
+      store->LatestCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  std::vector<std::pair<uint8_t, size_t>> changes;
+  ASSERT_TRUE(store
+                  ->ReadChanges(checkpoint->lsn,
+                                [&](const Change& c) {
+                                  changes.emplace_back(c.type,
+                                                       c.payload.size());
+                                  return absl::OkStatus();
+                                })
+                  .ok());
+  // A change header (16 bytes), two SIDs (32) and the time (8).
+  EXPECT_EQ(changes, (std::vector<std::pair<uint8_t, size_t>>{{5, 56}}));
+
+  store.reset();
+  clock_.Advance(absl::Seconds(50));  // Due at 60 without the interaction.
+  store = MustOpen(options);
+  absl::StatusOr<Session> got = store->FetchSession(ks, s.sid);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status, SessionStatus::kInProgress);
+  EXPECT_EQ(got->date_last_interaction, kT0 + absl::Seconds(50));
+  EXPECT_EQ(got->date_updated, kT0 + absl::Seconds(50));
+  // And it expires 60 s after the interaction, not after its creation.
+  clock_.Advance(absl::Seconds(11));
+  store->Advance();
+  EXPECT_EQ(store->FetchSession(ks, s.sid).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->CheckInvariants().ok());
+}
+
 TEST_F(DurableStoreTest, ANamePurgedAndTakenAgainComesBackWithItsNewHolder) {
   StoreOptions options = Options();
   auto store = MustOpen(options);
@@ -409,6 +456,44 @@ TEST_F(DurableStoreTest, AFollowerStartsFromTheLatestCheckpoint) {
                                 })
                   .ok());
   EXPECT_EQ(ExpectSameContent(*leader, **follower), 41);
+}
+
+// As recovery: a follower opened from a checkpoint settles nothing before
+// the feed's changes reach it, so an interaction after the checkpoint
+// keeps its Session, which the checkpoint alone would have let expire and,
+// with retention 0, be freed.
+TEST_F(DurableStoreTest, AFollowersFeedKeepsAliveWhatItsCheckpointLetExpire) {
+  StoreOptions options = Options();
+  options.closed_retention = absl::ZeroDuration();
+  auto leader = MustOpen(options);
+  const Sid ks = MustCreateService(*leader, "main");
+  CreateSessionParams params;
+  params.ttl = 60;
+  const Session s = MustCreate(*leader, ks, params);
+  ASSERT_TRUE(leader->Checkpoint().ok());
+  clock_.Advance(absl::Seconds(50));
+  ASSERT_TRUE(leader->RecordInteraction(ks, s.sid).ok());
+  clock_.Advance(absl::Seconds(50));  // Due at 60 without the interaction.
+
+  absl::StatusOr<SessionStore::CheckpointPosition> start =
+      leader->LatestCheckpoint();
+  ASSERT_TRUE(start.ok()) << start.status();
+  StoreOptions follower_options = options;
+  follower_options.data_dir.clear();
+  follower_options.follower = true;
+  absl::StatusOr<std::unique_ptr<SessionStore>> follower =
+      SessionStore::OpenSnapshot(start->path, follower_options);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  ASSERT_TRUE(leader
+                  ->ReadChanges(start->lsn,
+                                [&](const Change& change) {
+                                  return (*follower)->ApplyChange(change);
+                                })
+                  .ok());
+  absl::StatusOr<Session> got = (*follower)->FetchSession(ks, s.sid);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status, SessionStatus::kInProgress);
+  EXPECT_EQ(ExpectSameContent(*leader, **follower), 1);
 }
 
 TEST_F(DurableStoreTest, AFollowerRefusesChangesOfItsOwn) {

@@ -33,10 +33,6 @@ constexpr std::string_view kCheckpointPrefix = "checkpoint-";
 constexpr std::string_view kCheckpointSuffix = ".snap";
 constexpr size_t kHeaderBytes = 16;
 
-void PutU64(uint64_t v, std::string* out) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
 uint64_t GetU64(std::string_view bytes) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) {
@@ -99,10 +95,10 @@ std::string EncodeIdentity(const Durability::Identity& identity) {
   for (int i = 0; i < 4; ++i) {
     out.push_back(static_cast<char>(kIdentityVersion >> (8 * i)));
   }
-  PutU64(identity.seed, &out);
-  PutU64(identity.account.hi, &out);
-  PutU64(identity.account.lo, &out);
-  PutU64(identity.opened, &out);
+  AppendU64(identity.seed, &out);
+  AppendU64(identity.account.hi, &out);
+  AppendU64(identity.account.lo, &out);
+  AppendU64(identity.opened, &out);
   const uint32_t crc = Crc32c(out);
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(crc >> (8 * i)));
   return out;
@@ -163,14 +159,21 @@ JournalOptions MakeJournalOptions(const StoreOptions& options,
 
 }  // namespace
 
+void AppendU64(uint64_t v, std::string* out) {
+  // One append, not eight push_backs: every change writes at least three.
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
+  out->append(bytes, sizeof(bytes));
+}
+
 void AppendChangeHeader(const ChangeHeader& header, std::string* out) {
-  PutU64(header.sids_minted, out);
-  PutU64(header.next_seq, out);
+  AppendU64(header.sids_minted, out);
+  AppendU64(header.next_seq, out);
 }
 
 void AppendSidBytes(const Sid128& sid, std::string* out) {
-  PutU64(sid.hi, out);
-  PutU64(sid.lo, out);
+  AppendU64(sid.hi, out);
+  AppendU64(sid.lo, out);
 }
 
 uint64_t& ThreadJournalLsn() {
@@ -347,6 +350,12 @@ absl::Status ApplyJournalRecord(DurableStore& store,
       }
       return store.ApplySessionPut(session);
     }
+    case RecordType::kSessionInteraction:
+      if (payload.size() != 40) return damaged("has the wrong length");
+      store.ApplySessionInteraction(
+          GetSid(payload), GetSid(payload.substr(16)),
+          static_cast<int64_t>(GetU64(payload.substr(32))));
+      return absl::OkStatus();
     case RecordType::kSessionDelete:
       if (payload.size() != 32) return damaged("has the wrong length");
       store.ApplySessionDelete(GetSid(payload), GetSid(payload.substr(16)));

@@ -70,6 +70,12 @@ enum class RecordType : uint8_t {
   kServiceDelete = 2,  // ChangeHeader, then the Service's SID.
   kSessionPut = 3,     // ChangeHeader, then a SessionImage.
   kSessionDelete = 4,  // ChangeHeader, then the Service's and Session's SIDs.
+  // ChangeHeader, the Service's and Session's SIDs, then the interaction's
+  // time (8 bytes, Unix ms). The state after an interaction, in a third of
+  // a kSessionPut's bytes: in progress, not ended, and its last
+  // interaction, date_updated and TTL base all at that time; nothing else
+  // changes (docs/journal.md).
+  kSessionInteraction = 5,
 };
 
 // What starts every record: the SID generator's count and the next
@@ -80,6 +86,8 @@ struct ChangeHeader {
   uint64_t next_seq = 0;
 };
 void AppendChangeHeader(const ChangeHeader& header, std::string* out);
+// Little-endian, as every number in a record.
+void AppendU64(uint64_t v, std::string* out);
 void AppendSidBytes(const Sid128& sid, std::string* out);
 
 // The journal position of the last change this thread journaled, or 0. A
@@ -99,6 +107,9 @@ class DurableStore {
   virtual absl::Status ApplyServicePut(const ServiceImage& image) = 0;
   virtual void ApplyServiceDelete(const Sid128& service) = 0;
   virtual absl::Status ApplySessionPut(const SessionImage& image) = 0;
+  virtual void ApplySessionInteraction(const Sid128& service,
+                                       const Sid128& session,
+                                       int64_t at_ms) = 0;
   virtual void ApplySessionDelete(const Sid128& service,
                                   const Sid128& session) = 0;
   // Continues the SID generator and the creation counter past these.

@@ -760,7 +760,7 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
   }
   EmitLocked(EventType::kInteraction, *rec, now);
   RescheduleLocked(rec);
-  JournalPutLocked(*rec);
+  JournalInteractionLocked(*rec, now);
   return absl::OkStatus();
 }
 

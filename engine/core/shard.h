@@ -382,12 +382,15 @@ class Shard {
   // Sessions a slice copies: a lock hold of well under a millisecond.
   static constexpr size_t kCaptureSlice = 1024;
   // Puts Sessions back, as they were, into a shard that holds their Services
-  // and none of their SIDs or names (DecodeSnapshot checked them). Then
-  // applies what came due meanwhile, as a read would: closes each whose
-  // expiry instant has passed, with date_ended = that instant, and purges
-  // each whose retention has run out. Errors: Internal for a Session of an
-  // unknown Service.
-  absl::Status RestoreSessions(const std::vector<const SessionImage*>& images);
+  // and none of their SIDs or names (DecodeSnapshot checked them). Then, if
+  // `settle`, applies what came due meanwhile, as a read would: closes each
+  // whose expiry instant has passed, with date_ended = that instant, and
+  // purges each whose retention has run out. A checkpoint is not settled:
+  // the journal after it may still change a Session that looks due (an
+  // interaction record finds its Session still there), and SettleAll runs
+  // after the replay. Errors: Internal for a Session of an unknown Service.
+  absl::Status RestoreSessions(const std::vector<const SessionImage*>& images,
+                               bool settle);
 
   // Replay of a durable store's journal (engine/core/durability.h): sets a
   // Session to the state a record holds, creating it if absent, without
@@ -396,6 +399,12 @@ class Shard {
   // holding the name must have been purged before the record was written:
   // it is removed. Limits never refuse a Session here.
   absl::Status ApplySessionImage(const SessionImage& image);
+  // Sets a Session to the state an interaction at `at_ms` left it in, if
+  // this shard holds it; nothing otherwise. Whatever ended it since in the
+  // state replay started from (a fuzzy checkpoint) is undone: a later
+  // record, or the settling after the replay, ends it again as it was.
+  void ApplySessionInteraction(const Sid128& service, const Sid128& sid,
+                               int64_t at_ms);
   // Removes a Session if this shard holds it; nothing otherwise.
   void ApplySessionDelete(const Sid128& service, const Sid128& sid);
   // After a replay: closes or purges every Session whose expiry or purge
@@ -434,6 +443,10 @@ class Shard {
   void JournalPutLocked(const SessionRecord& rec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void JournalDeleteLocked(const Sid128& service, const Sid128& sid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As JournalPutLocked after an interaction at `at_ms`, in its compact
+  // record (RecordType::kSessionInteraction).
+  void JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a record restored from a snapshot at the handle its SID carries if
   // that is free (and not absurdly far), else anywhere, as a foreign SID.

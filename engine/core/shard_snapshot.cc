@@ -252,7 +252,7 @@ SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,
 }
 
 absl::Status Shard::RestoreSessions(
-    const std::vector<const SessionImage*>& images) {
+    const std::vector<const SessionImage*>& images, bool settle) {
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   // A SID of this store carries a handle below its count of records then;
@@ -289,7 +289,7 @@ absl::Status Shard::RestoreSessions(
     ++stats_.by_status[static_cast<int>(rec->status)];
     // The running store's own rules close or purge what came due while the
     // snapshot sat on disk; no listener exists yet to hear of it.
-    if (SettleLocked(rec, now)) RescheduleLocked(rec);
+    if (!settle || SettleLocked(rec, now)) RescheduleLocked(rec);
   }
   return absl::OkStatus();
 }
@@ -328,6 +328,22 @@ void Shard::JournalDeleteLocked(const Sid128& service, const Sid128& sid) {
         AppendChangeHeader(header, out);
         AppendSidBytes(service, out);
         AppendSidBytes(sid, out);
+      });
+}
+
+void Shard::JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms) {
+  JournalWriter* journal = context_->journal;
+  if (journal == nullptr) return;
+  const ChangeHeader header{
+      context_->sids->minted(),
+      context_->next_seq->load(std::memory_order_relaxed)};
+  ThreadJournalLsn() = journal->AppendWith(
+      journal_lane_, static_cast<uint8_t>(RecordType::kSessionInteraction),
+      [&](std::string* out) {
+        AppendChangeHeader(header, out);
+        AppendSidBytes(rec.service->sid, out);
+        AppendSidBytes(rec.sid, out);
+        AppendU64(static_cast<uint64_t>(at_ms), out);
       });
 }
 
@@ -397,6 +413,21 @@ void Shard::SettleAll() {
     // A record freed here is skipped by the walk: the slab marks it free.
     if (SettleLocked(rec, now)) RescheduleLocked(rec);
   });
+}
+
+void Shard::ApplySessionInteraction(const Sid128& service, const Sid128& sid,
+                                    int64_t at_ms) {
+  MutexLock l(&mu_);
+  SessionRecord* rec = LookUpLocked(sid);
+  if (rec == nullptr || rec->service->sid != service) return;
+  --stats_.by_status[static_cast<int>(rec->status)];
+  rec->last_interaction_ms = rec->updated_ms = rec->base_ms = at_ms;
+  rec->status = SessionStatus::kInProgress;
+  rec->ended_ms = kNoTime;
+  rec->end_reason = EndReason::kNone;
+  if (rec->extras != nullptr) rec->extras->host_reason.clear();
+  ++stats_.by_status[static_cast<int>(rec->status)];
+  RescheduleLocked(rec);
 }
 
 void Shard::ApplySessionDelete(const Sid128& service, const Sid128& sid) {

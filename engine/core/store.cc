@@ -617,7 +617,8 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::Status RestoreImage(const internal::StoreImage& image) override {
-    return Restore(image);
+    // Settled after the journal's replay (RecoverFrom), not before it.
+    return Restore(image, /*settle=*/false);
   }
 
   absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
@@ -659,6 +660,11 @@ class StoreImpl final : public SessionStore,
     return ShardFor(image.sid).ApplySessionImage(image);
   }
 
+  void ApplySessionInteraction(const Sid128& service, const Sid128& session,
+                               int64_t at_ms) override {
+    ShardFor(session).ApplySessionInteraction(service, session, at_ms);
+  }
+
   void ApplySessionDelete(const Sid128& service,
                           const Sid128& session) override {
     ShardFor(session).ApplySessionDelete(service, session);
@@ -679,8 +685,9 @@ class StoreImpl final : public SessionStore,
     return WriteSnapshotFile(path, before_commit);
   }
 
-  // Fills this new, empty store with `image` (see OpenSnapshot).
-  absl::Status Restore(const internal::StoreImage& image) {
+  // Fills this new, empty store with `image` (see OpenSnapshot), settling
+  // what came due if `settle` (Shard::RestoreSessions).
+  absl::Status Restore(const internal::StoreImage& image, bool settle) {
     next_seq_.store(image.next_seq, std::memory_order_relaxed);
     // The count carries on, so a snapshot of this store says how many SIDs
     // were minted in all; uniqueness comes from sids_'s own key.
@@ -704,7 +711,8 @@ class StoreImpl final : public SessionStore,
           [](const internal::SessionImage* a, const internal::SessionImage* b) {
             return a->seq < b->seq;
           });
-      if (absl::Status s = shards_[i]->RestoreSessions(by_shard[i]); !s.ok()) {
+      if (absl::Status s = shards_[i]->RestoreSessions(by_shard[i], settle);
+          !s.ok()) {
         return s;
       }
     }
@@ -1266,7 +1274,13 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
   absl::StatusOr<std::unique_ptr<StoreImpl>> store =
       NewStore(restored, internal::SidGenerator::RandomSeed());
   if (!store.ok()) return store.status();
-  if (absl::Status s = (*store)->Restore(*image); !s.ok()) return s;
+  // A follower's snapshot is a checkpoint its leader's feed continues: as
+  // in recovery, nothing is settled before the feed's changes can reach
+  // it (a read or the next tick settles what is still due then).
+  if (absl::Status s = (*store)->Restore(*image, /*settle=*/!options.follower);
+      !s.ok()) {
+    return s;
+  }
   return std::unique_ptr<SessionStore>(*std::move(store));
 }
 
