@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -197,6 +198,42 @@ TEST_F(DurableStoreTest, ACheckpointAndTheJournalAfterItComeBackTogether) {
   Reopen(store);
   EXPECT_EQ(testing_util::AllSessions(*store, ks).size(), want.size());
   EXPECT_TRUE(store->CheckInvariants().ok());
+}
+
+// A checkpoint is loaded a shard at a time, so damage in its second shard's
+// Sessions is met after the first shard's are in place: Open still fails
+// with DataLoss, and no store exists to show the half it read.
+TEST_F(DurableStoreTest, ACheckpointDamagedInItsSecondShardRefusesOpen) {
+  StoreOptions options = Options();
+  options.shards = 2;
+  options.sync = SyncPolicy::kOs;  // 10,000 creates, no sync each.
+  {
+    auto store = MustOpen(options);
+    const Sid ks = MustCreateService(*store, "main");
+    for (int i = 0; i < 10000; ++i) MustCreate(*store, ks);
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  const std::vector<std::string> checkpoints = FilesStartingWith("checkpoint-");
+  ASSERT_EQ(checkpoints.size(), 1u);
+  const std::string path = dir_ + "/" + checkpoints[0];
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(0, std::ios::end);
+  // The last Sessions in the file are the second shard's.
+  const std::streamoff at = static_cast<std::streamoff>(file.tellg()) - 40;
+  char byte = 0;
+  file.seekg(at);
+  file.get(byte);
+  file.seekp(at);
+  file.put(static_cast<char>(byte ^ 0x20));
+  file.close();
+  absl::StatusOr<std::unique_ptr<SessionStore>> store =
+      SessionStore::Open(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+      << store.status();
+  EXPECT_TRUE(absl::StrContains(store.status().message(), path))
+      << store.status();
+  EXPECT_TRUE(absl::StrContains(store.status().message(), "checksum mismatch"))
+      << store.status();
 }
 
 TEST_F(DurableStoreTest,

@@ -470,6 +470,30 @@ TEST_F(SnapshotTest, RestoresIntoAnyShardCount) {
   }
 }
 
+// Enough Sessions that a shard's batch is handed over before the file moves
+// on (Restore's kRestoreBatch is 4096): from a store with more shards, a
+// shard gets several batches, each older than the last in places; from one
+// with fewer, the file's runs interleave this store's shards.
+TEST_F(SnapshotTest, RestoresLargeShardsIntoOtherShardCounts) {
+  for (int i = 0; i < 20000; ++i) {
+    CreateSessionParams p;
+    if (i % 2 == 0) p.unique_name = absl::StrCat("n", i);
+    Create(p);
+  }
+  MustWrite();
+  for (int shards : {1, 4, 64}) {
+    SCOPED_TRACE(shards);
+    ManualClock clock(kT0);
+    StoreOptions options = RestoreOptions(&clock);
+    options.shards = shards;
+    std::unique_ptr<SessionStore> restored = MustOpen(options);
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(ExpectSameContent(*store_, *restored), 20000);
+    absl::Status invariants = restored->CheckInvariants();
+    EXPECT_TRUE(invariants.ok()) << invariants;
+  }
+}
+
 // A store restored under another seed (or none) cannot read the handles its
 // SIDs carry: every Session is found through the foreign-SID table instead,
 // and works as any other, while new Sessions get SIDs of the new store.
@@ -1009,10 +1033,13 @@ class DecodeTest : public SnapshotTest {
     ASSERT_EQ(image_.sessions.size(), 5u);
   }
 
-  // DecodeSnapshot refuses `image` with DataLoss naming `what`.
+  // Loading `image` from a file fails with DataLoss naming `what`: the
+  // decoder's checks and the shards' (two Sessions with one SID) alike.
   void ExpectRefused(const internal::StoreImage& image, const char* what) {
-    absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(
-        internal::EncodeSnapshot(image), internal::SnapshotRulesOfTheStore());
+    WriteBytes(path_, internal::EncodeSnapshot(image));
+    ManualClock clock(kT0);
+    absl::StatusOr<std::unique_ptr<SessionStore>> back =
+        SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
     EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss)
         << back.status();
     EXPECT_TRUE(absl::StrContains(back.status().message(), what))
@@ -1099,14 +1126,76 @@ TEST_F(DecodeTest, KeepsTheNewerOfTwoSessionsHoldingOneName) {
   newer.ttl = 77;
   // Before the older one in the file, as a slice copied earlier can be.
   image.sessions.insert(image.sessions.begin(), newer);
-  absl::StatusOr<internal::StoreImage> back = internal::DecodeSnapshot(
-      internal::EncodeSnapshot(image), internal::SnapshotRulesOfTheStore());
-  ASSERT_TRUE(back.ok()) << back.status();
-  ASSERT_EQ(back->sessions.size(), image_.sessions.size());
-  EXPECT_EQ(back->sessions[0].sid, newer.sid);
-  for (const internal::SessionImage& s : back->sessions) {
-    EXPECT_NE(s.sid, image_.sessions[named].sid);
+  WriteBytes(path_, internal::EncodeSnapshot(image));
+  ManualClock clock(kT0);
+  std::unique_ptr<SessionStore> back = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->Stats().sessions, image_.sessions.size());
+  const Sid service = internal::ToSid("KS", newer.service);
+  absl::StatusOr<Session> kept =
+      back->FetchSession(service, *newer.unique_name);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->sid, internal::ToSid("KC", newer.sid));
+  EXPECT_EQ(kept->ttl, 77);
+  EXPECT_FALSE(
+      back->FetchSession(service,
+                         internal::ToSid("KC", image_.sessions[named].sid))
+          .ok());
+}
+
+// Damage met after the first shard's Sessions are in place (each shard
+// holds more than a batch) still refuses the whole file: the store being
+// filled is dropped, never handed out.
+TEST_F(SnapshotTest, RefusesDamageFoundAfterTheFirstShardIsRestored) {
+  ManualClock clock(kT0);
+  StoreOptions two_shards = RestoreOptions(&clock);
+  two_shards.shards = 2;
+  {
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(two_shards);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CreateServiceParams params;
+    params.unique_name = "many";
+    absl::StatusOr<Service> service = (*store)->CreateService(params);
+    ASSERT_TRUE(service.ok()) << service.status();
+    for (int i = 0; i < 10000; ++i) {
+      ASSERT_TRUE((*store)->CreateSession(service->sid, {}).ok());
+    }
+    ASSERT_TRUE((*store)->WriteSnapshot(path_).ok());
   }
+  absl::StatusOr<internal::StoreImage> image = internal::DecodeSnapshot(
+      ReadBytes(path_), internal::SnapshotRulesOfTheStore());
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_GT(image->sessions.size(), 2u);
+  // The file's last Sessions are the second shard's.
+  const size_t last = image->sessions.size() - 1;
+  const internal::StoreImage good = *image;
+  image->sessions[last].status = static_cast<internal::SessionImage::Status>(9);
+  WriteBytes(path_, internal::EncodeSnapshot(*image));
+  absl::StatusOr<std::unique_ptr<SessionStore>> back =
+      SessionStore::OpenSnapshot(path_, two_shards);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "unknown status"))
+      << back.status();
+
+  // Found by the shard, once the reader has passed it on.
+  image = good;
+  image->sessions[last].sid = image->sessions[last - 1].sid;
+  WriteBytes(path_, internal::EncodeSnapshot(*image));
+  back = SessionStore::OpenSnapshot(path_, two_shards);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(
+      absl::StrContains(back.status().message(), "two Sessions have the SID"))
+      << back.status();
+
+  // A flipped bit there: the checksum names it, whatever else it breaks.
+  std::string bytes = internal::EncodeSnapshot(good);
+  bytes[bytes.size() - 40] ^= 0x04;
+  WriteBytes(path_, bytes);
+  back = SessionStore::OpenSnapshot(path_, two_shards);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(back.status().message(), "checksum mismatch"))
+      << back.status();
 }
 
 TEST_F(DecodeTest, RefusesInconsistentContent) {

@@ -23,6 +23,7 @@
 #ifndef SESSIONWHEEL_ENGINE_CORE_CREATION_ORDER_H_
 #define SESSIONWHEEL_ENGINE_CORE_CREATION_ORDER_H_
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -74,6 +75,20 @@ class CreationOrder {
     }
     ++generation_;
     return pos;
+  }
+
+  // Puts the cells back in sequence order, holes dropped, after a restore
+  // appended Sessions older than the last (a snapshot of a store with other
+  // shards hands a shard its Sessions in several batches); reports every
+  // live Session's new position as moved(handle, position). O(n log n).
+  template <typename SeqOf, typename Moved>
+  void Sort(SeqOf seq_of, Moved moved) {
+    cells_.erase(std::remove(cells_.begin(), cells_.end(), kHole),
+                 cells_.end());
+    std::sort(cells_.begin(), cells_.end(),
+              [&](uint32_t a, uint32_t b) { return seq_of(a) < seq_of(b); });
+    for (uint32_t p = 0; p < end(); ++p) moved(cells_[p], p);
+    ++generation_;
   }
 
   // Removes the Session at `pos`. If that squeezes the holes out, calls

@@ -292,24 +292,19 @@ absl::Status Durability::Recover(DurableStore& store) {
   if (!checkpoints->empty()) {
     from = checkpoints->back();
     const std::string path = PathIn(dir_, CheckpointName(from));
-    absl::StatusOr<std::string> bytes = ReadFile(path);
-    if (!bytes.ok()) return bytes.status();
-    last_checkpoint_bytes_.store(bytes->size(), std::memory_order_relaxed);
-    absl::StatusOr<StoreImage> image =
-        DecodeSnapshot(*bytes, SnapshotRulesOfTheStore());
-    if (!image.ok()) {
-      // The journal before it was removed when it was written: there is
-      // nothing older to fall back to.
-      return absl::Status(image.status().code(),
-                          Cat(path, ": ", ViewOf(image.status().message())));
+    // The journal before it was removed when it was written: there is
+    // nothing older to fall back to, and an error fails the Open.
+    absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
+        SnapshotReader::OpenFile(path, SnapshotRulesOfTheStore());
+    if (!reader.ok()) return reader.status();
+    last_checkpoint_bytes_.store((*reader)->size(), std::memory_order_relaxed);
+    if ((*reader)->account() != identity_.account) {
+      return (*reader)->Refuse(
+          absl::DataLossError("a checkpoint of another account"));
     }
-    if (image->account != identity_.account) {
-      return absl::DataLossError(
-          Cat(path, ": a checkpoint of another account"));
-    }
-    seen.sids_minted = image->sids_minted;
-    seen.next_seq = image->next_seq;
-    if (absl::Status s = store.RestoreImage(*image); !s.ok()) return s;
+    seen.sids_minted = (*reader)->sids_minted();
+    seen.next_seq = (*reader)->next_seq();
+    if (absl::Status s = store.RestoreSnapshot(**reader); !s.ok()) return s;
   }
   if (absl::Status s = Replay(store, from, &seen); !s.ok()) return s;
   store.ContinuePast(seen);

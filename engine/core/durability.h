@@ -99,8 +99,9 @@ uint64_t& ThreadJournalLsn();
 class DurableStore {
  public:
   virtual ~DurableStore() = default;
-  // Loads a checkpoint into the new, empty store.
-  virtual absl::Status RestoreImage(const StoreImage& image) = 0;
+  // Loads a checkpoint into the new, empty store, reading `reader` to its
+  // end; on an error the store is to be thrown away.
+  virtual absl::Status RestoreSnapshot(SnapshotReader& reader) = 0;
   // Applies one journal record's change, as it was applied before the
   // crash; a record for something that is gone is skipped (a later record
   // removed it). Limits never refuse it.

@@ -381,16 +381,18 @@ class Shard {
   static constexpr uint32_t kCursorDone = UINT32_MAX;
   // Sessions a slice copies: a lock hold of well under a millisecond.
   static constexpr size_t kCaptureSlice = 1024;
-  // Puts Sessions back, as they were, into a shard that holds their Services
-  // and none of their SIDs or names (DecodeSnapshot checked them). Then, if
-  // `settle`, applies what came due meanwhile, as a read would: closes each
-  // whose expiry instant has passed, with date_ended = that instant, and
-  // purges each whose retention has run out. A checkpoint is not settled:
-  // the journal after it may still change a Session that looks due (an
-  // interaction record finds its Session still there), and SettleAll runs
-  // after the replay. Errors: Internal for a Session of an unknown Service.
-  absl::Status RestoreSessions(const std::vector<const SessionImage*>& images,
-                               bool settle);
+  // Puts Sessions back, as a snapshot holds them, into a shard of a store
+  // being loaded that holds their Services: `images`, in any order, are all
+  // of this shard's or, from a snapshot of a store with other shards, some
+  // of them, the rest in later calls. Finds what SnapshotReader leaves to
+  // the store: two Sessions with one SID, and two of a Service with one
+  // unique_name, of which the newer (by creation order) is kept. `dropped`
+  // holds the SIDs of those left out so far, one set for the whole load.
+  // Schedules each Session but settles none: the store calls SettleAll()
+  // after the last. Errors: DataLoss for a SID twice; Internal for a
+  // Session of an unknown Service.
+  absl::Status RestoreSessions(std::vector<SessionImage>* images,
+                               absl::flat_hash_set<Sid128>* dropped);
 
   // Replay of a durable store's journal (engine/core/durability.h): sets a
   // Session to the state a record holds, creating it if absent, without
@@ -407,9 +409,11 @@ class Shard {
                                int64_t at_ms);
   // Removes a Session if this shard holds it; nothing otherwise.
   void ApplySessionDelete(const Sid128& service, const Sid128& sid);
-  // After a replay: closes or purges every Session whose expiry or purge
-  // is due, as RestoreSessions does one by one. A replay settles nothing
-  // itself: a record later in the journal may still change the Session.
+  // After a replay or a restore: closes each Session whose expiry instant
+  // has passed, with date_ended = that instant, and purges each whose
+  // retention has run out, as a read would. Neither settles anything
+  // itself: a later record may still change the Session, or a later
+  // Session of the snapshot supersede it.
   void SettleAll();
 
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }

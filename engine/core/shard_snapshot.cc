@@ -14,11 +14,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/core/durability.h"
 #include "engine/core/shard.h"
 #include "engine/persist/journal.h"
 #include "engine/persist/snapshot.h"
+#include "engine/util/str_cat.h"
 
 namespace sessionwheel::internal {
 namespace {
@@ -251,35 +253,71 @@ SessionRecord* Shard::PlaceRestoredLocked(const Sid128& sid,
   return rec;
 }
 
-absl::Status Shard::RestoreSessions(
-    const std::vector<const SessionImage*>& images, bool settle) {
+absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
+                                    absl::flat_hash_set<Sid128>* dropped) {
+  // A Service's CreationOrder is built oldest first, and a file holds
+  // Sessions in the order the writer's slices met them. Sorting the numbers
+  // with their indexes keeps the sort in one small array.
+  std::vector<std::pair<uint64_t, uint32_t>> by_seq(images->size());
+  for (size_t i = 0; i < images->size(); ++i) {
+    by_seq[i] = {(*images)[i].seq, static_cast<uint32_t>(i)};
+  }
+  std::sort(by_seq.begin(), by_seq.end());
   MutexLock l(&mu_);
   const int64_t now = NowMs();
   // A SID of this store carries a handle below its count of records then;
   // anything far past what this shard will hold is another store's bits.
   const uint64_t bound =
-      2 * (records_.size() + images.size()) + Slab<SessionRecord>::kChunkSize;
+      2 * (records_.size() + images->size()) + Slab<SessionRecord>::kChunkSize;
   const uint32_t max_handle = static_cast<uint32_t>(
       std::min<uint64_t>(bound, std::numeric_limits<uint32_t>::max()));
-  for (const SessionImage* image : images) {
-    auto svc = services_.find(image->service);
+  std::vector<ShardService*> out_of_order;
+  for (const auto& [seq, i] : by_seq) {
+    const SessionImage& image = (*images)[i];
+    // A SID and a name each pick one shard (the reader checked a named
+    // Session's shard byte), so this shard's tables find every duplicate.
+    if (LookUpLocked(image.sid) != nullptr ||
+        (!dropped->empty() && dropped->contains(image.sid))) {
+      return absl::DataLossError(
+          Cat("snapshot is corrupted: two Sessions have the SID ",
+              FormatSid("KC", image.sid)));
+    }
+    auto svc = services_.find(image.service);
     if (svc == services_.end()) {
       return absl::InternalError("restored Session of an unknown Service");
     }
-    // The store hands over each shard's images in creation order, the
-    // order a Service's CreationOrder is built in.
-    const CreationOrder& order = svc->second->order;
-    if (!order.empty() &&
-        records_.Get(order.at(order.Last()))->seq >= image->seq) {
-      return absl::InternalError("restored Sessions out of creation order");
+    ShardService* service = svc->second.get();
+    if (image.unique_name.has_value()) {
+      // Not damage: a snapshot is copied a slice at a time while the store
+      // runs, so a Session deleted after its slice was copied and the one
+      // that took its name, in a slice copied later, are both there. The
+      // newer is kept; the older was gone before it was created.
+      auto held = names_.find(NameKey{image.service, *image.unique_name});
+      if (held != names_.end()) {
+        SessionRecord* other = records_.Get(*held);
+        if (other->seq > image.seq) {
+          dropped->insert(image.sid);
+          continue;
+        }
+        dropped->insert(other->sid);
+        RemoveLocked(other, EventType::kPurged, now);  // Nobody listens yet.
+      }
     }
     // Never refused for a limit: a store's own snapshot can hold more than
     // its limits (shards are copied at different moments), and nothing is
     // trimmed. Creates wait until the count is below the limit again.
     context_->quota->Force();
-    svc->second->quota->Force();
-    SessionRecord* rec = PlaceRestoredLocked(image->sid, max_handle);
-    FillRecord(*image, svc->second.get(), rec);
+    service->quota->Force();
+    const CreationOrder& order = service->order;
+    // Only a snapshot of a store with other shards hands this shard its
+    // Sessions in more than one batch, and only then can one be older.
+    if (!order.empty() && records_.Get(order.at(order.Last()))->seq > seq &&
+        std::find(out_of_order.begin(), out_of_order.end(), service) ==
+            out_of_order.end()) {
+      out_of_order.push_back(service);
+    }
+    SessionRecord* rec = PlaceRestoredLocked(image.sid, max_handle);
+    FillRecord(image, service, rec);
     const uint32_t handle = HandleOfLocked(rec);
     if (rec->has_name) {
       names_.insert(handle);
@@ -287,9 +325,18 @@ absl::Status Shard::RestoreSessions(
     }
     AppendToOrderLocked(rec, handle);
     ++stats_.by_status[static_cast<int>(rec->status)];
-    // The running store's own rules close or purge what came due while the
-    // snapshot sat on disk; no listener exists yet to hear of it.
-    if (!settle || SettleLocked(rec, now)) RescheduleLocked(rec);
+    RescheduleLocked(rec);
+  }
+  for (ShardService* service : out_of_order) {
+    service->order.Sort(
+        [this](uint32_t h) {
+          mu_.AssertHeld();
+          return records_.Get(h)->seq;
+        },
+        [this](uint32_t moved, uint32_t pos) {
+          mu_.AssertHeld();
+          records_.Get(moved)->order_pos = pos;
+        });
   }
   return absl::OkStatus();
 }

@@ -610,15 +610,18 @@ class StoreImpl final : public SessionStore,
     durability_ = std::move(durability);
     if (absl::Status s = durability_->Recover(*this); !s.ok()) return s;
     context_.journal = durability_->journal();
-    // What fell due while the store was down, settled now as OpenSnapshot
-    // settles it: no listener exists yet.
-    for (auto& shard : shards_) shard->SettleAll();
+    SettleAll();
     return absl::OkStatus();
   }
 
-  absl::Status RestoreImage(const internal::StoreImage& image) override {
-    // Settled after the journal's replay (RecoverFrom), not before it.
-    return Restore(image, /*settle=*/false);
+  // Closes and purges what fell due while the store was on disk, after the
+  // last Session is back: no listener exists yet to hear of it.
+  void SettleAll() {
+    for (auto& shard : shards_) shard->SettleAll();
+  }
+
+  absl::Status RestoreSnapshot(internal::SnapshotReader& reader) override {
+    return Restore(reader);
   }
 
   absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
@@ -685,38 +688,58 @@ class StoreImpl final : public SessionStore,
     return WriteSnapshotFile(path, before_commit);
   }
 
-  // Fills this new, empty store with `image` (see OpenSnapshot), settling
-  // what came due if `settle` (Shard::RestoreSessions).
-  absl::Status Restore(const internal::StoreImage& image, bool settle) {
-    next_seq_.store(image.next_seq, std::memory_order_relaxed);
+  // Sessions a shard's batch holds before Restore hands it over as the file
+  // moves on to another shard.
+  static constexpr size_t kRestoreBatch = 4096;
+
+  // Fills this new, empty store from `reader`, a shard's Sessions at a
+  // time: the file holds them shard by shard (WriteSnapshotFile), so each
+  // shard's are handed over as the file moves past them, and memory holds
+  // about one shard's images, never the whole store's. Settles nothing
+  // (SettleAll) and reads the reader to its end (Finish). On an error the
+  // store holds part of the snapshot: its caller throws it away.
+  absl::Status Restore(internal::SnapshotReader& reader) {
+    next_seq_.store(reader.next_seq(), std::memory_order_relaxed);
     // The count carries on, so a snapshot of this store says how many SIDs
     // were minted in all; uniqueness comes from sids_'s own key.
-    sids_.SkipTo(image.sids_minted);
+    sids_.SkipTo(reader.sids_minted());
     {
       MutexLock l(&services_mu_);
-      for (const internal::ServiceImage& s : image.services) {
+      for (const internal::ServiceImage& s : reader.services()) {
         RestoreServiceLocked(s);
       }
     }
-    std::vector<std::vector<const internal::SessionImage*>> by_shard(
-        shards_.size());
-    for (const internal::SessionImage& s : image.sessions) {
-      by_shard[internal::ShardByte(s.sid) & mask_].push_back(&s);
+    std::vector<std::vector<internal::SessionImage>> batches(shards_.size());
+    const size_t expected =
+        static_cast<size_t>(reader.sessions()) / shards_.size() * 9 / 8;
+    absl::flat_hash_set<Sid128> dropped;
+    auto hand_over = [&](size_t i) {
+      absl::Status s = shards_[i]->RestoreSessions(&batches[i], &dropped);
+      std::vector<internal::SessionImage>().swap(batches[i]);
+      return s.ok() ? s : reader.Refuse(s);
+    };
+    size_t last = 0;
+    internal::SessionImage image;
+    for (;;) {
+      absl::StatusOr<bool> more = reader.Next(&image);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      const size_t i = internal::ShardByte(image.sid) & mask_;
+      // A small batch waits: from a store with more shards than this one,
+      // this shard's Sessions come in runs, and each later batch costs a
+      // sort of its Services' creation orders.
+      if (i != last && batches[last].size() >= kRestoreBatch) {
+        if (absl::Status s = hand_over(last); !s.ok()) return s;
+      }
+      last = i;
+      if (batches[i].empty()) batches[i].reserve(expected);
+      batches[i].push_back(std::move(image));
     }
     for (size_t i = 0; i < shards_.size(); ++i) {
-      // A shard builds each Service's creation order oldest first; a file
-      // holds Sessions in the order the writer's slices met them.
-      std::sort(
-          by_shard[i].begin(), by_shard[i].end(),
-          [](const internal::SessionImage* a, const internal::SessionImage* b) {
-            return a->seq < b->seq;
-          });
-      if (absl::Status s = shards_[i]->RestoreSessions(by_shard[i], settle);
-          !s.ok()) {
-        return s;
-      }
+      if (batches[i].empty()) continue;
+      if (absl::Status s = hand_over(i); !s.ok()) return s;
     }
-    return absl::OkStatus();
+    return reader.Finish();
   }
 
  private:
@@ -1255,32 +1278,28 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::OpenSnapshot(
         "OpenSnapshot opens a store in memory: StoreOptions::data_dir must "
         "be empty");
   }
-  absl::StatusOr<std::string> bytes = internal::ReadFile(path);
-  if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<internal::StoreImage> image =
-      internal::DecodeSnapshot(*bytes, internal::SnapshotRulesOfTheStore());
-  if (!image.ok()) {
-    return absl::Status(image.status().code(),
-                        Cat(path, ": ", std::string(image.status().message())));
-  }
+  absl::StatusOr<std::unique_ptr<internal::SnapshotReader>> reader =
+      internal::SnapshotReader::OpenFile(path,
+                                         internal::SnapshotRulesOfTheStore());
+  if (!reader.ok()) return reader.status();
   StoreOptions restored = options;
-  restored.account_sid = internal::FormatSid("AC", image->account);
+  restored.account_sid = internal::FormatSid("AC", (*reader)->account());
   if (!options.account_sid.empty() &&
-      internal::ParseSid("AC", options.account_sid) != image->account) {
-    return absl::InvalidArgumentError(
+      internal::ParseSid("AC", options.account_sid) != (*reader)->account()) {
+    return (*reader)->Refuse(absl::InvalidArgumentError(
         Cat("StoreOptions::account_sid ", options.account_sid,
-            " is not the snapshot's account ", restored.account_sid));
+            " is not the snapshot's account ", restored.account_sid)));
   }
   absl::StatusOr<std::unique_ptr<StoreImpl>> store =
       NewStore(restored, internal::SidGenerator::RandomSeed());
   if (!store.ok()) return store.status();
+  // Built as the file is read: a damaged file's error drops the store here,
+  // before anyone can see it.
+  if (absl::Status s = (*store)->Restore(**reader); !s.ok()) return s;
   // A follower's snapshot is a checkpoint its leader's feed continues: as
-  // in recovery, nothing is settled before the feed's changes can reach
-  // it (a read or the next tick settles what is still due then).
-  if (absl::Status s = (*store)->Restore(*image, /*settle=*/!options.follower);
-      !s.ok()) {
-    return s;
-  }
+  // in recovery, nothing is settled before the feed's changes can reach it
+  // (a read or the next tick settles what is still due then).
+  if (!options.follower) (*store)->SettleAll();
   return std::unique_ptr<SessionStore>(*std::move(store));
 }
 

@@ -332,9 +332,13 @@ absl::Status WriteFileAtomically(const std::string& path,
   return (*file)->Commit();
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  // Refused before it is opened: opening some devices does something (a
-  // tape rewinds, a watchdog arms), and reading /dev/zero never ends.
+namespace {
+
+// Opens the regular file at `path` for reading, with its size then. Refused
+// before it is opened: opening some devices does something (a tape rewinds,
+// a watchdog arms), and reading /dev/zero never ends.
+absl::Status OpenRegularFile(const std::string& path, int* fd_out,
+                             uint64_t* size_out) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return ErrnoError(errno, "stat", path);
   if (!S_ISREG(st.st_mode)) return NotARegularFile(path, st.st_mode);
@@ -355,26 +359,61 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     close(fd);
     return s;
   }
+  *fd_out = fd;
+  *size_out = static_cast<uint64_t>(st.st_size);
+  return absl::OkStatus();
+}
+
+// Reads up to `n` bytes at `offset`, retrying short reads and EINTR; fewer
+// only at the end of the file.
+absl::StatusOr<size_t> ReadUpTo(int fd, uint64_t offset, size_t n, char* out,
+                                const std::string& path) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r =
+        pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoError(errno, "read", path);
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (absl::Status s = OpenRegularFile(path, &fd, &size); !s.ok()) return s;
   // The size fstat reports bounds what is read and allocated, whatever the
   // bytes say: the decoder checks every count and length against them. A
   // file that grew since is read up to that size; one that shrank, to its
   // end (and then fails the decoder's checks).
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t n = read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return ErrnoError(error, "read", path);
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
+  std::string out(static_cast<size_t>(size), '\0');
+  absl::StatusOr<size_t> got = ReadUpTo(fd, 0, out.size(), out.data(), path);
   close(fd);
-  out.resize(got);
+  if (!got.ok()) return got.status();
+  out.resize(*got);
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<FileReader>> FileReader::Open(
+    const std::string& path) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (absl::Status s = OpenRegularFile(path, &fd, &size); !s.ok()) return s;
+  return std::unique_ptr<FileReader>(new FileReader(path, fd, size));
+}
+
+FileReader::~FileReader() { close(fd_); }
+
+absl::StatusOr<size_t> FileReader::ReadAt(uint64_t offset, size_t n,
+                                          char* out) {
+  if (offset >= size_) return 0;
+  return ReadUpTo(fd_, offset,
+                  static_cast<size_t>(std::min<uint64_t>(n, size_ - offset)),
+                  out, path_);
 }
 
 void SetBeforeRenameHookForTesting(BeforeRenameHook hook) {

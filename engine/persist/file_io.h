@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -83,6 +84,35 @@ std::string TemporaryPath(const std::string& target, uint64_t pid, uint64_t n);
 // any read, and a FIFO is never waited on. Errors: FailedPrecondition for
 // a file that is not a regular file; otherwise as WriteFileAtomically.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// A regular file read a piece at a time, for one too large to read whole
+// (a checkpoint of millions of Sessions). It is opened and refused as
+// ReadFile opens and refuses a file, and, as there, the size fstat reports
+// then bounds every read, whatever the file does afterwards.
+class FileReader {
+ public:
+  // Errors as ReadFile's.
+  static absl::StatusOr<std::unique_ptr<FileReader>> Open(
+      const std::string& path);
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+  ~FileReader();
+
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+  // Reads up to `n` bytes at `offset` into `out`; fewer only where size()
+  // or the file (should it have shrunk) ends. Errors: the read's errno.
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* out);
+
+ private:
+  FileReader(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+
+  const std::string path_;
+  const int fd_;
+  const uint64_t size_;
+};
 
 // The POSIX pieces the persist room's file code shares (here and
 // journal_files.cc).

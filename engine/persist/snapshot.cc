@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "engine/persist/crc32c.h"
 #include "engine/persist/crc32c_fast.h"
 #include "engine/persist/file_io.h"
@@ -96,13 +96,6 @@ class Reader {
     return sid;
   }
   std::string Str() { return std::string(Take(U32())); }
-
-  // Whether `count` items of at least `min_bytes` each fit in what is left;
-  // fails the reader if not.
-  bool Fits(uint64_t count, size_t min_bytes) {
-    if (count > rest_.size() / min_bytes) ok_ = false;
-    return ok_;
-  }
 
  private:
   std::string_view Take(size_t n) {
@@ -248,112 +241,16 @@ absl::Status CheckSession(const SessionImage& s, const SnapshotRules& rules) {
   return absl::OkStatus();
 }
 
-// The rules between records: unique SIDs, names and sequence numbers, and
-// every Session under a Service of the snapshot.
-//
-// Two Sessions of one Service with one unique_name are not damage: a
-// snapshot is copied a slice at a time while the store runs, so a Session
-// deleted after its slice was copied and the Session that took its name
-// after, in a slice copied later, are both there. The newer (by creation
-// order) is kept; the older was gone before it was created.
-absl::Status CheckImage(StoreImage* image_out, const SnapshotRules& rules) {
-  const StoreImage& image = *image_out;
-  std::vector<uint64_t> seqs;
-  seqs.reserve(image.services.size() + image.sessions.size());
-  absl::flat_hash_set<Sid128> services;
-  absl::flat_hash_set<std::string> service_names;
-  for (const ServiceImage& s : image.services) {
-    if (!services.insert(s.sid).second) {
-      return Corrupted(
-          Cat("two Services have the SID ", FormatSid("KS", s.sid)));
-    }
-    if (!rules.IsValidName(s.unique_name) ||
-        !service_names.insert(s.unique_name).second) {
-      return Corrupted("a Service's unique_name is invalid or not unique");
-    }
-    if (!IsTime(s.created_ms) || !IsTime(s.updated_ms) || s.default_ttl < 0 ||
-        s.default_ttl > kMaxTtl) {
-      return Corrupted("a Service has a time or default_ttl out of range");
-    }
-    seqs.push_back(s.seq);
+// The rules a Service obeys on its own; the reader checks those between
+// Services.
+absl::Status CheckService(const ServiceImage& s, const SnapshotRules& rules) {
+  if (!rules.IsValidName(s.unique_name)) {
+    return Corrupted("a Service's unique_name is invalid or not unique");
   }
-  absl::flat_hash_set<Sid128> sessions;
-  // Names as (Service, name), viewing the image's strings.
-  absl::flat_hash_map<std::pair<Sid128, absl::string_view>, size_t> names;
-  std::vector<size_t> superseded;
-  sessions.reserve(image.sessions.size());
-  for (size_t i = 0; i < image.sessions.size(); ++i) {
-    const SessionImage& s = image.sessions[i];
-    if (!sessions.insert(s.sid).second) {
-      return Corrupted(
-          Cat("two Sessions have the SID ", FormatSid("KC", s.sid)));
-    }
-    if (!services.contains(s.service)) {
-      return Corrupted("a Session belongs to no Service of the snapshot");
-    }
-    if (absl::Status status = CheckSession(s, rules); !status.ok()) {
-      return status;
-    }
-    if (s.unique_name.has_value()) {
-      auto [held, fresh] = names.emplace(
-          std::make_pair(s.service, absl::string_view(s.unique_name->data(),
-                                                      s.unique_name->size())),
-          i);
-      if (!fresh) {
-        if (image.sessions[held->second].seq < s.seq) {
-          superseded.push_back(held->second);
-          held->second = i;
-        } else {
-          superseded.push_back(i);
-        }
-      }
-    }
-    seqs.push_back(s.seq);
+  if (!IsTime(s.created_ms) || !IsTime(s.updated_ms) || s.default_ttl < 0 ||
+      s.default_ttl > kMaxTtl) {
+    return Corrupted("a Service has a time or default_ttl out of range");
   }
-  std::sort(seqs.begin(), seqs.end());
-  if (!seqs.empty() && (seqs.front() == 0 || seqs.back() >= image.next_seq)) {
-    return Corrupted("a sequence number is out of range");
-  }
-  if (std::adjacent_find(seqs.begin(), seqs.end()) != seqs.end()) {
-    return Corrupted("two records have the same sequence number");
-  }
-  if (!superseded.empty()) {
-    std::sort(superseded.begin(), superseded.end());
-    std::vector<SessionImage>& all = image_out->sessions;
-    size_t next = 0;
-    size_t to = 0;
-    for (size_t from = 0; from < all.size(); ++from) {
-      if (next < superseded.size() && superseded[next] == from) {
-        ++next;
-        continue;
-      }
-      if (to != from) all[to] = std::move(all[from]);
-      ++to;
-    }
-    all.resize(to);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ReadBody(Reader& in, StoreImage* image) {
-  image->account = in.Sid();
-  image->next_seq = in.U64();
-  image->sids_minted = in.U64();
-  const uint32_t services = in.U32();
-  const uint64_t sessions = in.U64();
-  if (!in.Fits(services, kMinServiceBytes) ||
-      !in.Fits(sessions, kMinSessionBytes)) {
-    return Corrupted("a count exceeds the bytes that follow");
-  }
-  image->services.resize(services);
-  for (ServiceImage& s : image->services) ReadService(in, &s);
-  image->sessions.resize(sessions);
-  for (SessionImage& s : image->sessions) {
-    if (!in.ok()) break;
-    if (absl::Status status = ReadSession(in, &s); !status.ok()) return status;
-  }
-  if (!in.ok()) return Corrupted("a record runs past the end");
-  if (in.left() != 0) return Corrupted("bytes follow the last record");
   return absl::OkStatus();
 }
 
@@ -481,37 +378,309 @@ std::string EncodeSnapshot(const StoreImage& image) {
   return std::move(sink.out);
 }
 
-absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
-                                          const SnapshotRules& rules) {
+// The sequence numbers read, to find two records with one: a bitmap over
+// [0, next_seq) when that costs at most 8 bytes a record (a store that has
+// not created many times what it holds), else the numbers themselves,
+// sorted at the end. Either way at most 8 bytes a record, where a hash set
+// took about 30.
+class SnapshotReader::SeqSet {
+ public:
+  SeqSet(uint64_t next_seq, uint64_t records) {
+    if (next_seq / 64 <= records + 1024) {
+      bits_.resize(static_cast<size_t>(next_seq / 64 + 1));
+    } else {
+      seqs_.reserve(static_cast<size_t>(records));
+    }
+  }
+
+  // False if `seq` (below next_seq) was added before and the set can tell
+  // now; Unique() tells otherwise.
+  bool Add(uint64_t seq) {
+    if (bits_.empty()) {
+      seqs_.push_back(seq);
+      return true;
+    }
+    uint64_t& word = bits_[static_cast<size_t>(seq / 64)];
+    const uint64_t bit = uint64_t{1} << (seq % 64);
+    if ((word & bit) != 0) return false;
+    word |= bit;
+    return true;
+  }
+
+  bool Unique() {
+    std::sort(seqs_.begin(), seqs_.end());
+    return std::adjacent_find(seqs_.begin(), seqs_.end()) == seqs_.end();
+  }
+
+ private:
+  std::vector<uint64_t> bits_;
+  std::vector<uint64_t> seqs_;
+};
+
+SnapshotReader::SnapshotReader(std::unique_ptr<FileReader> file,
+                               std::string_view bytes, uint64_t size,
+                               const SnapshotRules& rules)
+    : file_(std::move(file)), bytes_(bytes), size_(size), rules_(rules) {}
+
+SnapshotReader::~SnapshotReader() = default;
+
+absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenFile(
+    const std::string& path, const SnapshotRules& rules) {
+  absl::StatusOr<std::unique_ptr<FileReader>> file = FileReader::Open(path);
+  if (!file.ok()) return file.status();
+  const uint64_t size = (*file)->size();
+  std::unique_ptr<SnapshotReader> reader(
+      new SnapshotReader(*std::move(file), {}, size, rules));
+  if (absl::Status s = reader->ReadHeader(); !s.ok()) return reader->Named(s);
+  return reader;
+}
+
+absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenBytes(
+    std::string_view bytes, const SnapshotRules& rules) {
+  std::unique_ptr<SnapshotReader> reader(
+      new SnapshotReader(nullptr, bytes, bytes.size(), rules));
+  if (absl::Status s = reader->ReadHeader(); !s.ok()) return s;
+  return reader;
+}
+
+absl::StatusOr<bool> SnapshotReader::Refill(size_t want) {
+  if (read_to_ >= body_end_) return false;
+  buffer_.erase(0, at_);
+  at_ = 0;
+  const size_t kept = buffer_.size();
+  const size_t n = static_cast<size_t>(
+      std::min<uint64_t>(std::max(want, kPieceBytes), body_end_ - read_to_));
+  buffer_.resize(kept + n);
+  size_t got = n;
+  if (file_ == nullptr) {
+    bytes_.copy(&buffer_[kept], n, static_cast<size_t>(read_to_));
+  } else {
+    absl::StatusOr<size_t> read = file_->ReadAt(read_to_, n, &buffer_[kept]);
+    if (!read.ok()) return read.status();
+    got = *read;
+    // The file shrank since it was opened: what is missing reads as a
+    // truncation, which the checksum then names.
+    if (got < n) body_end_ = read_to_ + got;
+    buffer_.resize(kept + got);
+  }
+  const std::string_view piece(&buffer_[kept], got);
+  crc_ = Crc32cCombine(crc_, Crc32cFast(piece), piece.size());
+  read_to_ += got;
+  return got > 0;
+}
+
+bool SnapshotReader::ChecksumHolds() {
+  if (file_ == nullptr) {
+    const std::string_view rest =
+        bytes_.substr(static_cast<size_t>(read_to_),
+                      static_cast<size_t>(size_ - kFooterBytes - read_to_));
+    crc_ = Crc32cCombine(crc_, Crc32cFast(rest), rest.size());
+  } else {
+    std::string piece(kPieceBytes, '\0');
+    while (read_to_ < size_ - kFooterBytes) {
+      const size_t n = static_cast<size_t>(
+          std::min<uint64_t>(kPieceBytes, size_ - kFooterBytes - read_to_));
+      absl::StatusOr<size_t> got = file_->ReadAt(read_to_, n, piece.data());
+      if (!got.ok() || *got != n) return false;
+      crc_ =
+          Crc32cCombine(crc_, Crc32cFast(std::string_view(piece.data(), n)), n);
+      read_to_ += n;
+    }
+  }
+  read_to_ = size_ - kFooterBytes;
+  return crc_ == stored_crc_;
+}
+
+absl::Status SnapshotReader::Checked(absl::Status status) {
+  if (!ChecksumHolds()) return Corrupted("checksum mismatch");
+  return status;
+}
+
+absl::Status SnapshotReader::Named(const absl::Status& status) const {
+  if (status.ok() || file_ == nullptr) return status;
+  return absl::Status(
+      status.code(),
+      Cat(file_->path(), ": ",
+          std::string_view(status.message().data(), status.message().size())));
+}
+
+absl::Status SnapshotReader::Refuse(absl::Status status) {
+  return Named(Checked(std::move(status)));
+}
+
+absl::Status SnapshotReader::ReadHeader() {
+  // The first and the last bytes, to tell a foreign file, a truncated one
+  // and a damaged one apart before anything else.
+  std::string ends(kPrefixBytes + kFooterBytes, '\0');
+  const size_t head =
+      static_cast<size_t>(std::min<uint64_t>(size_, kPrefixBytes));
+  const size_t tail =
+      static_cast<size_t>(std::min<uint64_t>(size_, kFooterBytes));
+  if (file_ == nullptr) {
+    bytes_.copy(ends.data(), head, 0);
+    bytes_.copy(&ends[kPrefixBytes], tail, static_cast<size_t>(size_ - tail));
+  } else {
+    for (auto [offset, n, out] :
+         {std::make_tuple(uint64_t{0}, head, ends.data()),
+          std::make_tuple(size_ - tail, tail, &ends[kPrefixBytes])}) {
+      absl::StatusOr<size_t> got = file_->ReadAt(offset, n, out);
+      if (!got.ok()) return got.status();
+      if (*got != n) return absl::DataLossError("snapshot is truncated");
+    }
+  }
+  const std::string_view prefix = std::string_view(ends).substr(0, head);
+  const std::string_view footer =
+      std::string_view(ends).substr(kPrefixBytes, tail);
   // A prefix of the magic is a truncated snapshot, not a foreign file.
-  const size_t magic = std::min(bytes.size(), kMagic.size());
-  if (bytes.substr(0, magic) != kMagic.substr(0, magic)) {
+  const size_t magic = std::min(prefix.size(), kMagic.size());
+  if (prefix.substr(0, magic) != kMagic.substr(0, magic)) {
     return absl::InvalidArgumentError(
         "not a sessionwheel snapshot (wrong magic)");
   }
-  if (bytes.size() < kHeaderBytes + kFooterBytes ||
-      bytes.substr(bytes.size() - kEndMarker.size()) != kEndMarker) {
+  if (size_ < kHeaderBytes + kFooterBytes ||
+      footer.substr(footer.size() - kEndMarker.size()) != kEndMarker) {
     return absl::DataLossError("snapshot is truncated (no end marker)");
   }
-  const std::string_view covered = bytes.substr(0, bytes.size() - kFooterBytes);
-  if (Reader(bytes.substr(covered.size())).U32() != Crc32cFast(covered)) {
-    return Corrupted("checksum mismatch");
-  }
-  Reader header(covered.substr(kVersionOffset));
+  stored_crc_ = Reader(footer).U32();
+  body_end_ = size_ - kFooterBytes;
+  Reader header(prefix.substr(kVersionOffset));
   const uint32_t version = header.U32();
   if (version != kSnapshotVersion) {
-    return absl::FailedPreconditionError(
+    return Checked(absl::FailedPreconditionError(
         Cat("snapshot format version ", std::to_string(version),
             " is not supported; this build reads version ",
-            std::to_string(kSnapshotVersion)));
+            std::to_string(kSnapshotVersion))));
   }
-  if (header.U64() != covered.size() - kHeaderBytes) {
-    return Corrupted("the body length disagrees with the file size");
+  if (header.U64() != body_end_ - kHeaderBytes) {
+    return Checked(Corrupted("the body length disagrees with the file size"));
   }
+  if (absl::Status s = ReadServices(); !s.ok()) return Checked(s);
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotReader::ReadServices() {
+  if (absl::StatusOr<bool> more = Refill(kPrefixBytes); !more.ok()) {
+    return more.status();
+  }
+  Reader fixed(std::string_view(buffer_).substr(kHeaderBytes));
+  account_ = fixed.Sid();
+  next_seq_ = fixed.U64();
+  sids_minted_ = fixed.U64();
+  const uint32_t services = fixed.U32();
+  sessions_ = fixed.U64();
+  const uint64_t left = body_end_ - std::min<uint64_t>(body_end_, kPrefixBytes);
+  if (!fixed.ok()) return Corrupted("a record runs past the end");
+  if (services > left / kMinServiceBytes ||
+      sessions_ > left / kMinSessionBytes) {
+    return Corrupted("a count exceeds the bytes that follow");
+  }
+  at_ = kPrefixBytes;
+  seqs_ = std::make_unique<SeqSet>(next_seq_, services + sessions_);
+  absl::flat_hash_set<std::string> names;
+  services_.resize(services);
+  for (ServiceImage& s : services_) {
+    for (;;) {
+      Reader in(std::string_view(buffer_).substr(at_));
+      ReadService(in, &s);
+      if (in.ok()) {
+        at_ = buffer_.size() - in.left();
+        break;
+      }
+      absl::StatusOr<bool> more = Refill(buffer_.size() - at_ + 1);
+      if (!more.ok()) return more.status();
+      if (!*more) return Corrupted("a record runs past the end");
+    }
+    if (!service_sids_.insert(s.sid).second) {
+      return Corrupted(
+          Cat("two Services have the SID ", FormatSid("KS", s.sid)));
+    }
+    if (!names.insert(s.unique_name).second) {
+      return Corrupted("a Service's unique_name is invalid or not unique");
+    }
+    if (absl::Status status = CheckService(s, rules_); !status.ok()) {
+      return status;
+    }
+    if (s.seq == 0 || s.seq >= next_seq_) {
+      return Corrupted("a sequence number is out of range");
+    }
+    if (!seqs_->Add(s.seq)) {
+      return Corrupted("two records have the same sequence number");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> SnapshotReader::ReadNext(SessionImage* out) {
+  if (sessions_read_ == sessions_) return false;
+  *out = SessionImage();
+  for (;;) {
+    Reader in(std::string_view(buffer_).substr(at_));
+    if (absl::Status s = ReadSession(in, out); !s.ok()) return Checked(s);
+    if (in.ok()) {
+      at_ = buffer_.size() - in.left();
+      break;
+    }
+    // The record goes on past what was read: read more (a whole piece, or
+    // as much as the record needs) and parse it again.
+    absl::StatusOr<bool> more = Refill(2 * (buffer_.size() - at_) + 1);
+    if (!more.ok()) return more.status();
+    if (!*more) return Checked(Corrupted("a record runs past the end"));
+    *out = SessionImage();
+  }
+  ++sessions_read_;
+  if (!service_sids_.contains(out->service)) {
+    return Checked(
+        Corrupted("a Session belongs to no Service of the snapshot"));
+  }
+  if (absl::Status s = CheckSession(*out, rules_); !s.ok()) return Checked(s);
+  if (out->seq == 0 || out->seq >= next_seq_) {
+    return Checked(Corrupted("a sequence number is out of range"));
+  }
+  if (!seqs_->Add(out->seq)) {
+    return Checked(Corrupted("two records have the same sequence number"));
+  }
+  return true;
+}
+
+absl::StatusOr<bool> SnapshotReader::Next(SessionImage* out) {
+  absl::StatusOr<bool> more = ReadNext(out);
+  if (!more.ok()) return Named(more.status());
+  return more;
+}
+
+absl::Status SnapshotReader::Finish() { return Named(CheckEnd()); }
+
+absl::Status SnapshotReader::CheckEnd() {
+  const bool trailing = at_ < buffer_.size() || read_to_ < body_end_;
+  if (!ChecksumHolds()) return Corrupted("checksum mismatch");
+  if (sessions_read_ != sessions_) {
+    return absl::InternalError("SnapshotReader: Finish() before the end");
+  }
+  if (trailing) return Corrupted("bytes follow the last record");
+  if (!seqs_->Unique()) {
+    return Corrupted("two records have the same sequence number");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
+                                          const SnapshotRules& rules) {
+  absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
+      SnapshotReader::OpenBytes(bytes, rules);
+  if (!reader.ok()) return reader.status();
   StoreImage image;
-  Reader body(covered.substr(kHeaderBytes));
-  if (absl::Status s = ReadBody(body, &image); !s.ok()) return s;
-  if (absl::Status s = CheckImage(&image, rules); !s.ok()) return s;
+  image.account = (*reader)->account();
+  image.next_seq = (*reader)->next_seq();
+  image.sids_minted = (*reader)->sids_minted();
+  image.services = (*reader)->services();
+  for (;;) {
+    SessionImage session;
+    absl::StatusOr<bool> more = (*reader)->Next(&session);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    image.sessions.push_back(std::move(session));
+  }
+  if (absl::Status s = (*reader)->Finish(); !s.ok()) return s;
   return image;
 }
 

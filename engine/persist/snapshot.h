@@ -8,9 +8,10 @@
 //
 // Writing: the store copies its state into a StoreImage, EncodeSnapshot
 // turns the image into bytes outside every lock, and WriteFileAtomically
-// (file_io.h) puts them on disk. Loading reverses it: ReadFile, then
-// DecodeSnapshot, which checks every byte and every field before a store is
-// built, so a bad file is refused whole and nothing is half-loaded.
+// (file_io.h) puts them on disk. Loading reverses it a Session at a time
+// (SnapshotReader), checking every byte and every field; the store it fills
+// is not handed out until the whole file has passed, so a bad file is
+// refused whole and nothing is half-loaded.
 // docs/snapshots.md has the byte layout.
 //
 // Example:
@@ -25,11 +26,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -184,12 +187,121 @@ absl::StatusOr<uint64_t> WriteSnapshotFile(
     const std::string& path, const Sid128& account,
     absl::FunctionRef<absl::Status(SnapshotWriter&)> fill);
 
-// Parses and checks a whole snapshot. Errors: InvalidArgument when the bytes
-// do not start with the snapshot magic; FailedPrecondition for a format
-// version this build does not read; DataLoss for anything truncated,
-// corrupted (checksum mismatch) or inconsistent (a duplicate SID, name or
-// sequence number, a value out of range, a name `rules` refuses, a named
-// Session in the wrong shard...). The message says which.
+class FileReader;
+
+// Reads a snapshot a Session at a time, from a file in pieces of about
+// kPieceBytes or from bytes in memory, so loading a store never holds more
+// than the piece and what the caller keeps: at 10M Sessions a whole
+// StoreImage took several GB. Each record is checked as it is read (its
+// fields, its name by `rules`, its Service, its sequence number against
+// next_seq and against every other record's); Finish() checks what only the
+// whole file shows, the checksum first.
+//
+// A caller builds from the Sessions as they come, so it must be able to
+// throw all of it away: nothing read is to be trusted, nor anything built
+// from it shown, until Finish() returns OK. Two records with one SID or one
+// (Service, unique_name) are the caller's to find, where it files Sessions
+// by those (Shard::RestoreSessions): a SID and a named Session's name pick
+// the same shard byte, which the reader checks.
+//
+// Every error is as DecodeSnapshot's. One found before the end is reported
+// only once the rest of the file has been read for its checksum, so a
+// damaged file says "checksum mismatch" whichever check it fails first;
+// Refuse() does the same for the caller's own findings.
+//
+// Example:
+//
+//   absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
+//       SnapshotReader::OpenFile(path, rules);
+//   ... (*reader)->services() ...
+//   SessionImage session;
+//   while (*(more = (*reader)->Next(&session))) ... file `session` ...
+//   absl::Status whole = (*reader)->Finish();  // only now is it all good
+class SnapshotReader {
+ public:
+  static constexpr size_t kPieceBytes = size_t{1} << 20;
+
+  // Opens the file at `path` (its size then bounds every read) or `bytes`
+  // (which must outlive the reader), reads the header and the Services and
+  // checks them. Errors: the file's (as ReadFile's); else as DecodeSnapshot,
+  // this one's and every later one's message starting with the path.
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenFile(
+      const std::string& path, const SnapshotRules& rules);
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenBytes(
+      std::string_view bytes, const SnapshotRules& rules);
+  SnapshotReader(const SnapshotReader&) = delete;
+  SnapshotReader& operator=(const SnapshotReader&) = delete;
+  ~SnapshotReader();
+
+  // The file's size, and the header's fields.
+  uint64_t size() const { return size_; }
+  const Sid128& account() const { return account_; }
+  uint64_t next_seq() const { return next_seq_; }
+  uint64_t sids_minted() const { return sids_minted_; }
+  uint64_t sessions() const { return sessions_; }
+  // Oldest first, checked.
+  const std::vector<ServiceImage>& services() const { return services_; }
+
+  // Reads the next Session into *out, checked on its own; false once every
+  // Session the header counts has been read. Errors: as DecodeSnapshot's.
+  absl::StatusOr<bool> Next(SessionImage* out);
+
+  // After the last Session: no bytes after it, the checksum, and no two
+  // records with one sequence number. Errors: as DecodeSnapshot's.
+  absl::Status Finish();
+
+  // `status`, the caller's finding in what it was given, or DataLoss
+  // "checksum mismatch" if the file turns out damaged: the cause to report.
+  absl::Status Refuse(absl::Status status);
+
+ private:
+  class SeqSet;
+
+  SnapshotReader(std::unique_ptr<FileReader> file, std::string_view bytes,
+                 uint64_t size, const SnapshotRules& rules);
+  absl::Status ReadHeader();
+  absl::Status ReadServices();
+  absl::StatusOr<bool> ReadNext(SessionImage* out);
+  absl::Status CheckEnd();
+  // `status`, or "checksum mismatch" if the file is damaged.
+  absl::Status Checked(absl::Status status);
+  // `status` with the file's path in front, when reading a file.
+  absl::Status Named(const absl::Status& status) const;
+  // Reads more of the body after what is left unread, at least `want` bytes
+  // of it if the body holds them; false at the body's end.
+  absl::StatusOr<bool> Refill(size_t want);
+  // Reads the rest of the covered bytes for the checksum; whether it holds.
+  bool ChecksumHolds();
+
+  const std::unique_ptr<FileReader> file_;  // Null: reading bytes_.
+  const std::string_view bytes_;
+  const uint64_t size_;
+  const SnapshotRules& rules_;
+  std::string buffer_;
+  size_t at_ = 0;          // Where the unread bytes start in buffer_.
+  uint64_t read_to_ = 0;   // The file's bytes read into buffer_ end here.
+  uint64_t body_end_ = 0;  // Where the footer starts.
+  uint32_t crc_ = 0;       // Of the file's bytes before read_to_.
+  uint32_t stored_crc_ = 0;
+  Sid128 account_;
+  uint64_t next_seq_ = 1;
+  uint64_t sids_minted_ = 0;
+  uint64_t sessions_ = 0;
+  uint64_t sessions_read_ = 0;
+  std::vector<ServiceImage> services_;
+  absl::flat_hash_set<Sid128> service_sids_;
+  std::unique_ptr<SeqSet> seqs_;
+};
+
+// Reads and checks a whole snapshot into one image, through SnapshotReader:
+// for tests and tools, as a store loads a Session at a time. Errors:
+// InvalidArgument when the bytes do not start with the snapshot magic;
+// FailedPrecondition for a format version this build does not read;
+// DataLoss for anything truncated, corrupted (checksum mismatch) or
+// inconsistent (a sequence number used twice, a value out of range, a name
+// `rules` refuses, a named Session in the wrong shard...). The message says
+// which. Two Sessions with one SID or one name are not looked for here
+// (SnapshotReader).
 absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
                                           const SnapshotRules& rules);
 
