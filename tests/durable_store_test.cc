@@ -102,6 +102,27 @@ class DurableStoreTest : public ::testing::Test {
     return session.ok() ? *session : Session();
   }
 
+  // A follower opened (with `options`, in memory) from `leader`'s latest
+  // checkpoint, with the leader's changes since applied; null on failure.
+  std::unique_ptr<SessionStore> FollowerFromLatestCheckpoint(
+      SessionStore& leader, StoreOptions options) {
+    absl::StatusOr<SessionStore::CheckpointPosition> start =
+        leader.LatestCheckpoint();
+    EXPECT_TRUE(start.ok()) << start.status();
+    if (!start.ok()) return nullptr;
+    options.data_dir.clear();
+    options.follower = true;
+    absl::StatusOr<std::unique_ptr<SessionStore>> follower =
+        SessionStore::OpenSnapshot(start->path, options);
+    EXPECT_TRUE(follower.ok()) << follower.status();
+    if (!follower.ok()) return nullptr;
+    absl::StatusOr<uint64_t> next = leader.ReadChanges(
+        start->lsn,
+        [&](const Change& change) { return (*follower)->ApplyChange(change); });
+    EXPECT_TRUE(next.ok()) << next.status();
+    return next.ok() ? *std::move(follower) : nullptr;
+  }
+
   std::vector<std::string> FilesStartingWith(const std::string& prefix) {
     std::vector<std::string> out;
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
@@ -477,22 +498,10 @@ TEST_F(DurableStoreTest, AFollowerStartsFromTheLatestCheckpoint) {
           .status()
           .code(),
       absl::StatusCode::kOutOfRange);
-  absl::StatusOr<SessionStore::CheckpointPosition> start =
-      leader->LatestCheckpoint();
-  ASSERT_TRUE(start.ok()) << start.status();
-  StoreOptions follower_options = Options();
-  follower_options.data_dir.clear();
-  follower_options.follower = true;
-  absl::StatusOr<std::unique_ptr<SessionStore>> follower =
-      SessionStore::OpenSnapshot(start->path, follower_options);
-  ASSERT_TRUE(follower.ok()) << follower.status();
-  ASSERT_TRUE(leader
-                  ->ReadChanges(start->lsn,
-                                [&](const Change& change) {
-                                  return (*follower)->ApplyChange(change);
-                                })
-                  .ok());
-  EXPECT_EQ(ExpectSameContent(*leader, **follower), 41);
+  std::unique_ptr<SessionStore> follower =
+      FollowerFromLatestCheckpoint(*leader, Options());
+  ASSERT_NE(follower, nullptr);
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 41);
 }
 
 // As recovery: a follower opened from a checkpoint settles nothing before
@@ -512,25 +521,13 @@ TEST_F(DurableStoreTest, AFollowersFeedKeepsAliveWhatItsCheckpointLetExpire) {
   ASSERT_TRUE(leader->RecordInteraction(ks, s.sid).ok());
   clock_.Advance(absl::Seconds(50));  // Due at 60 without the interaction.
 
-  absl::StatusOr<SessionStore::CheckpointPosition> start =
-      leader->LatestCheckpoint();
-  ASSERT_TRUE(start.ok()) << start.status();
-  StoreOptions follower_options = options;
-  follower_options.data_dir.clear();
-  follower_options.follower = true;
-  absl::StatusOr<std::unique_ptr<SessionStore>> follower =
-      SessionStore::OpenSnapshot(start->path, follower_options);
-  ASSERT_TRUE(follower.ok()) << follower.status();
-  ASSERT_TRUE(leader
-                  ->ReadChanges(start->lsn,
-                                [&](const Change& change) {
-                                  return (*follower)->ApplyChange(change);
-                                })
-                  .ok());
-  absl::StatusOr<Session> got = (*follower)->FetchSession(ks, s.sid);
+  std::unique_ptr<SessionStore> follower =
+      FollowerFromLatestCheckpoint(*leader, options);
+  ASSERT_NE(follower, nullptr);
+  absl::StatusOr<Session> got = follower->FetchSession(ks, s.sid);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->status, SessionStatus::kInProgress);
-  EXPECT_EQ(ExpectSameContent(*leader, **follower), 1);
+  EXPECT_EQ(ExpectSameContent(*leader, *follower), 1);
 }
 
 TEST_F(DurableStoreTest, AFollowerRefusesChangesOfItsOwn) {

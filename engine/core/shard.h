@@ -40,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -64,9 +65,10 @@ inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
-struct SessionImage;  // engine/persist/snapshot.h
-class SnapshotRules;  // engine/persist/snapshot.h
-class JournalWriter;  // engine/persist/journal.h
+struct SessionImage;              // engine/persist/snapshot.h
+class SnapshotRules;              // engine/persist/snapshot.h
+class JournalWriter;              // engine/persist/journal.h
+enum class RecordType : uint8_t;  // engine/core/durability.h
 
 // A count of Sessions held against a limit (StoreOptions::max_sessions and
 // max_sessions_per_service). Places are taken under one shard's lock but
@@ -451,6 +453,11 @@ class Shard {
   // As JournalPutLocked after an interaction at `at_ms`, in its compact
   // record (RecordType::kSessionInteraction).
   void JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends to this shard's lane a record of `type`: the change header,
+  // then what `write_body` appends. The store must keep a journal.
+  void JournalLocked(RecordType type,
+                     absl::FunctionRef<void(std::string*)> write_body)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a record restored from a snapshot at the handle its SID carries if
   // that is free (and not absurdly far), else anywhere, as a foreign SID.

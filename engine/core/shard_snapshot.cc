@@ -344,54 +344,45 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
 // Journal and replay
 // -----------------------------------------------------------------
 
+void Shard::JournalLocked(RecordType type,
+                          absl::FunctionRef<void(std::string*)> write_body) {
+  const ChangeHeader header{
+      context_->sids->minted(),
+      context_->next_seq->load(std::memory_order_relaxed)};
+  ThreadJournalLsn() = context_->journal->AppendWith(
+      journal_lane_, static_cast<uint8_t>(type), [&](std::string* out) {
+        AppendChangeHeader(header, out);
+        write_body(out);
+      });
+}
+
 void Shard::JournalPutLocked(const SessionRecord& rec) {
-  JournalWriter* journal = context_->journal;
-  if (journal == nullptr) return;
+  if (context_->journal == nullptr) return;
   if (journal_image_ == nullptr) {
     journal_image_ = std::make_unique<SessionImage>();
   }
   FillImage(rec, journal_image_.get());
-  const ChangeHeader header{
-      context_->sids->minted(),
-      context_->next_seq->load(std::memory_order_relaxed)};
-  ThreadJournalLsn() = journal->AppendWith(
-      journal_lane_, static_cast<uint8_t>(RecordType::kSessionPut),
-      [&](std::string* out) {
-        mu_.AssertHeld();
-        AppendChangeHeader(header, out);
-        AppendSessionImage(*journal_image_, out);
-      });
+  JournalLocked(RecordType::kSessionPut, [&](std::string* out) {
+    mu_.AssertHeld();
+    AppendSessionImage(*journal_image_, out);
+  });
 }
 
 void Shard::JournalDeleteLocked(const Sid128& service, const Sid128& sid) {
-  JournalWriter* journal = context_->journal;
-  if (journal == nullptr) return;
-  const ChangeHeader header{
-      context_->sids->minted(),
-      context_->next_seq->load(std::memory_order_relaxed)};
-  ThreadJournalLsn() = journal->AppendWith(
-      journal_lane_, static_cast<uint8_t>(RecordType::kSessionDelete),
-      [&](std::string* out) {
-        AppendChangeHeader(header, out);
-        AppendSidBytes(service, out);
-        AppendSidBytes(sid, out);
-      });
+  if (context_->journal == nullptr) return;
+  JournalLocked(RecordType::kSessionDelete, [&](std::string* out) {
+    AppendSidBytes(service, out);
+    AppendSidBytes(sid, out);
+  });
 }
 
 void Shard::JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms) {
-  JournalWriter* journal = context_->journal;
-  if (journal == nullptr) return;
-  const ChangeHeader header{
-      context_->sids->minted(),
-      context_->next_seq->load(std::memory_order_relaxed)};
-  ThreadJournalLsn() = journal->AppendWith(
-      journal_lane_, static_cast<uint8_t>(RecordType::kSessionInteraction),
-      [&](std::string* out) {
-        AppendChangeHeader(header, out);
-        AppendSidBytes(rec.service->sid, out);
-        AppendSidBytes(rec.sid, out);
-        AppendU64(static_cast<uint64_t>(at_ms), out);
-      });
+  if (context_->journal == nullptr) return;
+  JournalLocked(RecordType::kSessionInteraction, [&](std::string* out) {
+    AppendSidBytes(rec.service->sid, out);
+    AppendSidBytes(rec.sid, out);
+    AppendU64(static_cast<uint64_t>(at_ms), out);
+  });
 }
 
 absl::Status Shard::ApplySessionImage(const SessionImage& image) {
