@@ -33,7 +33,8 @@
 //        counters the fetches' latency during it (fetch_p50_us,
 //        fetch_p99_us, fetch_max_us, fetches_over_1ms: how many took longer
 //        than 1 ms, to 3%) and for as long again right after it
-//        (idle_p99_us, idle_max_us: this machine's own noise), the
+//        (idle_p99_us, idle_max_us, idle_over_1ms: this machine's own
+//        noise, to set the checkpoint's figures against), the
 //        allocator's peak bytes in use above those before it
 //        (extra_heap_mb, sampled every millisecond by the fetching thread),
 //        the peak resident memory above that before it (extra_rss_mb), the
@@ -600,6 +601,8 @@ void BM_Checkpoint(State& state) {
         static_cast<double>(during.CountAbove(1'000'000));
     state.counters["idle_p99_us"] = after.PercentileUs(0.99);
     state.counters["idle_max_us"] = after.MaxUs();
+    state.counters["idle_over_1ms"] =
+        static_cast<double>(after.CountAbove(1'000'000));
     state.counters["extra_heap_mb"] =
         static_cast<double>(std::max<int64_t>(0, heap_peak - heap_before)) /
         1e6;

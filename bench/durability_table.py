@@ -186,15 +186,17 @@ def checkpoint(results):
     if b is None:
         return
     over = b.get("fetches_over_1ms")
+    idle_over = b.get("idle_over_1ms")
     print("\n| N | checkpoint | fetch during it, p50 / p99 / max | "
           "fetches over 1 ms | fetch for as long after it, p99 / max | "
-          "extra heap, peak | extra resident, peak | file |")
-    print("|---|---|---|---|---|---|---|---|")
+          "… over 1 ms | extra heap, peak | extra resident, peak | file |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {sessions(b)} | {ms(b) / 1e3:.2f} s | "
           f"{b['fetch_p50_us']:.2f} us / {b['fetch_p99_us']:.2f} us / "
           f"{b['fetch_max_us'] / 1e3:,.2f} ms | "
           f"{'-' if over is None else f'{over:.0f}'} | "
           f"{b['idle_p99_us']:.2f} us / {b['idle_max_us'] / 1e3:,.1f} ms | "
+          f"{'-' if idle_over is None else f'{idle_over:.0f}'} | "
           f"{b['extra_heap_mb']:,.0f} MB | "
           f"{b.get('extra_rss_mb', float('nan')):,.0f} MB | "
           f"{b['checkpoint_mb']:,.0f} MB |")

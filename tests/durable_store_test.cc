@@ -304,8 +304,8 @@ TEST_F(DurableStoreTest, AnInteractionAfterACheckpointKeepsItsSessionAlive) {
                                   return absl::OkStatus();
                                 })
                   .ok());
-  // A change header (16 bytes), two SIDs (32) and the time (8).
-  EXPECT_EQ(changes, (std::vector<std::pair<uint8_t, size_t>>{{5, 56}}));
+  // The Session's SID (16 bytes) and the time (8).
+  EXPECT_EQ(changes, (std::vector<std::pair<uint8_t, size_t>>{{5, 24}}));
 
   store.reset();
   clock_.Advance(absl::Seconds(50));  // Due at 60 without the interaction.

@@ -320,6 +320,12 @@ absl::Status ApplyJournalRecord(DurableStore& store,
         Cat("journal record ", std::to_string(record.lsn), " ", what));
   };
   std::string_view payload = record.payload;
+  if (static_cast<RecordType>(record.type) == RecordType::kSessionInteraction) {
+    if (payload.size() != 24) return damaged("has the wrong length");
+    store.ApplySessionInteraction(
+        GetSid(payload), static_cast<int64_t>(GetU64(payload.substr(16))));
+    return absl::OkStatus();
+  }
   if (payload.size() < kHeaderBytes) return damaged("is too short");
   seen->sids_minted = std::max(seen->sids_minted, GetU64(payload));
   seen->next_seq = std::max(seen->next_seq, GetU64(payload.substr(8)));
@@ -346,11 +352,7 @@ absl::Status ApplyJournalRecord(DurableStore& store,
       return store.ApplySessionPut(session);
     }
     case RecordType::kSessionInteraction:
-      if (payload.size() != 40) return damaged("has the wrong length");
-      store.ApplySessionInteraction(
-          GetSid(payload), GetSid(payload.substr(16)),
-          static_cast<int64_t>(GetU64(payload.substr(32))));
-      return absl::OkStatus();
+      break;  // Above: it has no change header.
     case RecordType::kSessionDelete:
       if (payload.size() != 32) return damaged("has the wrong length");
       store.ApplySessionDelete(GetSid(payload), GetSid(payload.substr(16)));

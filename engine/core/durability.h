@@ -70,17 +70,18 @@ enum class RecordType : uint8_t {
   kServiceDelete = 2,  // ChangeHeader, then the Service's SID.
   kSessionPut = 3,     // ChangeHeader, then a SessionImage.
   kSessionDelete = 4,  // ChangeHeader, then the Service's and Session's SIDs.
-  // ChangeHeader, the Service's and Session's SIDs, then the interaction's
-  // time (8 bytes, Unix ms). The state after an interaction, in a third of
-  // a kSessionPut's bytes: in progress, not ended, and its last
+  // The Session's SID, then the interaction's time (8 bytes, Unix ms),
+  // and no ChangeHeader: an interaction mints no SID and creates nothing.
+  // The state after an interaction in 41 bytes with the record's header,
+  // where a kSessionPut takes 154: in progress, not ended, and its last
   // interaction, date_updated and TTL base all at that time; nothing else
-  // changes (docs/journal.md).
+  // changes (docs/durability.md).
   kSessionInteraction = 5,
 };
 
-// What starts every record: the SID generator's count and the next
-// creation number when it was written, so recovery continues past every
-// SID and number it has seen, seeded or not.
+// What starts every record but an interaction's: the SID generator's count
+// and the next creation number when it was written, so recovery continues
+// past every SID and number it has seen, seeded or not.
 struct ChangeHeader {
   uint64_t sids_minted = 0;
   uint64_t next_seq = 0;
@@ -108,8 +109,7 @@ class DurableStore {
   virtual absl::Status ApplyServicePut(const ServiceImage& image) = 0;
   virtual void ApplyServiceDelete(const Sid128& service) = 0;
   virtual absl::Status ApplySessionPut(const SessionImage& image) = 0;
-  virtual void ApplySessionInteraction(const Sid128& service,
-                                       const Sid128& session,
+  virtual void ApplySessionInteraction(const Sid128& session,
                                        int64_t at_ms) = 0;
   virtual void ApplySessionDelete(const Sid128& service,
                                   const Sid128& session) = 0;

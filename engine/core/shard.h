@@ -407,8 +407,7 @@ class Shard {
   // this shard holds it; nothing otherwise. Whatever ended it since in the
   // state replay started from (a fuzzy checkpoint) is undone: a later
   // record, or the settling after the replay, ends it again as it was.
-  void ApplySessionInteraction(const Sid128& service, const Sid128& sid,
-                               int64_t at_ms);
+  void ApplySessionInteraction(const Sid128& sid, int64_t at_ms);
   // Removes a Session if this shard holds it; nothing otherwise.
   void ApplySessionDelete(const Sid128& service, const Sid128& sid);
   // After a replay or a restore: closes each Session whose expiry instant
@@ -451,7 +450,7 @@ class Shard {
   void JournalDeleteLocked(const Sid128& service, const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // As JournalPutLocked after an interaction at `at_ms`, in its compact
-  // record (RecordType::kSessionInteraction).
+  // record (RecordType::kSessionInteraction, which has no change header).
   void JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends to this shard's lane a record of `type`: the change header,

@@ -378,11 +378,12 @@ void Shard::JournalDeleteLocked(const Sid128& service, const Sid128& sid) {
 
 void Shard::JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms) {
   if (context_->journal == nullptr) return;
-  JournalLocked(RecordType::kSessionInteraction, [&](std::string* out) {
-    AppendSidBytes(rec.service->sid, out);
-    AppendSidBytes(rec.sid, out);
-    AppendU64(static_cast<uint64_t>(at_ms), out);
-  });
+  ThreadJournalLsn() = context_->journal->AppendWith(
+      journal_lane_, static_cast<uint8_t>(RecordType::kSessionInteraction),
+      [&](std::string* out) {
+        AppendSidBytes(rec.sid, out);
+        AppendU64(static_cast<uint64_t>(at_ms), out);
+      });
 }
 
 absl::Status Shard::ApplySessionImage(const SessionImage& image) {
@@ -453,11 +454,10 @@ void Shard::SettleAll() {
   });
 }
 
-void Shard::ApplySessionInteraction(const Sid128& service, const Sid128& sid,
-                                    int64_t at_ms) {
+void Shard::ApplySessionInteraction(const Sid128& sid, int64_t at_ms) {
   MutexLock l(&mu_);
   SessionRecord* rec = LookUpLocked(sid);
-  if (rec == nullptr || rec->service->sid != service) return;
+  if (rec == nullptr) return;
   --stats_.by_status[static_cast<int>(rec->status)];
   rec->last_interaction_ms = rec->updated_ms = rec->base_ms = at_ms;
   rec->status = SessionStatus::kInProgress;

@@ -663,9 +663,8 @@ class StoreImpl final : public SessionStore,
     return ShardFor(image.sid).ApplySessionImage(image);
   }
 
-  void ApplySessionInteraction(const Sid128& service, const Sid128& session,
-                               int64_t at_ms) override {
-    ShardFor(session).ApplySessionInteraction(service, session, at_ms);
+  void ApplySessionInteraction(const Sid128& session, int64_t at_ms) override {
+    ShardFor(session).ApplySessionInteraction(session, at_ms);
   }
 
   void ApplySessionDelete(const Sid128& service,
