@@ -291,6 +291,14 @@ AtomicFileWriter::~AtomicFileWriter() {
 absl::Status AtomicFileWriter::Append(std::string_view bytes) {
   if (absl::Status s = WriteAll(fd_, bytes, temp_); !s.ok()) return s;
   size_ += bytes.size();
+  if (size_ - started_ >= kWritebackBytes) {
+    // Starts the writeback of what was written since the last call, and
+    // does not wait for it (an error shows at Commit's fsync).
+    sync_file_range(fd_, static_cast<off_t>(started_),
+                    static_cast<off_t>(size_ - started_),
+                    SYNC_FILE_RANGE_WRITE);
+    started_ = size_;
+  }
   return absl::OkStatus();
 }
 
