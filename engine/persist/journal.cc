@@ -9,7 +9,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -111,8 +110,7 @@ class Writer final : public JournalWriter {
         file_(std::move(file)),
         write_lsn_(next_lsn),
         segment_bytes_(kSegmentHeaderBytes),
-        taken_(lane_count_),
-        heads_(lane_count_) {
+        taken_(lane_count_) {
     if (sync_ != JournalSync::kEveryWrite)
       thread_ = std::thread([this] { Run(); });
   }
@@ -405,31 +403,35 @@ class Writer final : public JournalWriter {
   // and to io_rolls_ where a segment must begin before one: where a Roll()
   // asked (io_marks_) or where the segment passed segment_limit_.
   absl::Status Merge(uint64_t end) {
-    for (size_t i = 0; i < lane_count_; ++i) {
-      taken_[i].at = 0;
-      heads_[i] = HeadLsn(taken_[i]);
+    // One pass over each lane places its records below `end` by LSN (they
+    // are dense from write_lsn_), so putting them in order costs a lookup
+    // a record, not a look at every lane's next.
+    const uint64_t first = write_lsn_;
+    by_lsn_.assign(end - first, std::string_view());
+    for (Taken& taken : taken_) {
+      const std::string_view bytes = taken.bytes;
+      while (taken.at < bytes.size()) {
+        const std::optional<RecordHeader> header =
+            PeekRecordHeader(bytes.substr(taken.at));
+        if (header->lsn >= end) break;  // Waits for the next round.
+        const size_t size = kRecordHeaderBytes + header->payload_bytes;
+        by_lsn_[header->lsn - first] = bytes.substr(taken.at, size);
+        taken.at += size;
+      }
     }
     size_t mark = 0;
-    while (write_lsn_ < end) {
-      size_t lane = 0;
-      while (lane < lane_count_ && heads_[lane] != write_lsn_) ++lane;
-      if (lane == lane_count_) {
+    for (const std::string_view record : by_lsn_) {
+      if (record.empty()) {
         // An LSN used up by a refused record: the journal has failed, and
         // nothing from here on is written.
         return absl::InternalError(Cat("journal ", dir_, ": no record of LSN ",
                                        std::to_string(write_lsn_)));
       }
       RollBefore(write_lsn_, /*record_follows=*/true, &mark);
-      Taken& taken = taken_[lane];
-      const std::optional<RecordHeader> header =
-          PeekRecordHeader(std::string_view(taken.bytes).substr(taken.at));
-      const size_t size = kRecordHeaderBytes + header->payload_bytes;
-      io_buffer_.append(taken.bytes, taken.at, size);
-      taken.at += size;
-      segment_bytes_ += size;
+      io_buffer_.append(record);
+      segment_bytes_ += record.size();
       ++segment_records_;
       ++write_lsn_;
-      heads_[lane] = HeadLsn(taken);
     }
     RollBefore(write_lsn_, /*record_follows=*/false, &mark);
     for (Taken& taken : taken_) {
@@ -464,16 +466,8 @@ class Writer final : public JournalWriter {
   // A lane's records taken by write rounds and not yet written.
   struct Taken {
     std::string bytes;
-    size_t at = 0;  // The next record's offset, during Merge.
+    size_t at = 0;  // During Merge: the end of the records it took.
   };
-
-  // The LSN of the next record in `taken`; none: past every LSN.
-  static uint64_t HeadLsn(const Taken& taken) {
-    const std::optional<RecordHeader> header =
-        PeekRecordHeader(std::string_view(taken.bytes).substr(taken.at));
-    return header.has_value() ? header->lsn
-                              : std::numeric_limits<uint64_t>::max();
-  }
 
   // The I/O of a round: no lock held, the I/O members owned.
   absl::Status WriteMerged(bool sync) {
@@ -592,9 +586,10 @@ class Writer final : public JournalWriter {
   // The newest segment's bytes and records, written or merged.
   uint64_t segment_bytes_;
   uint64_t segment_records_ = 0;
-  std::vector<Taken> taken_;     // By lane.
-  std::vector<uint64_t> heads_;  // By lane: HeadLsn(taken_[lane]).
-  std::string io_buffer_;        // The round's records, merged.
+  std::vector<Taken> taken_;  // By lane.
+  // During Merge: the round's records, by LSN from write_lsn_ on, in taken_.
+  std::vector<std::string_view> by_lsn_;
+  std::string io_buffer_;  // The round's records, merged.
   std::vector<uint64_t> io_marks_;
   std::vector<RollMark> io_rolls_;
   std::vector<uint64_t> io_created_;
