@@ -20,6 +20,8 @@ Usage: bench/durability_table.py RESULTS.json... [REDIS.jsonl]
 import json
 import sys
 
+import results_table
+
 POLICIES = ["memory", "os", "interval", "defaults", "every_write"]
 HEADINGS = {
     "memory": "in memory",
@@ -32,15 +34,9 @@ THREADS = [1, 2, 16]
 
 
 def medians(path):
-    with open(path) as f:
-        data = json.load(f)
-    out = {}
-    for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
-        name = b.get("run_name", b["name"])
-        out[name.split("/iterations:")[0]] = b
-    return out
+    """results_table.py's, by name without the one-shot rows' suffix."""
+    return {name.split("/iterations:")[0]: b
+            for name, b in results_table.medians(path).items()}
 
 
 def rate(v):

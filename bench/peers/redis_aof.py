@@ -3,7 +3,7 @@
 policies: one JSON line per workload.
 
 For each fsync policy, starts a redis-server of its own (Debian's, version
-7; redis_peer.py's start_server) on 127.0.0.1 at a free port with
+7; redis_peer.py's redis_server) on 127.0.0.1 at a free port with
 `--appendonly yes --appendfsync <policy>` and no RDB snapshots, its data in
 a temporary directory on the disk ($TMPDIR if set, else build/peers/; a
 warning if that is tmpfs, where fsync costs nothing), and always stops it
@@ -37,14 +37,13 @@ bench/peers/redis_aof.py (./dev.sh bench-peers runs it).
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from redis_peer import N, RUNS, start_server
+from redis_peer import N, RUNS, redis_server, run
 
 CLIENTS = (1, 2, 16)
 SYNC_OPS = 2000
@@ -122,31 +121,21 @@ def main():
     for policy, ops_of in (("always", lambda c: min(N, SYNC_OPS * c)),
                            ("everysec", lambda c: min(N, EVERYSEC_OPS))):
         with tempfile.TemporaryDirectory(prefix="sw-redis-aof-",
-                                         dir=root) as tmp:
-            server, port, client = start_server(
-                tmp, ("--appendonly", "yes", "--appendfsync", policy))
-            try:
-                rates = {c: [] for c in CLIENTS}
-                syncs = []
-                for _ in range(RUNS):
-                    for c in CLIENTS:
-                        rates[c].append(set_rate(port, c, ops_of(c)))
-                    syncs.append(disk_syncs_per_second(tmp))
-                rewrites = aof_rewrites(client)
+                                         dir=root) as tmp, \
+                redis_server(tmp, ("--appendonly", "yes", "--appendfsync",
+                                   policy)) as (port, client):
+            rates = {c: [] for c in CLIENTS}
+            syncs = []
+            for _ in range(RUNS):
                 for c in CLIENTS:
-                    emit("%s_set_c%d" % (policy, c), ops_of(c), "ops/s",
-                         rates[c], aof_rewrites=rewrites)
-                emit("disk_sync", SYNC_OPS, "syncs/s", syncs,
-                     during=policy)
-            finally:
-                server.terminate()
-                server.wait()
+                    rates[c].append(set_rate(port, c, ops_of(c)))
+                syncs.append(disk_syncs_per_second(tmp))
+            rewrites = aof_rewrites(client)
+            for c in CLIENTS:
+                emit("%s_set_c%d" % (policy, c), ops_of(c), "ops/s",
+                     rates[c], aof_rewrites=rewrites)
+            emit("disk_sync", SYNC_OPS, "syncs/s", syncs, during=policy)
 
 
 if __name__ == "__main__":
-    # SIGTERM unwinds like Ctrl-C, so the server is always stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("redis_aof.py: interrupted; redis-server stopped")
+    run(main, "redis_aof.py")

@@ -22,6 +22,7 @@ Standard library only. Usage: bench/peers/redis_peer.py (./dev.sh bench-peers
 runs it).
 """
 
+import contextlib
 import ctypes
 import json
 import os
@@ -82,25 +83,43 @@ class Client:
         return int(re.search(r"^used_memory:(\d+)", info, re.M).group(1))
 
 
-def start_server(tmp, persistence=("--appendonly", "no")):
+@contextlib.contextmanager
+def redis_server(tmp, persistence=("--appendonly", "no")):
     """A redis-server in `tmp` on a free port of 127.0.0.1, with no RDB
-    snapshots and `persistence` for the append-only file (none by default).
-    Returns it, its port and a connected Client."""
+    snapshots and `persistence` for the append-only file (none by default),
+    for the `with` block: yields its port and a connected Client, and stops
+    it however the block ends."""
     port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", *persistence, "--dir", tmp,
          "--logfile", os.path.join(tmp, "redis.log")],
         preexec_fn=die_with_parent)
-    for _ in range(500):
-        try:
-            client = Client(port)
-            if client.call("PING") == b"PONG":
-                return server, port, client
-        except (ConnectionRefusedError, RuntimeError):
-            pass  # Not listening yet, or still loading.
-        time.sleep(0.01)
-    raise RuntimeError("redis-server did not answer on port %d" % port)
+    try:
+        for _ in range(500):
+            try:
+                client = Client(port)
+                if client.call("PING") == b"PONG":
+                    break
+            except (ConnectionRefusedError, RuntimeError):
+                pass  # Not listening yet, or still loading.
+            time.sleep(0.01)
+        else:
+            raise RuntimeError("redis-server did not answer on port %d" % port)
+        yield port, client
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run(main, name):
+    """Runs `main`; SIGTERM unwinds like Ctrl-C, so every redis_server
+    block stops its server on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("%s: interrupted; redis-server stopped" % name)
 
 
 def emit(workload, unit, runs):
@@ -173,27 +192,18 @@ def drain(port, client, tmp):
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="sw-redis-") as tmp:
-        server, port, client = start_server(tmp)
-        try:
-            benchmark(port, 1)
-            benchmark(port, 32)
-            drains, sizes = [], []
-            for _ in range(RUNS):
-                ms, size = drain(port, client, tmp)
-                drains.append(ms)
-                sizes.append(size)
-            emit("drain", "ms", drains)
-            emit("bytes_per_key", "bytes", sizes)
-        finally:
-            server.terminate()
-            server.wait()
+    with tempfile.TemporaryDirectory(prefix="sw-redis-") as tmp, \
+            redis_server(tmp) as (port, client):
+        benchmark(port, 1)
+        benchmark(port, 32)
+        drains, sizes = [], []
+        for _ in range(RUNS):
+            ms, size = drain(port, client, tmp)
+            drains.append(ms)
+            sizes.append(size)
+        emit("drain", "ms", drains)
+        emit("bytes_per_key", "bytes", sizes)
 
 
 if __name__ == "__main__":
-    # SIGTERM unwinds like Ctrl-C, so the server is always stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("redis_peer.py: interrupted; redis-server stopped")
+    run(main, "redis_peer.py")
