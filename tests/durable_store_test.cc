@@ -387,6 +387,38 @@ TEST_F(DurableStoreTest, ADirectoryIsOpenedByOneStoreAtATime) {
   EXPECT_TRUE(SessionStore::Open(Options()).ok());
 }
 
+// Recovery never refuses a store's own Services for the limit: reopened
+// with a lower max_services, from the journal and from a checkpoint, every
+// Service comes back, and creates wait until deletes make room.
+TEST_F(DurableStoreTest, RecoveryLoadsEveryServicePastTheServiceLimit) {
+  auto store = MustOpen(Options());
+  std::vector<Sid> services;
+  for (int i = 0; i < 4; ++i) {
+    services.push_back(MustCreateService(*store, absl::StrCat("svc-", i)));
+  }
+  StoreOptions limited = Options();
+  limited.max_services = 2;
+  for (bool checkpoint : {false, true}) {
+    SCOPED_TRACE(checkpoint ? "from a checkpoint" : "from the journal");
+    if (checkpoint) {
+      ASSERT_TRUE(store->Checkpoint().ok());
+    }
+    Reopen(store, limited);
+    EXPECT_EQ(store->Stats().services, 4);
+    for (const Sid& ks : services) EXPECT_TRUE(store->FetchService(ks).ok());
+    CreateServiceParams more;
+    more.unique_name = "one-more";
+    EXPECT_EQ(store->CreateService(more).status().code(),
+              absl::StatusCode::kResourceExhausted);
+  }
+  ASSERT_TRUE(store->DeleteService(services[0]).ok());
+  ASSERT_TRUE(store->DeleteService(services[1]).ok());
+  ASSERT_TRUE(store->DeleteService(services[2]).ok());
+  CreateServiceParams room;
+  room.unique_name = "room-at-last";
+  EXPECT_TRUE(store->CreateService(room).ok());
+}
+
 TEST_F(DurableStoreTest, ADirectoryKeepsItsSeedAndAccount) {
   MustOpen(Options()).reset();
   StoreOptions other_seed = Options();

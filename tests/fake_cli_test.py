@@ -294,6 +294,15 @@ class FakeCliTest(unittest.TestCase):
         self.assertIn("the store holds its maximum of 2",
                       refused["body"]["message"])
 
+    def test_max_services_flag(self):
+        self.fake = self.start("--max-services", "1")
+        self.create_service("one")
+        refused = self.fake.ask("POST /v1/Services UniqueName=two")
+        self.assertEqual(refused["status"], 429, refused)
+        self.assertEqual(refused["body"]["code"], 20429)
+        self.assertIn("the store holds its maximum of 1 Services",
+                      refused["body"]["message"])
+
     def test_a_line_too_long_gets_413_and_it_carries_on(self):
         sessions = f"/v1/Services/{self.create_service()}/Sessions"
         # 1 MiB: far past the 64 KiB body and the 16 KiB for the rest.
@@ -340,7 +349,7 @@ class FlagsTest(unittest.TestCase):
         for flags in [["--nope"], ["--seed"], ["--seed", "x"],
                       ["--retention", "-1"], ["--auto-services=1"],
                       ["--max-sessions", "-1"], ["--max-sessions-per-service"],
-                      ["positional"]]:
+                      ["--max-services", "-1"], ["positional"]]:
             with self.subTest(flags=flags):
                 result = self.run_fake(*flags)
                 self.assertEqual(result.returncode, 2)
@@ -351,7 +360,8 @@ class FlagsTest(unittest.TestCase):
         result = self.run_fake("--seed", "7", "--base=http://x",
                                "--auto-services", "--retention", "0",
                                "--max-sessions", "0",
-                               "--max-sessions-per-service=5")
+                               "--max-sessions-per-service=5",
+                               "--max-services=3")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, "")
 

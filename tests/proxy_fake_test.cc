@@ -1781,6 +1781,42 @@ TEST(ProxyFakeLimitsTest, CreatePastTheStoreLimitIs429) {
   EXPECT_EQ(fake.store().Stats().sessions, 2);
 }
 
+TEST(ProxyFakeLimitsTest, AServicePastTheServiceLimitIs429) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_services = 2;
+  ProxyFake fake(options);
+  const std::string one = CreateService(fake, "UniqueName=one");
+  CreateService(fake, "UniqueName=two");
+  Response refused = fake.Handle("POST", "/v1/Services", "UniqueName=three");
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(refused.body,
+            "{\"code\":20429,\"message\":\"Too Many Requests: the store "
+            "holds its maximum of 2 Services.\",\"more_info\":"
+            "\"https://www.twilio.com/docs/errors/20429\",\"status\":429}");
+  EXPECT_EQ(fake.store().Stats().services, 2);
+  // A delete frees the place.
+  ASSERT_EQ(fake.Handle("DELETE", "/v1/Services/" + one).status, 204);
+  CreateService(fake, "UniqueName=three");
+}
+
+// A Service auto_create_services would make past the limit is the same
+// 429, not a 20404 for a Service that was never made.
+TEST(ProxyFakeLimitsTest, AnAutoCreatedServicePastTheLimitIs429) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_services = 1;
+  options.auto_create_services = true;
+  ProxyFake fake(options);
+  const std::string first = "KS" + std::string(31, '0') + "1";
+  const std::string second = "KS" + std::string(31, '0') + "2";
+  EXPECT_EQ(fake.Handle("POST", SessionsPath(first)).status, 201);
+  Response refused = fake.Handle("POST", SessionsPath(second));
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(Message(refused),
+            "Too Many Requests: the store holds its maximum of 1 Services.");
+  EXPECT_EQ(fake.store().Stats().services, 1);
+  EXPECT_EQ(fake.store().Stats().sessions, 1);
+}
+
 TEST(ProxyFakeLimitsTest, ANegativeLimitAnswersEveryRequest500) {
   ProxyFakeOptions options = FixedOptions();
   options.max_sessions = -1;

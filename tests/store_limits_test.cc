@@ -1,9 +1,9 @@
 // Tests of the Session limits (StoreOptions::max_sessions and
-// max_sessions_per_service): a create past a limit is refused with
-// ResourceExhausted/20429 and evicts nothing; ended Sessions count until
-// deleted or purged; a delete, a purge or a Service delete frees places; a
-// bad request hears its own error first; and racing threads never take more
-// places than there are.
+// max_sessions_per_service) and the Service limit (max_services): a create
+// past a limit is refused with ResourceExhausted/20429 and evicts nothing;
+// ended Sessions count until deleted or purged; a delete, a purge or a
+// Service delete frees places; a bad request hears its own error first; and
+// racing threads never take more places than there are.
 
 #include <atomic>
 #include <cstdint>
@@ -78,12 +78,52 @@ TEST(StoreLimitsOptionsTest, OpenRefusesANegativeLimit) {
   options.max_sessions = kNoLimit;
   options.max_sessions_per_service = -1;
   EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
+  options.max_sessions_per_service = kNoLimit;
+  options.max_services = -1;
+  EXPECT_TRUE(absl::IsInvalidArgument(SessionStore::Open(options).status()));
 }
 
 TEST(StoreLimitsOptionsTest, ByDefaultThereIsNoLimit) {
   StoreOptions options;
   EXPECT_EQ(options.max_sessions, kNoLimit);
   EXPECT_EQ(options.max_sessions_per_service, kNoLimit);
+  EXPECT_EQ(options.max_services, kNoLimit);
+}
+
+// The Service limit is reached exactly: the next create is refused and
+// nothing is evicted; a name or a SID in use still hears that it is (the
+// limit is the last check); a Service delete frees a place.
+TEST(StoreLimitsOptionsTest,
+     TheServiceLimitRefusesPastItUntilADeleteFreesAPlace) {
+  ManualClock clock(testing_util::kT0);
+  StoreOptions options;
+  options.clock = &clock;
+  options.max_services = 3;
+  std::unique_ptr<SessionStore> store = SessionStore::Open(options).value();
+  std::vector<Sid> services;
+  for (int i = 0; i < 3; ++i) {
+    CreateServiceParams params;
+    params.unique_name = absl::StrCat("svc-", i);
+    services.push_back(store->CreateService(params).value().sid);
+  }
+  CreateServiceParams fourth;
+  fourth.unique_name = "svc-3";
+  EXPECT_TRUE(IsTooManyRequests(store->CreateService(fourth)));
+  CreateServiceParams taken;
+  taken.unique_name = "svc-0";
+  EXPECT_TRUE(absl::IsAlreadyExists(store->CreateService(taken).status()));
+  CreateServiceParams same_sid;
+  same_sid.sid = services[0];
+  same_sid.unique_name = "another-name";
+  EXPECT_TRUE(absl::IsAlreadyExists(store->CreateService(same_sid).status()));
+  EXPECT_EQ(store->Stats().services, 3);
+  for (const Sid& ks : services) EXPECT_TRUE(store->FetchService(ks).ok());
+
+  ASSERT_TRUE(store->DeleteService(services[1]).ok());
+  EXPECT_TRUE(store->CreateService(fourth).ok());
+  CreateServiceParams fifth;
+  fifth.unique_name = "svc-4";
+  EXPECT_TRUE(IsTooManyRequests(store->CreateService(fifth)));
 }
 
 TEST(StoreLimitsOptionsTest, ALimitOfZeroRefusesEveryCreate) {

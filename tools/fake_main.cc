@@ -52,6 +52,9 @@ ABSL_FLAG(int64_t, max_sessions, sessionwheel::kNoLimit,
 ABSL_FLAG(int64_t, max_sessions_per_service, sessionwheel::kNoLimit,
           "the most Sessions one Service holds, 429 past it; the default is "
           "no limit");
+ABSL_FLAG(int64_t, max_services, sessionwheel::kNoLimit,
+          "the most Services held, a create past it is 429; the default is no "
+          "limit");
 
 namespace sessionwheel {
 namespace {
@@ -65,7 +68,8 @@ using Json = nlohmann::ordered_json;
 constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
     "                         [--retention SECONDS] [--max-sessions N]\n"
-    "                         [--max-sessions-per-service N] [--help]\n"
+    "                         [--max-sessions-per-service N]\n"
+    "                         [--max-services N] [--help]\n"
     "\n"
     "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
     "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
@@ -256,11 +260,13 @@ void ReadFlags(ProxyFakeOptions* options) {
   const int64_t retention = absl::GetFlag(FLAGS_retention);
   const int64_t max_sessions = absl::GetFlag(FLAGS_max_sessions);
   const int64_t per_service = absl::GetFlag(FLAGS_max_sessions_per_service);
+  const int64_t max_services = absl::GetFlag(FLAGS_max_services);
   for (const auto& [flag, value] :
        {std::pair<const char*, int64_t>{"--seed", seed},
         {"--retention", retention},
         {"--max-sessions", max_sessions},
-        {"--max-sessions-per-service", per_service}}) {
+        {"--max-sessions-per-service", per_service},
+        {"--max-services", max_services}}) {
     if (value < 0) {
       tools::UsageError(Cat(flag, " needs a whole number, 0 or more, not ",
                             std::to_string(value)));
@@ -272,13 +278,15 @@ void ReadFlags(ProxyFakeOptions* options) {
   options->closed_retention = absl::Seconds(retention);
   options->max_sessions = max_sessions;
   options->max_sessions_per_service = per_service;
+  options->max_services = max_services;
 }
 
 int Main(int argc, char** argv) {
   tools::ParseFlagsOrExit(
       argc, argv, "sessionwheel-fake", kUsage,
       {&FLAGS_base, &FLAGS_seed, &FLAGS_auto_services, &FLAGS_retention,
-       &FLAGS_max_sessions, &FLAGS_max_sessions_per_service});
+       &FLAGS_max_sessions, &FLAGS_max_sessions_per_service,
+       &FLAGS_max_services});
   ProxyFakeOptions options;  // start_time unset: the system time
   ReadFlags(&options);
   ProxyFake fake(options);

@@ -99,6 +99,7 @@ class StoreImpl final : public SessionStore,
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
         max_sessions_per_service_(options.max_sessions_per_service),
+        max_services_(options.max_services),
         follower_(options.follower),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
@@ -170,13 +171,22 @@ class StoreImpl final : public SessionStore,
     if (service_names_.contains(params.unique_name)) {
       return ServiceNameTaken(params.unique_name);
     }
+    if (chosen && services_.contains(*chosen)) {
+      return InvalidParameter("Sid", "A Service with this SID exists.",
+                              absl::StatusCode::kAlreadyExists);
+    }
+    // Last, as the Session limits are: a request that fails anyway hears
+    // why, and takes no place.
+    if (static_cast<uint64_t>(services_.size()) >=
+        static_cast<uint64_t>(max_services_)) {
+      return ProxyError(
+          absl::StatusCode::kResourceExhausted, kErrorTooManyRequests,
+          Cat("Too Many Requests: the store holds its maximum of ",
+              std::to_string(max_services_), " Services."));
+    }
     Sid128 sid;
     if (chosen) {
       sid = *chosen;
-      if (services_.contains(sid)) {
-        return InvalidParameter("Sid", "A Service with this SID exists.",
-                                absl::StatusCode::kAlreadyExists);
-      }
     } else {
       do {
         sid = sids_.Next();
@@ -1155,6 +1165,7 @@ class StoreImpl final : public SessionStore,
   const uint32_t mask_;
   internal::SessionQuota quota_;  // Atomic: every shard takes places.
   const int64_t max_sessions_per_service_;
+  const int64_t max_services_;  // Checked by CreateService alone.
   const bool follower_;
   const Sid account_sid_;
 
@@ -1198,10 +1209,11 @@ absl::Status CheckOptions(const StoreOptions& options) {
         "StoreOptions::closed_retention must be from 0 to 100 years, or "
         "infinite");
   }
-  if (options.max_sessions < 0 || options.max_sessions_per_service < 0) {
+  if (options.max_sessions < 0 || options.max_sessions_per_service < 0 ||
+      options.max_services < 0) {
     return absl::InvalidArgumentError(
-        "StoreOptions::max_sessions and max_sessions_per_service must be >= "
-        "0 (kNoLimit for no limit)");
+        "StoreOptions::max_sessions, max_sessions_per_service and "
+        "max_services must be >= 0 (kNoLimit for no limit)");
   }
   if (options.sync_interval < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError(

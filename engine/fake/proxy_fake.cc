@@ -374,7 +374,10 @@ struct ProxyFake::Rep {
                           const std::string& next) const;
   std::string PageUrl(std::string_view path, int page, int size,
                       std::string_view token) const;
-  void AutoCreateService(const std::string& ks);
+  // Creates the Service `ks` names if it is a KS SID no Service has.
+  // Errors: the store's limit on Services (max_services); any other
+  // refusal leaves the request to answer for itself.
+  absl::Status AutoCreateService(const std::string& ks);
 };
 
 ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
@@ -393,6 +396,7 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   }
   store.max_sessions = options.max_sessions;
   store.max_sessions_per_service = options.max_sessions_per_service;
+  store.max_services = options.max_services;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
   if (!opened.ok()) {
@@ -485,7 +489,9 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
     return MethodNotAllowed();
   }
   if (route->kind != Route::kServices && options.auto_create_services) {
-    AutoCreateService(route->service);
+    if (absl::Status s = AutoCreateService(route->service); !s.ok()) {
+      return ErrorResponse(s);
+    }
   }
   switch (route->kind) {
     case Route::kServices:
@@ -500,15 +506,17 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
   return NotFoundResponse(path);
 }
 
-void ProxyFake::Rep::AutoCreateService(const std::string& ks) {
+absl::Status ProxyFake::Rep::AutoCreateService(const std::string& ks) {
   std::optional<Sid> sid = Sid::Parse("KS", ks);
-  if (!sid.has_value()) return;
-  if (store->FetchService(*sid).ok()) return;
+  if (!sid.has_value()) return absl::OkStatus();
+  if (store->FetchService(*sid).ok()) return absl::OkStatus();
   CreateServiceParams params;
   params.sid = *sid;
   params.unique_name = ks;
+  absl::StatusOr<Service> created = store->CreateService(params);
   // Another thread may have created it first: that is as good.
-  (void)store->CreateService(params);
+  if (absl::IsResourceExhausted(created.status())) return created.status();
+  return absl::OkStatus();
 }
 
 std::string ProxyFake::Rep::PageUrl(std::string_view path, int page, int size,

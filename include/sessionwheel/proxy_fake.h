@@ -69,6 +69,10 @@ struct ProxyFakeOptions {
   // every request answer 500 with code 20500 and the reason.
   int64_t max_sessions = kNoLimit;
   int64_t max_sessions_per_service = kNoLimit;
+  // The fake's own store's limit on Services (StoreOptions::max_services):
+  // a create past it, or an auto-created Service, is answered 429 with
+  // code 20429; as the Session limits otherwise.
+  int64_t max_services = kNoLimit;
 
   // Bounds on one request, so a broken or hostile client cannot make the
   // fake do unbounded work. Past one, the request is refused before the

@@ -130,6 +130,12 @@ struct StoreOptions {
   // refusing creates when full. From 0 (every create refused) to kNoLimit.
   int64_t max_sessions = kNoLimit;
   int64_t max_sessions_per_service = kNoLimit;
+  // The most Services the store holds at once (each keeps a few KiB): a
+  // create past it is refused with ResourceExhausted/20429, a Service
+  // delete frees a place. Recovery, a follower's changes and OpenSnapshot
+  // load every Service even past it; creates wait for room. From 0 to
+  // kNoLimit.
+  int64_t max_services = kNoLimit;
 
   // Durability (docs/durability.md). Empty: the store lives in memory only
   // and is gone with the process. Otherwise a directory (created if
