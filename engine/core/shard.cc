@@ -493,11 +493,7 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
     names_.erase(handle);
     --stats_.named;
   }
-  rec->service->order.Remove(rec->order_pos,
-                             [this](uint32_t moved, uint32_t pos) {
-                               mu_.AssertHeld();
-                               records_.Get(moved)->order_pos = pos;
-                             });
+  rec->service->order.Remove(rec->order_pos, MovedInOrderLocked());
   --stats_.by_status[static_cast<int>(rec->status)];
   if (context_->handles->Decode(rec->sid.hi) != handle) {
     foreign_.erase(rec->sid);
@@ -792,10 +788,7 @@ void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
   const int64_t now = NowMs();
   const bool newer =
       cursor.has_value() && cursor->direction == PageCursor::Direction::kBefore;
-  auto seq_of = [this](uint32_t handle) {
-    mu_.AssertHeld();
-    return records_.Get(handle)->seq;
-  };
+  auto seq_of = SeqOfLocked();
   // Where the walk stands: newer walks start at `pos`, older ones just
   // before it. Positions hold until a removal squeezes the holes out
   // (settling may purge), and then the walk seeks its last seq again.

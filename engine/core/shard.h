@@ -439,6 +439,21 @@ class Shard {
   // it is foreign.
   uint32_t HandleOfLocked(const SessionRecord* rec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CreationOrder's callbacks over this shard's records, for calls made
+  // with the lock held: a handle's creation number, and a record whose
+  // cell in its Service's order moved to `pos`.
+  auto SeqOfLocked() {
+    return [this](uint32_t handle) {
+      mu_.AssertHeld();
+      return records_.Get(handle)->seq;
+    };
+  }
+  auto MovedInOrderLocked() {
+    return [this](uint32_t moved, uint32_t pos) {
+      mu_.AssertHeld();
+      records_.Get(moved)->order_pos = pos;
+    };
+  }
   // Puts a new record, whose seq is set, last in its Service's order.
   void AppendToOrderLocked(SessionRecord* rec, uint32_t handle)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

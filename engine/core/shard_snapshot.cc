@@ -328,15 +328,7 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
     RescheduleLocked(rec);
   }
   for (ShardService* service : out_of_order) {
-    service->order.Sort(
-        [this](uint32_t h) {
-          mu_.AssertHeld();
-          return records_.Get(h)->seq;
-        },
-        [this](uint32_t moved, uint32_t pos) {
-          mu_.AssertHeld();
-          records_.Get(moved)->order_pos = pos;
-        });
+    service->order.Sort(SeqOfLocked(), MovedInOrderLocked());
   }
   return absl::OkStatus();
 }
@@ -429,16 +421,8 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   }
   // A fuzzy checkpoint may hold newer Sessions of the Service than one the
   // journal brings back: it goes in its place, not last.
-  rec->order_pos = rec->service->order.Insert(
-      handle, rec->seq,
-      [this](uint32_t h) {
-        mu_.AssertHeld();
-        return records_.Get(h)->seq;
-      },
-      [this](uint32_t moved, uint32_t pos) {
-        mu_.AssertHeld();
-        records_.Get(moved)->order_pos = pos;
-      });
+  rec->order_pos = rec->service->order.Insert(handle, rec->seq, SeqOfLocked(),
+                                              MovedInOrderLocked());
   ++stats_.by_status[static_cast<int>(rec->status)];
   RescheduleLocked(rec);
   return absl::OkStatus();
