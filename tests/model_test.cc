@@ -330,6 +330,10 @@ class ModelTest : public ::testing::TestWithParam<int> {
     options.shards = kShards[seed_ % 4];
     options.tick = kTicks[(seed_ / 4) % 4];
     tick_ = options.tick;
+    // Bulk work in slices as small as one Session, as well as the default:
+    // slicing must lose and reorder nothing the model can see.
+    static constexpr int kSlices[] = {1, 1024, 3};
+    options.bulk_slice = kSlices[seed_ % 3];
     absl::StatusOr<std::unique_ptr<SessionStore>> store =
         SessionStore::Open(options);
     ASSERT_TRUE(store.ok()) << store.status();

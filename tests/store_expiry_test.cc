@@ -5,6 +5,7 @@
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store with closed_retention of one hour; times are compared exactly.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -816,7 +817,7 @@ TEST(StoreRetentionTest, RetentionOutOfRangeIsRefused) {
 // Mass expiry in slices
 // ----------------------------------------------------------
 
-// A shard settles at most Shard::kAdvanceSlice due Sessions per lock hold
+// A shard settles at most StoreOptions::bulk_slice due Sessions per lock hold
 // and delivers their events before the next slice. One Advance still
 // settles every due Session, each heard exactly once and in order, and a
 // listener may call back into the store between slices.
@@ -853,7 +854,7 @@ class SliceListener : public SessionListener {
 };
 
 TEST_F(SlicedExpiryTest, OneAdvanceSettlesEverySliceAndHearsEachOnce) {
-  const int n = 3 * internal::Shard::kAdvanceSlice + 7;
+  const int n = 3 * StoreOptions().bulk_slice + 7;
   std::vector<Sid> sids;
   for (int i = 0; i < n; ++i) {
     CreateSessionParams params;
@@ -878,6 +879,61 @@ TEST_F(SlicedExpiryTest, OneAdvanceSettlesEverySliceAndHearsEachOnce) {
   EXPECT_EQ(store_->Stats().sessions, 1);  // The listener's.
   EXPECT_TRUE(Fetch("made-in-a-listener").ok());
   EXPECT_EQ(store_->Stats().purged, n);
+  ExpectInvariants();
+}
+
+// Bulk work is bounded by StoreOptions::bulk_slice whatever it is: Sessions
+// far ahead (high on the wheel, so each cascades down several levels before
+// it is due) expire at most a slice per lock hold, every one of them.
+class SmallSliceExpiryTest : public StoreTest {
+ protected:
+  static constexpr int kSlice = 3;
+  void ConfigureStore(StoreOptions& options) override {
+    options.shards = 1;
+    options.bulk_slice = kSlice;
+    options.closed_retention = absl::InfiniteDuration();
+  }
+};
+
+class ExpiredCountListener : public SessionListener {
+ public:
+  explicit ExpiredCountListener(SessionStore* store) : store_(store) {}
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type != EventType::kClosed) return;
+    closed_.push_back(e.sid);
+    expired_when_heard_.push_back(store_->Stats().expired);
+  }
+  std::vector<Sid> closed_;
+  std::vector<int64_t> expired_when_heard_;
+
+ private:
+  SessionStore* const store_;
+};
+
+TEST_F(SmallSliceExpiryTest, AFarMassExpiryGoesASliceAtATime) {
+  constexpr int kSessions = 40;
+  std::vector<Sid> sids;
+  for (int i = 0; i < kSessions; ++i) {
+    CreateSessionParams params;
+    params.ttl = 86400 + i % 4;  // A day ahead: level 3 of the wheel.
+    sids.push_back(Create(params).sid);
+  }
+  auto listener = std::make_shared<ExpiredCountListener>(store_.get());
+  store_->AddListener(listener);
+  At(absl::Hours(24 * 365));  // A clock jump well past them all.
+  EXPECT_EQ(store_->Advance(), kSessions);
+  ASSERT_EQ(listener->expired_when_heard_.size(),
+            static_cast<size_t>(kSessions));
+  for (int i = 0; i < kSessions; ++i) {
+    // When event i is heard, the events before it were heard and its own
+    // slice settled at most kSlice.
+    EXPECT_GT(listener->expired_when_heard_[i], i) << "event " << i;
+    EXPECT_LE(listener->expired_when_heard_[i], i + kSlice) << "event " << i;
+  }
+  std::vector<Sid> heard = listener->closed_;
+  std::sort(heard.begin(), heard.end());
+  std::sort(sids.begin(), sids.end());
+  EXPECT_EQ(heard, sids);
   ExpectInvariants();
 }
 

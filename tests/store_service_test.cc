@@ -5,12 +5,15 @@
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store; times are compared exactly.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -503,6 +506,145 @@ TEST_F(StoreServiceTest, DeletedServicesSidCanBeTakenAgain) {
   absl::StatusOr<Service> again = CreateServiceWithSid(ks_, "main-again");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->sid, ks_);
+}
+
+// A Service delete in slices
+// ---------------------------------------------------------
+
+// A Service's Sessions go StoreOptions::bulk_slice at a time, with no lock
+// held between slices: a listener hearing the first kDeleted events can
+// use the store, other Services included, while the rest still wait; the
+// deleted Service's Sessions are already out of sight; nothing is heard
+// twice or lost.
+class SlicedServiceDeleteTest : public StoreTest {
+ protected:
+  static constexpr int kSlice = 2;
+  void ConfigureStore(StoreOptions& options) override {
+    options.shards = 1;  // All in one shard: many slices.
+    options.bulk_slice = kSlice;
+  }
+};
+
+class MidDeleteListener : public SessionListener {
+ public:
+  MidDeleteListener(SessionStore* store, Sid doomed, Sid other,
+                    std::vector<Sid> doomed_sessions)
+      : store_(store),
+        doomed_(doomed),
+        other_(other),
+        doomed_sessions_(std::move(doomed_sessions)) {}
+
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type != EventType::kDeleted) return;
+    deleted_.push_back(e.sid);
+    held_when_heard_.push_back(store_->Stats().sessions);
+    // Between slices: the registry and the shard are free.
+    if (store_->CreateSession(other_, CreateSessionParams(), nullptr).ok()) {
+      ++created_;
+    }
+    if (store_->ListServices(ListParams()).ok()) ++listed_;
+    for (const Sid& sid : doomed_sessions_) {
+      if (store_->FetchSession(doomed_, sid).ok()) ++seen_doomed_;
+    }
+  }
+
+  std::vector<Sid> deleted_;
+  std::vector<int64_t> held_when_heard_;
+  int created_ = 0;
+  int listed_ = 0;
+  int seen_doomed_ = 0;
+
+ private:
+  SessionStore* const store_;
+  const Sid doomed_;
+  const Sid other_;
+  const std::vector<Sid> doomed_sessions_;
+};
+
+TEST_F(SlicedServiceDeleteTest, SessionsGoInSlicesWhileTheStoreServesOthers) {
+  constexpr int kSessions = 20;
+  std::vector<Sid> doomed;
+  for (int i = 0; i < kSessions; ++i) {
+    CreateSessionParams params;
+    if (i % 2 == 0) params.unique_name = absl::StrCat("ride-", i);
+    params.ttl = 60;
+    doomed.push_back(Create(ks_, params).sid);
+  }
+  Sid other = NewService("other");
+  auto listener =
+      std::make_shared<MidDeleteListener>(store_.get(), ks_, other, doomed);
+  store_->AddListener(listener);
+
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+
+  // Each Session heard once.
+  std::vector<Sid> heard = listener->deleted_;
+  std::sort(heard.begin(), heard.end());
+  std::sort(doomed.begin(), doomed.end());
+  EXPECT_EQ(heard, doomed);
+  // Heard a slice at a time: the first events while all but one slice
+  // were still held, and each later slice at most kSlice fewer. Every
+  // event's callback also created one Session in `other`.
+  ASSERT_EQ(listener->held_when_heard_.size(), static_cast<size_t>(kSessions));
+  for (int i = 0; i < kSessions; ++i) {
+    const int slice = i / kSlice;
+    EXPECT_EQ(listener->held_when_heard_[i],
+              kSessions - kSlice * (slice + 1) + i)
+        << "event " << i;
+  }
+  EXPECT_EQ(listener->created_, kSessions);
+  EXPECT_EQ(listener->listed_, kSessions);
+  EXPECT_EQ(listener->seen_doomed_, 0);
+  EXPECT_EQ(store_->Stats().sessions, kSessions);  // Those in `other`.
+  // The deleted Sessions' expiry never fires.
+  At(absl::Seconds(61));
+  EXPECT_EQ(store_->Advance(), 0);
+  ExpectInvariants();
+}
+
+// A caller may take a deleted Service's SID again while its Sessions are
+// still going: their names are free at once in the new Service.
+class RebornListener : public SessionListener {
+ public:
+  RebornListener(SessionStore* store, Sid sid) : store_(store), sid_(sid) {}
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type != EventType::kDeleted || reborn_.has_value()) return;
+    CreateServiceParams service;
+    service.sid = sid_;
+    service.unique_name = "reborn";
+    reborn_ = store_->CreateService(service).status();
+    CreateSessionParams named;
+    named.unique_name = "ride-0";  // The first created: the last to go.
+    absl::StatusOr<Session> s = store_->CreateSession(sid_, named);
+    session_ = s.status();
+    if (s.ok()) sid_of_session_ = s->sid;
+  }
+  std::optional<absl::Status> reborn_;
+  absl::Status session_;
+  Sid sid_of_session_;
+
+ private:
+  SessionStore* const store_;
+  const Sid sid_;
+};
+
+TEST_F(SlicedServiceDeleteTest, ADeletedServicesSidAndNamesAreFreeMidDelete) {
+  for (int i = 0; i < 10; ++i) {
+    CreateSessionParams params;
+    params.unique_name = absl::StrCat("ride-", i);
+    Create(ks_, params);
+  }
+  auto listener = std::make_shared<RebornListener>(store_.get(), ks_);
+  store_->AddListener(listener);
+  ASSERT_TRUE(store_->DeleteService(ks_).ok());
+  ASSERT_TRUE(listener->reborn_.has_value());
+  EXPECT_TRUE(listener->reborn_->ok()) << *listener->reborn_;
+  EXPECT_TRUE(listener->session_.ok()) << listener->session_;
+  absl::StatusOr<Session> held = store_->FetchSession(ks_, "ride-0");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->sid, listener->sid_of_session_);
+  EXPECT_EQ(store_->Stats().sessions, 1);
+  ExpectInvariants();
 }
 
 TEST_F(StoreServiceTest, DeleteOfUnknownServiceIs20404) {

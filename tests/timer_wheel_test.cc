@@ -890,5 +890,93 @@ TEST_P(TimerWheelModelTest, MatchesSortedReferenceModel) {
 INSTANTIATE_TEST_SUITE_P(Seeds, TimerWheelModelTest,
                          testing::Values(1, 2, 3, 4, 5, 6));
 
+// Advance with a budget: bounded steps
+// ----------------------------------------------------------------
+
+// Each budgeted Advance moves at most its budget of entries to another
+// place, yet a run of them makes due exactly what one unbounded Advance
+// would: each entry once, in deadline order, none early. Cancels and
+// reschedules land between the steps, part-way through cascades.
+TEST(TimerWheelTest, BudgetedAdvanceMovesAtMostItsBudgetAndLosesNothing) {
+  constexpr size_t kBudget = 7;
+  std::mt19937_64 rng(11);
+  TimerWheel wheel(0);
+  std::vector<TimerEntry> entries(2000);
+  std::map<TimerEntry*, uint64_t> pending;  // The model: entry -> deadline.
+  auto schedule = [&](TimerEntry* e) {
+    // Far deadlines sit high up and cascade through several levels; many
+    // share a tick.
+    const int bits = static_cast<int>(rng() % 31);
+    const uint64_t deadline = wheel.now() + 1 + (rng() >> (63 - bits)) / 4 * 4;
+    wheel.Schedule(e, deadline);
+    pending[e] = deadline;
+  };
+  for (TimerEntry& e : entries) schedule(&e);
+  uint64_t target = 0;
+  size_t calls = 0;
+  for (int round = 0; round < 40; ++round) {
+    target += rng() % (uint64_t{1} << 26);
+    uint64_t last_popped = 0;
+    for (bool done = false; !done; ++calls) {
+      std::vector<std::pair<uint8_t, uint8_t>> before;
+      for (const TimerEntry& e : entries) before.emplace_back(e.level, e.slot);
+      size_t budget = kBudget;
+      done = wheel.Advance(target, &budget);
+      size_t moved = 0;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        moved += before[i] != std::make_pair(entries[i].level, entries[i].slot);
+      }
+      ASSERT_LE(moved, kBudget) << "call " << calls;
+      while (TimerEntry* e = wheel.PopDue()) {
+        ASSERT_EQ(pending.count(e), 1u);
+        ASSERT_LE(pending[e], wheel.now());  // Never early...
+        ASSERT_GE(pending[e], last_popped);  // ...and in deadline order.
+        last_popped = pending[e];
+        pending.erase(e);
+        if (rng() % 2 == 0) schedule(e);  // Back on the wheel, later.
+      }
+      // Now and then a cancel or a reschedule in the middle of it all.
+      TimerEntry* e = &entries[rng() % entries.size()];
+      if (rng() % 3 == 0) {
+        wheel.Cancel(e);
+        pending.erase(e);
+      } else if (rng() % 3 == 0) {
+        schedule(e);
+      }
+    }
+    EXPECT_EQ(wheel.now(), target);
+    EXPECT_FALSE(wheel.Cascading());
+    for (const auto& [e, deadline] : pending) {
+      ASSERT_GT(deadline, target) << "left behind";
+      ASSERT_TRUE(e->scheduled());
+    }
+    EXPECT_EQ(wheel.size(), pending.size());
+  }
+  // Many calls, so the budget did bite.
+  EXPECT_GT(calls, 2 * entries.size() / kBudget);
+}
+
+// A slot part-way through its cascade is finished first by the next
+// Advance, whatever `now` it is given, and until then NextEventTick says
+// there is work now.
+TEST(TimerWheelTest, APartlyCascadedSlotIsFinishedFirst) {
+  TimerWheel wheel(0);
+  std::vector<TimerEntry> entries(100);
+  const uint64_t deadline = 5 * 4096 + 17;  // Level 2.
+  for (TimerEntry& e : entries) wheel.Schedule(&e, deadline);
+  size_t budget = 10;
+  EXPECT_FALSE(wheel.Advance(deadline, &budget));
+  EXPECT_EQ(budget, 0u);
+  EXPECT_TRUE(wheel.Cascading());
+  EXPECT_EQ(wheel.NextEventTick(), wheel.now());
+  // An Advance to an earlier tick still finishes the cascade.
+  budget = 1000;
+  EXPECT_TRUE(wheel.Advance(0, &budget));
+  EXPECT_FALSE(wheel.Cascading());
+  EXPECT_EQ(wheel.PopDue(), nullptr);
+  wheel.Advance(deadline);
+  EXPECT_EQ(Drain(wheel).size(), entries.size());
+}
+
 }  // namespace
 }  // namespace sessionwheel::internal

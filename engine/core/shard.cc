@@ -532,7 +532,7 @@ SessionRecord* Shard::FindLocked(const Sid128& service, const Sid128& sid,
   SessionRecord* rec = LookUpLocked(sid);
   if (rec == nullptr) return nullptr;
   PrefetchRecord(rec);
-  if (rec->service->sid != service) return nullptr;
+  if (rec->service->sid != service || rec->service->dying) return nullptr;
   return SettleLocked(rec, now) ? rec : nullptr;
 }
 
@@ -573,8 +573,16 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   }
   if (params.unique_name.has_value()) {
     auto held = names_.find(NameKey{service, *params.unique_name});
+    SessionRecord* holder =
+        held == names_.end() ? nullptr : records_.Get(*held);
+    if (holder != nullptr && holder->service->dying) {
+      // Of a deleted Service whose SID this one took (a caller may choose
+      // a Service's SID), still on its way out: it goes now.
+      RemoveLocked(holder, EventType::kDeleted, now);
+      holder = nullptr;
+    }
     // A holder whose purge is due no longer holds the name.
-    if (held != names_.end() && SettleLocked(records_.Get(*held), now)) {
+    if (holder != nullptr && SettleLocked(holder, now)) {
       return ProxyError(absl::StatusCode::kAlreadyExists,
                         kErrorSessionNameTaken,
                         Cat("Session UniqueName '", *params.unique_name,
@@ -652,7 +660,9 @@ absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
   if (it == names_.end()) return absl::NotFoundError("");
   SessionRecord* rec = records_.Get(*it);
   PrefetchRecord(rec);
-  if (!SettleLocked(rec, NowMs())) return absl::NotFoundError("");
+  if (rec->service->dying || !SettleLocked(rec, NowMs())) {
+    return absl::NotFoundError("");
+  }
   if (out != nullptr) FillLocked(*rec, out);
   return absl::OkStatus();
 }
@@ -838,24 +848,29 @@ void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
 int64_t Shard::Advance() {
   int64_t done = 0;
   bool more = true;
-  bool moved = false;
+  bool first = true;
   int64_t now = 0;
+  uint64_t target = 0;
   while (more) {
     {
       MutexLock l(&mu_);
-      if (!moved) {
+      if (first) {
         now = NowMs();
-        wheel_.Advance(TickAtOrBefore(now));
-        moved = true;
+        target = TickAtOrBefore(now);
+        first = false;
       }
-      // Due entries were collected first; settling one may reschedule it.
-      int slice = kAdvanceSlice;
+      // Each slice first moves the wheel on (a cascade places entries
+      // again), then settles due Sessions with what is left of its budget.
+      size_t budget = context_->bulk_slice;
+      const bool caught_up = wheel_.Advance(target, &budget);
       TimerEntry* e = nullptr;
       // With no retention an expiry frees the record at once, erasing its
       // name: two cache misses in the name index, started a few records
       // ahead so that they overlap (the wheel prefetches the records).
       const bool frees = context_->retention_ms == 0;
-      while (slice-- > 0 && (e = wheel_.PopDue()) != nullptr) {
+      // Due entries were collected first; settling one may reschedule it.
+      while (budget > 0 && (e = wheel_.PopDue()) != nullptr) {
+        --budget;
         if (frees) {
           const auto* ahead =
               static_cast<const SessionRecord*>(wheel_.PeekDue(kNameLookahead));
@@ -864,6 +879,8 @@ int64_t Shard::Advance() {
           }
         }
         auto* rec = static_cast<SessionRecord*>(e);
+        // Its Service is being deleted: RemoveDetached takes it.
+        if (rec->service->dying) continue;
         const SessionStatus before = rec->status;
         if (!SettleLocked(rec, now)) {
           ++done;
@@ -873,7 +890,7 @@ int64_t Shard::Advance() {
         // Not due after all (the clock went back): back on the wheel.
         if (!rec->scheduled()) RescheduleLocked(rec);
       }
-      more = wheel_.HasDue();
+      more = !caught_up || wheel_.HasDue();
     }
     if (more) DeliverEvents();  // The last slice's: the caller delivers.
   }
@@ -899,16 +916,33 @@ void Shard::SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl) {
   if (it != services_.end()) it->second->default_ttl = default_ttl;
 }
 
-void Shard::RemoveServiceLocked(const Sid128& sid) {
+void Shard::DetachServiceLocked(const Sid128& sid) {
   auto it = services_.find(sid);
   if (it == services_.end()) return;
-  const int64_t now = NowMs();
-  const CreationOrder& order = it->second->order;
-  while (!order.empty()) {
-    RemoveLocked(records_.Get(order.at(order.Last())), EventType::kDeleted,
-                 now);
-  }
+  it->second->dying = true;
+  dying_.push_back(std::move(it->second));
   services_.erase(it);
+}
+
+void Shard::RemoveDetached() {
+  for (bool more = true; more;) {
+    {
+      MutexLock l(&mu_);
+      const int64_t now = NowMs();
+      size_t budget = context_->bulk_slice;
+      while (budget > 0 && !dying_.empty()) {
+        const CreationOrder& order = dying_.back()->order;
+        while (budget > 0 && !order.empty()) {
+          RemoveLocked(records_.Get(order.at(order.Last())),
+                       EventType::kDeleted, now);
+          --budget;
+        }
+        if (order.empty()) dying_.pop_back();
+      }
+      more = !dying_.empty();
+    }
+    DeliverEvents();
+  }
 }
 
 ShardStats Shard::Stats() {
@@ -931,10 +965,17 @@ absl::Status Shard::CheckInvariants() {
       return absl::InternalError("record not found by its SID");
     }
     if (context_->handles->Decode(rec->sid.hi) != handle) ++foreign;
-    auto svc = services_.find(rec->service->sid);
-    if (svc == services_.end() || svc->second.get() != rec->service) {
-      return absl::InternalError("record of an unknown Service");
-    }
+    // A dying Service's Sessions wait for RemoveDetached, maybe off the
+    // wheel (Advance leaves them).
+    const bool dying = rec->service->dying;
+    const bool known =
+        dying ? std::any_of(dying_.begin(), dying_.end(),
+                            [&](const std::unique_ptr<ShardService>& svc) {
+                              return svc.get() == rec->service;
+                            })
+              : services_.contains(rec->service->sid) &&
+                    services_.at(rec->service->sid).get() == rec->service;
+    if (!known) return absl::InternalError("record of an unknown Service");
     const CreationOrder& order = rec->service->order;
     if (rec->order_pos >= order.end() || order.at(rec->order_pos) != handle) {
       return absl::InternalError("record missing from creation order");
@@ -953,7 +994,7 @@ absl::Status Shard::CheckInvariants() {
     }
     const bool needs_timer =
         ExpiryInstant(*rec) != kNoTime || PurgeInstant(*rec) != kNoTime;
-    if (needs_timer != rec->scheduled()) {
+    if (!dying && needs_timer != rec->scheduled()) {
       return absl::InternalError(
           Cat("record ", FormatSid("KC", rec->sid),
               needs_timer ? " is off the wheel" : " is on the wheel"));
@@ -971,6 +1012,7 @@ absl::Status Shard::CheckInvariants() {
   if (foreign != foreign_.size()) {
     return absl::InternalError("foreign SID table has stale entries");
   }
+  for (const auto& svc : dying_) indexed += svc->order.size();
   for (const auto& [sid, svc] : services_) {
     const CreationOrder& order = svc->order;
     indexed += order.size();

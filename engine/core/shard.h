@@ -175,6 +175,9 @@ struct ShardService {
   Sid128 sid;
   int64_t default_ttl = 0;
   CreationOrder order;  // This shard's Sessions of the Service.
+  // Deleted: out of the shard's table, its Sessions on their way out in
+  // slices (Shard::RemoveDetached). Calls no longer find them.
+  bool dying = false;
   // The Service's Sessions in every shard; each replica shares it, and the
   // last one to go frees it.
   std::shared_ptr<SessionQuota> quota;
@@ -253,6 +256,8 @@ struct ShardContext {
   int64_t origin_ms = 0;  // Tick 0 of every wheel.
   int64_t tick_ms = 10;
   int64_t retention_ms = 0;  // kNoTime: ended Sessions are never purged.
+  // The most Sessions bulk work touches per lock hold (StoreOptions).
+  size_t bulk_slice = 1024;
   SidGenerator* sids = nullptr;
   std::atomic<uint64_t>* next_seq = nullptr;
   // Puts a record's handle into its Session SID and reads it back.
@@ -344,11 +349,11 @@ class Shard {
             size_t limit, std::vector<Listed>* out);
 
   // Runs the wheel to the clock's now; returns Sessions closed or purged.
-  // Due Sessions are settled in slices of at most kAdvanceSlice, the lock
-  // released and their events delivered between slices, so a mass expiry
-  // neither holds the lock nor queues events for all of them at once.
+  // Works in slices of at most context's bulk_slice Sessions, each either
+  // moved down the wheel or settled, the lock released and their events
+  // delivered between slices: so a mass expiry or a clock jump neither
+  // holds the lock nor queues events for all of them at once.
   int64_t Advance();
-  static constexpr int kAdvanceSlice = 1024;
   // How far ahead on the due list a freeing Advance prefetches names.
   static constexpr size_t kNameLookahead = 4;
   // The earliest tick at which Advance() may have work.
@@ -360,9 +365,14 @@ class Shard {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetDefaultTtlLocked(const Sid128& sid, int64_t default_ttl)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the Service and its Sessions here (kDeleted each).
-  void RemoveServiceLocked(const Sid128& sid)
+  // Deletes the Service here in O(1): out of the table, so no call finds it
+  // or its Sessions again; its Sessions stay until RemoveDetached().
+  void DetachServiceLocked(const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the Sessions of detached Services (kDeleted each), at most
+  // context's bulk_slice per lock hold, delivering events between slices.
+  // Returns once none is left.
+  void RemoveDetached() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Delivers queued events unless another thread is already doing so. Called
   // from inside a listener, it leaves them to this thread's outer delivery.
@@ -525,6 +535,8 @@ class Shard {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_
       ABSL_GUARDED_BY(mu_);
+  // Detached Services whose Sessions are still here (ShardService::dying).
+  std::vector<std::unique_ptr<ShardService>> dying_ ABSL_GUARDED_BY(mu_);
   TimerWheel wheel_ ABSL_GUARDED_BY(mu_);
   ShardStats stats_ ABSL_GUARDED_BY(mu_);
   // The event queue: an event's views are offsets into pending_text_ until

@@ -231,7 +231,10 @@ size_t Shard::CaptureSlice(uint32_t* cursor, std::vector<SessionImage>* out) {
   for (size_t visited = 0;
        h < end && copied < out->size() && visited < 4 * kCaptureSlice;
        ++h, ++visited) {
-    if (records_.IsLive(h)) FillImage(*records_.Get(h), &(*out)[copied++]);
+    if (!records_.IsLive(h)) continue;
+    const SessionRecord& rec = *records_.Get(h);
+    // A deleted Service's Sessions are gone for every reader already.
+    if (!rec.service->dying) FillImage(rec, &(*out)[copied++]);
   }
   *cursor = h < end ? h : kCursorDone;
   return copied;
@@ -386,7 +389,7 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   // The same SID under another Service, or with another name, is not this
   // Session: nothing changes either. Make way for the record.
   if (rec != nullptr &&
-      (rec->service->sid != image.service ||
+      (rec->service->sid != image.service || rec->service->dying ||
        rec->has_name != image.unique_name.has_value() ||
        (rec->has_name && rec->unique_name() != *image.unique_name))) {
     RemoveLocked(rec, EventType::kDeleted, now);
@@ -403,7 +406,11 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   if (image.unique_name.has_value()) {
     auto held = names_.find(NameKey{image.service, *image.unique_name});
     if (held != names_.end()) {
-      RemoveLocked(records_.Get(*held), EventType::kPurged, now);
+      SessionRecord* holder = records_.Get(*held);
+      RemoveLocked(
+          holder,
+          holder->service->dying ? EventType::kDeleted : EventType::kPurged,
+          now);
     }
   }
   context_->quota->Force();

@@ -109,6 +109,7 @@ class StoreImpl final : public SessionStore,
         options.closed_retention == absl::InfiniteDuration()
             ? internal::kNoTime
             : absl::ToInt64Milliseconds(options.closed_retention);
+    context_.bulk_slice = static_cast<size_t>(options.bulk_slice);
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
     context_.handles = &handles_;
@@ -313,8 +314,9 @@ class StoreImpl final : public SessionStore,
       ServiceEntry* entry = FindServiceLocked(service_sid);
       if (entry == nullptr) return ServiceNotFound(service_sid);
       const Sid128 sid = internal::Body(service_sid);
-      // Out of the registry first, so no new list starts; then out of each
-      // shard, with the Sessions created there meanwhile.
+      // Out of the registry first, so no new list starts; then detached
+      // from each shard (O(1) each), after which no call finds it or its
+      // Sessions, and no create lands in it.
       service_names_.erase(entry->service.unique_name);
       services_by_seq_.erase(entry->seq);
       services_.erase(sid);
@@ -331,10 +333,12 @@ class StoreImpl final : public SessionStore,
       }
       ForEachShardLocked([&](Shard& shard) {
         shard.mu().AssertHeld();
-        shard.RemoveServiceLocked(sid);
+        shard.DetachServiceLocked(sid);
       });
     }
-    for (auto& shard : shards_) shard->DeliverEvents();
+    // Its Sessions go in slices, with no registry lock: other Services
+    // never wait for this one.
+    RemoveDetached();
     return Acknowledge(absl::OkStatus());
   }
 
@@ -635,20 +639,28 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
+    ApplyServicePutDetaching(image);
+    RemoveDetached();  // A Service whose name this one took.
+    return absl::OkStatus();
+  }
+
+  // ApplyServicePut under the registry lock. A Service whose name the image
+  // takes is detached, and its Sessions are left to RemoveDetached().
+  void ApplyServicePutDetaching(const internal::ServiceImage& image) {
     MutexLock l(&services_mu_);
     auto it = services_.find(image.sid);
     if (it == services_.end()) {
       // A name still held by another Service: that one was deleted before
       // this record was written, and its delete record comes later.
       auto held = service_names_.find(image.unique_name);
-      if (held != service_names_.end()) RemoveServiceLocked(held->second);
+      if (held != service_names_.end()) DetachServiceLocked(held->second);
       RestoreServiceLocked(image);
-      return absl::OkStatus();
+      return;
     }
     ServiceEntry& entry = it->second;
     if (entry.service.unique_name != image.unique_name) {
       auto held = service_names_.find(image.unique_name);
-      if (held != service_names_.end()) RemoveServiceLocked(held->second);
+      if (held != service_names_.end()) DetachServiceLocked(held->second);
       service_names_.erase(entry.service.unique_name);
       service_names_.emplace(image.unique_name, image.sid);
       entry.service.unique_name = image.unique_name;
@@ -661,12 +673,14 @@ class StoreImpl final : public SessionStore,
         shard.SetDefaultTtlLocked(image.sid, image.default_ttl);
       });
     }
-    return absl::OkStatus();
   }
 
   void ApplyServiceDelete(const Sid128& service) override {
-    MutexLock l(&services_mu_);
-    if (services_.contains(service)) RemoveServiceLocked(service);
+    {
+      MutexLock l(&services_mu_);
+      if (services_.contains(service)) DetachServiceLocked(service);
+    }
+    RemoveDetached();
   }
 
   absl::Status ApplySessionPut(const internal::SessionImage& image) override {
@@ -817,8 +831,10 @@ class StoreImpl final : public SessionStore,
         });
   }
 
-  // Removes a Service and its Sessions, for a replayed record.
-  void RemoveServiceLocked(Sid128 sid)
+  // Takes a Service out of the registry and detaches it from every shard,
+  // for a replayed record; its Sessions go at the next RemoveDetached(),
+  // which the caller makes once it has let go of the registry lock.
+  void DetachServiceLocked(Sid128 sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
     auto it = services_.find(sid);
     if (it == services_.end()) return;
@@ -827,8 +843,14 @@ class StoreImpl final : public SessionStore,
     services_.erase(it);
     ForEachShardLocked([&](Shard& shard) {
       shard.mu().AssertHeld();
-      shard.RemoveServiceLocked(sid);
+      shard.DetachServiceLocked(sid);
     });
+  }
+
+  // Removes the Sessions of every detached Service, shard by shard, in
+  // slices (Shard::RemoveDetached).
+  void RemoveDetached() ABSL_LOCKS_EXCLUDED(services_mu_) {
+    for (auto& shard : shards_) shard->RemoveDetached();
   }
 
   // Where a page ends: the boundary items for the neighbouring pages' tokens.
@@ -1198,6 +1220,9 @@ absl::Status CheckOptions(const StoreOptions& options) {
       (options.shards & (options.shards - 1)) != 0) {
     return absl::InvalidArgumentError(
         "StoreOptions::shards must be a power of two from 1 to 256");
+  }
+  if (options.bulk_slice < 1) {
+    return absl::InvalidArgumentError("StoreOptions::bulk_slice must be >= 1");
   }
   if (options.tick < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError("StoreOptions::tick must be >= 1 ms");

@@ -1,5 +1,6 @@
 #include "engine/core/timer_wheel.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <limits>
@@ -163,35 +164,70 @@ void TimerWheel::Cancel(TimerEntry* e) {
   --size_;
 }
 
-void TimerWheel::Cascade(int level, int slot) {
-  // Take the whole array: entries only move to lower levels, never back here,
-  // and its memory is freed when done.
-  Bucket entries;
-  entries.swap(slots_[level][slot]);
-  occupied_[level] &= ~(uint64_t{1} << slot);
-  if (level == 0 && due_count_ == 0) {
+bool TimerWheel::Cascade(int level, int slot, size_t* budget) {
+  Bucket& bucket = slots_[level][slot];
+  const bool resumed = cascading_level_ != kNoSlot;
+  if (level == 0 && due_count_ == 0 && !resumed) {
     // A level-0 slot holds a single deadline, now_: every entry is due, in
     // the array's order, at the index it already records. The array becomes
     // the due list as it is, and no entry is touched (OnDueList).
     assert(handed_slot_ == kNoSlot);
-    due_.swap(entries);
+    due_.swap(bucket);
+    occupied_[level] &= ~(uint64_t{1} << slot);
     due_head_ = 0;
     due_count_ = due_.size();
     handed_slot_ = slot;
-    return;
+    *budget -= std::min<size_t>(*budget, 1);
+    return true;
   }
-  const size_t n = entries.size();
-  if (level == 0 && due_.empty()) due_.reserve(n);  // All become due.
-  for (size_t i = 0; i < n && i < kCascadePrefetch; ++i) {
-    PrefetchEntry(entries[i]);
+  const size_t n = bucket.size();
+  if (n <= *budget && !resumed) {
+    // Take the whole array: entries only move to lower levels, never back
+    // here, and its memory is freed when done.
+    Bucket entries;
+    entries.swap(bucket);
+    occupied_[level] &= ~(uint64_t{1} << slot);
+    if (level == 0 && due_.empty()) due_.reserve(n);  // All become due.
+    for (size_t i = 0; i < n && i < kCascadePrefetch; ++i) {
+      PrefetchEntry(entries[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kCascadePrefetch < n) {
+        PrefetchEntry(entries[i + kCascadePrefetch]);
+      }
+      TimerEntry* e = entries[i];
+      const Place place = PlaceFor(e->deadline);
+      assert(place.level == TimerEntry::kDueList || place.level < level);
+      Link(e, place);
+    }
+    *budget -= std::min(*budget, std::max<size_t>(n, 1));
+    return true;
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kCascadePrefetch < n) PrefetchEntry(entries[i + kCascadePrefetch]);
-    TimerEntry* e = entries[i];
+  // Part of the array, from its end, so the entries left keep the indices
+  // they record (a Cancel meanwhile swap-removes as usual). Nothing can be
+  // linked here meanwhile: every deadline in this slot's span now lands
+  // lower.
+  cascading_level_ = level;
+  cascading_slot_ = slot;
+  const size_t k = std::min(n, *budget);
+  for (size_t i = 1; i <= k && i <= kCascadePrefetch; ++i) {
+    PrefetchEntry(bucket[n - i]);
+  }
+  for (size_t i = 0; i < k; ++i) {
+    const size_t ahead = i + 1 + kCascadePrefetch;
+    if (ahead <= k) PrefetchEntry(bucket[n - ahead]);
+    TimerEntry* e = bucket.back();
+    bucket.pop_back();
     const Place place = PlaceFor(e->deadline);
     assert(place.level == TimerEntry::kDueList || place.level < level);
     Link(e, place);
   }
+  *budget -= k;
+  if (!bucket.empty()) return false;
+  occupied_[level] &= ~(uint64_t{1} << slot);
+  Bucket().swap(bucket);
+  cascading_level_ = kNoSlot;
+  return true;
 }
 
 void TimerWheel::SettleHandedSlot() {
@@ -205,7 +241,13 @@ void TimerWheel::SettleHandedSlot() {
   handed_slot_ = kNoSlot;
 }
 
-void TimerWheel::Advance(uint64_t now) {
+bool TimerWheel::Advance(uint64_t now, size_t* budget) {
+  // A slot part-way through its cascade first: until it is empty, now_ must
+  // stay at its first tick.
+  if (cascading_level_ != kNoSlot &&
+      !Cascade(cascading_level_, cascading_slot_, budget)) {
+    return false;
+  }
   // Step from event to event. Only the lowest non-empty level can hold the
   // next one (see the file comment), and a cascade only moves entries to
   // lower levels or the due list, so each step handles exactly one slot.
@@ -215,10 +257,22 @@ void TimerWheel::Advance(uint64_t now) {
     const int slot = LowestBit(occupied_[level]);
     const uint64_t tick = SlotStart(level, slot);
     if (tick > now) break;
-    MoveNow(tick);
-    Cascade(level, slot);
+    if (*budget == 0 || !MoveNowWithin(tick, budget)) return false;
+    if (!Cascade(level, slot, budget)) return false;
   }
-  if (now > now_) MoveNow(now);
+  return now <= now_ || MoveNowWithin(now, budget);
+}
+
+bool TimerWheel::MoveNowWithin(uint64_t tick, size_t* budget) {
+  if (tick != now_ && handed_slot_ != kNoSlot) {
+    // Its entries must be marked before its number can be used again: one
+    // write per cell left, which the owner makes fewer by popping first.
+    const size_t cells = due_.size() - due_head_;
+    if (cells > *budget) return false;
+    *budget -= cells;
+  }
+  MoveNow(tick);
+  return true;
 }
 
 void TimerWheel::MoveNow(uint64_t tick) {
@@ -244,7 +298,7 @@ TimerEntry* TimerWheel::PopDue() {
 }
 
 std::optional<uint64_t> TimerWheel::NextEventTick() const {
-  if (due_count_ != 0) return now_;
+  if (due_count_ != 0 || cascading_level_ != kNoSlot) return now_;
   const int level = LowestOccupiedLevel();
   if (level == kLevels) return std::nullopt;
   return SlotStart(level, LowestBit(occupied_[level]));

@@ -171,7 +171,28 @@ class TimerWheel {
   // on the due list, each only once its deadline is reached. A `now` <= now()
   // does nothing. Entries made due by Advance come off the due list in
   // deadline order, after any that were already on it.
-  void Advance(uint64_t now);
+  void Advance(uint64_t now) {
+    size_t unlimited = SIZE_MAX;
+    Advance(now, &unlimited);
+  }
+
+  // Advance(now) in bounded steps, for an owner that must not hold its lock
+  // long: places or hands over at most *budget entries (a step that finds
+  // nothing to move counts as one) and subtracts what it did. Returns true
+  // once every entry due by `now` is on the due list. False when the budget
+  // ran out first, possibly part-way through a slot's cascade: the wheel is
+  // consistent (any call may come next) but now() is the slot's first tick
+  // until a later Advance finishes that slot, which it does before anything
+  // else. Moving past a level-0 slot handed over as the due list costs a
+  // write per entry still on it: an owner that pops between calls keeps
+  // that within the budget too. A slot cascaded in several steps hands its
+  // entries down from the last to the first, so entries due in the same tick
+  // may come off the due list in another order than an unbounded Advance gives.
+  bool Advance(uint64_t now, size_t* budget);
+
+  // Whether a slot is part-way through its cascade (Advance ran out of
+  // budget): the next Advance, whatever its `now`, has work.
+  bool Cascading() const { return cascading_level_ != kNoSlot; }
 
   // Removes and returns the first entry on the due list, or nullptr if it is
   // empty. The entry is left unscheduled with its deadline kept; the caller
@@ -187,9 +208,10 @@ class TimerWheel {
   }
 
   // The earliest tick at which Advance() has work: now() if the due list is
-  // not empty, else the start of the next occupied slot (an entry becoming
-  // due, or a coarse slot cascading). Never later than the earliest pending
-  // deadline, possibly earlier. std::nullopt when nothing is scheduled.
+  // not empty or a slot is part-way through its cascade, else the start of the
+  // next occupied slot (an entry becoming due, or a coarse slot cascading).
+  // Never later than the earliest pending deadline, possibly earlier.
+  // std::nullopt when nothing is scheduled.
   std::optional<uint64_t> NextEventTick() const;
 
  private:
@@ -211,8 +233,10 @@ class TimerWheel {
   void Link(TimerEntry* e, Place place);
   // Takes `e` out of its array and marks it unscheduled; does not touch size_.
   void Unlink(TimerEntry* e);
-  // Places every entry of a slot again, relative to now_.
-  void Cascade(int level, int slot);
+  // Places the entries of a slot again, relative to now_, at most *budget of
+  // them (subtracted). True once the slot is empty; false leaves it as
+  // cascading_level_/cascading_slot_.
+  bool Cascade(int level, int slot, size_t* budget);
   // Whether `e` (scheduled) is on the due list: marked so, or still naming
   // the level-0 slot whose array became the due list.
   bool OnDueList(const TimerEntry* e) const {
@@ -224,6 +248,9 @@ class TimerWheel {
   void SettleHandedSlot();
   // Sets now_, first settling a handed-over slot if now_ changes.
   void MoveNow(uint64_t tick);
+  // MoveNow within a budget: false, with nothing done, if settling the
+  // handed-over slot would cost more than *budget (the owner pops first).
+  bool MoveNowWithin(uint64_t tick, size_t* budget);
   // Empties the due list once no live entry is left on it.
   void ResetDue();
   // Drops the dead cells of the due list (popped, or nulled by Cancel) once
@@ -245,6 +272,10 @@ class TimerWheel {
   // new level-0 deadlines land in later slots.
   static constexpr int kNoSlot = -1;
   int handed_slot_ = kNoSlot;
+  // The slot part-way through its cascade (Cascading()), or kNoSlot. Its
+  // entries stay in its array, still at the indices they record.
+  int cascading_level_ = kNoSlot;
+  int cascading_slot_ = 0;
 };
 
 }  // namespace sessionwheel::internal

@@ -114,6 +114,13 @@ struct StoreOptions {
   // Empty means one is minted (from `seed` when set).
   std::string account_sid;
 
+  // The most Sessions that bulk work (mass expiry, purges, a clock jump, a
+  // Service delete) touches per lock hold; the lock is released and the
+  // events delivered between slices, so no call waits long behind it
+  // (docs/design.md, "Bounded pauses"). At 1024 a hold lasts well under
+  // 1 ms; smaller means shorter pauses and more lock round trips. At least 1.
+  int bulk_slice = 1024;
+
   // If true, the store runs expiry on a thread of its own that sleeps until
   // the next due slot, a change or a clock jump, and stops when the store is
   // destroyed. If false, expiry runs only when the host calls Advance() (and
