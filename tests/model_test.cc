@@ -811,6 +811,32 @@ class ModelTest : public ::testing::TestWithParam<int> {
     model_.services[svc].sessions.erase(s->sid);
   }
 
+  // Deletes Service 1 with its Sessions (in slices, as bulk_slice says) and
+  // creates it again under its name: a new SID, none of the old Sessions.
+  void OpDeleteService() {
+    ModelService& svc = model_.services[1];
+    Log(absl::StrCat("delete service 1 sid=", svc.sid.ToString()));
+    absl::Status got = store_->DeleteService(svc.sid);
+    ASSERT_TRUE(got.ok()) << got;
+    for (const auto& [sid, s] : svc.sessions) {
+      // Deleted without the store settling it first, maybe.
+      if (s.status == SessionStatus::kClosed && s.closed_reason &&
+          (*s.closed_reason == kReasonTtl ||
+           *s.closed_reason == kReasonDateExpiry)) {
+        ++model_.expired_slack;
+      }
+      model_.gone.emplace_back(1, sid);
+    }
+    svc.sessions.clear();
+    CreateServiceParams p;
+    p.unique_name = "service-1";
+    p.default_ttl = svc.default_ttl;
+    absl::StatusOr<Service> again = store_->CreateService(p);
+    ASSERT_TRUE(again.ok()) << again.status();
+    svc.sid = again->sid;
+    ++service_deletes_;
+  }
+
   void OpInteraction(int svc) {
     absl::Time now = Now();
     Sid sid = PickSid(svc);
@@ -1154,6 +1180,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
     } else if (op < 92) {
       Log("Advance()");
       store_->Advance();
+    } else if (op == 92) {
+      OpDeleteService();
     } else {
       OpFetch(svc, /*by_name=*/false);
     }
@@ -1172,6 +1200,7 @@ class ModelTest : public ::testing::TestWithParam<int> {
   std::deque<std::string> history_;
   // The `out` of every call made through Filled, as a host reuses one.
   Session reused_;
+  int service_deletes_ = 0;
 };
 
 TEST_P(ModelTest, RandomOperationsAgreeWithModel) {
@@ -1192,6 +1221,7 @@ TEST_P(ModelTest, RandomOperationsAgreeWithModel) {
   // The run exercised what it should.
   EXPECT_GT(model_.expired, 0);
   EXPECT_GT(model_.purged, 0);
+  EXPECT_GT(service_deletes_, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Range(0, kSeeds));

@@ -933,8 +933,11 @@ void Shard::RemoveDetached() {
       while (budget > 0 && !dying_.empty()) {
         const CreationOrder& order = dying_.back()->order;
         while (budget > 0 && !order.empty()) {
-          RemoveLocked(records_.Get(order.at(order.Last())),
-                       EventType::kDeleted, now);
+          // Settled first, as a DeleteSession does: one whose purge was due
+          // is counted purged, not deleted.
+          SessionRecord* rec = records_.Get(order.at(order.Last()));
+          if (SettleLocked(rec, now))
+            RemoveLocked(rec, EventType::kDeleted, now);
           --budget;
         }
         if (order.empty()) dying_.pop_back();
