@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <exception>
@@ -24,6 +25,10 @@ constexpr size_t kMaxReasonChars = 255;
 constexpr size_t kMaxParticipants = 2;
 // The latest instant the API can express: 9999-12-31T23:59:59.999Z.
 constexpr int64_t kMaxMs = 253402300799999;
+// Between two slices of bulk work, how long the bulk thread waits at most
+// for the threads that were blocked on the lock to have had it
+// (Mutex::LetWaitersIn): a futex wake-up takes tens of microseconds.
+constexpr std::chrono::microseconds kWaitersFirst{200};
 
 bool IsLive(SessionStatus s) {
   return s == SessionStatus::kOpen || s == SessionStatus::kInProgress;
@@ -892,7 +897,10 @@ int64_t Shard::Advance() {
       }
       more = !caught_up || wheel_.HasDue();
     }
-    if (more) DeliverEvents();  // The last slice's: the caller delivers.
+    if (more) {
+      DeliverEvents();  // The last slice's: the caller delivers.
+      mu_.LetWaitersIn(kWaitersFirst);
+    }
   }
   return done;
 }
@@ -945,6 +953,7 @@ void Shard::RemoveDetached() {
       more = !dying_.empty();
     }
     DeliverEvents();
+    if (more) mu_.LetWaitersIn(kWaitersFirst);
   }
 }
 

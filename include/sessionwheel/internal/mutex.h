@@ -18,6 +18,10 @@
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_INTERNAL_MUTEX_H_
 
 #include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
 
 #include "absl/base/thread_annotations.h"
 
@@ -40,13 +44,36 @@ class ABSL_LOCKABLE Mutex {
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { pthread_mutex_lock(&mu_); }
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    if (pthread_mutex_trylock(&mu_) == 0) return;
+    // Contended: counted, for LetWaitersIn().
+    waiters_.fetch_add(1, std::memory_order_relaxed);
+    pthread_mutex_lock(&mu_);
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
   void Unlock() ABSL_UNLOCK_FUNCTION() { pthread_mutex_unlock(&mu_); }
   // For code the analysis cannot follow (a lock taken in a loop).
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
+  // For bulk work that takes the lock slice after slice: called between two
+  // slices, with the lock free, it waits (yielding the CPU, at most
+  // `max_wait`) until the threads that were waiting for the lock have had
+  // it. Without this the bulk thread, back within a microsecond, wins every
+  // race against a waiter that a futex wake-up needs tens of microseconds
+  // to bring back, and a fetch could wait out the whole job.
+  void LetWaitersIn(std::chrono::microseconds max_wait)
+      ABSL_LOCKS_EXCLUDED(this) {
+    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + max_wait;
+    while (waiters_.load(std::memory_order_relaxed) != 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      sched_yield();
+    }
+  }
+
  private:
   pthread_mutex_t mu_;
+  std::atomic<int> waiters_{0};  // Threads blocked in Lock().
 };
 
 class ABSL_SCOPED_LOCKABLE MutexLock {
