@@ -326,6 +326,13 @@ std::string CreateService(ProxyFake& fake, std::string_view body) {
 }
 
 // Creates a Session on `fake` and returns its JSON (a failure if not 201).
+// The Service a "KS…" SID from an answer names, for calls on the store.
+Sid ServiceSidOf(std::string_view ks) {
+  std::optional<Sid> sid = Sid::Parse("KS", ks);
+  EXPECT_TRUE(sid.has_value()) << ks;
+  return sid.value_or(Sid());
+}
+
 json CreateSession(ProxyFake& fake, std::string_view ks,
                    std::string_view body = "") {
   Response r = fake.Handle("POST", SessionsPath(ks), body);
@@ -1826,20 +1833,64 @@ TEST(ProxyFakeLimitsTest, ANegativeLimitAnswersEveryRequest500) {
   EXPECT_TRUE(absl::StrContains(Message(r), "max_sessions")) << Brief(r);
 }
 
+// Percent-encodes every byte, as no SDK does: the longest spelling of a form
+// value.
+std::string EncodeEveryByte(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+  }
+  return out;
+}
+
 TEST(ProxyFakeLimitsTest, TheDefaultsTakeTheLargestValidCreate) {
   ProxyFake fake(FixedOptions());
   const std::string ks = CreateService(fake, "UniqueName=big");
-  // 191 four-byte characters, every byte percent-encoded, and two
-  // participants with long fields: about 6 KiB of form.
+  // Every field at its longest, in four-byte characters: a name of 191,
+  // and two participants whose fields are JSON escapes (12 bytes a
+  // character, as \ud83d\ude00), every byte percent-encoded.
   const std::string name = Repeat("\xf0\x9f\x98\x80", 191);
+  auto escaped = [](int chars) { return Repeat("\\ud83d\\ude00", chars); };
   const std::string person =
-      Cat("{\"Identifier\": \"", Repeat("1", 1000), "\", \"FriendlyName\": \"",
-          Repeat("\xc3\xa9", 500), "\"}");
-  const std::string body =
-      Cat("UniqueName=", Enc(name), "&Ttl=3600&Mode=voice-and-message",
-          "&Participants=", Enc(person), "&Participants=", Enc(person));
+      Cat("{\"Identifier\": \"", escaped(191), "\", \"FriendlyName\": \"",
+          escaped(255), "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
+  const std::string body = Cat("UniqueName=", EncodeEveryByte(name),
+                               "&Ttl=3600&Mode=voice-and-message",
+                               "&Participants=", EncodeEveryByte(person),
+                               "&Participants=", EncodeEveryByte(person));
+  // 47.5 KiB; the percent-encoded participants decode to 7.7 KiB each,
+  // under the 16 KiB a value.
+  ASSERT_GT(body.size(), 47u * 1024);
+  ASSERT_LE(body.size(), ProxyFakeOptions().max_body_bytes);
   json created = CreateSession(fake, ks, body);
   EXPECT_EQ(created["unique_name"], name);
+  Session kept;
+  ASSERT_TRUE(fake.store()
+                  .FetchSession(ServiceSidOf(ks),
+                                created["sid"].get<std::string>(), &kept)
+                  .ok());
+  ASSERT_EQ(kept.participants.size(), 2u);
+  EXPECT_EQ(kept.participants[1].friendly_name,
+            Repeat("\xf0\x9f\x98\x80", 255));
+}
+
+// A Participant field over its bound (docs/semantics.md, "Create") is the
+// store's 80701, worded as the API words it; nothing is created.
+TEST(ProxyFakeLimitsTest, AParticipantFieldTooLongIs80701) {
+  ProxyFake fake(FixedOptions());
+  const std::string ks = CreateService(fake, "UniqueName=people");
+  const std::string person =
+      Cat("{\"Identifier\": \"+15555550100\", \"FriendlyName\": \"",
+          Repeat("a", 256), "\"}");
+  Response r = fake.Handle("POST", SessionsPath(ks),
+                           Cat("UniqueName=long&Participants=", Enc(person)));
+  ASSERT_TRUE(IsInvalidParameter(r, "Participants")) << Brief(r);
+  EXPECT_EQ(r.body,
+            "{\"code\":80701,\"message\":\"'Participants' is invalid. Its "
+            "FriendlyName must be 255 characters or fewer.\",\"more_info\":"
+            "\"https://www.twilio.com/docs/errors/80701\",\"status\":400}");
+  EXPECT_EQ(fake.store().Stats().sessions, 0);
+  EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "long")).status, 404);
 }
 
 TEST(ProxyFakeLimitsTest, ABodyOverMaxBodyBytesIs413Unread) {

@@ -80,8 +80,9 @@ struct ProxyFakeOptions {
   // unread; a body or query string of more than `max_params` fields is 413
   // with code 20413; a field whose decoded name or value is over
   // `max_param_bytes` is 400 with code 80701 naming it. The largest valid
-  // request is a few KiB (a 191-character name, percent-encoded, and two
-  // participants), so the defaults refuse nothing an SDK sends.
+  // request is under 48 KiB (every field at its bound in four-byte
+  // characters, every byte percent-encoded; an SDK sends far less), so the
+  // defaults refuse nothing valid.
   size_t max_body_bytes = 64 * 1024;
   size_t max_params = 256;
   size_t max_param_bytes = 16 * 1024;
