@@ -4,7 +4,8 @@
 // method, keyset paging that survives creates and deletes between pages,
 // expiry, re-open and purge on the fake's clock, form decoding, hostile
 // requests that must get an error answer and leave the fake working, and the
-// limits on Sessions (429) and on requests (413, 80701).
+// limits on Sessions and Services (429, bounded by default) and on requests
+// (413, 80701).
 //
 // Every test runs a fake whose clock starts at 2030-01-01T00:00:00Z, with a
 // fixed seed and account; time moves only by Advance/SetTime, and times are
@@ -1891,6 +1892,38 @@ TEST(ProxyFakeLimitsTest, AParticipantFieldTooLongIs80701) {
             "\"https://www.twilio.com/docs/errors/80701\",\"status\":400}");
   EXPECT_EQ(fake.store().Stats().sessions, 0);
   EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "long")).status, 404);
+}
+
+// The defaults bound what a fake holds (docs/testing-with-the-fake.md,
+// "Memory"): 1,000 Services and 100,000 Sessions; the next create of each
+// is 429. The Sessions are made through the store, which is quicker than
+// 100,000 requests and takes the same places.
+TEST(ProxyFakeLimitsTest, TheDefaultLimitsAreBounded) {
+  const ProxyFakeOptions defaults;
+  EXPECT_EQ(defaults.max_services, 1000);
+  EXPECT_EQ(defaults.max_sessions, 100000);
+  EXPECT_EQ(defaults.max_sessions_per_service, kNoLimit);
+
+  ProxyFake fake(FixedOptions());
+  std::string ks;
+  for (int i = 0; i < 1000; ++i) {
+    ks = CreateService(fake, Cat("UniqueName=s", i));
+  }
+  Response refused = fake.Handle("POST", "/v1/Services", "UniqueName=more");
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(Message(refused),
+            "Too Many Requests: the store holds its maximum of 1000 Services.");
+
+  const Sid service = ServiceSidOf(ks);
+  Session session;
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(fake.store().CreateSession(service, {}, &session).ok()) << i;
+  }
+  refused = fake.Handle("POST", SessionsPath(ks));
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(
+      Message(refused),
+      "Too Many Requests: the store holds its maximum of 100000 Sessions.");
 }
 
 TEST(ProxyFakeLimitsTest, ABodyOverMaxBodyBytesIs413Unread) {
