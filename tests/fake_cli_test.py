@@ -303,6 +303,52 @@ class FakeCliTest(unittest.TestCase):
         self.assertIn("the store holds its maximum of 1 Services",
                       refused["body"]["message"])
 
+    def create_services(self, names):
+        """Creates a Service for each name, the lines written at once."""
+        for name in names:
+            self.fake.write(f"POST /v1/Services UniqueName={name}")
+        for name in names:
+            answer = self.fake.read()
+            self.assertEqual(answer["status"], 201, (name, answer))
+
+    def test_by_default_the_1001st_service_is_429(self):
+        self.create_services([f"s{i}" for i in range(1000)])
+        refused = self.fake.ask("POST /v1/Services UniqueName=one-more")
+        self.assertEqual(refused["status"], 429, refused)
+        self.assertEqual(refused["body"]["code"], 20429)
+        self.assertEqual(refused["body"]["message"],
+                         "Too Many Requests: the store holds its maximum of "
+                         "1000 Services.")
+
+    def test_none_lifts_a_limit(self):
+        self.fake = self.start("--max-services", "none",
+                               "--max-sessions=none")
+        self.create_services([f"s{i}" for i in range(1001)])
+        self.fake = self.start("--max-services=0")
+        refused = self.fake.ask("POST /v1/Services UniqueName=none")
+        self.assertEqual(refused["status"], 429, refused)
+
+    def test_a_participant_field_too_long_is_80701(self):
+        sessions = f"/v1/Services/{self.create_service()}/Sessions"
+        for field, most in [("Identifier", 191), ("FriendlyName", 255),
+                            ("ProxyIdentifier", 191)]:
+            with self.subTest(field=field):
+                # Counted in characters: four-byte ones, sent as they are.
+                fits = json.dumps({field: "\U0001F600" * most},
+                                  ensure_ascii=False)
+                created = self.fake.ask(f"POST {sessions} Participants={fits}")
+                self.assertEqual(created["status"], 201, created)
+                over = json.dumps({field: "x" * (most + 1)})
+                refused = self.fake.ask(
+                    f"POST {sessions} UniqueName=long&Participants={over}")
+                self.assert_bad_line(refused, "Participants")
+                self.assertEqual(
+                    refused["body"]["message"],
+                    f"'Participants' is invalid. Its {field} must be {most} "
+                    "characters or fewer.")
+        listed = self.fake.ask(f"GET {sessions}")
+        self.assertEqual(len(listed["body"]["sessions"]), 3, listed)
+
     def test_a_line_too_long_gets_413_and_it_carries_on(self):
         sessions = f"/v1/Services/{self.create_service()}/Sessions"
         # 1 MiB: far past the 64 KiB body and the 16 KiB for the rest.
@@ -345,11 +391,22 @@ class FlagsTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0)
         self.assertIn("usage: sessionwheel-fake", result.stdout)
 
+    def test_the_limits_have_bounded_defaults(self):
+        flags = {}
+        for line in self.run_fake("--help").stdout.splitlines():
+            if line.startswith("  --"):
+                flags[line.split()[0]] = line.rsplit("default: ", 1)[1]
+        self.assertEqual(flags["--max-sessions"], "100000;")
+        self.assertEqual(flags["--max-services"], "1000;")
+        self.assertEqual(flags["--max-sessions-per-service"], "none;")
+
     def test_bad_flags_exit_2_with_usage_on_stderr(self):
         for flags in [["--nope"], ["--seed"], ["--seed", "x"],
                       ["--retention", "-1"], ["--auto-services=1"],
                       ["--max-sessions", "-1"], ["--max-sessions-per-service"],
-                      ["--max-services", "-1"], ["positional"]]:
+                      ["--max-services", "-1"], ["--max-services", "+1"],
+                      ["--max-services", "None"], ["--max-sessions=1.5"],
+                      ["positional"]]:
             with self.subTest(flags=flags):
                 result = self.run_fake(*flags)
                 self.assertEqual(result.returncode, 2)
@@ -364,6 +421,9 @@ class FlagsTest(unittest.TestCase):
                                "--max-services=3")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, "")
+        result = self.run_fake("--max-sessions=none", "--max-services", "none",
+                               "--max-sessions-per-service", "none")
+        self.assertEqual(result.returncode, 0, result.stderr)
 
 
 if __name__ == "__main__":

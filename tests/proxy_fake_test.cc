@@ -4,7 +4,8 @@
 // method, keyset paging that survives creates and deletes between pages,
 // expiry, re-open and purge on the fake's clock, form decoding, hostile
 // requests that must get an error answer and leave the fake working, and the
-// limits on Sessions (429) and on requests (413, 80701).
+// limits on Sessions and Services (429, bounded by default) and on requests
+// (413, 80701).
 //
 // Every test runs a fake whose clock starts at 2030-01-01T00:00:00Z, with a
 // fixed seed and account; time moves only by Advance/SetTime, and times are
@@ -326,6 +327,13 @@ std::string CreateService(ProxyFake& fake, std::string_view body) {
 }
 
 // Creates a Session on `fake` and returns its JSON (a failure if not 201).
+// The Service a "KS…" SID from an answer names, for calls on the store.
+Sid ServiceSidOf(std::string_view ks) {
+  std::optional<Sid> sid = Sid::Parse("KS", ks);
+  EXPECT_TRUE(sid.has_value()) << ks;
+  return sid.value_or(Sid());
+}
+
 json CreateSession(ProxyFake& fake, std::string_view ks,
                    std::string_view body = "") {
   Response r = fake.Handle("POST", SessionsPath(ks), body);
@@ -1826,20 +1834,96 @@ TEST(ProxyFakeLimitsTest, ANegativeLimitAnswersEveryRequest500) {
   EXPECT_TRUE(absl::StrContains(Message(r), "max_sessions")) << Brief(r);
 }
 
+// Percent-encodes every byte, as no SDK does: the longest spelling of a form
+// value.
+std::string EncodeEveryByte(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+  }
+  return out;
+}
+
 TEST(ProxyFakeLimitsTest, TheDefaultsTakeTheLargestValidCreate) {
   ProxyFake fake(FixedOptions());
   const std::string ks = CreateService(fake, "UniqueName=big");
-  // 191 four-byte characters, every byte percent-encoded, and two
-  // participants with long fields: about 6 KiB of form.
+  // Every field at its longest, in four-byte characters: a name of 191,
+  // and two participants whose fields are JSON escapes (12 bytes a
+  // character, as \ud83d\ude00), every byte percent-encoded.
   const std::string name = Repeat("\xf0\x9f\x98\x80", 191);
+  auto escaped = [](int chars) { return Repeat("\\ud83d\\ude00", chars); };
   const std::string person =
-      Cat("{\"Identifier\": \"", Repeat("1", 1000), "\", \"FriendlyName\": \"",
-          Repeat("\xc3\xa9", 500), "\"}");
-  const std::string body =
-      Cat("UniqueName=", Enc(name), "&Ttl=3600&Mode=voice-and-message",
-          "&Participants=", Enc(person), "&Participants=", Enc(person));
+      Cat("{\"Identifier\": \"", escaped(191), "\", \"FriendlyName\": \"",
+          escaped(255), "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
+  const std::string body = Cat("UniqueName=", EncodeEveryByte(name),
+                               "&Ttl=3600&Mode=voice-and-message",
+                               "&Participants=", EncodeEveryByte(person),
+                               "&Participants=", EncodeEveryByte(person));
+  // 47.5 KiB; the percent-encoded participants decode to 7.7 KiB each,
+  // under the 16 KiB a value.
+  ASSERT_GT(body.size(), 47u * 1024);
+  ASSERT_LE(body.size(), ProxyFakeOptions().max_body_bytes);
   json created = CreateSession(fake, ks, body);
   EXPECT_EQ(created["unique_name"], name);
+  Session kept;
+  ASSERT_TRUE(fake.store()
+                  .FetchSession(ServiceSidOf(ks),
+                                created["sid"].get<std::string>(), &kept)
+                  .ok());
+  ASSERT_EQ(kept.participants.size(), 2u);
+  EXPECT_EQ(kept.participants[1].friendly_name,
+            Repeat("\xf0\x9f\x98\x80", 255));
+}
+
+// A Participant field over its bound (docs/semantics.md, "Create") is the
+// store's 80701, worded as the API words it; nothing is created.
+TEST(ProxyFakeLimitsTest, AParticipantFieldTooLongIs80701) {
+  ProxyFake fake(FixedOptions());
+  const std::string ks = CreateService(fake, "UniqueName=people");
+  const std::string person =
+      Cat("{\"Identifier\": \"+15555550100\", \"FriendlyName\": \"",
+          Repeat("a", 256), "\"}");
+  Response r = fake.Handle("POST", SessionsPath(ks),
+                           Cat("UniqueName=long&Participants=", Enc(person)));
+  ASSERT_TRUE(IsInvalidParameter(r, "Participants")) << Brief(r);
+  EXPECT_EQ(r.body,
+            "{\"code\":80701,\"message\":\"'Participants' is invalid. Its "
+            "FriendlyName must be 255 characters or fewer.\",\"more_info\":"
+            "\"https://www.twilio.com/docs/errors/80701\",\"status\":400}");
+  EXPECT_EQ(fake.store().Stats().sessions, 0);
+  EXPECT_EQ(fake.Handle("GET", SessionPath(ks, "long")).status, 404);
+}
+
+// The defaults bound what a fake holds (docs/testing-with-the-fake.md,
+// "Memory"): 1,000 Services and 100,000 Sessions; the next create of each
+// is 429. The Sessions are made through the store, which is quicker than
+// 100,000 requests and takes the same places.
+TEST(ProxyFakeLimitsTest, TheDefaultLimitsAreBounded) {
+  const ProxyFakeOptions defaults;
+  EXPECT_EQ(defaults.max_services, 1000);
+  EXPECT_EQ(defaults.max_sessions, 100000);
+  EXPECT_EQ(defaults.max_sessions_per_service, kNoLimit);
+
+  ProxyFake fake(FixedOptions());
+  std::string ks;
+  for (int i = 0; i < 1000; ++i) {
+    ks = CreateService(fake, Cat("UniqueName=s", i));
+  }
+  Response refused = fake.Handle("POST", "/v1/Services", "UniqueName=more");
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(Message(refused),
+            "Too Many Requests: the store holds its maximum of 1000 Services.");
+
+  const Sid service = ServiceSidOf(ks);
+  Session session;
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(fake.store().CreateSession(service, {}, &session).ok()) << i;
+  }
+  refused = fake.Handle("POST", SessionsPath(ks));
+  ASSERT_TRUE(IsError(refused, 429, 20429)) << Brief(refused);
+  EXPECT_EQ(
+      Message(refused),
+      "Too Many Requests: the store holds its maximum of 100000 Sessions.");
 }
 
 TEST(ProxyFakeLimitsTest, ABodyOverMaxBodyBytesIs413Unread) {

@@ -351,6 +351,71 @@ TEST_F(StoreSessionTest, CreateWithTwoParticipantsMintsParticipantSids) {
   EXPECT_TRUE(SameSession(MustFetch(session.sid), session));
 }
 
+// A Participant's fields are bounded in characters, as Twilio's Participant
+// resource bounds them (191 for an identifier, 255 for a friendly name; a
+// proxy identifier as an identifier), and must be valid UTF-8: the store
+// keeps them, so a caller cannot make it keep more.
+TEST_F(StoreSessionTest, ParticipantFieldsAreBoundedInCharacters) {
+  constexpr char kFourByteChar[] = "\xf0\x9f\x98\x80";
+  struct Case {
+    std::string ParticipantParams::*field;
+    const char* name;
+    int most;
+  };
+  for (const Case& c :
+       {Case{&ParticipantParams::identifier, "Identifier", 191},
+        Case{&ParticipantParams::friendly_name, "FriendlyName", 255},
+        Case{&ParticipantParams::proxy_identifier, "ProxyIdentifier", 191}}) {
+    SCOPED_TRACE(c.name);
+    const int64_t held = store_->Stats().sessions;
+    CreateSessionParams fits;
+    fits.participants.resize(2);
+    fits.participants[1].*c.field = Repeat(kFourByteChar, c.most);
+    Session session = Create(fits);
+    ASSERT_EQ(session.participants.size(), 2u);
+    const Participant& kept = session.participants[1];
+    const ParticipantParams& given = fits.participants[1];
+    EXPECT_EQ(kept.identifier, given.identifier);
+    EXPECT_EQ(kept.friendly_name, given.friendly_name);
+    EXPECT_EQ(kept.proxy_identifier, given.proxy_identifier);
+
+    CreateSessionParams over;
+    over.unique_name = absl::StrCat("over-", c.name);
+    over.participants.resize(2);
+    over.participants[1].*c.field = Repeat("x", c.most + 1);
+    absl::StatusOr<Session> refused = store_->CreateSession(ks_, over);
+    ASSERT_TRUE(IsInvalidParameter(refused, "Participants"));
+    EXPECT_EQ(refused.status().message(),
+              absl::StrCat("Participants: Its ", c.name, " must be ", c.most,
+                           " characters or fewer."));
+
+    over.participants[1].*c.field = "\xff";
+    refused = store_->CreateSession(ks_, over);
+    ASSERT_TRUE(IsInvalidParameter(refused, "Participants"));
+    EXPECT_EQ(
+        refused.status().message(),
+        absl::StrCat("Participants: Its ", c.name, " must be valid UTF-8."));
+    // Nothing was kept: one Session more, and the name is free.
+    EXPECT_EQ(store_->Stats().sessions, held + 1);
+    EXPECT_TRUE(IsSessionNotFound(store_->FetchSession(ks_, *over.unique_name),
+                                  ks_, *over.unique_name));
+  }
+}
+
+// The Participants' fields are checked after their number and before the
+// UniqueName (docs/semantics.md, "Order of checks").
+TEST_F(StoreSessionTest, ParticipantFieldsAreCheckedAfterTheirNumber) {
+  CreateSessionParams params;
+  params.unique_name = Repeat("n", 192);
+  params.participants = {{Repeat("1", 192), "", ""}};
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "Participants"));
+  params.participants.resize(3);
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
+                           absl::StatusCode::kInvalidArgument,
+                           kErrorTooManyParticipants));
+}
+
 TEST_F(StoreSessionTest, CreateUnderUnknownServiceIs20404) {
   EXPECT_TRUE(IsProxyError(store_->CreateSession(Sid("KS", 0, 0), {}),
                            absl::StatusCode::kNotFound, kErrorNotFound));

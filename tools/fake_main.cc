@@ -46,15 +46,37 @@ ABSL_FLAG(
     int64_t, retention,
     absl::ToInt64Seconds(sessionwheel::ProxyFakeOptions().closed_retention),
     "seconds ended Sessions stay before they are purged; 7776000 is 90 days");
-ABSL_FLAG(int64_t, max_sessions, sessionwheel::kNoLimit,
-          "the most Sessions held, a create past it is 429; the default is no "
+namespace sessionwheel {
+namespace {
+
+// A limit of ProxyFakeOptions as a flag's value, and back: kNoLimit is
+// "none".
+tools::Limit LimitFlag(int64_t max) {
+  return max == kNoLimit ? tools::Limit{} : tools::Limit{max};
+}
+int64_t LimitOption(const tools::Limit& flag) {
+  return flag.max.value_or(kNoLimit);
+}
+
+}  // namespace
+}  // namespace sessionwheel
+
+// The limits default to ProxyFakeOptions', which bound the fake's memory
+// (docs/testing-with-the-fake.md, "Memory").
+ABSL_FLAG(
+    sessionwheel::tools::Limit, max_sessions,
+    sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_sessions),
+    "the most Sessions held, ended ones included, 429 past it; none "
+    "for no limit");
+ABSL_FLAG(sessionwheel::tools::Limit, max_sessions_per_service,
+          sessionwheel::LimitFlag(
+              sessionwheel::ProxyFakeOptions().max_sessions_per_service),
+          "the most Sessions one Service holds, 429 past it; none for no "
           "limit");
-ABSL_FLAG(int64_t, max_sessions_per_service, sessionwheel::kNoLimit,
-          "the most Sessions one Service holds, 429 past it; the default is "
-          "no limit");
-ABSL_FLAG(int64_t, max_services, sessionwheel::kNoLimit,
-          "the most Services held, a create past it is 429; the default is no "
-          "limit");
+ABSL_FLAG(
+    sessionwheel::tools::Limit, max_services,
+    sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_services),
+    "the most Services held, 429 past it; none for no limit");
 
 namespace sessionwheel {
 namespace {
@@ -67,9 +89,9 @@ using Json = nlohmann::ordered_json;
 // The flags are listed after this text by tools::ParseFlagsOrExit.
 constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
-    "                         [--retention SECONDS] [--max-sessions N]\n"
-    "                         [--max-sessions-per-service N]\n"
-    "                         [--max-services N] [--help]\n"
+    "                         [--retention SECONDS] [--max-sessions N|none]\n"
+    "                         [--max-sessions-per-service N|none]\n"
+    "                         [--max-services N|none] [--help]\n"
     "\n"
     "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
     "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
@@ -77,7 +99,9 @@ constexpr char kUsage[] =
     "  now [DATE-TIME]            set the clock (ISO 8601), or just show it\n"
     "  advance N(ms|s|m|h)        move the clock forward, e.g. advance 90s\n"
     "Each command is answered with one JSON line. Blank lines and lines\n"
-    "starting with '#' are ignored. The clock starts at the system time.\n";
+    "starting with '#' are ignored. The clock starts at the system time.\n"
+    "The limits have bounded defaults, so that the fake's memory is bounded\n"
+    "too; a value of none lifts one, e.g. --max-sessions none.\n";
 
 constexpr std::string_view kSpaces = " \t\r";
 
@@ -258,15 +282,9 @@ Json Execute(ProxyFake& fake, std::string_view line) {
 void ReadFlags(ProxyFakeOptions* options) {
   const int64_t seed = absl::GetFlag(FLAGS_seed);
   const int64_t retention = absl::GetFlag(FLAGS_retention);
-  const int64_t max_sessions = absl::GetFlag(FLAGS_max_sessions);
-  const int64_t per_service = absl::GetFlag(FLAGS_max_sessions_per_service);
-  const int64_t max_services = absl::GetFlag(FLAGS_max_services);
   for (const auto& [flag, value] :
        {std::pair<const char*, int64_t>{"--seed", seed},
-        {"--retention", retention},
-        {"--max-sessions", max_sessions},
-        {"--max-sessions-per-service", per_service},
-        {"--max-services", max_services}}) {
+        {"--retention", retention}}) {
     if (value < 0) {
       tools::UsageError(Cat(flag, " needs a whole number, 0 or more, not ",
                             std::to_string(value)));
@@ -276,9 +294,11 @@ void ReadFlags(ProxyFakeOptions* options) {
   options->seed = static_cast<uint64_t>(seed);
   options->auto_create_services = absl::GetFlag(FLAGS_auto_services);
   options->closed_retention = absl::Seconds(retention);
-  options->max_sessions = max_sessions;
-  options->max_sessions_per_service = per_service;
-  options->max_services = max_services;
+  // The limits' parser has refused anything but a whole number or none.
+  options->max_sessions = LimitOption(absl::GetFlag(FLAGS_max_sessions));
+  options->max_sessions_per_service =
+      LimitOption(absl::GetFlag(FLAGS_max_sessions_per_service));
+  options->max_services = LimitOption(absl::GetFlag(FLAGS_max_services));
 }
 
 int Main(int argc, char** argv) {

@@ -10,6 +10,7 @@
 
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
@@ -42,6 +43,7 @@ std::string Usage() {
 
 // What a value of the flag's type looks like, for an error.
 std::string Expected(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<Limit>()) return "a whole number, 0 or more, or none";
   if (flag.IsOfType<int64_t>() || flag.IsOfType<uint64_t>() ||
       flag.IsOfType<int32_t>()) {
     return "a whole number";
@@ -59,6 +61,27 @@ const absl::CommandLineFlag* Find(std::string_view name) {
 }
 
 }  // namespace
+
+bool AbslParseFlag(absl::string_view text, Limit* limit, std::string* error) {
+  if (text == "none") {
+    limit->max = std::nullopt;
+    return true;
+  }
+  int64_t max = 0;
+  // SimpleAtoi takes a sign and blanks; a limit is digits alone.
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(text, &max)) {
+    *error = "a whole number, 0 or more, or none";
+    return false;
+  }
+  limit->max = max;
+  return true;
+}
+
+std::string AbslUnparseFlag(const Limit& limit) {
+  return limit.max.has_value() ? absl::StrCat(*limit.max) : "none";
+}
 
 void UsageError(std::string_view why) {
   std::cerr << g_program << ": " << why << "\n\n" << Usage();

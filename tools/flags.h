@@ -13,27 +13,43 @@
 //
 // Example:
 //
-//   ABSL_FLAG(int64_t, max_sessions, 0, "the most Sessions held");
+//   ABSL_FLAG(int64_t, seed, 1, "seed of the minted SIDs");
+//   ABSL_FLAG(sessionwheel::tools::Limit, max_sessions, {100000},
+//             "the most Sessions held");
 //
 //   int main(int argc, char** argv) {
-//     sessionwheel::tools::ParseFlagsOrExit(argc, argv, "my-tool", kUsage,
-//                                           {&FLAGS_max_sessions});
-//     if (absl::GetFlag(FLAGS_max_sessions) < 0) {
-//       sessionwheel::tools::UsageError("--max-sessions must be 0 or more");
+//     using sessionwheel::tools::ParseFlagsOrExit;
+//     ParseFlagsOrExit(argc, argv, "my-tool", kUsage,
+//                      {&FLAGS_seed, &FLAGS_max_sessions});
+//     if (absl::GetFlag(FLAGS_seed) < 0) {
+//       sessionwheel::tools::UsageError("--seed must be 0 or more");
 //     }
+//     // A whole number >= 0, or nullopt for --max-sessions=none.
+//     std::optional<int64_t> max = absl::GetFlag(FLAGS_max_sessions).max;
 //   }
 
 #ifndef SESSIONWHEEL_TOOLS_FLAGS_H_
 #define SESSIONWHEEL_TOOLS_FLAGS_H_
 
+#include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/string_view.h"
 
 namespace sessionwheel::tools {
+
+// The value of a limit flag: a whole number, 0 or more, or `none` for no
+// limit at all. ABSL_FLAG(tools::Limit, ...) reads and prints it so.
+struct Limit {
+  std::optional<int64_t> max;  // nullopt: none.
+};
+bool AbslParseFlag(absl::string_view text, Limit* limit, std::string* error);
+std::string AbslUnparseFlag(const Limit& limit);
 
 // A flag of the program, for ParseFlagsOrExit.
 class ToolFlag {

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <limits>
 #include <new>
+#include <string>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -23,6 +24,12 @@ namespace {
 constexpr size_t kMaxNameChars = 191;
 constexpr size_t kMaxReasonChars = 255;
 constexpr size_t kMaxParticipants = 2;
+// A Participant's fields (docs/semantics.md, "Create"): Twilio's Participant
+// resource documents 191 characters for an identifier and 255 for a
+// friendly_name; a proxy identifier is the same kind of value as an
+// identifier, so it gets the same bound.
+constexpr size_t kMaxIdentifierChars = 191;
+constexpr size_t kMaxFriendlyNameChars = 255;
 // The latest instant the API can express: 9999-12-31T23:59:59.999Z.
 constexpr int64_t kMaxMs = 253402300799999;
 // Between two slices of bulk work, how long the bulk thread waits at most
@@ -80,6 +87,41 @@ absl::Status CheckEnums(std::optional<SessionMode> mode,
   }
   if (status.has_value() && StatusName(*status).empty()) {
     return InvalidParameter("Status", "It is not a known Session status.");
+  }
+  return absl::OkStatus();
+}
+
+// One field of a Participant: valid UTF-8 of at most `max_chars`
+// characters; empty is allowed (the engine does not interpret it).
+absl::Status CheckParticipantField(std::string_view field,
+                                   std::string_view value, size_t max_chars) {
+  if (!IsValidUtf8(value)) {
+    return InvalidParameter("Participants",
+                            Cat("Its ", field, " must be valid UTF-8."));
+  }
+  if (Utf8Length(value) > max_chars) {
+    return InvalidParameter("Participants", Cat("Its ", field, " must be ",
+                                                std::to_string(max_chars),
+                                                " characters or fewer."));
+  }
+  return absl::OkStatus();
+}
+
+// Checks each Participant of a create, field by field in the order the
+// API lists them. Errors: InvalidArgument/80701 naming `Participants`.
+absl::Status CheckParticipants(const std::vector<ParticipantParams>& list) {
+  for (const ParticipantParams& p : list) {
+    absl::Status s =
+        CheckParticipantField("Identifier", p.identifier, kMaxIdentifierChars);
+    if (s.ok()) {
+      s = CheckParticipantField("FriendlyName", p.friendly_name,
+                                kMaxFriendlyNameChars);
+    }
+    if (s.ok()) {
+      s = CheckParticipantField("ProxyIdentifier", p.proxy_identifier,
+                                kMaxIdentifierChars);
+    }
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -559,6 +601,9 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
     return ProxyError(absl::StatusCode::kInvalidArgument,
                       kErrorTooManyParticipants,
                       "A Session can have at most 2 Participants.");
+  }
+  if (absl::Status s = CheckParticipants(params.participants); !s.ok()) {
+    return s;
   }
   if (params.unique_name.has_value()) {
     if (absl::Status s = CheckUniqueName(*params.unique_name); !s.ok()) {

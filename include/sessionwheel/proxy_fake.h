@@ -63,16 +63,20 @@ struct ProxyFakeOptions {
   // finite one over 100 years means never.
   absl::Duration closed_retention = absl::Hours(24 * 90);
 
-  // Session limits of the fake's own store (StoreOptions): a create past
-  // either is answered 429 with code 20429, and nothing is evicted. A fake
-  // over a caller's store keeps that store's limits. A negative value makes
-  // every request answer 500 with code 20500 and the reason.
-  int64_t max_sessions = kNoLimit;
-  int64_t max_sessions_per_service = kNoLimit;
-  // The fake's own store's limit on Services (StoreOptions::max_services):
-  // a create past it, or an auto-created Service, is answered 429 with
-  // code 20429; as the Session limits otherwise.
-  int64_t max_services = kNoLimit;
+  // Limits of the fake's own store (StoreOptions): a create past one is
+  // answered 429 with code 20429, and nothing is evicted. A fake over a
+  // caller's store keeps that store's limits. A negative value makes every
+  // request answer 500 with code 20500 and the reason.
+  //
+  // Unlike the store's, the defaults are bounded, so that no sequence of
+  // requests makes a test fake grow past a known size: at most 1,000
+  // Services and 100,000 Sessions, under 700 MiB with every field at its
+  // longest (docs/testing-with-the-fake.md, "Memory", has the measurement).
+  // A test that needs more asks for it, up to kNoLimit.
+  int64_t max_sessions = 100000;                // Ended Sessions included.
+  int64_t max_sessions_per_service = kNoLimit;  // max_sessions bounds it.
+  // Services, auto-created ones included.
+  int64_t max_services = 1000;
 
   // Bounds on one request, so a broken or hostile client cannot make the
   // fake do unbounded work. Past one, the request is refused before the
@@ -80,8 +84,9 @@ struct ProxyFakeOptions {
   // unread; a body or query string of more than `max_params` fields is 413
   // with code 20413; a field whose decoded name or value is over
   // `max_param_bytes` is 400 with code 80701 naming it. The largest valid
-  // request is a few KiB (a 191-character name, percent-encoded, and two
-  // participants), so the defaults refuse nothing an SDK sends.
+  // request is under 48 KiB (every field at its bound in four-byte
+  // characters, every byte percent-encoded; an SDK sends far less), so the
+  // defaults refuse nothing valid.
   size_t max_body_bytes = 64 * 1024;
   size_t max_params = 256;
   size_t max_param_bytes = 16 * 1024;
