@@ -10,6 +10,11 @@
 //   create            load N Sessions into an empty store (random ttls);
 //                     also bytes_per_session, from the allocator
 //   create_no_ttl     the same with ttl 0: what the expiry bookkeeping costs
+//   growth_worst_create  the same, each create timed alone: the worst (in
+//                     wall and in CPU time) and the 99.9th percentile, where
+//                     a table's growth shows;
+//                     then all expire and are freed, and the heap still in
+//                     use is reported (heap_after_purge_mb)
 //   fetch_sid         fetch a random live Session by SID (1 and 2 threads)
 //   fetch_name        fetch a random live Session by unique_name
 //   update_ttl        set a random live Session's ttl
@@ -35,6 +40,8 @@
 //
 // Run: ./dev.sh bench (5 repetitions, medians), or build/release/bench/
 // sessionwheel-bench with any Google Benchmark flags.
+
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -282,6 +289,74 @@ void BM_Create(State& state, StoreKind kind, bool with_ttl) {
   }
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["bytes_per_session"] = bytes_per_session;
+}
+
+// The CPU time the calling thread has used, in nanoseconds: unlike the wall
+// clock it stops while the scheduler runs another process (on a shared
+// machine, for milliseconds at a time).
+int64_t ThreadCpuNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Grows one Service from empty to N Sessions, timing each create alone: a
+// table that rehashes all it holds in one call (sessionwheel's name index
+// before issue 11, a baseline's maps) shows as the worst create. max_us and
+// the percentiles are wall time, what a caller waits; max_cpu_us is the
+// most CPU time one create used (with the clock read's own, about 0.5 us),
+// which the scheduler's time slices on a shared machine do not inflate, so
+// it is the figure for the store's own pauses. Then every Session expires
+// and is freed in one Advance, and heap_after_purge_mb is the allocator's
+// bytes still in use over those before the store opened: what a store
+// keeps of its peak once it is empty.
+void BM_GrowthWorstCreate(State& state, StoreKind kind) {
+  const int64_t n = SessionCount();
+  const KeyList& names = UniqueNames(n);
+  LatencyHistogram latency;
+  int64_t max_cpu_ns = 0;
+  double heap_after_purge = 0;
+  for (auto _ : state) {
+    ManualClock clock(Start());
+    const int64_t before = HeapBytesInUse();
+    StoreConfig config = ManualConfig(&clock);
+    config.free_on_expiry = true;
+    auto store = OpenStore(kind, config);
+    bool ok = true;
+    Session answer;
+    double seconds = 0;
+    int64_t cpu = ThreadCpuNs();
+    for (int64_t i = 0; i < n && ok; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      ok = store->Create(names[i], LiveTtl(i), &answer);
+      const auto took = std::chrono::steady_clock::now() - start;
+      // Read after the create only: since the last read, the loop has done
+      // nothing else worth counting.
+      const int64_t cpu_now = ThreadCpuNs();
+      max_cpu_ns = std::max(max_cpu_ns, cpu_now - cpu);
+      cpu = cpu_now;
+      latency.Record(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+      seconds += std::chrono::duration<double>(took).count();
+    }
+    if (!ok) {
+      state.SkipWithError("create refused a fresh name");
+      break;
+    }
+    state.SetIterationTime(seconds);
+    clock.Advance(absl::Hours(3));  // Past every LiveTtl.
+    if (store->Advance() != n) {
+      state.SkipWithError("advancing past every ttl did not free them all");
+      break;
+    }
+    heap_after_purge = static_cast<double>(HeapBytesInUse() - before);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["max_us"] = latency.MaxUs();
+  state.counters["max_cpu_us"] = static_cast<double>(max_cpu_ns) / 1e3;
+  state.counters["p999_us"] = latency.PercentileUs(0.999);
+  state.counters["p99_us"] = latency.PercentileUs(0.99);
+  state.counters["heap_after_purge_mb"] = heap_after_purge / (1 << 20);
 }
 
 // n Sessions due within one 10 ms tick, cleared by one Advance. They are
@@ -602,6 +677,9 @@ void RegisterAll() {
     OneShot(Register("create", k, BM_Create, true));
   for (StoreKind k : kAllStores) {
     OneShot(Register("create_no_ttl", k, BM_Create, false));
+  }
+  for (StoreKind k : kAllStores) {
+    OneShot(Register("growth_worst_create", k, BM_GrowthWorstCreate));
   }
   for (StoreKind k : kAllStores) {
     OneAndTwoThreads(PerOperation(Register("fetch_sid", k, BM_FetchBySid)), k);
