@@ -151,6 +151,10 @@ NameKey RecordByName::Key(const SessionRecord* r) {
   return NameKey{r->service->sid, {name.data(), name.size()}};
 }
 
+void RecordByName::Prefetch(uint32_t handle) const {
+  PrefetchRecord(records->Get(handle));
+}
+
 // SessionRecord
 // ----------------------------------------------------------------
 
@@ -230,7 +234,7 @@ void ListenerList::Deliver(const SessionEvent& event) const {
 Shard::Shard(const ShardContext* context, size_t journal_lane)
     : context_(context),
       journal_lane_(journal_lane),
-      names_(0, RecordByName{&records_}, RecordByName{&records_}) {}
+      names_(RecordByName{&records_}, RecordByName{&records_}) {}
 
 Shard::~Shard() {
   // Records own their wheel entries; the wheel holds only links into them.
@@ -537,7 +541,7 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   wheel_.Cancel(rec);
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
-    names_.erase(handle);
+    names_.Erase(handle);
     --stats_.named;
   }
   rec->service->order.Remove(rec->order_pos, MovedInOrderLocked());
@@ -590,7 +594,7 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   // now, so it overlaps with the checks.
   if (params.unique_name.has_value()) {
     const std::string& name = *params.unique_name;
-    names_.prefetch(NameKey{service, {name.data(), name.size()}});
+    names_.Prefetch(NameKey{service, {name.data(), name.size()}});
   }
   auto svc = services_.find(service);
   if (svc == services_.end()) {
@@ -622,9 +626,8 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
     return s;
   }
   if (params.unique_name.has_value()) {
-    auto held = names_.find(NameKey{service, *params.unique_name});
-    SessionRecord* holder =
-        held == names_.end() ? nullptr : records_.Get(*held);
+    const uint32_t* held = names_.Find(NameKey{service, *params.unique_name});
+    SessionRecord* holder = held == nullptr ? nullptr : records_.Get(*held);
     if (holder != nullptr && holder->service->dying) {
       // Of a deleted Service whose SID this one took (a caller may choose
       // a Service's SID), still on its way out: it goes now.
@@ -679,7 +682,7 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   }
   if (params.unique_name.has_value()) {
     rec->has_name = true;
-    names_.insert(handle);
+    names_.Insert(handle);
     ++stats_.named;
   }
   AppendToOrderLocked(rec, handle);
@@ -705,10 +708,10 @@ absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
                                 Session* out) {
   MutexLock l(&mu_);
   const NameKey key{service, {name.data(), name.size()}};
-  names_.prefetch(key);  // As in FindLocked.
-  auto it = names_.find(key);
-  if (it == names_.end()) return absl::NotFoundError("");
-  SessionRecord* rec = records_.Get(*it);
+  names_.Prefetch(key);  // As in FindLocked.
+  const uint32_t* held = names_.Find(key);
+  if (held == nullptr) return absl::NotFoundError("");
+  SessionRecord* rec = records_.Get(*held);
   PrefetchRecord(rec);
   if (rec->service->dying || !SettleLocked(rec, NowMs())) {
     return absl::NotFoundError("");
@@ -925,7 +928,7 @@ int64_t Shard::Advance() {
           const auto* ahead =
               static_cast<const SessionRecord*>(wheel_.PeekDue(kNameLookahead));
           if (ahead != nullptr && ahead->has_name) {
-            names_.prefetch(RecordByName::Key(ahead));
+            names_.Prefetch(RecordByName::Key(ahead));
           }
         }
         auto* rec = static_cast<SessionRecord*>(e);
@@ -940,7 +943,10 @@ int64_t Shard::Advance() {
         // Not due after all (the clock went back): back on the wheel.
         if (!rec->scheduled()) RescheduleLocked(rec);
       }
-      more = !caught_up || wheel_.HasDue();
+      // What is left of the budget moves a resize of the name index on
+      // (name_index.h), so that one finishes while the store is idle.
+      names_.Step(budget);
+      more = !caught_up || wheel_.HasDue() || names_.resizing();
     }
     if (more) {
       DeliverEvents();  // The last slice's: the caller delivers.
@@ -1040,8 +1046,8 @@ absl::Status Shard::CheckInvariants() {
     ++counted.by_status[static_cast<int>(rec->status)];
     if (rec->has_name) {
       ++counted.named;
-      auto n = names_.find(RecordByName::Key(rec));
-      if (n == names_.end() || *n != handle) {
+      const uint32_t* n = names_.Find(RecordByName::Key(rec));
+      if (n == nullptr || *n != handle) {
         return absl::InternalError("named record missing from name index");
       }
       if (NameShardByte(rec->service->sid, rec->unique_name()) !=

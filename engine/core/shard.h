@@ -46,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/core/creation_order.h"
+#include "engine/core/name_index.h"
 #include "engine/core/page_token.h"
 #include "engine/core/slab.h"
 #include "engine/core/timer_wheel.h"
@@ -212,6 +213,8 @@ struct RecordByName {
   static const NameKey& Key(const NameKey& k) { return k; }
   static NameKey Key(const SessionRecord* r);
   NameKey Key(uint32_t handle) const { return Key(records->Get(handle)); }
+  // Starts loading the record, for a resize that moves handles in batches.
+  void Prefetch(uint32_t handle) const;
 };
 
 // Wakes the store's background thread when a shard schedules something
@@ -352,7 +355,10 @@ class Shard {
   // Works in slices of at most context's bulk_slice Sessions, each either
   // moved down the wheel or settled, the lock released and their events
   // delivered between slices: so a mass expiry or a clock jump neither
-  // holds the lock nor queues events for all of them at once.
+  // holds the lock nor queues events for all of them at once. What a
+  // slice's budget leaves moves a resize of the name index on, one name a
+  // unit, so that it finishes (and a shrink frees the old table) while the
+  // store is idle.
   int64_t Advance();
   // How far ahead on the due list a freeing Advance prefetches names.
   static constexpr size_t kNameLookahead = 4;
@@ -531,8 +537,9 @@ class Shard {
   Slab<SessionRecord> records_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, uint32_t> foreign_ ABSL_GUARDED_BY(mu_);
   // A set, not a map: the key lives in the record, so a slot is one handle.
-  absl::flat_hash_set<uint32_t, RecordByName, RecordByName> names_
-      ABSL_GUARDED_BY(mu_);
+  // It grows and shrinks a few handles a call (name_index.h); Advance moves
+  // a resize on between slices.
+  NameIndex<uint32_t, RecordByName, RecordByName> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Sid128, std::unique_ptr<ShardService>> services_
       ABSL_GUARDED_BY(mu_);
   // Detached Services whose Sessions are still here (ShardService::dying).

@@ -295,8 +295,9 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
       // runs, so a Session deleted after its slice was copied and the one
       // that took its name, in a slice copied later, are both there. The
       // newer is kept; the older was gone before it was created.
-      auto held = names_.find(NameKey{image.service, *image.unique_name});
-      if (held != names_.end()) {
+      const uint32_t* held =
+          names_.Find(NameKey{image.service, *image.unique_name});
+      if (held != nullptr) {
         SessionRecord* other = records_.Get(*held);
         if (other->seq > image.seq) {
           dropped->insert(image.sid);
@@ -323,7 +324,7 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
     FillRecord(image, service, rec);
     const uint32_t handle = HandleOfLocked(rec);
     if (rec->has_name) {
-      names_.insert(handle);
+      names_.Insert(handle);
       ++stats_.named;
     }
     AppendToOrderLocked(rec, handle);
@@ -404,8 +405,9 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
     return absl::OkStatus();
   }
   if (image.unique_name.has_value()) {
-    auto held = names_.find(NameKey{image.service, *image.unique_name});
-    if (held != names_.end()) {
+    const uint32_t* held =
+        names_.Find(NameKey{image.service, *image.unique_name});
+    if (held != nullptr) {
       SessionRecord* holder = records_.Get(*held);
       RemoveLocked(
           holder,
@@ -423,7 +425,7 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   FillRecord(image, svc->second.get(), rec);
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
-    names_.insert(handle);
+    names_.Insert(handle);
     ++stats_.named;
   }
   // A fuzzy checkpoint may hold newer Sessions of the Service than one the
