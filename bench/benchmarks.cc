@@ -175,6 +175,10 @@ LiveStore& Live(StoreKind kind) {
     live->sids.push_back(s.sid);
     own_names.Add(names[i]);
   }
+  // As a store's expiry thread would have by now (nothing is due): for
+  // sessionwheel, this finishes any resize of a name index under way, so
+  // that the lookups below see the index as it is between resizes.
+  live->store->Advance();
   std::shuffle(live->sids.begin(), live->sids.end(), std::mt19937_64(1));
   live->names = own_names.Shuffled(2);
   return *live;
