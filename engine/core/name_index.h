@@ -4,9 +4,9 @@
 //
 // An absl::flat_hash_set grows inside the insert that fills it to 7/8,
 // rehashing every element there and then; the name index's hash reads each
-// element's record through the slab, so at 625k names a shard (10M Sessions
-// over 16 shards) that one create held the shard lock for tens of ms. It
-// rehashes in place the same way when erases have left it full of
+// element's record through the slab, so at 458k names a shard (7.3M
+// Sessions over 16 shards) that one create held the shard lock for about
+// 50 ms. It rehashes in place the same way when erases have left it full of
 // tombstones, and it never shrinks. As Redis's dict.c does, NameIndex keeps
 // two tables while it resizes:
 //
@@ -36,8 +36,8 @@
 // Either way the new table is reserved for twice the entries there are, so
 // it starts at most 7/16 full: a grow starts at 7/8 and a shrink at 1/10,
 // and neither threshold is near where the other leaves the table, so they
-// do not alternate. A 10M-name table purged to nothing comes back to zero
-// bytes (reserve(0) allocates nothing).
+// do not alternate. A table purged to nothing ends with at most
+// kMinShrinkCapacity slots.
 //
 // The bound. The resize begins with n entries in old_ and live_ reserved for
 // 2n, so live_ may take at least 2n - 1 fills (its budget). It takes the n
@@ -48,22 +48,31 @@
 //
 //   - two lookups (one a table) and one insert or erase;
 //   - kStepsPerOp moves, each one hash of the moved entry (for the name
-//     index, one read of its record: a cache miss) and one insert into a
-//     table that does not grow;
+//     index, a read of its record) and one insert into a table that does
+//     not grow. The moves of a call go as one batch: the loads of the
+//     batch's records (Hash::Prefetch), then of their new slots, are all
+//     started before the first is needed, so their cache misses overlap;
 //   - when it begins a resize, one allocation of the new table and the
-//     clearing of its control bytes (one byte a slot: a memset of 1 MiB at
-//     625k names), and the cursor's first scan for a full slot.
+//     clearing of its control bytes (one byte a slot: 1 MiB at 2^20 slots,
+//     about 0.5 ms here, most of it the first touch of its pages), and the
+//     cursor's first scan for a full slot.
 //
 // The cursor also scans old_'s empty control bytes, 16 at a time: over a
-// whole resize one pass over the table, spread over its calls. With
-// kStepsPerOp = 8 a create that moves entries pays about 8 record misses
-// (a few microseconds), and a growth's resize lasts an eighth of the
-// inserts until the next growth, so most calls find one table only.
+// whole resize one pass over the table, spread over its calls.
 //
-// Memory: sizeof(T) + 1 bytes a slot in each table; 2n slots for the n
-// entries in the middle of a growth (old and new at once, as absl's own
-// resize holds them for the length of its rehash). No storage per entry
-// besides absl's.
+// Why 8 a call. A growth's resize lasts 1/kStepsPerOp of the inserts until
+// the next growth; the calls in it pay the moves and a second probe. Fewer
+// a call spreads the moves thinner but keeps two tables (and the second
+// probe) for longer; more makes each of those calls dearer. Growing one
+// Service to 10M Sessions (docs/performance.md, "Pauses"), 4, 8 and 16 a
+// call gave creates a p99 of 2.3, 2.4 and 2.8 us and rates within a few
+// percent of each other, 16 the fastest; 8 keeps the p99 near 4's at
+// nearly 16's rate.
+//
+// Memory: sizeof(T) + 1 bytes a slot in each table. During a growth from C
+// to 2C + 1 slots both are held, 3C slots for about 7/8 C entries, until the
+// old one drains; absl's own resize holds the same two for the length of
+// its rehash. No storage per entry besides absl's.
 //
 // Thread safety: none; the shard's lock guards it.
 
