@@ -183,6 +183,7 @@ void ListenerList::Deliver(const SessionEvent& event) const {
 Shard::Shard(const ShardContext* context, size_t journal_lane)
     : context_(context),
       journal_lane_(journal_lane),
+      records_(context->returned_bytes),
       names_(0, RecordByName{&records_}, RecordByName{&records_}) {}
 
 Shard::~Shard() {
@@ -899,6 +900,11 @@ void Shard::RemoveServiceLocked(const Sid128& sid) {
                  now);
   }
   services_.erase(it);
+}
+
+void Shard::ReleaseSpareMemory() {
+  MutexLock l(&mu_);
+  records_.ReleaseSpare();
 }
 
 ShardStats Shard::Stats() {

@@ -10,6 +10,10 @@
 
 #include "sessionwheel/store.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -101,6 +105,7 @@ class StoreImpl final : public SessionStore,
         max_sessions_per_service_(options.max_sessions_per_service),
         max_services_(options.max_services),
         follower_(options.follower),
+        trim_after_purge_(options.trim_after_purge),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
@@ -112,6 +117,7 @@ class StoreImpl final : public SessionStore,
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
     context_.handles = &handles_;
+    context_.returned_bytes = &returned_bytes_;
     context_.quota = &quota_;
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
@@ -502,7 +508,25 @@ class StoreImpl final : public SessionStore,
       done += shard->Advance();
       shard->DeliverEvents();
     }
+    TrimAfterPurge();
     return done;
+  }
+
+  // Records freed go back to malloc a slab chunk at a time, and glibc keeps
+  // what lies below the top of its heap: once enough has come back, the
+  // shards' spare chunks go too and malloc_trim(0) hands every free page to
+  // the system. With no engine lock held; one thread trims at a time.
+  void TrimAfterPurge() {
+    if (!trim_after_purge_) return;
+    uint64_t returned = returned_bytes_.load(std::memory_order_relaxed);
+    do {
+      if (returned < kTrimBytes) return;
+    } while (!returned_bytes_.compare_exchange_weak(returned, 0,
+                                                    std::memory_order_relaxed));
+    for (auto& shard : shards_) shard->ReleaseSpareMemory();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
   }
 
   std::optional<absl::Time> NextWakeup() override {
@@ -1167,7 +1191,14 @@ class StoreImpl final : public SessionStore,
   const int64_t max_sessions_per_service_;
   const int64_t max_services_;  // Checked by CreateService alone.
   const bool follower_;
+  const bool trim_after_purge_;
   const Sid account_sid_;
+  // What the shards' slabs gave back to malloc since the last trim; a trim
+  // once it reaches kTrimBytes (StoreOptions::trim_after_purge). 64 MiB is
+  // about 400,000 Sessions' records: a churning store that reuses its
+  // chunks never trims, a mass expiry trims once or a few times.
+  static constexpr uint64_t kTrimBytes = uint64_t{64} << 20;
+  std::atomic<uint64_t> returned_bytes_{0};
 
   // The Service registry; shards hold replicas (see the file comment).
   internal::Mutex services_mu_;

@@ -120,6 +120,14 @@ struct StoreOptions {
   // on reads, which never return a stale Session).
   bool background_expiry = false;
 
+  // After removals free 64 MiB of Session records (a mass expiry or
+  // purge), the thread that runs Advance() calls glibc's malloc_trim(0),
+  // outside every store lock, so the freed memory returns to the system;
+  // that call costs a few milliseconds (docs/performance.md, "Memory that
+  // comes back"). False leaves the heap to the host. No effect without
+  // glibc.
+  bool trim_after_purge = true;
+
   // The most Sessions the store holds at once, and the most any one Service
   // holds. Every Session held counts, ended ones too: they keep their memory
   // and unique_name until deleted or purged. A create past a limit is
