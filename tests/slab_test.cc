@@ -116,13 +116,19 @@ TEST(SlabTest, AnEmptiedChunkIsKeptAsTheSpareAndTheOneBeforeReleased) {
   EXPECT_EQ(slab.chunks_held(), 4u);                   // The spare.
   EXPECT_EQ(returned.load(), 0u);
   for (uint32_t h = 2 * kChunk; h < 3 * kChunk; ++h) slab.Free(h);
-  EXPECT_EQ(slab.chunks_held(), 3u);  // Chunk 0 went; chunk 2 is the spare.
+  EXPECT_EQ(slab.chunks_held(), 3u);     // Chunk 0 went; chunk 2 is the spare.
+  EXPECT_EQ(slab.chunks_retired(), 1u);  // Its memory, for the owner to free.
   EXPECT_EQ(returned.load(), Slab<Counted>::kChunkBytes);
   slab.ReleaseSpare();
   EXPECT_EQ(slab.chunks_held(), 2u);
   EXPECT_EQ(returned.load(), 2 * Slab<Counted>::kChunkBytes);
   slab.ReleaseSpare();  // None left: nothing to do.
   EXPECT_EQ(slab.chunks_held(), 2u);
+  std::vector<Slab<Counted>::RetiredChunk> retired;
+  slab.TakeRetired(&retired);
+  EXPECT_EQ(retired.size(), 2u);
+  EXPECT_EQ(slab.chunks_retired(), 0u);
+  retired.clear();  // Freed by the owner, outside its lock.
   EXPECT_EQ(slab.size(), 2u * kChunk);
   EXPECT_EQ(slab.end(), 4 * kChunk);
   // The survivors never moved and kept what was written.
@@ -161,6 +167,21 @@ TEST(SlabTest, AReleasedChunkIsMadeAgainBeforeTheSlabGrows) {
     EXPECT_EQ(slab.Get(2 * kChunk + i), survivors[i]);
     EXPECT_EQ(survivors[i]->value, 2 * kChunk + i);
   }
+}
+
+TEST(SlabTest, AChunkMadeAgainTakesRetiredMemoryFirst) {
+  Slab<Counted> slab;
+  for (uint32_t i = 0; i < 2 * kChunk; ++i) slab.Allocate();
+  Counted* first = slab.Get(0);
+  for (uint32_t h = 0; h < kChunk; ++h) slab.Free(h);
+  slab.ReleaseSpare();  // Chunk 0 retired.
+  EXPECT_EQ(slab.chunks_retired(), 1u);
+  for (uint32_t h = kChunk; h < 2 * kChunk; ++h) slab.Free(h);  // The spare.
+  EXPECT_EQ(slab.Allocate(), 2 * kChunk - 1);  // The spare, last freed first.
+  EXPECT_EQ(slab.chunks_retired(), 1u);
+  EXPECT_TRUE(slab.AllocateAt(1, kChunk));  // Chunk 0 again, in its memory.
+  EXPECT_EQ(slab.chunks_retired(), 0u);
+  EXPECT_EQ(slab.Get(1), first + 1);
 }
 
 TEST(SlabTest, AllocateAtMakesAReleasedChunkAgain) {

@@ -902,9 +902,14 @@ void Shard::RemoveServiceLocked(const Sid128& sid) {
   services_.erase(it);
 }
 
-void Shard::ReleaseSpareMemory() {
-  MutexLock l(&mu_);
-  records_.ReleaseSpare();
+void Shard::FreeRetiredMemory() {
+  std::vector<Slab<SessionRecord>::RetiredChunk> retired;
+  {
+    MutexLock l(&mu_);
+    records_.ReleaseSpare();
+    records_.TakeRetired(&retired);
+  }
+  retired.clear();  // The frees: a munmap, or glibc trimming its heap's top.
 }
 
 ShardStats Shard::Stats() {

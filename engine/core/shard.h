@@ -371,9 +371,10 @@ class Shard {
   // from inside a listener, it leaves them to this thread's outer delivery.
   void DeliverEvents();
 
-  // Gives the slab's spare chunk (an emptied one it keeps to spare the
-  // next create a malloc) back to the allocator: for after a mass removal.
-  void ReleaseSpareMemory();
+  // Frees the memory of the slab's released chunks, and of its spare (an
+  // emptied chunk it keeps for the next creates), after the lock is let
+  // go: for after a mass removal.
+  void FreeRetiredMemory();
 
   ShardStats Stats();
   absl::Status CheckInvariants();

@@ -18,15 +18,18 @@
 // AllocateAt placed past the bump index: freed, it waits for the bump scan.)
 //
 // Memory comes back (issue 11). A chunk whose last object is freed becomes
-// the spare, kept so that a store hovering at a chunk boundary does not free
-// and allocate a chunk in turn; the spare it replaces, if any, is given back
-// to the allocator: its cells are freed, and its handles stay the slab's,
-// to be made again when Allocate runs out of cells in made chunks or
-// AllocateAt names one of them. So after a mass expiry a slab keeps one chunk,
-// and ReleaseSpare() gives that back too. An emptied chunk costs at most one
-// release and one remake every kChunkSize operations: releasing needs a
-// second chunk emptied while a spare exists, remaking needs every made
-// chunk full.
+// the spare, kept so that a store hovering at a chunk boundary does not
+// release and make a chunk in turn; the spare it replaces, if any, is
+// released: its handles stay the slab's, to be made again when Allocate
+// runs out of cells in made chunks or AllocateAt names one of them, and its
+// memory is retired. Retired memory is what the next chunk made takes, or
+// what the owner frees with TakeRetired(), outside its lock: freeing ~600 KB
+// may cost a munmap, or glibc's trim of the top of its heap (measured: up
+// to 80 ms after a mass free), which no lock should wait for. So after a
+// mass expiry a slab keeps one chunk, and ReleaseSpare() retires that too.
+// An emptied chunk costs at most one release and one remake every
+// kChunkSize operations: releasing needs a second chunk emptied while a
+// spare exists, remaking needs every made chunk full.
 //
 // Example:
 //
@@ -63,8 +66,8 @@ class Slab {
   static constexpr int kChunkBits = 12;
   static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
 
-  // `returned_bytes`, if set, counts the bytes of every chunk given back to
-  // the allocator (the store trims the heap once enough has come back).
+  // `returned_bytes`, if set, counts the bytes of every chunk released
+  // (the store frees and trims once enough has come back).
   explicit Slab(std::atomic<uint64_t>* returned_bytes = nullptr)
       : returned_bytes_(returned_bytes) {}
   Slab(const Slab&) = delete;
@@ -131,10 +134,18 @@ class Slab {
     }
   }
 
-  // Gives the spare chunk back to the allocator, if there is one: after a
-  // mass removal, when the next one may be far off.
+  // Releases the spare chunk, if there is one: after a mass removal, when
+  // the next create may be far off.
   void ReleaseSpare() {
     if (spare_ != kNone) Release(spare_);
+  }
+
+  // The memory of released chunks, which the caller frees (by letting it
+  // go) once it has let go of the lock that guards the slab.
+  using RetiredChunk = std::unique_ptr<Cell[]>;
+  void TakeRetired(std::vector<RetiredChunk>* out) {
+    for (RetiredChunk& cells : retired_) out->push_back(std::move(cells));
+    retired_.clear();
   }
 
   // Asks for the first cache lines of the object at `handle`, if its chunk
@@ -142,11 +153,12 @@ class Slab {
   // the lock that serialises its access. The object may be freed or reused
   // meanwhile; a prefetch does not care.
   //
-  // Its chunk may also be released meanwhile, its memory back with the
-  // allocator and perhaps given to the system: the directory slot is
-  // cleared before the cells are freed, but a reader may have loaded the
-  // address just before. It then prefetches an address that may belong to
-  // something else or to nothing at all. That is harmless: a prefetch is a
+  // Its chunk may also be released meanwhile, its memory reused by another
+  // chunk, or freed and perhaps given back to the system: the directory
+  // slot is cleared when the chunk is released, before the memory can go
+  // anywhere, but a reader may have loaded the address just before. It then
+  // prefetches an address that may belong to another chunk, to something
+  // else or to nothing at all. That is harmless: a prefetch is a
   // hint that never faults (x86 PREFETCHh, ARM PRFM, __builtin_prefetch's
   // contract) and changes nothing but the cache. The address is carried as
   // an integer, so no pointer to freed memory is ever formed, let alone
@@ -177,8 +189,10 @@ class Slab {
   size_t size() const { return count_; }
   // One past the highest handle ever handed out: live handles are below it.
   uint32_t end() const { return end_; }
-  // Chunks whose memory is held (for tests and figures).
+  // Made chunks, whose memory holds objects or may (for tests and figures);
+  // and released chunks' memory not yet taken or reused.
   size_t chunks_held() const { return held_; }
+  size_t chunks_retired() const { return retired_.size(); }
 
   // Calls fn(handle, T*) for every live object, in handle order.
   template <typename Fn>
@@ -324,8 +338,13 @@ class Slab {
     Chunk& chunk = chunks_[c];
     assert(chunk.cells == nullptr && chunk.count == 0);
     Unlink(&released_, c);
-    // Not value-initialised: a cell is written when it is first used.
-    chunk.cells.reset(new Cell[kChunkSize]);
+    if (!retired_.empty()) {
+      chunk.cells = std::move(retired_.back());
+      retired_.pop_back();
+    } else {
+      // Not value-initialised: a cell is written when it is first used.
+      chunk.cells.reset(new Cell[kChunkSize]);
+    }
     chunk.free_head = kNoCell;
     chunk.bump = 0;
     Link(&open_, c);
@@ -340,8 +359,8 @@ class Slab {
     Unlink(&open_, c);
     Link(&released_, c);
     if (spare_ == c) spare_ = kNone;
-    Publish(c, /*released=*/true);  // Before the memory goes.
-    chunk.cells.reset();
+    Publish(c, /*released=*/true);  // Before the memory may go.
+    retired_.push_back(std::move(chunk.cells));
     --held_;
     if (returned_bytes_ != nullptr) {
       returned_bytes_->fetch_add(kChunkBytes, std::memory_order_relaxed);
@@ -388,6 +407,7 @@ class Slab {
   ChunkList open_;          // Made chunks with a free cell.
   ChunkList released_;      // Chunks without memory.
   uint32_t spare_ = kNone;  // A made chunk with no live object, kept.
+  std::vector<RetiredChunk> retired_;  // Released chunks' memory.
   size_t count_ = 0;
   size_t held_ = 0;
   uint32_t end_ = 0;

@@ -465,11 +465,13 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::Status DeleteSession(const Sid& service_sid, const Sid& sid) override {
-    return OnSession(
-        service_sid, sid,
-        [&](Shard& shard, const Sid128& service, const Sid128& body) {
-          return shard.Delete(service, body);
-        });
+    absl::Status s =
+        OnSession(service_sid, sid,
+                  [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                    return shard.Delete(service, body);
+                  });
+    GiveMemoryBack();  // A host may delete en masse and never Advance.
+    return s;
   }
 
   absl::Status RecordInteraction(const Sid& service_sid,
@@ -508,24 +510,25 @@ class StoreImpl final : public SessionStore,
       done += shard->Advance();
       shard->DeliverEvents();
     }
-    TrimAfterPurge();
+    GiveMemoryBack();
     return done;
   }
 
-  // Records freed go back to malloc a slab chunk at a time, and glibc keeps
-  // what lies below the top of its heap: once enough has come back, the
-  // shards' spare chunks go too and malloc_trim(0) hands every free page to
-  // the system. With no engine lock held; one thread trims at a time.
-  void TrimAfterPurge() {
-    if (!trim_after_purge_) return;
+  // Removals release slab chunks, whose memory the shards keep (retired)
+  // until it is freed here, with no engine lock held: a free of a chunk may
+  // be a munmap or glibc trimming its heap's top. Once 64 MiB have come
+  // back, every shard frees its retired chunks and its spare, and
+  // malloc_trim(0) hands glibc's free pages below the top of its heap to
+  // the system. One thread at a time.
+  void GiveMemoryBack() {
     uint64_t returned = returned_bytes_.load(std::memory_order_relaxed);
     do {
       if (returned < kTrimBytes) return;
     } while (!returned_bytes_.compare_exchange_weak(returned, 0,
                                                     std::memory_order_relaxed));
-    for (auto& shard : shards_) shard->ReleaseSpareMemory();
+    for (auto& shard : shards_) shard->FreeRetiredMemory();
 #ifdef __GLIBC__
-    malloc_trim(0);
+    if (trim_after_purge_) malloc_trim(0);
 #endif
   }
 
@@ -1193,9 +1196,9 @@ class StoreImpl final : public SessionStore,
   const bool follower_;
   const bool trim_after_purge_;
   const Sid account_sid_;
-  // What the shards' slabs gave back to malloc since the last trim; a trim
-  // once it reaches kTrimBytes (StoreOptions::trim_after_purge). 64 MiB is
-  // about 400,000 Sessions' records: a churning store that reuses its
+  // What the shards' slabs released since memory was last given back
+  // (GiveMemoryBack), which happens once it reaches kTrimBytes. 64 MiB is
+  // about 440,000 Sessions' records: a churning store that reuses its
   // chunks never trims, a mass expiry trims once or a few times.
   static constexpr uint64_t kTrimBytes = uint64_t{64} << 20;
   std::atomic<uint64_t> returned_bytes_{0};
