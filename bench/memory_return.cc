@@ -11,22 +11,34 @@
 // what a host's own malloc_trim(0) would still take back.
 //
 //   build/release/bench/sessionwheel-memory-return [--sessions=N]
-//       [--retention_s=R] [--cycles=C] [--no_trim]
+//       [--retention_s=R] [--cycles=C] [--no_trim] [--unnamed]
+//       [--delete_random]
 //
 // --cycles=C creates and expires the N Sessions C times, to show that a
 // refilled store takes what it gave back and no more. --no_trim opens the
-// store with StoreOptions::trim_after_purge off.
+// store with StoreOptions::trim_after_purge off. --unnamed creates the
+// Sessions without a unique_name, so the name index never grows: what the
+// rest of the store gives back.
+//
+// --delete_random deletes the Sessions one DeleteSession at a time in a
+// random order instead of expiring them, timing each call: the longest
+// call shows the longest pause a removal can cause (before blocks, the
+// creation order squeezed out its holes all at once, moving every live
+// handle under the shard's lock). It keeps the SIDs, 24 bytes a Session.
 
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "bench/workload.h"
@@ -78,6 +90,8 @@ int Run(int argc, char** argv) {
   int64_t retention_s = 0;
   int cycles = 1;
   bool trim = true;
+  bool named = true;
+  bool delete_random = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--sessions=", 11) == 0) {
       sessions = std::atoll(argv[i] + 11);
@@ -87,6 +101,10 @@ int Run(int argc, char** argv) {
       cycles = std::atoi(argv[i] + 9);
     } else if (std::strcmp(argv[i], "--no_trim") == 0) {
       trim = false;
+    } else if (std::strcmp(argv[i], "--unnamed") == 0) {
+      named = false;
+    } else if (std::strcmp(argv[i], "--delete_random") == 0) {
+      delete_random = true;
     } else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -105,22 +123,48 @@ int Run(int argc, char** argv) {
   service_params.unique_name = "memory";
   const Sid service = Must(store->CreateService(service_params)).sid;
   Report("store open, one Service");
+  std::vector<Sid> sids;
   for (int cycle = 0; cycle < cycles; ++cycle) {
     auto start = std::chrono::steady_clock::now();
     Session answer;
     for (int64_t i = 0; i < sessions; ++i) {
       CreateSessionParams params;
-      params.unique_name = UniqueName(static_cast<uint64_t>(i));
+      if (named) params.unique_name = UniqueName(static_cast<uint64_t>(i));
       params.ttl = kTtlS;
       if (!store->CreateSession(service, params, &answer).ok()) {
         std::fprintf(stderr, "create %lld refused\n",
                      static_cast<long long>(i));
         return 1;
       }
+      if (delete_random) sids.push_back(answer.sid);
     }
     std::printf("cycle %d: created %lld Sessions in %.1f s\n", cycle,
                 static_cast<long long>(sessions), SecondsSince(start));
     Report("  after create");
+    if (delete_random) {
+      std::shuffle(sids.begin(), sids.end(), std::mt19937_64(cycle));
+      start = std::chrono::steady_clock::now();
+      double longest = 0;
+      int64_t over_1ms = 0;
+      for (const Sid& sid : sids) {
+        const auto call = std::chrono::steady_clock::now();
+        if (!store->DeleteSession(service, sid).ok()) {
+          std::fprintf(stderr, "delete refused\n");
+          return 1;
+        }
+        const double seconds = SecondsSince(call);
+        longest = std::max(longest, seconds);
+        if (seconds > 1e-3) ++over_1ms;
+      }
+      std::printf(
+          "  DeleteSession, random order: %.1f s, longest call %.3f ms, "
+          "%lld calls over 1 ms\n",
+          SecondsSince(start), longest * 1e3, static_cast<long long>(over_1ms));
+      std::vector<Sid>().swap(sids);
+      store->Advance();  // Where the store trims.
+      Report("  after delete and Advance");
+      continue;
+    }
     clock.Advance(absl::Seconds(kTtlS + 1));
     start = std::chrono::steady_clock::now();
     int64_t done = store->Advance();
