@@ -126,8 +126,11 @@ class Slab {
     const uint32_t i = handle & (kChunkSize - 1);
     if (i < chunk.bump) Thread(chunk, i);
     // Last in, first out: the chunk freed into is the next allocated from.
-    if (chunk.count-- < kChunkSize) Unlink(&open_, c);
-    Link(&open_, c);
+    if (open_.head != c) {
+      if (chunk.count < kChunkSize) Unlink(&open_, c);
+      Link(&open_, c);
+    }
+    --chunk.count;
     if (chunk.count == 0) {
       if (spare_ != kNone) Release(spare_);
       spare_ = c;

@@ -470,7 +470,12 @@ class StoreImpl final : public SessionStore,
                   [&](Shard& shard, const Sid128& service, const Sid128& body) {
                     return shard.Delete(service, body);
                   });
-    GiveMemoryBack();  // A host may delete en masse and never Advance.
+    // A mass delete's memory comes back at the next Advance(): the host's
+    // own, or the background thread's, woken now (never in this call).
+    if (context_.wakeup != nullptr &&
+        returned_bytes_.load(std::memory_order_relaxed) >= kTrimBytes) {
+      Wake();
+    }
     return s;
   }
 
@@ -515,11 +520,11 @@ class StoreImpl final : public SessionStore,
   }
 
   // Removals release slab chunks, whose memory the shards keep (retired)
-  // until it is freed here, with no engine lock held: a free of a chunk may
-  // be a munmap or glibc trimming its heap's top. Once 64 MiB have come
-  // back, every shard frees its retired chunks and its spare, and
-  // malloc_trim(0) hands glibc's free pages below the top of its heap to
-  // the system. One thread at a time.
+  // until it is freed here, at the end of Advance(), with no engine lock
+  // held: a free of a chunk may be a munmap or glibc trimming its heap's
+  // top. Once 64 MiB have come back, every shard frees its retired chunks
+  // and its spare, and malloc_trim(0) hands glibc's free pages below the
+  // top of its heap to the system. One thread at a time.
   void GiveMemoryBack() {
     uint64_t returned = returned_bytes_.load(std::memory_order_relaxed);
     do {

@@ -120,14 +120,14 @@ struct StoreOptions {
   // on reads, which never return a stale Session).
   bool background_expiry = false;
 
-  // Removals that free 64 MiB of Session records (a mass expiry, purge or
-  // delete) are given back to the allocator by the thread that runs
-  // Advance() or DeleteSession(), outside every store lock; if true, it
-  // then calls glibc's malloc_trim(0) so that the pages return to the
-  // system, at about 0.3 ms a MiB returned on that thread (docs/
-  // performance.md, "Memory that comes back"). False leaves glibc's free
-  // pages to the host: resident memory stays near its peak until it trims.
-  // No effect without glibc.
+  // Once removals (a mass expiry, purge or delete) have freed 64 MiB of
+  // Session records, the next Advance() gives that memory back to the
+  // allocator, outside every store lock, and if this is true then calls
+  // glibc's malloc_trim(0) so that the pages return to the system: about
+  // 0.1 ms a MiB on the thread that runs Advance() (docs/performance.md,
+  // "Memory that comes back"). False leaves glibc's free pages to the
+  // host: resident memory stays near its peak until it trims. No effect
+  // without glibc.
   bool trim_after_purge = true;
 
   // The most Sessions the store holds at once, and the most any one Service
