@@ -11,8 +11,8 @@
 // Handle h lives in chunk h >> kChunkBits at h & (kChunkSize - 1). Each
 // chunk keeps its own count of live objects, a bitmap of them, and a list of
 // its free cells threaded through the free cells themselves (cells never used
-// since the chunk was made are past a bump index instead, so a new chunk is
-// not written to until it is used). The chunks with free cells are on a list,
+// since the chunk was made are past a bump index instead, so making a
+// chunk threads nothing). The chunks with free cells are on a list,
 // the one most recently freed into first, and a free cell comes back last in,
 // first out: a churning store touches the same warm records. (Not a cell that
 // AllocateAt placed past the bump index: freed, it waits for the bump scan.)
@@ -345,8 +345,11 @@ class Slab {
       chunk.cells = std::move(retired_.back());
       retired_.pop_back();
     } else {
-      // Not value-initialised: a cell is written when it is first used.
-      chunk.cells.reset(new Cell[kChunkSize]);
+      // Zeroed, so its pages are faulted in together and in order: expiring
+      // 1M kept Sessions measured 3% slower over chunks whose pages came
+      // one record at a time, interleaved with the other tables' (the
+      // bump index would have let it wait).
+      chunk.cells.reset(new Cell[kChunkSize]());
     }
     chunk.free_head = kNoCell;
     chunk.bump = 0;
