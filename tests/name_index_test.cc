@@ -12,6 +12,7 @@
 #include <set>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "gtest/gtest.h"
 
@@ -89,9 +90,18 @@ class NameIndexTest : public ::testing::Test {
     const uint32_t* found = index_.Find(Probe{v});
     return found != nullptr && *found == v;
   }
+  // Steps until no resize is under way, and frees the drained tables as
+  // the shard does.
   void StepToTheEnd() {
     while (index_.Step(1000)) {
+      TakeRetired();
     }
+    TakeRetired();
+  }
+  void TakeRetired() {
+    absl::flat_hash_set<uint32_t, CountingHash, SameValue> retired(
+        0, CountingHash{&hashes_}, SameValue{});
+    index_.TakeRetired(&retired);
   }
 
   int64_t hashes_ = 0;
@@ -219,6 +229,26 @@ TEST_F(NameIndexTest, AMassEraseGivesTheMemoryBack) {
   for (uint32_t v = kN - kN / 100; v < kN; ++v) ASSERT_TRUE(Erase(v));
   StepToTheEnd();
   EXPECT_LE(index_.capacity(), Index::kMinShrinkCapacity);
+}
+
+// A drained table is not freed inside the call that drains it (a large
+// free can make glibc trim its heap): it waits for TakeRetired, whose caller
+// frees it after its lock; a second call has nothing.
+TEST_F(NameIndexTest, ADrainedTableWaitsForTakeRetired) {
+  uint32_t v = 0;
+  while (!index_.resizing()) ASSERT_TRUE(Insert(v++));
+  while (index_.Step(1)) {
+  }
+  const size_t held = index_.capacity();
+  absl::flat_hash_set<uint32_t, CountingHash, SameValue> retired(
+      0, CountingHash{&hashes_}, SameValue{});
+  const size_t bytes = index_.TakeRetired(&retired);
+  EXPECT_GT(retired.capacity(), 0u);
+  EXPECT_EQ(bytes, retired.capacity() * (sizeof(uint32_t) + 1));
+  EXPECT_EQ(index_.capacity(), held - retired.capacity());
+  EXPECT_TRUE(retired.empty());  // Drained: nothing of it is needed.
+  EXPECT_EQ(index_.TakeRetired(&retired), 0u);
+  for (uint32_t w = 0; w < v; ++w) ASSERT_TRUE(Found(w));
 }
 
 // A shrink that begins on the last erase of a purge finishes on Step alone.

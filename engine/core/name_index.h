@@ -105,17 +105,33 @@ class NameIndex {
   static_assert(kStepsPerOp >= 2, "the bound above needs two moves a call");
 
   NameIndex(const Hash& hash, const Eq& eq)
-      : live_(0, hash, eq), old_(0, hash, eq) {}
+      : live_(0, hash, eq), old_(0, hash, eq), retired_(0, hash, eq) {}
   NameIndex(const NameIndex&) = delete;
   NameIndex& operator=(const NameIndex&) = delete;
 
   size_t size() const { return live_.size() + old_.size(); }
-  // Slots allocated in both tables, at sizeof(T) + 1 bytes each.
-  size_t capacity() const { return live_.capacity() + old_.capacity(); }
+  // Slots allocated in both tables and a retired one not yet taken, at
+  // sizeof(T) + 1 bytes each.
+  size_t capacity() const {
+    return live_.capacity() + old_.capacity() + retired_.capacity();
+  }
   // True while entries are being moved from one table to the other.
   bool resizing() const { return resizing_; }
   // Entries moved by the last Insert, Erase or Step: for tests.
   size_t moved_by_last_call() const { return moved_; }
+
+  // A drained table, not yet freed: freeing a large block can make glibc
+  // trim its heap, which may take milliseconds, so the owner takes it with
+  // TakeRetired() and frees it once its lock is released. Each resize
+  // retires one; one not taken by the end of the next resize is freed
+  // there. Moves the table to `*out`, meant to be empty, and returns its
+  // bytes; returns 0 and leaves `*out` alone if there is none.
+  size_t TakeRetired(absl::flat_hash_set<T, Hash, Eq>* out) {
+    if (retired_.capacity() == 0) return 0;
+    *out = std::move(retired_);
+    retired_ = Set(0, live_.hash_function(), live_.key_eq());
+    return out->capacity() * (sizeof(T) + 1);
+  }
 
   // Starts loading the memory a Find of `key` will read.
   template <typename K>
@@ -210,9 +226,11 @@ class NameIndex {
     resizing_ = true;
   }
 
-  // Frees the drained table; a shrink may follow at once, if erases while
-  // it drained left the new table as empty as the old one was.
+  // Retires the drained table (TakeRetired); a shrink may follow at once,
+  // if erases while it drained left the new table as empty as the old one
+  // was.
   void EndResize() {
+    retired_ = std::move(old_);
     old_ = Set(0, live_.hash_function(), live_.key_eq());
     cursor_ = old_.end();
     resizing_ = false;
@@ -226,6 +244,7 @@ class NameIndex {
 
   Set live_;
   Set old_;
+  Set retired_;  // Drained, for the owner to free (TakeRetired).
   // The next entry of old_ to move; old_.end() when not resizing.
   typename Set::iterator cursor_ = old_.end();
   bool resizing_ = false;

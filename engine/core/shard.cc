@@ -234,6 +234,7 @@ void ListenerList::Deliver(const SessionEvent& event) const {
 Shard::Shard(const ShardContext* context, size_t journal_lane)
     : context_(context),
       journal_lane_(journal_lane),
+      records_(context->returned_bytes),
       names_(RecordByName{&records_}, RecordByName{&records_}) {}
 
 Shard::~Shard() {
@@ -559,7 +560,8 @@ uint32_t Shard::HandleOfLocked(const SessionRecord* rec) {
 }
 
 void Shard::AppendToOrderLocked(SessionRecord* rec, uint32_t handle) {
-  rec->order_pos = rec->service->order.Append(handle);
+  rec->order_pos =
+      rec->service->order.Append(handle, rec->seq, MovedInOrderLocked());
 }
 
 void Shard::PrefetchUnlocked(const Sid128& sid) const {
@@ -852,48 +854,37 @@ void Shard::List(const Sid128& service, const std::optional<PageCursor>& cursor,
   const bool newer =
       cursor.has_value() && cursor->direction == PageCursor::Direction::kBefore;
   auto seq_of = SeqOfLocked();
-  // Where the walk stands: newer walks start at `pos`, older ones just
-  // before it. Positions hold until a removal squeezes the holes out
-  // (settling may purge), and then the walk seeks its last seq again.
+  // The live position the walk visits next, towards newer or older
+  // Sessions past `seq`.
   auto seek = [&](uint64_t seq) {
-    if (newer) return order.FirstAfter(seq, seq_of);
-    return seq == 0 ? 0 : order.FirstAfter(seq - 1, seq_of);
+    return newer ? order.FirstAfter(seq, seq_of)
+                 : order.LastBefore(seq, seq_of);
   };
-  uint32_t pos = order.end();
+  uint32_t pos = order.Last();
   if (cursor.has_value()) {
     // The cursor's own Session, if it is here and still held, gives its
     // position at once; other shards search.
     const SessionRecord* at = LookUpLocked(cursor->sid);
     if (at != nullptr && at->service == svc->second.get() &&
         at->seq == cursor->seq) {
-      pos = newer ? at->order_pos + 1 : at->order_pos;
+      pos = newer ? order.Next(at->order_pos) : order.Prev(at->order_pos);
     } else {
       pos = seek(cursor->seq);
     }
   }
+  // Positions hold until a handle moves or a block goes (settling may
+  // purge), and then the walk seeks past its last seq again.
   uint64_t generation = order.generation();
-  while (out->size() - start < limit) {
-    uint32_t handle = CreationOrder::kHole;
-    if (newer) {
-      while (pos < order.end() &&
-             (handle = order.at(pos)) == CreationOrder::kHole)
-        ++pos;
-      if (pos >= order.end()) break;
-      ++pos;
-    } else {
-      pos = std::min(pos, order.end());
-      while (pos > 0 && (handle = order.at(pos - 1)) == CreationOrder::kHole)
-        --pos;
-      if (pos == 0) break;
-      --pos;
-    }
-    SessionRecord* rec = records_.Get(handle);
+  while (out->size() - start < limit && pos != CreationOrder::kNoPosition) {
+    SessionRecord* rec = records_.Get(order.at(pos));
     const uint64_t seq = rec->seq;
     const Sid128 sid = rec->sid;
     if (SettleLocked(rec, now)) out->push_back(Listed{seq, sid});
     if (order.generation() != generation) {
       generation = order.generation();
-      pos = newer ? order.FirstAfter(seq, seq_of) : seek(seq);
+      pos = seek(seq);
+    } else {
+      pos = newer ? order.Next(pos) : order.Prev(pos);
     }
   }
 }
@@ -905,6 +896,10 @@ int64_t Shard::Advance() {
   int64_t now = 0;
   uint64_t target = 0;
   while (more) {
+    // A name table a resize drained, freed after the lock (TakeRetired).
+    absl::flat_hash_set<uint32_t, RecordByName, RecordByName> retired(
+        0, RecordByName{&records_}, RecordByName{&records_});
+    size_t retired_bytes = 0;
     {
       MutexLock l(&mu_);
       if (first) {
@@ -946,7 +941,15 @@ int64_t Shard::Advance() {
       // What is left of the budget moves a resize of the name index on
       // (name_index.h), so that one finishes while the store is idle.
       names_.Step(budget);
+      retired_bytes = names_.TakeRetired(&retired);
       more = !caught_up || wheel_.HasDue() || names_.resizing();
+    }
+    if (retired_bytes != 0) {
+      // Freed here, at the end of this pass of the loop.
+      if (context_->returned_bytes != nullptr) {
+        context_->returned_bytes->fetch_add(retired_bytes,
+                                            std::memory_order_relaxed);
+      }
     }
     if (more) {
       DeliverEvents();  // The last slice's: the caller delivers.
@@ -1008,6 +1011,16 @@ void Shard::RemoveDetached() {
   }
 }
 
+void Shard::FreeRetiredMemory() {
+  std::vector<Slab<SessionRecord>::RetiredChunk> retired;
+  {
+    MutexLock l(&mu_);
+    records_.ReleaseSpare();
+    records_.TakeRetired(&retired);
+  }
+  retired.clear();  // The frees: a munmap, or glibc trimming its heap's top.
+}
+
 ShardStats Shard::Stats() {
   MutexLock l(&mu_);
   return stats_;
@@ -1040,7 +1053,7 @@ absl::Status Shard::CheckInvariants() {
                     services_.at(rec->service->sid).get() == rec->service;
     if (!known) return absl::InternalError("record of an unknown Service");
     const CreationOrder& order = rec->service->order;
-    if (rec->order_pos >= order.end() || order.at(rec->order_pos) != handle) {
+    if (order.at(rec->order_pos) != handle) {
       return absl::InternalError("record missing from creation order");
     }
     ++counted.by_status[static_cast<int>(rec->status)];
@@ -1082,8 +1095,8 @@ absl::Status Shard::CheckInvariants() {
     // Live cells in strictly increasing creation order.
     uint64_t last = 0;
     size_t live = 0;
-    for (uint32_t pos = 0; pos < order.end(); ++pos) {
-      if (order.at(pos) == CreationOrder::kHole) continue;
+    for (uint32_t pos = order.First(); pos != CreationOrder::kNoPosition;
+         pos = order.Next(pos)) {
       ++live;
       const uint64_t seq = records_.Get(order.at(pos))->seq;
       if (live > 1 && seq <= last) {

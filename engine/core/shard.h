@@ -268,6 +268,9 @@ struct ShardContext {
   SessionQuota* quota = nullptr;  // Every Session in the store.
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
+  // Bytes of records the shards' slabs gave back to the allocator since the
+  // store last trimmed the heap (StoreOptions::trim_after_purge).
+  std::atomic<uint64_t>* returned_bytes = nullptr;
   // Where changes are journaled (engine/core/durability.h); null for a
   // store in memory only, and while a durable store recovers. Set before
   // the store is handed out.
@@ -383,6 +386,11 @@ class Shard {
   // Delivers queued events unless another thread is already doing so. Called
   // from inside a listener, it leaves them to this thread's outer delivery.
   void DeliverEvents();
+
+  // Frees the memory of the slab's released chunks, and of its spare (an
+  // emptied chunk it keeps for the next creates), after the lock is let
+  // go: for after a mass removal.
+  void FreeRetiredMemory();
 
   ShardStats Stats();
   absl::Status CheckInvariants();

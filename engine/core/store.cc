@@ -10,6 +10,10 @@
 
 #include "sessionwheel/store.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -101,6 +105,7 @@ class StoreImpl final : public SessionStore,
         max_sessions_per_service_(options.max_sessions_per_service),
         max_services_(options.max_services),
         follower_(options.follower),
+        trim_after_purge_(options.trim_after_purge),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
     context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
@@ -113,6 +118,7 @@ class StoreImpl final : public SessionStore,
     context_.sids = &sids_;
     context_.next_seq = &next_seq_;
     context_.handles = &handles_;
+    context_.returned_bytes = &returned_bytes_;
     context_.quota = &quota_;
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
@@ -339,6 +345,7 @@ class StoreImpl final : public SessionStore,
     // Its Sessions go in slices, with no registry lock: other Services
     // never wait for this one.
     RemoveDetached();
+    GiveMemoryBack();
     return Acknowledge(absl::OkStatus());
   }
 
@@ -463,11 +470,18 @@ class StoreImpl final : public SessionStore,
   }
 
   absl::Status DeleteSession(const Sid& service_sid, const Sid& sid) override {
-    return OnSession(
-        service_sid, sid,
-        [&](Shard& shard, const Sid128& service, const Sid128& body) {
-          return shard.Delete(service, body);
-        });
+    absl::Status s =
+        OnSession(service_sid, sid,
+                  [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                    return shard.Delete(service, body);
+                  });
+    // A mass delete's memory comes back at the next Advance(): the host's
+    // own, or the background thread's, woken now (never in this call).
+    if (context_.wakeup != nullptr &&
+        returned_bytes_.load(std::memory_order_relaxed) >= kTrimBytes) {
+      Wake();
+    }
+    return s;
   }
 
   absl::Status RecordInteraction(const Sid& service_sid,
@@ -506,7 +520,27 @@ class StoreImpl final : public SessionStore,
       done += shard->Advance();
       shard->DeliverEvents();
     }
+    GiveMemoryBack();
     return done;
+  }
+
+  // Removals release slab chunks, whose memory the shards keep (retired)
+  // until it is freed here, at the end of Advance() or DeleteService(),
+  // with no engine lock held: a free of a chunk may be a munmap or glibc
+  // trimming its heap's top. Drained name tables are freed as Advance goes
+  // and counted here too. Once 64 MiB have come back, every shard frees its
+  // retired chunks and its spare, and malloc_trim(0) hands glibc's free
+  // pages below the top of its heap to the system. One thread at a time.
+  void GiveMemoryBack() {
+    uint64_t returned = returned_bytes_.load(std::memory_order_relaxed);
+    do {
+      if (returned < kTrimBytes) return;
+    } while (!returned_bytes_.compare_exchange_weak(returned, 0,
+                                                    std::memory_order_relaxed));
+    for (auto& shard : shards_) shard->FreeRetiredMemory();
+#ifdef __GLIBC__
+    if (trim_after_purge_) malloc_trim(0);
+#endif
   }
 
   std::optional<absl::Time> NextWakeup() override {
@@ -1189,7 +1223,14 @@ class StoreImpl final : public SessionStore,
   const int64_t max_sessions_per_service_;
   const int64_t max_services_;  // Checked by CreateService alone.
   const bool follower_;
+  const bool trim_after_purge_;
   const Sid account_sid_;
+  // What the shards' slabs released since memory was last given back
+  // (GiveMemoryBack), which happens once it reaches kTrimBytes. 64 MiB is
+  // about 440,000 Sessions' records: a churning store that reuses its
+  // chunks never trims, a mass expiry trims once or a few times.
+  static constexpr uint64_t kTrimBytes = uint64_t{64} << 20;
+  std::atomic<uint64_t> returned_bytes_{0};
 
   // The Service registry; shards hold replicas (see the file comment).
   internal::Mutex services_mu_;
