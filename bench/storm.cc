@@ -64,6 +64,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -562,6 +563,9 @@ struct RunFigures {
   double window_s = 0;  // The fetcher's recorded stretch.
   double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
   int64_t over_1ms = 0, over_5ms = 0;
+  // Cores' worth of CPU that other processes used, and that the hypervisor
+  // stole, during the window: the machine's noise.
+  double other_cores = 0, steal_cores = 0;
 };
 
 json ToJson(const RunFigures& r) {
@@ -576,11 +580,47 @@ json ToJson(const RunFigures& r) {
           {"p999_us", r.p999_us},
           {"max_us", r.max_us},
           {"over_1ms", r.over_1ms},
-          {"over_5ms", r.over_5ms}};
+          {"over_5ms", r.over_5ms},
+          {"other_cores", r.other_cores},
+          {"steal_cores", r.steal_cores}};
 }
 
 double Since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// CPU time in clock ticks: the machine's busy and stolen time (/proc/stat)
+// and this process's (/proc/self/stat), to tell how much of the machine
+// other processes, or the hypervisor, took during a run. Zero where the
+// files cannot be read.
+struct CpuTicks {
+  int64_t busy = 0;
+  int64_t steal = 0;
+  int64_t self = 0;
+};
+
+CpuTicks ReadCpuTicks() {
+  CpuTicks t;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0,
+          softirq = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >>
+      t.steal;
+  t.busy = user + nice + system + irq + softirq;
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  std::getline(self, line);
+  // After the command's closing parenthesis: fields 3 on; utime and stime
+  // are fields 14 and 15.
+  std::istringstream fields(
+      line.substr(std::min(line.size(), line.rfind(')') + 1)));
+  std::string skip;
+  for (int field = 3; field <= 13; ++field) fields >> skip;
+  int64_t utime = 0, stime = 0;
+  fields >> utime >> stime;
+  t.self = utime + stime;
+  return t;
 }
 
 // Builds the storm's store, runs the fetcher on it through the storm, and
@@ -593,12 +633,20 @@ RunFigures Measure(const StormKind& kind, const Config& config,
     PacedFetcher fetcher(pace.rate, pace.warmup,
                          [&scene] { return scene->Fetch(); });
     fetcher.WaitForRecording();
+    const CpuTicks before = ReadCpuTicks();
     const auto start = SteadyClock::now();
     r.sessions = scene->Run();
     r.seconds = Since(start);
     r.held = scene->held();
     const PacedResult fetched = fetcher.Stop(pace.tail);
     r.window_s = Since(start);
+    const CpuTicks after = ReadCpuTicks();
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK)) * r.window_s;
+    r.other_cores =
+        std::max(0.0, static_cast<double>((after.busy - before.busy) -
+                                          (after.self - before.self)) /
+                          ticks);
+    r.steal_cores = static_cast<double>(after.steal - before.steal) / ticks;
     if (fetched.wrong > 0) {
       Die(absl::StrCat(kind.name, ": ", fetched.wrong, " of ", fetched.fetches,
                        " fetches missed their Session"));
@@ -643,13 +691,14 @@ std::vector<double> LoadAverage() {
 }
 
 void PrintRow(const std::string& name, const json& m, const json* unsliced) {
-  std::printf("%-15s %8.3f %8.2f %8.0f %8.2f %8.2f %9.2f %9.2f %6.0f %6.0f",
-              name.c_str(), m["seconds"].get<double>(),
-              m["sessions_per_s"].get<double>() / 1e6,
-              m["fetches"].get<double>(), m["p50_us"].get<double>(),
-              m["p99_us"].get<double>(), m["p999_us"].get<double>(),
-              m["max_us"].get<double>(), m["over_1ms"].get<double>(),
-              m["over_5ms"].get<double>());
+  std::printf(
+      "%-15s %8.3f %8.2f %8.0f %8.2f %8.2f %9.2f %9.2f %6.0f %6.0f %6.2f",
+      name.c_str(), m["seconds"].get<double>(),
+      m["sessions_per_s"].get<double>() / 1e6, m["fetches"].get<double>(),
+      m["p50_us"].get<double>(), m["p99_us"].get<double>(),
+      m["p999_us"].get<double>(), m["max_us"].get<double>(),
+      m["over_1ms"].get<double>(), m["over_5ms"].get<double>(),
+      m["other_cores"].get<double>());
   if (unsliced != nullptr) {
     std::printf(" | %8.3f %9.2f %9.2f %6.2f",
                 (*unsliced)["seconds"].get<double>(),
@@ -737,9 +786,9 @@ int Main(int argc, char** argv) {
   doc["storms"] = json::array();
 
   std::printf(
-      "%-15s %8s %8s %8s %8s %8s %9s %9s %6s %6s%s\n", "storm", "seconds",
+      "%-15s %8s %8s %8s %8s %8s %9s %9s %6s %6s %6s%s\n", "storm", "seconds",
       "M/s", "fetches", "p50_us", "p99_us", "p99.9_us", "max_us", ">1ms",
-      ">5ms",
+      ">5ms", "others",
       unsliced_too ? " | unsliced: seconds  p99.9_us    max_us  ratio" : "");
   for (const StormKind* kind : storms) {
     std::vector<json> runs, unsliced_runs;
@@ -758,11 +807,12 @@ int Main(int argc, char** argv) {
         const RunFigures r = Measure(*kind, c, pace);
         std::fprintf(stderr,
                      "%s run %lld/%lld%s: %.3f s, %lld fetches, p99.9 %.1f "
-                     "us, max %.1f us\n",
+                     "us, max %.1f us, others %.2f cores\n",
                      kind->name, static_cast<long long>(rep + 1),
                      static_cast<long long>(repetitions),
                      sliced ? "" : " unsliced", r.seconds,
-                     static_cast<long long>(r.fetches), r.p999_us, r.max_us);
+                     static_cast<long long>(r.fetches), r.p999_us, r.max_us,
+                     r.other_cores);
         (sliced ? runs : unsliced_runs).push_back(ToJson(r));
         (sliced ? sliced_seconds : unsliced_seconds) = r.seconds;
       }
