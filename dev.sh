@@ -12,6 +12,10 @@ PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
 # What bench-peers needs besides (and instead of) those: the peers themselves.
 PEER_PACKAGES=(redis-server default-jdk-headless libcaffeine-java python3)
 
+# What bench-storm needs besides PACKAGES: Redis and its C client, for the
+# anchor.
+STORM_PACKAGES=(redis-server libhiredis-dev pkg-config)
+
 usage() {
   cat <<'EOF'
 Usage: ./dev.sh COMMAND [ARGS...]
@@ -32,6 +36,17 @@ Usage: ./dev.sh COMMAND [ARGS...]
                   kept in build/peers/results.jsonl); PEER: caffeine, redis
                   or redis_aof to run only those; SW_BENCH_SESSIONS=N as
                   above. See bench/peers/README.md
+  bench-storm [ARGS]
+                  build the release preset and run sessionwheel-storm: the
+                  latency of a fetcher at a fixed rate during bulk work
+                  (mass expiry, purge, a Service delete, growth, a
+                  snapshot, a checkpoint, a list walk, a clock jump), 10M
+                  Sessions, medians of 5; ARGS are its flags (--help lists
+                  them; e.g. --sessions=1000000 --unsliced-too); then the
+                  same fetcher against Redis during a 1M-key PXAT drain
+                  (bench/peers/redis_storm.py); results in build/storm/
+                  (storm.json, redis.json, the chart storm.svg). See
+                  docs/performance.md, "Pauses"
   fuzz [SECONDS]  build the fuzz preset (libFuzzer, ASan + UBSan, clang) and
                   run each target of tests/fuzz for SECONDS (default 60), one
                   after another, from build/fuzz/corpus/<target> (seeded with
@@ -141,6 +156,21 @@ case "$command" in
   bench-peers)
     ensure_packages "${PEER_PACKAGES[@]}"
     exec bench/peers/run.sh "$@"
+    ;;
+  bench-storm)
+    ensure_packages
+    ensure_packages "${STORM_PACKAGES[@]}"
+    build release --target sessionwheel-storm sessionwheel-redis-storm
+    mkdir -p build/storm
+    # --out comes last, so it wins over one in ARGS.
+    build/release/bench/sessionwheel-storm "$@" --out=build/storm/storm.json
+    # The anchor fetches at the same rate, as many times (--like).
+    /usr/bin/python3 bench/peers/redis_storm.py \
+      --binary build/release/bench/sessionwheel-redis-storm \
+      --like build/storm/storm.json --out build/storm/redis.json
+    bench/plot_storm.py build/storm/storm.json build/storm/redis.json \
+      build/storm/storm.svg
+    echo "dev.sh: results in build/storm/ (storm.json, redis.json, storm.svg)"
     ;;
   fuzz)
     ensure_packages

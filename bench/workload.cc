@@ -180,62 +180,6 @@ void ScratchDir::DropFromPageCache() const {
   }
 }
 
-namespace {
-
-constexpr int kSubBits = LatencyHistogram::kSubBits;
-
-// Values below 2^kSubBits have a bucket each; above, 2^kSubBits buckets per
-// power of two.
-size_t BucketOf(uint64_t ns) {
-  if (ns < (uint64_t{1} << kSubBits)) return ns;
-  const int exponent = 63 - __builtin_clzll(ns);
-  const uint64_t mantissa =
-      (ns >> (exponent - kSubBits)) & ((1 << kSubBits) - 1);
-  return (static_cast<size_t>(exponent - kSubBits + 1) << kSubBits) + mantissa;
-}
-
-// One past the largest value in `bucket`.
-uint64_t BucketEnd(size_t bucket) {
-  if (bucket < (size_t{1} << kSubBits)) return bucket + 1;
-  const int shift = static_cast<int>(bucket >> kSubBits) - 1;
-  const uint64_t mantissa = bucket & ((1 << kSubBits) - 1);
-  return ((uint64_t{1} << kSubBits) + mantissa + 1) << shift;
-}
-
-}  // namespace
-
-void LatencyHistogram::Record(int64_t ns) {
-  ns = std::max<int64_t>(ns, 0);
-  ++counts_[BucketOf(static_cast<uint64_t>(ns))];
-  ++count_;
-  max_ns_ = std::max(max_ns_, ns);
-}
-
-double LatencyHistogram::PercentileUs(double q) const {
-  if (count_ == 0) return 0;
-  const int64_t rank = std::min<int64_t>(
-      count_ - 1, static_cast<int64_t>(q * static_cast<double>(count_)));
-  int64_t seen = 0;
-  for (size_t b = 0; b < counts_.size(); ++b) {
-    seen += counts_[b];
-    if (seen > rank) {
-      const uint64_t end =
-          std::min<uint64_t>(BucketEnd(b), static_cast<uint64_t>(max_ns_));
-      return static_cast<double>(end) / 1e3;
-    }
-  }
-  return MaxUs();
-}
-
-int64_t LatencyHistogram::CountAbove(int64_t ns) const {
-  int64_t above = 0;
-  for (size_t b = BucketOf(static_cast<uint64_t>(std::max<int64_t>(ns, 0))) + 1;
-       b < counts_.size(); ++b) {
-    above += counts_[b];
-  }
-  return above;
-}
-
 LatenessRecorder::LatenessRecorder(const Clock* clock, size_t capacity)
     : clock_(clock), samples_ms_(capacity) {}
 

@@ -1,12 +1,11 @@
 // The pieces the benchmarks are built from: the size of a run, the keys they
 // look up, the allocator's count of bytes in use, a listener that measures
-// how late close events arrive, and scratch directories on the real disk for
-// the durable workloads.
+// how late close events arrive, scratch directories on the real disk for
+// the durable workloads, and (latency_histogram.h) a latency histogram.
 
 #ifndef SESSIONWHEEL_BENCH_WORKLOAD_H_
 #define SESSIONWHEEL_BENCH_WORKLOAD_H_
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "bench/latency_histogram.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 
@@ -104,30 +104,6 @@ class ScratchDir {
 
  private:
   std::string path_;
-};
-
-// Durations in nanoseconds counted in buckets about 3% wide (32 to each
-// power of two), with the exact count and maximum: percentiles of millions
-// of samples, recorded without allocating or storing them, so recording
-// adds nothing to the heap a workload measures.
-class LatencyHistogram {
- public:
-  static constexpr int kSubBits = 5;  // 2^5 buckets per power of two.
-
-  void Record(int64_t ns);
-  int64_t count() const { return count_; }
-  // The upper edge of the bucket holding the sample at quantile `q` (0 to
-  // 1), in microseconds; 0 with no samples.
-  double PercentileUs(double q) const;
-  double MaxUs() const { return static_cast<double>(max_ns_) / 1e3; }
-  // How many samples were longer than `ns`, to the bucket: those in
-  // buckets wholly above it.
-  int64_t CountAbove(int64_t ns) const;
-
- private:
-  std::array<int64_t, (64 - kSubBits + 1) << kSubBits> counts_{};
-  int64_t count_ = 0;
-  int64_t max_ns_ = 0;
 };
 
 // Close-event lateness: event arrival time on `clock` minus the expiry
