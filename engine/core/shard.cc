@@ -699,27 +699,47 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
 absl::Status Shard::FetchBySid(const Sid128& service, const Sid128& sid,
                                Session* out) {
   PrefetchUnlocked(sid);
-  MutexLock l(&mu_);
-  SessionRecord* rec = FindLocked(service, sid, NowMs());
-  if (rec == nullptr) return absl::NotFoundError("");
-  if (out != nullptr) FillLocked(*rec, out);
-  return absl::OkStatus();
+  absl::Status s;
+  bool queued = false;
+  {
+    MutexLock l(&mu_);
+    const size_t before = pending_.size();
+    SessionRecord* rec = FindLocked(service, sid, NowMs());
+    if (rec == nullptr) {
+      s = absl::NotFoundError("");
+    } else if (out != nullptr) {
+      FillLocked(*rec, out);
+    }
+    queued = pending_.size() != before;
+  }
+  // Only a fetch that applied an expiry delivers (its own event, and what
+  // is queued with it): otherwise a reader could find itself delivering a
+  // mass expiry's events for as long as the expiry makes them.
+  if (queued) DeliverEvents();
+  return s;
 }
 
 absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
                                 Session* out) {
-  MutexLock l(&mu_);
-  const NameKey key{service, {name.data(), name.size()}};
-  names_.Prefetch(key);  // As in FindLocked.
-  const uint32_t* held = names_.Find(key);
-  if (held == nullptr) return absl::NotFoundError("");
-  SessionRecord* rec = records_.Get(*held);
-  PrefetchRecord(rec);
-  if (rec->service->dying || !SettleLocked(rec, NowMs())) {
-    return absl::NotFoundError("");
+  absl::Status s;
+  bool queued = false;
+  {
+    MutexLock l(&mu_);
+    const size_t before = pending_.size();
+    const NameKey key{service, {name.data(), name.size()}};
+    names_.Prefetch(key);  // As in FindLocked.
+    const uint32_t* held = names_.Find(key);
+    SessionRecord* rec = held == nullptr ? nullptr : records_.Get(*held);
+    if (rec != nullptr) PrefetchRecord(rec);
+    if (rec == nullptr || rec->service->dying || !SettleLocked(rec, NowMs())) {
+      s = absl::NotFoundError("");
+    } else if (out != nullptr) {
+      FillLocked(*rec, out);
+    }
+    queued = pending_.size() != before;
   }
-  if (out != nullptr) FillLocked(*rec, out);
-  return absl::OkStatus();
+  if (queued) DeliverEvents();  // As in FetchBySid.
+  return s;
 }
 
 absl::Status Shard::Update(const Sid128& service, const Sid128& sid,

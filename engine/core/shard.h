@@ -321,7 +321,10 @@ class Shard {
 
   // Session operations. Each takes the lock, applies any due expiry of the
   // Session it touches, queues its events, and releases the lock; the caller
-  // then calls DeliverEvents(). Parameters are validated here, under the
+  // then calls DeliverEvents(), but for the two fetches, which deliver
+  // themselves only if they queued an event (an expiry they applied), so
+  // that a reader never becomes the deliverer of another thread's bulk
+  // work. Parameters are validated here, under the
   // lock, so errors come in one documented order (docs/semantics.md). An
   // answer, when `out` is not null, is filled in place under the lock.
   // A Session that is absent is a bare NotFound (no Proxy code): the store

@@ -389,9 +389,7 @@ class StoreImpl final : public SessionStore,
     std::optional<Sid128> service = BodyOf("KS", service_sid);
     std::optional<Sid128> body = BodyOf("KC", sid);
     if (service && body) {
-      Shard& shard = ShardFor(*body);
-      absl::Status s = shard.FetchBySid(*service, *body, out);
-      shard.DeliverEvents();
+      absl::Status s = ShardFor(*body).FetchBySid(*service, *body, out);
       if (s.ok()) return s;
     }
     return SessionNotFound(service_sid, sid.ToString());
@@ -403,14 +401,11 @@ class StoreImpl final : public SessionStore,
     std::optional<Sid128> service = BodyOf("KS", service_sid);
     if (!service) return SessionNotFound(service_sid, sid_or_name);
     if (std::optional<Sid128> sid = internal::ParseSid("KC", sid_or_name)) {
-      Shard& shard = ShardFor(*sid);
-      absl::Status s = shard.FetchBySid(*service, *sid, out);
-      shard.DeliverEvents();
+      absl::Status s = ShardFor(*sid).FetchBySid(*service, *sid, out);
       if (s.ok()) return s;
     }
-    Shard& shard = NameShard(*service, sid_or_name);
-    absl::Status s = shard.FetchByName(*service, sid_or_name, out);
-    shard.DeliverEvents();
+    absl::Status s = NameShard(*service, sid_or_name)
+                         .FetchByName(*service, sid_or_name, out);
     if (absl::IsNotFound(s)) return SessionNotFound(service_sid, sid_or_name);
     return s;
   }
@@ -446,7 +441,6 @@ class StoreImpl final : public SessionStore,
                .ok()) {
         page.sessions.pop_back();
       }
-      shard.DeliverEvents();
     }
     if (r.next) {
       page.next_page_token =
