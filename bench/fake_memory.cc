@@ -22,20 +22,18 @@
 //
 //   build/release/bench/sessionwheel-fake-memory --layout spread --rounds 2
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
+#include "bench/workload.h"
 #include "nlohmann/json.hpp"
 #include "sessionwheel/proxy_fake.h"
 #include "tools/flags.h"
@@ -57,26 +55,6 @@ constexpr int kNameChars = 191;
 constexpr int kIdentifierChars = 191;
 constexpr int kFriendlyNameChars = 255;
 constexpr int kTtlSeconds = 3600;
-
-// Bytes the allocator has handed out and not had back: small chunks plus
-// blocks mapped on their own. The fake runs on this thread alone.
-int64_t HeapInUse() {
-  const struct mallinfo2 m = mallinfo2();
-  return static_cast<int64_t>(m.uordblks + m.hblkhd);
-}
-
-// A field of /proc/self/status in bytes ("VmRSS:   1234 kB"), or 0.
-int64_t StatusBytes(std::string_view field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.compare(0, field.size(), field) == 0 &&
-        line.size() > field.size() && line[field.size()] == ':') {
-      return std::strtoll(line.c_str() + field.size() + 1, nullptr, 10) * 1024;
-    }
-  }
-  return 0;
-}
 
 double MiB(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
@@ -235,7 +213,8 @@ class Filler {
 
 void Report(const char* step, int64_t heap) {
   std::printf("%-44s heap %8.1f MiB  rss %8.1f MiB  peak rss %8.1f MiB\n", step,
-              MiB(heap), MiB(StatusBytes("VmRSS")), MiB(StatusBytes("VmHWM")));
+              MiB(heap), MiB(bench::ResidentBytes()),
+              MiB(bench::PeakResidentBytes()));
   std::fflush(stdout);
 }
 
@@ -250,32 +229,32 @@ int Main(int argc, char** argv) {
   if (rounds < 0 || rounds > 100) tools::UsageError("--rounds is 0 to 100");
   const bool spread = layout == "spread";
 
-  const int64_t start = HeapInUse();
+  const int64_t start = bench::HeapBytesInUse();
   Report("start", start);
   Filler filler;
-  const int64_t empty = HeapInUse();
+  const int64_t empty = bench::HeapBytesInUse();
   Report("an empty fake", empty);
   filler.FillServices();
-  const int64_t with_services = HeapInUse();
+  const int64_t with_services = bench::HeapBytesInUse();
   Report("the Services", with_services);
   filler.FillSessions(spread);
-  const int64_t full = HeapInUse();
+  const int64_t full = bench::HeapBytesInUse();
   Report("the Sessions (full)", full);
   int64_t most = full;
   for (int64_t round = 1; round <= rounds; ++round) {
     filler.DeleteSessions();
     filler.FillSessions(spread);
-    most = std::max(most, HeapInUse());
-    Report("  Sessions deleted and made again", HeapInUse());
+    most = std::max(most, bench::HeapBytesInUse());
+    Report("  Sessions deleted and made again", bench::HeapBytesInUse());
     filler.ExpireAndPurge();
     filler.FillSessions(spread);
-    most = std::max(most, HeapInUse());
-    Report("  Sessions purged and made again", HeapInUse());
+    most = std::max(most, bench::HeapBytesInUse());
+    Report("  Sessions purged and made again", bench::HeapBytesInUse());
     filler.DeleteServices();
     filler.FillServices();
     filler.FillSessions(spread);
-    most = std::max(most, HeapInUse());
-    Report("  Services deleted and all made again", HeapInUse());
+    most = std::max(most, bench::HeapBytesInUse());
+    Report("  Services deleted and all made again", bench::HeapBytesInUse());
   }
 
   const ProxyFakeOptions& d = filler.defaults();
@@ -289,7 +268,7 @@ int Main(int argc, char** argv) {
       static_cast<long long>(d.max_sessions), static_cast<long long>(rounds),
       static_cast<long long>((with_services - empty) / d.max_services),
       static_cast<long long>((full - with_services) / d.max_sessions),
-      MiB(full - start), MiB(most - start), MiB(StatusBytes("VmHWM")));
+      MiB(full - start), MiB(most - start), MiB(bench::PeakResidentBytes()));
   return 0;
 }
 

@@ -70,7 +70,7 @@ struct ProxyFakeOptions {
   //
   // Unlike the store's, the defaults are bounded, so that no sequence of
   // requests makes a test fake grow past a known size: at most 1,000
-  // Services and 100,000 Sessions, under 700 MiB with every field at its
+  // Services and 100,000 Sessions, under 800 MiB with every field at its
   // longest (docs/testing-with-the-fake.md, "Memory", has the measurement).
   // A test that needs more asks for it, up to kNoLimit.
   int64_t max_sessions = 100000;                // Ended Sessions included.
