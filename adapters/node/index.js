@@ -196,9 +196,10 @@ class Fake {
     const headers = opts.headers || {};
     const form = opts.data && headers['Content-Type'] === 'application/x-www-form-urlencoded'
       ? encodeForm(opts.data) : '';
-    let answer = await this.send(opts.method, target, form);
+    const method = opts.method.toUpperCase();
+    let answer = await this.send(method, target, form);
     for (let retry = 0; this._autoRetry && answer.status === 429 && retry < this._maxRetries; retry++) {
-      answer = await this.send(opts.method, target, form);
+      answer = await this.send(method, target, form);
     }
     return {
       statusCode: answer.status,
