@@ -35,14 +35,14 @@ const DEFAULT_MAX_RETRIES = 3;
 const STDERR_KEEP_BYTES = 4096;
 
 // Percent-encodes as the SDK's form encoder (`qs` in its RFC 3986 format)
-// does: everything but A-Z a-z 0-9 - . _ ~, UTF-8 bytes as %XX. Lone
-// surrogates become U+FFFD (qs garbles them; no valid string has one).
+// does: everything but A-Z a-z 0-9 - . _ ~, UTF-8 bytes as %XX. A lone
+// surrogate, which no well-formed string has, becomes U+FFFD.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 function encodeComponent(value) {
   const wellFormed = String(value).replace(LONE_SURROGATE, '\uFFFD');
   return encodeURIComponent(wellFormed)
     .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 // One name=value pair per value, as the SDK's client encodes `data` and
 // `params`: qs.stringify(fields, {arrayFormat: 'repeat'}). An array repeats

@@ -92,6 +92,7 @@ test('20429: a create past the fake limit, without retries', async () => {
   const error = await restError(() => few.create({}));
   assert.equal(error.status, 429);
   assert.equal(error.code, 20429);
+  assert.equal(error.message, 'Too Many Requests: the Service holds its maximum of 2 Sessions.');
   assert.equal(small.requestCount - before, 1, 'a custom httpClient has no SDK retry');
   assert.equal(await small.close(), 0);
 });
