@@ -67,12 +67,11 @@ function encodeForm(fields) {
   return pairs.join('&');
 }
 
-// The target the fake is sent for one SDK request: the path and query of its
-// URL, with `params` appended as the SDK's client (axios) appends them. The
-// host has been checked to be a Proxy host; the fake is sent the path only,
-// since every Proxy host means the same fake.
+// The target the fake is sent for one SDK request: its URL as the SDK built
+// it, host and all (the fake takes every Proxy host, of any region and
+// edge), with `params` appended as the SDK's client (axios) appends them.
 function targetOf(url, params) {
-  let target = url.pathname + url.search;
+  let target = url.origin + url.pathname + url.search;
   const query = params ? encodeForm(params) : '';
   if (query) target += (url.search ? '&' : '?') + query;
   return target;

@@ -72,9 +72,19 @@ test('80608: a status change the API does not allow', async () => {
   assert.equal(error.code, 80608);
 });
 
-test('21481: a malformed PageToken', async () => {
+test('21481: a malformed PageToken, or an empty one', async () => {
   const error = await restError(() => sessions.page({pageToken: 'not-a-token'}));
   assert.equal(error.code, 21481);
+  const empty = await restError(() => sessions.page({pageToken: ''}));
+  assert.equal(empty.status, 400);
+  assert.equal(empty.code, 21481);
+});
+
+test('80701: a Ttl too large for any integer says it is out of range', async () => {
+  const error = await restError(() => sessions.create({ttl: '9999999999999999999999999'}));
+  assert.equal(error.code, 80701);
+  assert.match(error.message, /^'Ttl' is invalid\..*from 0 to 253402300799/);
+  assert.doesNotMatch(error.message, /must be an integer/);
 });
 
 test('80409: a malformed Session SID on update', async () => {

@@ -22,6 +22,12 @@ function regionalClient(fake, options) {
 test('a client with region au1 and edge sydney reaches the fake', async () => {
   const {fake, proxy: plain} = await fakeAndClient();
   const {hosts, proxy} = regionalClient(fake, {region: 'au1', edge: 'sydney'});
+  const targets = [];  // what the adapter writes down the pipe
+  const send = fake.send.bind(fake);
+  fake.send = (method, target, body) => {
+    targets.push(target);
+    return send(method, target, body);
+  };
   const service = await proxy.services.create({uniqueName: 'regional'});
   const sessions = proxy.services(service.sid).sessions;
   for (const uniqueName of ['a', 'b', 'c']) await sessions.create({uniqueName});
@@ -30,6 +36,9 @@ test('a client with region au1 and edge sydney reaches the fake', async () => {
                    ['c', 'b', 'a']);
   assert.ok(hosts.length >= 6);
   assert.ok(hosts.every((host) => host === 'proxy.sydney.au1.twilio.com'), hosts.join());
+  // Passed to the fake as the SDK built them, host and all.
+  assert.ok(targets.every((t) => t.startsWith('https://proxy.sydney.au1.twilio.com/v1/')),
+            targets.join());
   // The same fake: what the regional client made, the plain one sees.
   assert.equal((await plain.services(service.sid).fetch()).uniqueName, 'regional');
   assert.equal(await fake.close(), 0);

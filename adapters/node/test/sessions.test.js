@@ -120,6 +120,24 @@ test('a Session with a DateExpiry closes at it', async () => {
   assert.deepEqual(expired.dateEnded, at);
 });
 
+test('an update that makes a Session overdue keeps its own date_updated', async () => {
+  const sessions = proxy.services(service.sid).sessions;
+  const created = await sessions.create({ttl: 3600});
+  await fake.advance('100s');
+  const updated = await created.update({ttl: 30});  // created + 30 s is past
+  assert.equal(updated.status, 'closed');
+  assert.equal(updated.closedReason, 'ttl');
+  assert.deepEqual(updated.dateEnded, new Date(created.dateCreated.getTime() + 30000));
+  assert.deepEqual(updated.dateUpdated, await fake.now(), 'not moved back to the expiry');
+});
+
+test('a DateExpiry with any number of fractional digits is read to the second', async () => {
+  // The SDK sends a string as it is (a Date it writes in whole seconds).
+  const sessions = proxy.services(service.sid).sessions;
+  const session = await sessions.create({dateExpiry: '2031-01-01T00:00:01.' + '9'.repeat(30) + 'Z'});
+  assert.deepEqual(session.dateExpiry, new Date('2031-01-01T00:00:01Z'));
+});
+
 test('a removed Session is gone and its name is free', async () => {
   const sessions = proxy.services(service.sid).sessions;
   const session = await sessions.create({uniqueName: 'to-remove'});
