@@ -900,6 +900,25 @@ TEST(ProxyFakeOptionsTest, MalformedAccountSidAnswersEveryRequest500) {
   }
 }
 
+// A refusal of the store that carries no Proxy code is the engine's own, not
+// the request's: the fake answers it as the API answers a failure on its
+// side. A follower store refuses every change so, with no Proxy code.
+TEST(ProxyFakeOptionsTest, AStoreRefusalWithoutAProxyCodeIs500With20500) {
+  ManualClock clock(kT0);
+  StoreOptions store_options;
+  store_options.clock = &clock;
+  store_options.seed = kSeed;
+  store_options.follower = true;
+  auto store = SessionStore::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ProxyFake fake(store->get(), &clock, FixedOptions());
+  Response r = fake.Handle("POST", "/v1/Services", "UniqueName=x");
+  ASSERT_TRUE(IsError(r, 500, 20500)) << Brief(r);
+  EXPECT_EQ(Parse(r)["message"], "Internal server error");
+  // Reads are answered as usual.
+  EXPECT_EQ(fake.Handle("GET", "/v1/Services").status, 200);
+}
+
 TEST(ProxyFakeClockTest, NowStartsAtStartTimeAndAdvanceMovesIt) {
   ProxyFake fake(FixedOptions());
   EXPECT_EQ(fake.Now(), kT0);
@@ -1156,6 +1175,13 @@ TEST_F(ProxyFakeTest, MalformedSessionSidOnUpdateOrDeleteIs80409) {
   // The named Session is untouched; GET by name still finds it.
   json j = Get(SessionPath(ks_, "by-name"));
   EXPECT_EQ(j["ttl"], 0);
+}
+
+// The fake parses an update's parameters before it reads the SID in its
+// path, so a parameter that does not parse is the answer even there.
+TEST_F(ProxyFakeTest, UnparseableUpdateParameterWinsOverAMalformedSid) {
+  EXPECT_TRUE(IsInvalidParameter(Update("KCnothex", "Ttl=abc"), "Ttl"));
+  EXPECT_TRUE(IsError(Update("KCnothex", "Ttl=5"), 400, 80409));
 }
 
 TEST_F(ProxyFakeTest, WellFormedAbsentSidOnUpdateOrDeleteIs20404) {
