@@ -1,8 +1,8 @@
 // Tests of ProxyFake through Handle(), as a client of the real Proxy API sees
 // it: every route with its status code and the exact keys of its JSON, every
-// error code of SPEC section 7 with its Twilio-shaped body, 405 for a wrong
-// method, keyset paging that survives creates and deletes between pages,
-// expiry, re-open and purge on the fake's clock, form decoding, hostile
+// error code of docs/semantics.md ("Errors") with its Twilio-shaped body, 405
+// for a wrong method, keyset paging that survives creates and deletes between
+// pages, expiry, re-open and purge on the fake's clock, form decoding, hostile
 // requests that must get an error answer and leave the fake working, and the
 // limits on Sessions and Services (429, bounded by default) and on requests
 // (413, 80701).
@@ -189,8 +189,8 @@ AssertionResult IsIsoDate(const json& value) {
   return AssertionSuccess();
 }
 
-// A Session object with exactly the fields of SPEC section 7, each of the
-// right type, its url and links under `base`.
+// A Session object with exactly the fields of docs/semantics.md ("Sessions:
+// fields and JSON"), each of the right type, its url and links under `base`.
 AssertionResult IsSessionJson(const json& j, std::string_view base = kBase) {
   if (KeysOf(j) != SessionKeys()) {
     return AssertionFailure() << "not a Session's key set: " << j.dump();
@@ -971,7 +971,7 @@ TEST(ProxyFakeClockTest, FakeOverAStoreAndItsManualClockMovesThatClock) {
   EXPECT_EQ(Parse(r)["status"], "closed");
 }
 
-// Error codes of SPEC section 7 ---------------------------------------------
+// Error codes (docs/semantics.md, "Errors") -------------------------------
 
 TEST_F(ProxyFakeTest, ServiceUniqueNameTakenIs80602) {
   EXPECT_TRUE(
