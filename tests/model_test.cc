@@ -1,8 +1,8 @@
 // Model-based test of SessionStore.
 //
 // A seeded random sequence of operations and clock moves runs against the
-// store and against a small reference model written straight from SPEC.md
-// and docs/semantics.md. The model is deliberately naive: a std::map of plain
+// store and against a small reference model written straight from
+// docs/semantics.md. The model is deliberately naive: a std::map of plain
 // Sessions per Service, and expiry computed lazily by settling every Session
 // against the clock before each operation. After every step the two must
 // agree on the operation's outcome (OK, or the same Proxy error code) and on
@@ -172,8 +172,8 @@ struct Model {
   // Sessions the model no longer holds: (service index, SID).
   std::vector<std::pair<int, std::string>> gone;
 
-  // SPEC 4: date_expiry when set, else base + ttl when ttl > 0; only for
-  // open and in-progress Sessions.
+  // docs/semantics.md, "Expiry": date_expiry when set, else base + ttl
+  // when ttl > 0; only for open and in-progress Sessions.
   static std::optional<absl::Time> ExpiryInstant(const ModelSession& s) {
     if (s.status != SessionStatus::kOpen &&
         s.status != SessionStatus::kInProgress) {

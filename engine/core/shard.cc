@@ -60,7 +60,7 @@ std::optional<absl::Time> ToOptionalTime(int64_t ms) {
   return ToTime(ms);
 }
 
-// The instant a live Session expires, or kNoTime (SPEC section 4).
+// The instant a live Session expires, or kNoTime (docs/semantics.md, "Expiry").
 int64_t ExpiryInstant(const SessionRecord& rec) {
   if (!IsLive(rec.status)) return kNoTime;
   if (rec.date_expiry_ms != kNoTime) return rec.date_expiry_ms;

@@ -1,5 +1,6 @@
 // The Proxy API's JSON: Sessions, Services, list envelopes and error bodies,
-// shaped exactly as the real service answers (SPEC section 7).
+// shaped exactly as the real service answers (docs/semantics.md, "Sessions:
+// fields and JSON" and "Errors").
 
 #ifndef SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_
 #define SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_

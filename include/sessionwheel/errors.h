@@ -31,7 +31,8 @@
 
 namespace sessionwheel {
 
-// The Proxy API error codes the store produces (SPEC section 7).
+// The Proxy API error codes the store produces. docs/semantics.md ("Errors")
+// has each with its HTTP status, when, and the test that provokes it.
 inline constexpr int kErrorNotFound = 20404;
 inline constexpr int kErrorTooManyRequests = 20429;  // A Session limit.
 inline constexpr int kErrorInvalidPageToken = 21481;

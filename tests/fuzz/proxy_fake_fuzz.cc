@@ -17,9 +17,10 @@
 //   body is empty exactly for 204 and JSON otherwise;
 // - an error is {code, message, more_info, status} with status equal to the
 //   HTTP status and a code that belongs to it (20404 for 404, 20004 for 405);
-// - a success has the SPEC section 7 shape of its resource: every Session and
-//   Service field with its type, SIDs with their prefix in lower-case hex,
-//   times as YYYY-MM-DDTHH:MM:SSZ, url and links; lists with `meta`;
+// - a success has the shape of its resource (docs/semantics.md): every
+//   Session and Service field with its type, SIDs with their prefix in
+//   lower-case hex, times as YYYY-MM-DDTHH:MM:SSZ, url and links; lists with
+//   `meta`;
 // - a Session is consistent: ended exactly when date_ended and closed_reason
 //   are set, ended by expiry at its date_expiry, never stale (an open Session
 //   is before its expiry), not read past its retention, and under the Service
@@ -725,8 +726,9 @@ class FakeFuzzer {
                                       {"participants", url + "/Participants"}}),
                   "wrong links: " + context);
 
-    // Consistency (SPEC sections 2 and 4). Output times are floored to the
-    // second, so an instant shown as T lies in [T, T + 1s).
+    // Consistency (docs/semantics.md, "Sessions: fields and JSON" and
+    // "Expiry"). Output times are floored to the second, so an instant
+    // shown as T lies in [T, T + 1s).
     const absl::Time now = fake_.Now();
     const std::string status = j["status"].get<std::string>();
     const bool is_ended = status == "closed" || status == "failed";
