@@ -31,10 +31,14 @@ def load(paths):
         with open(path) as f:
             doc = json.load(f)
         context = context or doc.get("context", {})
+        rate = doc.get("context", {}).get("rate")
         for s in doc["storms"]:
             m = s["median"]
             u = s.get("unsliced_median")
-            rows.append((s["storm"], s.get("system", "sessionwheel"),
+            label = s["storm"]
+            if rate and rate != context.get("rate"):
+                label += f" ({rate / 1000:g}k/s)"  # Fetched at another rate.
+            rows.append((label, s.get("system", "sessionwheel"),
                          m["p999_us"] / 1e3, m["max_us"] / 1e3,
                          (u["p999_us"] / 1e3, u["max_us"] / 1e3) if u else None))
     return rows, context

@@ -197,7 +197,8 @@ struct Model {
         std::string(s.date_expiry ? kReasonDateExpiry : kReasonTtl);
     s.status = SessionStatus::kClosed;
     s.date_ended = *at;
-    s.date_updated = *at;
+    // No time moves back: an update that made it overdue keeps its time.
+    s.date_updated = std::max(s.date_updated, *at);
     ++expired;
     return true;
   }

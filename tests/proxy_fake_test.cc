@@ -808,8 +808,17 @@ TEST(ProxyFakeOptionsTest, BaseUrlOptionPrefixesEveryUrlAndIsAccepted) {
   Response r2 = fake.Handle("GET", next);
   ASSERT_EQ(r2.status, 200) << Brief(r2);
   EXPECT_EQ(Parse(r2)["sessions"].size(), 1u);
-  // The default host is now another host.
-  EXPECT_TRUE(IsClientError(fake.Handle("GET", Cat(kBase, SessionsPath(ks)))));
+  // The SDKs send the Proxy hosts whatever the base: they still reach the
+  // fake, and the answers name the base.
+  Response sdk = fake.Handle("GET", Cat(kBase, SessionsPath(ks)));
+  ASSERT_EQ(sdk.status, 200) << Brief(sdk);
+  EXPECT_TRUE(
+      absl::StartsWith(Parse(sdk)["meta"]["first_page_url"].get<std::string>(),
+                       options.base_url))
+      << sdk.body;
+  // Another host is no route.
+  EXPECT_TRUE(IsClientError(
+      fake.Handle("GET", Cat("http://127.0.0.1:9999", SessionsPath(ks)))));
 }
 
 TEST(ProxyFakeOptionsTest, AutoCreateServicesCreatesAnUnknownWellFormedSid) {
@@ -1024,6 +1033,41 @@ TEST_F(ProxyFakeTest, MoreThanTwoParticipantsIs80609) {
   NewSession(Cat("Participants=", p));
 }
 
+TEST_F(ProxyFakeTest, AnOutOfRangeTtlSaysItIsOutOfRange) {
+  // Too large for any integer type, or just past the largest date: both are
+  // integers, so the answer says out of range, not "must be an integer".
+  for (const char* ttl : {"9999999999999999999999999",
+                          "-9999999999999999999999999", "253402300800"}) {
+    SCOPED_TRACE(ttl);
+    for (const Response& r :
+         {Call("POST", SessionsPath(ks_), Cat("Ttl=", ttl)),
+          Call("POST", "/v1/Services",
+               Cat("UniqueName=svc-", ttl, "&DefaultTtl=", ttl))}) {
+      ASSERT_TRUE(IsError(r, 400, 80701)) << Brief(r);
+      const std::string message = Parse(r)["message"];
+      EXPECT_NE(message.find("from 0 to 253402300799"), std::string::npos)
+          << message;
+      EXPECT_EQ(message.find("must be an integer"), std::string::npos)
+          << message;
+    }
+  }
+}
+
+TEST_F(ProxyFakeTest, DateExpiryTakesAnyFractionAndALeapSecondOnlyAt235960) {
+  // Any number of fractional digits, dropped: the answer shows the instant
+  // the Session expires at.
+  EXPECT_EQ(NewSession("DateExpiry=2030-01-01T00%3A00%3A01." + Repeat("9", 30) +
+                       "Z")["date_expiry"],
+            "2030-01-01T00:00:01Z");
+  // 23:59:60 UTC reads as the next second.
+  EXPECT_EQ(NewSession("DateExpiry=2030-12-31T23%3A59%3A60Z")["date_expiry"],
+            "2031-01-01T00:00:00Z");
+  // Any other second 60 is no time at all.
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("POST", SessionsPath(ks_), "DateExpiry=2030-06-01T12%3A34%3A60Z"),
+      "DateExpiry"));
+}
+
 TEST_F(ProxyFakeTest, InvalidSessionCreateParametersAre80701NamingTheParam) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"Ttl=abc", "Ttl"},
@@ -1112,6 +1156,30 @@ TEST_F(ProxyFakeTest, TargetsOver8KiBAre20404AndUpTo8KiBAreRead) {
   EXPECT_LT(Call("GET", prefix + Repeat("a", 100 * 1024)).body.size(), 2048u);
 }
 
+TEST_F(ProxyFakeTest, EveryProxyHostOfEveryRegionAndEdgeReachesTheFake) {
+  const std::string kc = NewSessionSid();
+  const std::string path = SessionPath(ks_, kc);
+  // As the SDKs build them from region and edge (and TWILIO_REGION/EDGE).
+  for (const char* host :
+       {"https://proxy.twilio.com", "https://proxy.au1.twilio.com",
+        "https://proxy.sydney.au1.twilio.com",
+        "https://proxy.dublin.ie1.twilio.com", "https://proxy.us1.twilio.com",
+        "https://PROXY.Ashburn.US1.Twilio.Com", "http://proxy.twilio.com"}) {
+    SCOPED_TRACE(host);
+    Response r = Call("GET", Cat(host, path));
+    ASSERT_EQ(r.status, 200) << Brief(r);
+    EXPECT_EQ(Parse(r)["sid"], kc);
+  }
+  // Other Twilio hosts and look-alikes name nothing here.
+  for (const char* host :
+       {"https://api.twilio.com", "https://proxy.a.b.c.twilio.com",
+        "https://proxy..twilio.com", "https://proxy.au1.twilio.com.example",
+        "https://proxy.au_1.twilio.com", "https://xproxy.twilio.com"}) {
+    SCOPED_TRACE(host);
+    EXPECT_TRUE(IsError(Call("GET", Cat(host, path)), 404, 20404));
+  }
+}
+
 TEST_F(ProxyFakeTest, PageSizeBoundsOneAndThousandAreAccepted) {
   NewSession();
   NewSession();
@@ -1122,6 +1190,16 @@ TEST_F(ProxyFakeTest, PageSizeBoundsOneAndThousandAreAccepted) {
   json thousand = Get(SessionsPath(ks_) + "?PageSize=1000");
   EXPECT_EQ(thousand["sessions"].size(), 2u);
   EXPECT_EQ(thousand["meta"]["page_size"], 1000);
+}
+
+TEST_F(ProxyFakeTest, AnEmptyPageTokenIs21481NotTheFirstPage) {
+  NewSession();
+  EXPECT_TRUE(
+      IsError(Call("GET", SessionsPath(ks_) + "?PageToken="), 400, 21481));
+  EXPECT_TRUE(
+      IsError(Call("GET", "/v1/Services?PageSize=5&PageToken="), 400, 21481));
+  // Absent is the first page.
+  EXPECT_EQ(Call("GET", SessionsPath(ks_) + "?PageSize=5").status, 200);
 }
 
 TEST_F(ProxyFakeTest, InvalidPageTokenIs21481) {
@@ -1384,6 +1462,9 @@ TEST_F(ProxyFakeTest, UpdateThatMakesASessionOverdueClosesItAtOnce) {
   EXPECT_EQ(j["status"], "closed");
   EXPECT_EQ(j["closed_reason"], "ttl");
   EXPECT_EQ(j["date_ended"], Iso(kT0 + absl::Seconds(30)));
+  // The update's own time: date_updated never moves back to the expiry.
+  EXPECT_EQ(j["date_updated"], Iso(kT0 + absl::Seconds(100)));
+  EXPECT_EQ(Get(SessionPath(ks_, kc)), j);
 }
 
 TEST_F(ProxyFakeTest, ReopenOfAClosedSessionAnswersInProgressAndClearsEnd) {

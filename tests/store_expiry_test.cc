@@ -363,10 +363,14 @@ TEST_F(StoreExpiryTest, UpdateMakingTheSessionOverdueClosesItAtOnce) {
   EXPECT_EQ(updated->status, SessionStatus::kClosed);
   EXPECT_EQ(updated->closed_reason, std::string(kReasonTtl));
   EXPECT_EQ(updated->date_ended, kT0 + absl::Seconds(60));
+  // date_updated is the update's own time, not the earlier expiry instant:
+  // no time field moves backwards.
+  EXPECT_EQ(updated->date_updated, kT0 + absl::Seconds(100));
   EXPECT_EQ(updated->ttl, 60);
   Session fetched = MustFetch(session.sid);
   EXPECT_EQ(fetched.status, SessionStatus::kClosed);
   EXPECT_EQ(fetched.date_ended, kT0 + absl::Seconds(60));
+  EXPECT_EQ(fetched.date_updated, kT0 + absl::Seconds(100));
   EXPECT_EQ(store_->Stats().expired, 1);
   EXPECT_EQ(store_->Advance(), 0);
   ExpectInvariants();

@@ -15,7 +15,11 @@ GETting random keys one at a time, during
 each --repetitions times (alternating), and writes the medians and the
 runs as JSON in sessionwheel-storm's format (a "storms" list) for
 bench/plot_storm.py. --like STORM.json takes the rate, repetitions,
-warm-up and tail of a sessionwheel-storm run, so that both fetch alike.
+warm-up and tail of a sessionwheel-storm run, so that both fetch alike
+(flags given as well win). One connection holds one GET at a time, so
+the rate must stay below one over the loopback round trip (about 50 us on
+the project's machine: `redis-benchmark -c 1 -t get`), or the fetcher
+falls behind even with no storm: the redis_idle row says so.
 
 Standard library only. Usage:
   bench/peers/redis_storm.py --binary build/release/bench/sessionwheel-redis-storm \
@@ -56,19 +60,22 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--like", help="a sessionwheel-storm JSON to match")
-    parser.add_argument("--rate", type=float, default=20000)
-    parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--warmup-ms", type=float, default=200)
-    parser.add_argument("--tail-ms", type=float, default=20)
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--repetitions", type=int)
+    parser.add_argument("--warmup-ms", type=float)
+    parser.add_argument("--tail-ms", type=float)
     parser.add_argument("--keys", type=int, default=1_000_000)
     args = parser.parse_args()
+    # Given flags win; then --like's run; then the storm benchmark's own
+    # defaults.
+    like = {"rate": 20000, "repetitions": 5, "warmup_ms": 200, "tail_ms": 20}
     if args.like:
         with open(args.like) as f:
-            like = json.load(f)["context"]
-        args.rate = like["rate"]
-        args.repetitions = like["repetitions"]
-        args.warmup_ms = like["warmup_ms"]
-        args.tail_ms = like["tail_ms"]
+            like.update({k: v for k, v in json.load(f)["context"].items()
+                         if k in like})
+    for key, value in like.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     version = subprocess.run(["redis-server", "--version"], check=True,
                              capture_output=True, text=True).stdout.strip()

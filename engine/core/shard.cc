@@ -482,7 +482,9 @@ void Shard::ExpireLocked(SessionRecord* rec, int64_t instant) {
   rec->end_reason =
       rec->date_expiry_ms != kNoTime ? EndReason::kDateExpiry : EndReason::kTtl;
   rec->ended_ms = instant;
-  rec->updated_ms = instant;
+  // The instant, unless a later update made the Session overdue: no time
+  // field moves backwards.
+  rec->updated_ms = std::max(rec->updated_ms, instant);
   ++stats_.expired;
   EmitLocked(EventType::kClosed, *rec, instant);
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -137,12 +138,19 @@ Response Json200(int status, const Json& json) {
   return Response{status, Dump(json)};
 }
 
-// Parses a whole decimal integer ("-1" included; "1.5", " 1", "" not).
+// Parses a whole decimal integer ("-1" included; "1.5", " 1", "" not). One
+// too large for int64_t reads as the nearest int64_t, so the range check
+// that follows says it is out of range rather than not an integer.
 std::optional<int64_t> ParseInteger(std::string_view text) {
   int64_t value = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  if (text.empty() || ptr != end) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    return text.front() == '-' ? std::numeric_limits<int64_t>::min()
+                               : std::numeric_limits<int64_t>::max();
+  }
+  if (ec != std::errc()) return std::nullopt;
   return value;
 }
 
@@ -307,6 +315,55 @@ std::optional<Route> ParseRoute(std::string_view path) {
   }
 }
 
+// True for a host of the Proxy API as the SDKs build it from their region
+// and edge settings: proxy.twilio.com, proxy.<region>.twilio.com and
+// proxy.<edge>.<region>.twilio.com, in any case.
+bool IsProxyHost(std::string_view host) {
+  constexpr std::string_view kFirst = "proxy.";
+  constexpr std::string_view kLast = "twilio.com";
+  if (host.size() < kFirst.size() + kLast.size()) return false;
+  std::string lower(host);
+  for (char& c : lower) c = static_cast<char>(std::tolower(c));
+  std::string_view rest(lower);
+  if (rest.substr(0, kFirst.size()) != kFirst ||
+      rest.substr(rest.size() - kLast.size()) != kLast) {
+    return false;
+  }
+  rest = rest.substr(kFirst.size(), rest.size() - kFirst.size() - kLast.size());
+  // Now "", "<region>." or "<edge>.<region>.".
+  int labels = 0;
+  while (!rest.empty()) {
+    const size_t dot = rest.find('.');
+    if (dot == 0 || dot == std::string_view::npos || ++labels > 2) return false;
+    for (char c : rest.substr(0, dot)) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+        return false;
+      }
+    }
+    rest.remove_prefix(dot + 1);
+  }
+  return true;
+}
+
+// The path and query of a target: a target is a path, or a full URL under
+// `base_url` or on any Proxy host (IsProxyHost). A URL on another host is
+// left whole, so it names no route.
+std::string_view StripHost(std::string_view target, std::string_view base) {
+  if (!base.empty() && target.substr(0, base.size()) == base) {
+    return target.substr(base.size());
+  }
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (target.substr(0, scheme.size()) != scheme) continue;
+    const std::string_view rest = target.substr(scheme.size());
+    const size_t end = std::min(rest.find('/'), rest.find('?'));
+    const std::string_view host = rest.substr(0, end);
+    if (!IsProxyHost(host)) return target;
+    return end == std::string_view::npos ? std::string_view("/")
+                                         : rest.substr(end);
+  }
+  return target;
+}
+
 std::string UpperCase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(c));
@@ -342,7 +399,14 @@ ListQuery ParseListQuery(std::string_view query,
     }
     out.page = static_cast<int>(*page);
   }
-  out.params.page_token = p.String("PageToken").value_or("");
+  // Present and empty is no token the API ever gave: refused, not read as
+  // the first page.
+  std::optional<std::string> token = p.String("PageToken");
+  if (token.has_value() && token->empty()) {
+    out.failure = Failure{kErrorInvalidPageToken, "Invalid PageToken."};
+    return out;
+  }
+  out.params.page_token = std::move(token).value_or("");
   return out;
 }
 
@@ -474,10 +538,7 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
             " bytes; the limit is ", std::to_string(options.max_body_bytes),
             "."));
   }
-  const std::string_view base = options.base_url;
-  if (!base.empty() && target.substr(0, base.size()) == base) {
-    target.remove_prefix(base.size());
-  }
+  target = StripHost(target, options.base_url);
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
   const std::string_view query =

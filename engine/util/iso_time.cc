@@ -77,17 +77,12 @@ absl::StatusOr<absl::Time> ParseIsoTime(std::string_view text) {
   if (minute > 59) return Invalid("minute out of range");
   if (second > 60) return Invalid("second out of range");
 
-  int64_t nanos = 0;
+  // RFC 3339 allows any number of fractional digits; the API names whole
+  // seconds, so they are read and dropped (truncated toward the past).
   if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    int digits = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (++digits > 9) return Invalid("more than 9 fractional digits");
-      nanos = nanos * 10 + (text[pos] - '0');
-      ++pos;
-    }
-    if (digits == 0) return Invalid("expected digits after '.'");
-    for (int i = digits; i < 9; ++i) nanos *= 10;
+    const size_t first = ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == first) return Invalid("expected digits after '.'");
   }
 
   if (pos >= text.size()) return Invalid("missing zone ('Z' or an offset)");
@@ -112,11 +107,20 @@ absl::StatusOr<absl::Time> ParseIsoTime(std::string_view text) {
   }
   if (pos != text.size()) return Invalid("trailing characters");
 
-  if (second == 60) nanos = 0;  // CivilSecond carries :60 into the next minute
-  const absl::Time local =
-      absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, second),
-                      absl::UTCTimeZone());
-  return local - absl::Seconds(offset_seconds) + absl::Nanoseconds(nanos);
+  const absl::Time utc =
+      absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, 0),
+                      absl::UTCTimeZone()) -
+      absl::Seconds(offset_seconds);
+  if (second == 60) {
+    // A leap second is inserted only after 23:59:59 UTC; it reads as the
+    // next second, 00:00:00 of the next day, so a deadline is never earlier
+    // than the instant it names.
+    const absl::CivilSecond cs = absl::ToCivilSecond(utc, absl::UTCTimeZone());
+    if (cs.hour() != 23 || cs.minute() != 59) {
+      return Invalid("second 60 outside a leap second (23:59:60 UTC)");
+    }
+  }
+  return utc + absl::Seconds(second);
 }
 
 std::string FormatIsoTime(absl::Time t) {

@@ -21,19 +21,21 @@
 namespace sessionwheel::internal {
 
 // Parses RFC 3339 / ISO 8601 date-times as the Proxy API accepts them:
-// "YYYY-MM-DDTHH:MM:SS" followed by optional fractional seconds ("." and 1-9
-// digits) and then "Z" or an offset "+HH:MM"/"-HH:MM" (also +HHMM, and
-// lower-case "t"/"z"); or a bare date "YYYY-MM-DD" meaning midnight UTC.
+// "YYYY-MM-DDTHH:MM:SS" followed by optional fractional seconds ("." and any
+// number of digits) and then "Z" or an offset "+HH:MM"/"-HH:MM" (also +HHMM,
+// and lower-case "t"/"z"); or a bare date "YYYY-MM-DD" meaning midnight UTC.
 //
 // Strict: years 0000-9999, month 01-12, day valid for the month (Gregorian
-// leap years), hour 00-23, minute 00-59, second 00-60, offset hours 00-23 and
-// minutes 00-59; every field has exactly its digits; no spaces, no trailing
-// garbage, no missing zone.
+// leap years), hour 00-23, minute 00-59, second 00-59 (60 only as below),
+// offset hours 00-23 and minutes 00-59; every field has exactly its digits;
+// no spaces, no trailing garbage, no missing zone.
 //
-// A leap second (second 60) is normalised forward to second 00 of the next
-// minute, and its fraction dropped: "23:59:60.5Z" is the next day's 00:00:00Z.
-// So a leap-second deadline is never earlier than the instant it names. This
-// is what absl::ParseTime does too.
+// The result is a whole second: the API writes whole seconds, so a fraction
+// is dropped (truncated toward the past) and what an answer shows is the
+// instant the engine uses. A leap second is accepted only where one can be,
+// 23:59:60 UTC (after the offset is applied), and reads as the next second,
+// 00:00:00 of the next day, so a deadline is never earlier than the instant
+// it names; any other second 60 is refused.
 //
 // Returns InvalidArgument with a short human reason on failure.
 absl::StatusOr<absl::Time> ParseIsoTime(std::string_view text);
