@@ -31,18 +31,18 @@ from .process import FakeProcess
 # makes them from `region`, `edge`, TWILIO_REGION and TWILIO_EDGE.
 _PROXY_HOST = re.compile(r"proxy(\.[a-z0-9-]+){0,2}\.twilio\.com")
 
-# The host the fake answers for (its --base): regional hosts go there.
-_FAKE_HOST = "proxy.twilio.com"
-
 
 class UnsupportedHostError(TwilioException):
     """A request for a host the fake does not serve (any API but Proxy)."""
 
 
 def proxy_target(url):
-    """The fake's target for a request URL as sent on the wire.
+    """The fake's target for a request URL as sent on the wire: the URL
+    itself, host included, less its fragment.
 
-    Raises UnsupportedHostError unless `url` is https on a Proxy host.
+    Raises UnsupportedHostError unless `url` is https on a Proxy host, so a
+    request for another API fails here, naming its URL, rather than as the
+    fake's 20404.
     """
     parts = urllib.parse.urlsplit(url)
     try:
@@ -55,10 +55,9 @@ def proxy_target(url):
             f"sessionwheel-fake serves only the Twilio Proxy API "
             f"(https://proxy[.<edge>][.<region>].twilio.com); this request "
             f"was for {url}")
-    # TODO(issue 12): pass the host through once the fake accepts every
-    # Proxy host itself; until then regions and edges go to its base.
-    return urllib.parse.urlunsplit(
-        ("https", _FAKE_HOST, parts.path, parts.query, ""))
+    # The fake takes every Proxy host itself; only the fragment, which is
+    # never sent, goes.
+    return urllib.parse.urlunsplit(parts._replace(fragment=""))
 
 
 class FakeHttpClient(HttpClient):

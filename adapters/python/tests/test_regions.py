@@ -69,7 +69,19 @@ def test_only_proxy_hosts_are_served(url):
         proxy_target(url)
 
 
-def test_proxy_hosts_keep_path_and_query():
+def test_the_url_goes_to_the_fake_as_it_is():
+    # Host included: the fake serves every Proxy host itself.
     assert proxy_target(
         "https://PROXY.sydney.au1.twilio.com/v1/Services?PageSize=1#x") == \
-        "https://proxy.twilio.com/v1/Services?PageSize=1"
+        "https://PROXY.sydney.au1.twilio.com/v1/Services?PageSize=1"
+
+
+def test_the_fake_sees_the_regional_url(proxy_fake, monkeypatch):
+    client = Client(ACCOUNT_SID, AUTH_TOKEN, region="au1", edge="sydney",
+                    http_client=proxy_fake)
+    sent = []
+    request = proxy_fake.fake.request
+    monkeypatch.setattr(proxy_fake.fake, "request",
+                        lambda *args: sent.append(args) or request(*args))
+    client.proxy.v1.services.create(unique_name="regional")
+    assert sent[0][1] == "https://proxy.sydney.au1.twilio.com/v1/Services"
