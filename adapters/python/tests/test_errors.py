@@ -54,6 +54,10 @@ def test_80701_invalid_parameter(proxy_service):
     assert (error.status, error.code) == (400, 80701)
     assert "'Ttl' is invalid." in error.msg
 
+    error = raised(lambda: proxy_service.sessions.create(ttl=10**25))
+    assert error.code == 80701
+    assert "from 0 to 253402300799" in error.msg
+
     error = raised(lambda: proxy_service.sessions.create(date_expiry=START))
     assert error.code == 80701
     assert "'DateExpiry' is invalid." in error.msg
@@ -103,11 +107,13 @@ def test_20429_past_the_service_limit(proxy_client, proxy_service):
     assert (error.status, error.code) == (429, 20429)
 
 
-def test_21481_invalid_page_token(proxy_service):
+@pytest.mark.parametrize("token", ["PAbogus", ""])
+def test_21481_invalid_page_token(proxy_service, token):
     # twilio 7.7.1 raises a plain TwilioException for a page it cannot read,
-    # with the response as its second argument.
+    # with the response as its second argument. The SDK sends an empty
+    # token as `PageToken=`, which is no token the API gave.
     with pytest.raises(TwilioException) as error:
-        proxy_service.sessions.page(page_token="PAbogus")
+        proxy_service.sessions.page(page_token=token)
     message, response = error.value.args
     assert message == "Unable to fetch page"
     assert response.status_code == 400
