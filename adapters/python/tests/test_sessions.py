@@ -186,3 +186,16 @@ class TestPaging:
         first = proxy_service.sessions.page(page_size=2)
         second = proxy_service.sessions.get_page(first.next_page_url)
         assert [s.sid for s in second] == sids[2:4]
+
+
+def test_an_update_that_makes_it_overdue(proxy_fake, proxy_service):
+    session = proxy_service.sessions.create(ttl=3600)
+    proxy_fake.advance(80)
+
+    updated = session.update(ttl=50)
+
+    assert updated.status == "closed"
+    assert updated.closed_reason == "ttl"
+    assert updated.date_ended == at(seconds=50)
+    # The update's own time: no date moves backwards.
+    assert updated.date_updated == at(seconds=80)
