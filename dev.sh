@@ -8,6 +8,8 @@ cd "$(dirname "$0")"
 # clang's sanitizer runtimes, which --no-install-recommends would leave out.
 PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
+# The Python SDK tests (adapters/python): Debian's twilio and pytest.
+PACKAGES+=(python3-twilio python3-pytest)
 
 # What bench-peers needs besides (and instead of) those: the peers themselves.
 PEER_PACKAGES=(redis-server default-jdk-headless libcaffeine-java python3)

@@ -3,7 +3,7 @@
 // fake of the Twilio Proxy Session API, with no network: startFake() starts
 // the tool and gives an `httpClient` that the SDK sends every request
 // through, one command line down the tool's pipe and one JSON line back.
-// docs/testing-with-the-fake.md ("From Node") is the guide.
+// docs/testing-with-the-fake.md ("Node: the twilio SDK") is the guide.
 //
 // Example:
 //
