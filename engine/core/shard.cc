@@ -539,6 +539,13 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   EmitLocked(type, *rec, now);
   context_->quota->Release();
   rec->service->quota->Release();
+  if (rec->extras != nullptr && !rec->extras->interactions.empty()) {
+    const auto held = static_cast<int64_t>(rec->extras->interactions.size());
+    context_->interaction_quota->Release(held);
+    stats_.interactions -= held;
+  }
+  // A freed record is reused: nothing of this Session may stay with it.
+  rec->extras.reset();
   wheel_.Cancel(rec);
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
@@ -678,9 +685,9 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
     rec->ended_ms = now;
   }
   for (const ParticipantParams& p : params.participants) {
-    rec->MutableExtras().participants.push_back(
-        Participant{ToSid("KP", context_->sids->Next()), p.identifier,
-                    p.friendly_name, p.proxy_identifier});
+    rec->MutableExtras().participants.push_back(Participant{
+        ToSid("KP", context_->sids->Next()), p.identifier, p.friendly_name,
+        p.proxy_identifier, ToTime(now), ToTime(now), std::nullopt});
   }
   if (params.unique_name.has_value()) {
     rec->has_name = true;
@@ -835,14 +842,18 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
   SessionRecord* rec = FindLocked(service, sid, now);
   if (rec == nullptr) return absl::NotFoundError("");
   if (IsEnded(rec->status)) return EndedError();
+  InteractLocked(rec, now);
+  JournalInteractionLocked(*rec, now);
+  return absl::OkStatus();
+}
+
+void Shard::InteractLocked(SessionRecord* rec, int64_t now) {
   rec->last_interaction_ms = rec->updated_ms = rec->base_ms = now;
   if (rec->status == SessionStatus::kOpen) {
     SetStatusLocked(rec, SessionStatus::kInProgress);
   }
   EmitLocked(EventType::kInteraction, *rec, now);
   RescheduleLocked(rec);
-  JournalInteractionLocked(*rec, now);
-  return absl::OkStatus();
 }
 
 absl::Status Shard::End(const Sid128& service, const Sid128& sid,
