@@ -77,6 +77,16 @@ ABSL_FLAG(
     sessionwheel::tools::Limit, max_services,
     sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_services),
     "the most Services held, 429 past it; none for no limit");
+ABSL_FLAG(
+    sessionwheel::tools::Limit, max_interactions,
+    sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_interactions),
+    "the most Interactions (messages to Participants) held, 429 past "
+    "it; none for no limit");
+ABSL_FLAG(sessionwheel::tools::Limit, max_interactions_per_session,
+          sessionwheel::LimitFlag(
+              sessionwheel::ProxyFakeOptions().max_interactions_per_session),
+          "the most Interactions one Session holds, 429 past it; none for no "
+          "limit");
 
 namespace sessionwheel {
 namespace {
@@ -299,6 +309,10 @@ void ReadFlags(ProxyFakeOptions* options) {
   options->max_sessions_per_service =
       LimitOption(absl::GetFlag(FLAGS_max_sessions_per_service));
   options->max_services = LimitOption(absl::GetFlag(FLAGS_max_services));
+  options->max_interactions =
+      LimitOption(absl::GetFlag(FLAGS_max_interactions));
+  options->max_interactions_per_session =
+      LimitOption(absl::GetFlag(FLAGS_max_interactions_per_session));
 }
 
 int Main(int argc, char** argv) {

@@ -77,6 +77,10 @@ struct ProxyFakeOptions {
   int64_t max_sessions_per_service = kNoLimit;  // max_sessions bounds it.
   // Services, auto-created ones included.
   int64_t max_services = 1000;
+  // Interactions (messages sent to Participants) in the whole fake and in
+  // one Session: a message past either is 429 with code 20429.
+  int64_t max_interactions = 10000;
+  int64_t max_interactions_per_session = 1000;
 
   // Bounds on one request, so a broken or hostile client cannot make the
   // fake do unbounded work. Past one, the request is refused before the
