@@ -371,11 +371,11 @@ TEST(JournalFormatTest, WritesThePinnedBytesOfTheFormat) {
     absl::StrAppend(&hex, absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
   }
   EXPECT_EQ(hex,
-            // "SWHLJRNL", version 1, first LSN 1, masked header CRC.
+            // "SWHLJRNL", version 2, first LSN 1, masked header CRC.
             "5357484c4a524e4c"
-            "01000000"
+            "02000000"
             "0100000000000000"
-            "3c26244d"
+            "188784f4"
             // Masked record CRC, length 3, type 7, LSN 1, "abc".
             "dff78c1d"
             "03000000"
