@@ -403,7 +403,7 @@ TEST_F(FakeInteractionLimitTest, MessagesPastALimitAre429) {
 
 TEST(FakeInteractionOptionsTest, DefaultsAreBounded) {
   ProxyFakeOptions options;
-  EXPECT_EQ(options.max_interactions, 10000);
+  EXPECT_EQ(options.max_interactions, 4000);
   EXPECT_EQ(options.max_interactions_per_session, 1000);
   ProxyFakeOptions bad = Options();
   bad.max_interactions = -1;

@@ -544,8 +544,6 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
     context_->interaction_quota->Release(held);
     stats_.interactions -= held;
   }
-  // A freed record is reused: nothing of this Session may stay with it.
-  rec->extras.reset();
   wheel_.Cancel(rec);
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
