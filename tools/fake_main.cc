@@ -101,7 +101,10 @@ constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
     "                         [--retention SECONDS] [--max-sessions N|none]\n"
     "                         [--max-sessions-per-service N|none]\n"
-    "                         [--max-services N|none] [--help]\n"
+    "                         [--max-services N|none]\n"
+    "                         [--max-interactions N|none]\n"
+    "                         [--max-interactions-per-session N|none]\n"
+    "                         [--help]\n"
     "\n"
     "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
     "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
@@ -320,7 +323,8 @@ int Main(int argc, char** argv) {
       argc, argv, "sessionwheel-fake", kUsage,
       {&FLAGS_base, &FLAGS_seed, &FLAGS_auto_services, &FLAGS_retention,
        &FLAGS_max_sessions, &FLAGS_max_sessions_per_service,
-       &FLAGS_max_services});
+       &FLAGS_max_services, &FLAGS_max_interactions,
+       &FLAGS_max_interactions_per_session});
   ProxyFakeOptions options;  // start_time unset: the system time
   ReadFlags(&options);
   ProxyFake fake(options);
