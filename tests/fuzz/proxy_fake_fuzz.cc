@@ -343,7 +343,7 @@ class FakeFuzzer {
             "/v1/Services/",
             "//v1/Services",
             "/v1/services",
-            "/v1/Services/KS/Sessions/KC/Participants",
+            "/v1/Services/KS/Sessions/KC/Participants/KP/Other",
             "/v1/Services/x/Session",
             "/v1/Services/Sessions/x/y/z",
             "/v1/Services/x/Sessions/",
