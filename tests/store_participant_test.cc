@@ -449,5 +449,87 @@ TEST(ParticipantDurabilityTest, JournalAndCheckpointBringThemBack) {
   EXPECT_TRUE(store->CheckInvariants().ok());
 }
 
+TEST(ParticipantDurabilityTest, AFollowerAppliesTheLeadersChanges) {
+  std::string dir = ::testing::TempDir() + "participant_follower.XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  ManualClock clock(kT0);
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 8;
+  options.data_dir = dir;
+  options.sync = SyncPolicy::kEveryWrite;  // The feed has every change.
+  auto leader = SessionStore::Open(options).value();
+  StoreOptions follower_options;
+  follower_options.clock = &clock;
+  follower_options.follower = true;
+  follower_options.account_sid = leader->account_sid().ToString();
+  auto follower = SessionStore::Open(follower_options).value();
+  CreateServiceParams svc;
+  svc.unique_name = "main";
+  const Sid ks = leader->CreateService(svc)->sid;
+  const Sid kc = leader->CreateSession(ks, CreateSessionParams())->sid;
+  ParticipantParams a;
+  a.identifier = "a";
+  const Participant pa = leader->CreateParticipant(ks, kc, a).value();
+  clock.Advance(absl::Seconds(4));
+  leader->RecordMessageInteraction(ks, kc, pa.sid, "one").value();
+  const Interaction two =
+      leader->RecordMessageInteraction(ks, kc, pa.sid, "two").value();
+  ASSERT_TRUE(leader->DeleteInteraction(ks, kc, two.sid).ok());
+  ASSERT_TRUE(leader->DeleteParticipant(ks, kc, pa.sid).ok());
+  absl::StatusOr<uint64_t> next = leader->ReadChanges(
+      1, [&](const Change& change) { return follower->ApplyChange(change); });
+  ASSERT_TRUE(next.ok()) << next.status();
+  ExpectSameHistory(HistoryOf(*follower, ks, kc), HistoryOf(*leader, ks, kc));
+  EXPECT_EQ(follower->FetchSession(ks, kc)->date_last_interaction,
+            kT0 + absl::Seconds(4));
+  // Applying them twice changes nothing.
+  ASSERT_TRUE(leader
+                  ->ReadChanges(1,
+                                [&](const Change& change) {
+                                  return follower->ApplyChange(change);
+                                })
+                  .ok());
+  ExpectSameHistory(HistoryOf(*follower, ks, kc), HistoryOf(*leader, ks, kc));
+  EXPECT_EQ(follower->Stats().interactions, 1);
+  EXPECT_TRUE(follower->CheckInvariants().ok());
+  // A follower's own changes are refused.
+  EXPECT_EQ(
+      follower->RecordMessageInteraction(ks, kc, pa.sid, "x").status().code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+// A Session with a unique_name too long to sit in its record keeps it in
+// the same side block as its Participants and Interactions: removing it
+// must read the name before the block goes (a delete, a purge, a Service
+// delete).
+TEST_F(ParticipantTest, RemovingALongNamedSessionWithHistory) {
+  for (int how = 0; how < 3; ++how) {
+    const Sid ks = how == 2 ? NewService("other") : ks_;
+    CreateSessionParams params;
+    params.unique_name = Repeat("n", 100) + std::to_string(how);
+    params.ttl = 10;
+    params.participants.push_back({"a", "", ""});
+    const Session s = store_->CreateSession(ks, params).value();
+    ASSERT_TRUE(
+        store_->RecordMessageInteraction(ks, s.sid, s.participants[0].sid, "hi")
+            .ok());
+    if (how == 0) {
+      ASSERT_TRUE(store_->DeleteSession(ks, s.sid).ok());
+    } else if (how == 1) {
+      clock_.Advance(absl::Hours(24 * 91));
+      store_->Advance();
+    } else {
+      ASSERT_TRUE(store_->DeleteService(ks).ok());
+    }
+    EXPECT_EQ(store_->Stats().interactions, 0) << how;
+    // The name is free again.
+    if (how < 2) {
+      EXPECT_TRUE(store_->CreateSession(ks, params).ok()) << how;
+    }
+    ExpectInvariants();
+  }
+}
+
 }  // namespace
 }  // namespace sessionwheel
