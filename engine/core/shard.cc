@@ -1108,6 +1108,20 @@ absl::Status Shard::CheckInvariants() {
         IsEnded(rec->status) != (rec->end_reason != EndReason::kNone)) {
       return absl::InternalError("ended state and date_ended disagree");
     }
+    if (rec->extras != nullptr) {
+      const SessionRecord::Extras& x = *rec->extras;
+      counted.interactions += static_cast<int64_t>(x.interactions.size());
+      uint64_t next = 0;
+      for (const InteractionRecord& i : x.interactions) {
+        if (i.seq < next || i.seq >= x.next_interaction_seq) {
+          return absl::InternalError("Interactions out of order");
+        }
+        next = i.seq + 1;
+      }
+      if (x.participants.size() > 2) {
+        return absl::InternalError("more than 2 Participants");
+      }
+    }
     return absl::OkStatus();
   };
   records_.ForEach([&](uint32_t handle, SessionRecord* rec) {
@@ -1148,6 +1162,9 @@ absl::Status Shard::CheckInvariants() {
   }
   if (counted.by_status != stats_.by_status || counted.named != stats_.named) {
     return absl::InternalError("status counters drifted");
+  }
+  if (counted.interactions != stats_.interactions) {
+    return absl::InternalError("Interaction counter drifted");
   }
   return absl::OkStatus();
 }

@@ -71,7 +71,8 @@ struct ProxyFakeOptions {
   // Unlike the store's, the defaults are bounded, so that no sequence of
   // requests makes a test fake grow past a known size: at most 1,000
   // Services, 100,000 Sessions and 4,000 Interactions, under 800 MiB with
-  // every field at its longest (docs/testing-with-the-fake.md, "Memory", has the measurement).
+  // every field at its longest (docs/testing-with-the-fake.md, "Memory",
+  // has the measurement).
   // A test that needs more asks for it, up to kNoLimit.
   int64_t max_sessions = 100000;                // Ended Sessions included.
   int64_t max_sessions_per_service = kNoLimit;  // max_sessions bounds it.
