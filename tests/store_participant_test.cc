@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/errors.h"
+#include "sessionwheel/events.h"
 #include "sessionwheel/store.h"
 #include "tests/test_util.h"
 
@@ -306,6 +307,25 @@ TEST_F(ParticipantTest, InteractionsListNewestFirstFetchAndDelete) {
   ASSERT_TRUE(store_->DeleteSession(ks_, s.sid).ok());
   EXPECT_EQ(store_->Stats().interactions, 0);
   ExpectInvariants();
+}
+
+class Recorder : public SessionListener {
+ public:
+  void OnEvent(const SessionEvent& event) noexcept override {
+    types.push_back(event.type);
+  }
+  std::vector<EventType> types;
+};
+
+TEST_F(ParticipantTest, OnlyAMessageEmitsAnEvent) {
+  const Session s = Create();
+  auto recorder = std::make_shared<Recorder>();
+  store_->AddListener(recorder);
+  const Participant a = Add(s, "a");
+  const Interaction i = Send(s, a, "hi");
+  ASSERT_TRUE(store_->DeleteInteraction(ks_, s.sid, i.sid).ok());
+  ASSERT_TRUE(store_->DeleteParticipant(ks_, s.sid, a.sid).ok());
+  EXPECT_EQ(recorder->types, std::vector<EventType>{EventType::kInteraction});
 }
 
 class InteractionLimitTest : public ParticipantTest {
