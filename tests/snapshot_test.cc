@@ -180,6 +180,65 @@ class SnapshotTest : public StoreTest {
   std::string path_;
 };
 
+// A Session record as version 1 wrote it: no history flag, so no
+// Participant dates and no Interactions after the Participants.
+std::string VersionOneSession(const internal::Sid128& sid,
+                              const internal::Sid128& service,
+                              int64_t created_ms) {
+  std::string out;
+  auto u64 = [&out](uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  auto str = [&out](std::string_view text) {
+    const auto n = static_cast<uint32_t>(text.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+    out.append(text);
+  };
+  u64(sid.hi);
+  u64(sid.lo);
+  u64(service.hi);
+  u64(service.lo);
+  u64(1);  // seq
+  for (int64_t v : {created_ms, created_ms, created_ms, internal::kNullMs,
+                    internal::kNullMs, internal::kNullMs, int64_t{0}}) {
+    u64(static_cast<uint64_t>(v));
+  }
+  out.push_back(0);  // open
+  out.push_back(2);  // voice-and-message
+  out.push_back(0);  // no end reason
+  out.push_back(0);  // flags: none
+  out.push_back(1);  // one Participant
+  u64(7);
+  u64(8);
+  str("+15550001");
+  str("Alice");
+  str("");
+  return out;
+}
+
+TEST(SnapshotFormatTest, AVersionOneSessionRecordStillParses) {
+  const internal::Sid128 sid{0x0123, 0x4567};
+  const internal::Sid128 service{0x89ab, 0xcdef};
+  internal::SessionImage image;
+  ASSERT_TRUE(internal::ParseSessionImage(VersionOneSession(sid, service, 1000),
+                                          internal::SnapshotRulesOfTheStore(),
+                                          &image)
+                  .ok());
+  ASSERT_EQ(image.participants.size(), 1u);
+  EXPECT_EQ(image.participants[0].identifier, "+15550001");
+  // Dated with its Session, never deleted; no Interactions.
+  EXPECT_EQ(image.participants[0].created_ms, 1000);
+  EXPECT_EQ(image.participants[0].updated_ms, 1000);
+  EXPECT_EQ(image.participants[0].deleted_ms, internal::kNullMs);
+  EXPECT_TRUE(image.interactions.empty());
+  EXPECT_EQ(image.next_interaction_seq, 0u);
+  // Version 2 writes the history after the Participants.
+  std::string v2;
+  internal::AppendSessionImage(image, &v2);
+  EXPECT_EQ(v2.size(),
+            VersionOneSession(sid, service, 1000).size() + 3 * 8 + 8 + 4);
+}
+
 TEST_F(SnapshotTest, RoundTripsManySessionsFieldByField) {
   const std::vector<Sid> services = {ks_, NewService("rides", 3600),
                                      NewService("food"),
