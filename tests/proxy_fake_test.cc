@@ -739,8 +739,13 @@ TEST_F(ProxyFakeTest, UnknownRoutesAre20404) {
   for (const std::string& target :
        {std::string("/"), std::string("/v1"), std::string("/v2/Services"),
         std::string("/v1/Sessions"), Cat(ServicePath(ks_), "/Foo"),
-        Cat(SessionPath(ks_, kc), "/Participants"),
-        Cat(SessionPath(ks_, kc), "/Interactions"),
+        // A Session's Participants and Interactions are routes now
+        // (proxy_fake_participant_test); what is past them is not.
+        Cat(SessionPath(ks_, kc), "/Calls"),
+        Cat(SessionPath(ks_, kc),
+            "/Participants/KP00000000000000000000000000000000/Calls"),
+        Cat(SessionPath(ks_, kc),
+            "/Interactions/KI00000000000000000000000000000000/x"),
         Cat(SessionPath(ks_, kc), "/a/b")}) {
     SCOPED_TRACE(target);
     EXPECT_TRUE(IsError(Call("GET", target), 404, 20404));
