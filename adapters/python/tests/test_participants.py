@@ -1,19 +1,16 @@
 """Participants and Interactions through the SDK (issue 12, parts 2 and 3).
 
-PLACEHOLDER: the fake does not serve these routes yet (they answer 20404),
-so every test here is skipped. When the Participants and Interactions
-routes land on main: remove `pytestmark`, check each expectation below
-against docs/semantics.md (the codes marked TODO especially), and run.
+docs/semantics.md, "Participants and Interactions", has the rules these
+tests check through twilio.rest.Client; the C++ tests of the same rules
+are tests/proxy_fake_participant_test.cc.
 """
+
+import json
 
 import pytest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from helpers import at
-
-pytestmark = pytest.mark.skip(
-    reason="Participants and Interactions are not served by the fake yet "
-    "(issue 12 parts 2 and 3)")
 
 ALICE = {"Identifier": "+15551230001", "FriendlyName": "Alice"}
 BOB = {"Identifier": "+15551230002", "ProxyIdentifier": "+15559990000"}
@@ -39,9 +36,13 @@ def test_participant_create_fetch_delete(proxy_service):
         "+15551230001"
 
     assert alice.delete() is True
+    # A soft delete: still fetched, with date_deleted set.
+    deleted = session.participants(alice.sid).fetch()
+    assert deleted.date_deleted == at()
     # A deleted participant cannot be added again.
-    with pytest.raises(TwilioRestException):
+    with pytest.raises(TwilioRestException) as error:
         session.participants.create(identifier="+15551230001")
+    assert error.value.code == 80103
 
 
 def test_80609_a_third_participant(proxy_service):
@@ -70,8 +71,10 @@ def test_a_message_is_an_interaction(proxy_fake, proxy_service):
 
     assert interaction.sid.startswith("KI")
     assert interaction.type == "message"
-    assert "On my way" in interaction.data
-    assert interaction.inbound_participant_sid == alice.sid
+    assert json.loads(interaction.data) == {"body": "On my way"}
+    # Sent from the API through Alice: she is the outbound side.
+    assert interaction.outbound_participant_sid == alice.sid
+    assert interaction.inbound_participant_sid is None
     fetched = session.fetch()
     assert fetched.status == "in-progress"
     assert fetched.date_last_interaction == at(seconds=50)
@@ -83,6 +86,7 @@ def test_a_message_is_an_interaction(proxy_fake, proxy_service):
     assert [i.sid for i in listed] == [interaction.sid]
     assert session.interactions(interaction.sid).fetch().type == "message"
     assert session.interactions(interaction.sid).delete() is True
+    assert session.interactions.list() == []
 
 
 def test_a_message_on_an_ended_session_is_refused(proxy_service):
@@ -91,7 +95,17 @@ def test_a_message_on_an_ended_session_is_refused(proxy_service):
     session.update(status="closed")
     with pytest.raises(TwilioRestException) as error:
         session.participants(alice.sid).message_interactions.create(body="hi")
-    assert error.value.status == 400  # TODO: the code docs/semantics.md names
+    assert error.value.status == 400
+    assert error.value.code == 80607  # The Session has ended.
+
+
+def test_a_message_through_a_deleted_participant_is_80614(proxy_service):
+    session = proxy_service.sessions.create(participants=[ALICE, BOB])
+    alice = session.participants.list()[0]
+    alice.delete()
+    with pytest.raises(TwilioRestException) as error:
+        session.participants(alice.sid).message_interactions.create(body="hi")
+    assert error.value.code == 80614
 
 
 def test_participants_are_removed_with_their_session(proxy_service):
