@@ -4,7 +4,7 @@
 
 const assert = require('node:assert/strict');
 const {test, before, after} = require('node:test');
-const {fakeAndClient} = require('./support');
+const {fakeAndClient, restError} = require('./support');
 
 let fake;
 let proxy;
@@ -136,6 +136,14 @@ test('a DateExpiry with any number of fractional digits is read to the second', 
   const sessions = proxy.services(service.sid).sessions;
   const session = await sessions.create({dateExpiry: '2031-01-01T00:00:01.' + '9'.repeat(30) + 'Z'});
   assert.deepEqual(session.dateExpiry, new Date('2031-01-01T00:00:01Z'));
+});
+
+test('a leap second is read only at 23:59:60 UTC, as the next second', async () => {
+  const sessions = proxy.services(service.sid).sessions;
+  const leap = await sessions.create({dateExpiry: '2031-12-31T23:59:60Z'});
+  assert.deepEqual(leap.dateExpiry, new Date('2032-01-01T00:00:00Z'));
+  const error = await restError(() => sessions.create({dateExpiry: '2031-06-01T12:34:60Z'}));
+  assert.equal(error.code, 80701);
 });
 
 test('a removed Session is gone and its name is free', async () => {

@@ -199,3 +199,17 @@ def test_an_update_that_makes_it_overdue(proxy_fake, proxy_service):
     assert updated.date_ended == at(seconds=50)
     # The update's own time: no date moves backwards.
     assert updated.date_updated == at(seconds=80)
+
+
+def test_date_expiry_any_fraction_and_a_leap_second(proxy_service):
+    # The SDK sends a string as it is (a datetime it writes to the second).
+    fraction = proxy_service.sessions.create(
+        date_expiry="2031-01-01T00:00:01." + "9" * 30 + "Z")
+    assert fraction.date_expiry == datetime.datetime(
+        2031, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)
+    leap = proxy_service.sessions.create(date_expiry="2031-12-31T23:59:60Z")
+    assert leap.date_expiry == datetime.datetime(
+        2032, 1, 1, tzinfo=datetime.timezone.utc)
+    with pytest.raises(TwilioRestException) as error:
+        proxy_service.sessions.create(date_expiry="2031-06-01T12:34:60Z")
+    assert error.value.code == 80701
