@@ -198,7 +198,7 @@ class ScaleOutHost {
 // has it now: the latest checkpoint in Redis and the stream after it. For
 // audits, tests and tools. Errors: Unavailable if Redis does not answer;
 // DataLoss for a checkpoint or record that does not load.
-absl::StatusOr<std::unique_ptr<SessionStore>> ReadPartitionFromRedis(
+absl::StatusOr<std::shared_ptr<SessionStore>> ReadPartitionFromRedis(
     const ScaleOutOptions& options, int partition);
 
 }  // namespace sessionwheel
