@@ -22,6 +22,7 @@
 #include "engine/scaleout/owner.h"
 #include "engine/scaleout/partition_log.h"
 #include "engine/scaleout/redis_client.h"
+#include "engine/scaleout/trace.h"
 #include "sessionwheel/internal/mutex.h"
 #include "sessionwheel/scaleout.h"
 
@@ -294,11 +295,12 @@ class HostImpl final : public ScaleOutHost {
     return static_cast<int>((options_.partitions + hosts - 1) / hosts);
   }
 
-  void ControlRound() {
+  // Renews every lease this host holds; drops those it lost. Returns how
+  // many it holds.
+  int RenewOwned() {
     RedisClient& redis = *control_redis_;
     const absl::Duration safe = options_.lease - options_.lease / 5;
     int owned = 0;
-    // Renew what is owned; drop what is lost.
     for (auto& slot : slots_) {
       std::shared_ptr<PartitionOwner> owner;
       {
@@ -312,6 +314,7 @@ class HostImpl final : public ScaleOutHost {
                           : slot->log.Renew(redis, options_.host_id,
                                             owner->epoch(), options_.lease);
       if (renewed.ok() && *renewed) {
+        // Still ours in Redis: safe for another lease from when it was sent.
         owner->set_valid_until(sent + absl::ToChronoNanoseconds(safe));
         ++owned;
       } else if ((renewed.ok() && !*renewed) || !owner->Serving()) {
@@ -322,6 +325,12 @@ class HostImpl final : public ScaleOutHost {
         ++owned;  // Redis did not answer: serve until the lease is unsafe.
       }
     }
+    return owned;
+  }
+
+  void ControlRound() {
+    RedisClient& redis = *control_redis_;
+    int owned = RenewOwned();
     const int share = Share();
     // More than a fair share (hosts joined): give the last one up, with
     // everything shipped, so a host with fewer takes it at once.
@@ -349,10 +358,10 @@ class HostImpl final : public ScaleOutHost {
       if (owned < share) {
         auto holder = slot.log.Holder(redis);
         if (holder.ok() && !holder->has_value()) {
-          if (TakeOver(slot)) {
-            ++owned;
-            continue;
-          }
+          const bool taken = TakeOver(slot);
+          // A take-over takes time: keep the other leases fresh.
+          owned = RenewOwned();
+          if (taken) continue;
         }
       }
       EnsureStandby(slot);
@@ -408,6 +417,8 @@ class HostImpl final : public ScaleOutHost {
                      : absl::StatusOr<std::unique_ptr<PartitionOwner>>(s);
     }
     if (!owner.ok()) {
+      Trace(options_.host_id, slot.log.partition(), "take-over failed",
+            owner.status());
       slot.log.Release(redis, options_.host_id, *epoch).IgnoreError();
       return false;
     }

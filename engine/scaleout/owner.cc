@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/scaleout/trace.h"
 #include "engine/util/sid.h"
 
 namespace sessionwheel::internal {
@@ -287,6 +288,7 @@ bool PartitionOwner::Round() {
     }
   }
   if (!s.ok()) {
+    Trace(options_.host_id, log_.partition(), "round failed", s);
     if (absl::IsAborted(s) || absl::IsDataLoss(s) || absl::IsOutOfRange(s)) {
       fenced_.store(true, std::memory_order_release);  // Never serves again.
     }
@@ -302,6 +304,7 @@ bool PartitionOwner::Round() {
     cv_.notify_all();
   }
   if (absl::Status c = MaybeUploadCheckpoint(); !c.ok() && absl::IsAborted(c)) {
+    Trace(options_.host_id, log_.partition(), "checkpoint refused", c);
     fenced_.store(true, std::memory_order_release);
   }
   return true;
