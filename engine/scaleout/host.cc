@@ -320,6 +320,8 @@ class HostImpl final : public ScaleOutHost {
       } else if ((renewed.ok() && !*renewed) || !owner->Serving()) {
         // Lost (or it lapsed while Redis did not answer): stop serving at
         // once and follow the new owner.
+        Trace(options_.host_id, slot->log.partition(), "lease lost",
+              renewed.status());
         Demote(*slot, /*release=*/false);
       } else {
         ++owned;  // Redis did not answer: serve until the lease is unsafe.
