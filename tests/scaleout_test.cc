@@ -84,9 +84,9 @@ class ScaleOutTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  ScaleOutOptions Options(const std::string& host) {
+  ScaleOutOptions Options(const std::string& host, int port = 0) {
     ScaleOutOptions o;
-    o.redis_port = server_.port();
+    o.redis_port = port != 0 ? port : server_.port();
     o.partitions = kPartitions;
     o.host_id = host;
     o.data_dir = dir_ + "/" + host;
@@ -308,6 +308,71 @@ TEST_F(ScaleOutTest, HostsThatJoinGetAFairShare) {
                           return st.FetchSession(ks, "kept").status();
                         })
                   .ok());
+}
+
+TEST_F(ScaleOutTest, AcknowledgedWritesSurviveARedisRestartWithAppendOnly) {
+  RedisServer aof(dir_ + "/aof",
+                  {"--appendonly", "yes", "--appendfsync", "always"});
+  ASSERT_TRUE(aof.ok());
+  ScaleOutHost& a = StartHost(Options("a", aof.port()));
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  const Sid ks = CreateService(a, 2);
+  std::vector<Session> made;
+  for (int i = 0; i < 20; ++i) {
+    made.push_back(*CreateSession(a, ks, "before-" + std::to_string(i)));
+  }
+  aof.Stop();
+  aof.Start();  // Same port and directory: it loads its append-only file.
+  ASSERT_TRUE(aof.ok());
+  // The host reconnects (and reloads its scripts) and serves again, under
+  // its old lease or a new epoch if the old one lapsed meanwhile.
+  absl::StatusOr<Session> after;
+  ASSERT_TRUE(Eventually([&] {
+    after = CreateSession(a, ks, "after");
+    return after.ok();
+  }));
+  auto replica = ReadPartitionFromRedis(Options("reader", aof.port()), 2);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  for (const Session& s : made) {
+    EXPECT_EQ(*(*replica)->FetchSession(ks, s.sid), s);
+  }
+  EXPECT_EQ(*(*replica)->FetchSession(ks, after->sid), *after);
+  hosts_.clear();  // Before `aof` stops.
+}
+
+TEST_F(ScaleOutTest, AckModeWaitWaitsForARedisReplica) {
+  RedisServer replica(dir_ + "/replica", {"--replicaof", "127.0.0.1",
+                                          std::to_string(server_.port())});
+  ASSERT_TRUE(replica.ok());
+  auto master = *internal::RedisClient::Connect("127.0.0.1", server_.port(),
+                                                absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] {
+    auto info = master->Command({"INFO", "replication"});
+    return info.ok() && info->str.find("state=online") != std::string::npos;
+  }));
+  ScaleOutOptions o = Options("a");
+  o.ack = AckMode::kWait;
+  o.wait_replicas = 1;
+  o.wait_timeout = absl::Seconds(2);
+  ScaleOutHost& a = StartHost(o);
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  const Sid ks = CreateService(a, 1);
+  auto s = CreateSession(a, ks, "replicated");
+  ASSERT_TRUE(s.ok()) << s.status();
+  // Acknowledged: the replica has it, so reading from it alone finds it.
+  auto from_replica =
+      ReadPartitionFromRedis(Options("reader", replica.port()), 1);
+  ASSERT_TRUE(from_replica.ok()) << from_replica.status();
+  EXPECT_EQ(*(*from_replica)->FetchSession(ks, "replicated"), *s);
+  // Without the replica, WAIT cannot be satisfied: the write is refused.
+  hosts_.clear();
+  replica.Stop();
+  ScaleOutOptions quick = o;
+  quick.wait_timeout = absl::Milliseconds(50);
+  ScaleOutHost& b = StartHost(quick);
+  ASSERT_TRUE(Eventually([&] { return b.Owned().size() == kPartitions; }));
+  auto refused = CreateSession(b, ks, "unreplicated");
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
 }
 
 }  // namespace

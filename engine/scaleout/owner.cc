@@ -170,8 +170,10 @@ absl::StatusOr<std::unique_ptr<PartitionOwner>> PartitionOwner::Promote(
   owner->next_lsn_ = next;
   owner->checkpoint_lsn_ = next;
   owner->watermark_ms_ = reported->value_or(0);
-  absl::StatusOr<std::unique_ptr<RedisClient>> client = RedisClient::Connect(
-      options.redis_host, options.redis_port, options.lease);
+  // A command may take as long as WAIT does.
+  absl::StatusOr<std::unique_ptr<RedisClient>> client =
+      RedisClient::Connect(options.redis_host, options.redis_port,
+                           options.lease + options.wait_timeout);
   if (!client.ok()) return client.status();
   owner->redis_ = *std::move(client);
   owner->thread_ = std::thread([o = owner.get()] { o->Run(); });
@@ -219,6 +221,11 @@ absl::Status PartitionOwner::AwaitShipped() {
   wanted_ = true;
   cv_.notify_all();
   while (shipped_ < want) {
+    if (failed_ >= want) {
+      return absl::UnavailableError(absl::StrCat(
+          "partition ", log_.partition(),
+          ": the change is not acknowledged: ", failure_.message()));
+    }
     if (!Serving() || stop_) {
       return absl::UnavailableError(
           absl::StrCat("partition ", log_.partition(),
@@ -293,6 +300,8 @@ bool PartitionOwner::Round() {
       fenced_.store(true, std::memory_order_release);  // Never serves again.
     }
     CvMutexLock l(&mu_);
+    failed_ = round;
+    failure_ = s;
     cv_.notify_all();
     return false;
   }

@@ -107,7 +107,8 @@ class PartitionOwner {
 
   // Waits until a round that began after the call has appended the feed
   // (and, for AckMode::kWait, Redis's replicas have it). Errors:
-  // Unavailable when the lease lapses first or Redis fenced this owner.
+  // Unavailable when the lease lapses first, Redis fenced this owner, or
+  // that round failed (Redis did not answer, WAIT timed out).
   absl::Status AwaitShipped();
 
   // Stops the shipping thread, after one last round if still serving (a
@@ -154,6 +155,8 @@ class PartitionOwner {
   std::condition_variable cv_;
   uint64_t started_ ABSL_GUARDED_BY(mu_) = 0;  // Rounds begun.
   uint64_t shipped_ ABSL_GUARDED_BY(mu_) = 0;  // The last that appended.
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;   // The last that did not.
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // Why.
   bool wanted_ ABSL_GUARDED_BY(mu_) = false;   // A writer waits.
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<HeldEvent> events_ ABSL_GUARDED_BY(mu_);
