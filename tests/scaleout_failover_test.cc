@@ -61,7 +61,9 @@ int EnvInt(const char* name, int fallback) {
 // What a host writes to the pipe: fixed size (under PIPE_BUF), so a read
 // never splits one and a kill never leaves half of one.
 struct Message {
-  char kind;  // 'C' created, 'X' closed, 'O' owns `partition` partitions.
+  // 'C' created, 'X' closed, 'E' heard an expiry, 'O' owns `partition`
+  // partitions.
+  char kind;
   int32_t partition;
   char name[24];
   char sid[Sid::kTextSize + 1];
@@ -90,13 +92,35 @@ ScaleOutOptions HostOptions(int port, const std::string& dir,
   return o;
 }
 
-// The host process: serves until killed.
+void Send(int fd, const Message& m) {
+  if (write(fd, &m, sizeof(m)) != sizeof(m)) _exit(3);
+}
+
+// Tells the parent of every expiry the host reports.
+class ExpiryTeller final : public SessionListener {
+ public:
+  explicit ExpiryTeller(int fd) : fd_(fd) {}
+  void OnEvent(const SessionEvent& e) noexcept override {
+    if (e.type != EventType::kClosed || e.closed_reason != kReasonTtl) return;
+    Message m{};
+    m.kind = 'E';
+    e.sid.Write(m.sid);
+    Send(fd_, m);
+  }
+
+ private:
+  const int fd_;
+};
+
+// The host process: serves until killed. Every other Session it creates
+// has a TTL of 1 s, so expiries fall due all along, some while no host
+// owns the partition.
 [[noreturn]] void RunHost(int port, const std::string& dir,
                           const std::string& host, int fd) {
-  auto send = [fd](const Message& m) {
-    if (write(fd, &m, sizeof(m)) != sizeof(m)) _exit(3);
-  };
-  auto started = ScaleOutHost::Start(HostOptions(port, dir, host));
+  auto send = [fd](const Message& m) { Send(fd, m); };
+  ScaleOutOptions options = HostOptions(port, dir, host);
+  options.listener = std::make_shared<ExpiryTeller>(fd);
+  auto started = ScaleOutHost::Start(options);
   if (!started.ok()) _exit(2);
   ScaleOutHost& h = **started;
   std::map<int, std::vector<Sid>> made;  // By partition.
@@ -136,6 +160,7 @@ ScaleOutOptions HostOptions(int port, const std::string& dir,
     } else {
       CreateSessionParams params;
       params.unique_name = host + "-" + std::to_string(k);
+      if (k % 2 == 0) params.ttl = 1;
       Session out;
       absl::Status s = h.Write(p, [&](SessionStore& st) {
         return st.CreateSession(ks, params, &out);
@@ -207,6 +232,8 @@ class FailoverTest : public ::testing::Test {
       } else if (m.kind == 'X') {
         ++c.acks;
         closed_[m.sid] = m.partition;
+      } else if (m.kind == 'E') {
+        ++expiries_heard_[m.sid];
       }
     }
   }
@@ -224,18 +251,65 @@ class FailoverTest : public ::testing::Test {
     return true;
   }
 
-  // An owner of every partition, then its standby.
-  void StartPair() {
+  // Three hosts: an owner of every partition, then two standbys.
+  void StartHosts() {
     children_.push_back(Spawn());
     ASSERT_TRUE(Until([&] { return Owner() != nullptr; }));
     children_.push_back(Spawn());
+    children_.push_back(Spawn());
   }
 
+  // No expiry was reported twice, by one host or by two.
+  void CheckExpiries() {
+    int reported = 0;
+    for (const auto& [sid, times] : expiries_heard_) {
+      EXPECT_EQ(times, 1) << "expiry of " << sid << " reported " << times
+                          << " times";
+      ++reported;
+    }
+    EXPECT_GT(reported, 0);
+    std::printf(
+        "%zu creates and %zu closes acknowledged, all kept; %d "
+        "expiries reported, none twice\n",
+        created_.size(), closed_.size(), reported);
+  }
+
+  // The host that owns every partition, as it last told.
   Child* Owner() {
     for (Child& c : children_) {
       if (c.pid > 0 && c.owned == kPartitions) return &c;
     }
     return nullptr;
+  }
+
+  // The live host that owns the most partitions.
+  Child* Busiest() {
+    Child* best = nullptr;
+    for (Child& c : children_) {
+      if (c.pid > 0 && c.owned > 0 &&
+          (best == nullptr || c.owned > best->owned)) {
+        best = &c;
+      }
+    }
+    return best;
+  }
+
+  // Whether the live hosts but `except` own every partition between them,
+  // as they last told.
+  bool AllServed(const Child* except) {
+    int owned = 0;
+    for (const Child& c : children_) {
+      if (c.pid > 0 && &c != except) owned += c.owned;
+    }
+    return owned == kPartitions;
+  }
+
+  int AcksBut(const Child* except) {
+    int acks = 0;
+    for (const Child& c : children_) {
+      if (&c != except) acks += c.acks;
+    }
+    return acks;
   }
 
   // Every acknowledged change is in the partitions Redis holds.
@@ -272,59 +346,60 @@ class FailoverTest : public ::testing::Test {
   int spawned_ = 0;
   std::map<std::string, std::pair<int, std::string>> created_;
   std::map<std::string, int> closed_;
+  std::map<std::string, int> expiries_heard_;  // By Session SID, all hosts.
 };
 
 TEST_F(FailoverTest,
-       AStandbyTakesOverFromAKilledOwnerAndNothingAcknowledgedIsLost) {
+       StandbysTakeOverFromAKilledOwnerAndNothingAcknowledgedIsLost) {
   const int kills = EnvInt("SW_SCALEOUT_KILLS", 10);
   std::mt19937 rng(EnvInt("SW_SCALEOUT_SEED", 2026));
-  StartPair();
+  StartHosts();
   for (int round = 0; round < kills; ++round) {
-    Child* owner = Owner();
-    ASSERT_NE(owner, nullptr);
-    owner->acks = 0;
+    Child* victim = Busiest();
+    ASSERT_NE(victim, nullptr);
+    victim->acks = 0;
     const int wanted = std::uniform_int_distribution<int>(1, 60)(rng);
-    ASSERT_TRUE(Until([&] { return owner->acks >= wanted; }))
+    ASSERT_TRUE(Until([&] { return victim->acks >= wanted; }))
         << "the owner stopped acknowledging in round " << round;
-    Kill(*owner);
-    // The standby takes every partition over; then a new standby joins.
-    ASSERT_TRUE(Until([&] { return Owner() != nullptr; }))
-        << "no host took the partitions over in round " << round;
-    *owner = Spawn();
+    Kill(*victim);
+    // The standbys take its partitions over; then a new host joins.
+    ASSERT_TRUE(Until([&] { return AllServed(nullptr); }))
+        << "its partitions were not taken over in round " << round;
+    *victim = Spawn();
   }
-  ASSERT_TRUE(Until([&] { return Owner() != nullptr; }));
   for (Child& c : children_) Kill(c);
   EXPECT_GT(created_.size(), static_cast<size_t>(kills));
   CheckModel();
+  CheckExpiries();
 }
 
 TEST_F(FailoverTest,
        AnOwnerStoppedPastItsLeaseStopsServingAndItsLateWritesAreFenced) {
   const int stops = EnvInt("SW_SCALEOUT_STOPS", 3);
-  StartPair();
+  StartHosts();
   for (int round = 0; round < stops; ++round) {
-    ASSERT_TRUE(Until([&] { return Owner() != nullptr; }));
-    Child* stopped = Owner();
-    Child* other = stopped == &children_[0] ? &children_[1] : &children_[0];
+    ASSERT_TRUE(Until([&] { return AllServed(nullptr); }));
+    Child* stopped = Busiest();
     stopped->acks = 0;
     ASSERT_TRUE(Until([&] { return stopped->acks >= 5; }));
     kill(stopped->pid, SIGSTOP);
-    // The other host takes the lapsed leases and serves.
-    other->acks = 0;
+    // The others take the lapsed leases and serve.
+    for (Child& c : children_) c.acks = 0;
     ASSERT_TRUE(Until([&] {
-      return other->owned == kPartitions && other->acks >= 5;
+      return AllServed(stopped) && AcksBut(stopped) >= 5;
     })) << "round "
         << round;
     kill(stopped->pid, SIGCONT);
-    // The old owner finds its lease gone and serves nothing; whatever it
+    // The old owner finds its leases gone and serves nothing; whatever it
     // acknowledges now it acknowledged before the stop (the model checks
     // that those are kept).
     ASSERT_TRUE(Until([&] { return stopped->owned == 0; }))
         << "round " << round;
-    ASSERT_TRUE(Until([&] { return other->acks >= 10; }));
+    ASSERT_TRUE(Until([&] { return AcksBut(stopped) >= 10; }));
   }
   for (Child& c : children_) Kill(c);
   CheckModel();
+  CheckExpiries();
 }
 
 }  // namespace
