@@ -110,7 +110,11 @@ struct ScaleOutOptions {
 
   // The owner uploads a checkpoint of a partition to Redis, and trims the
   // stream behind it, once this many records were appended since the last.
-  int64_t checkpoint_every = 50000;
+  // Lower keeps the stream and the owner's journal short (each shipping
+  // round reads the journal's current segment from its start, so its cost
+  // grows with this) at the price of more checkpoints, each the whole
+  // partition; changes wait while one starts (docs/scale-out.md).
+  int64_t checkpoint_every = 10000;
 
   // If true, this host follows every partition it does not own (a standby:
   // it takes over with no replay but the stream's tail). If false, it
