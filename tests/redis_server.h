@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -25,26 +26,32 @@
 
 namespace sessionwheel::testing_util {
 
-// A port nobody listens on now (the kernel's pick for port 0).
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+// A port nobody listens on now (the kernel's pick for port 0), below
+// `below` (a Cluster node also listens on its port + 10000).
+inline int FreePort(int below = 65536) {
+  for (;;) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    if (ntohs(addr.sin_port) < below) return ntohs(addr.sin_port);
+  }
 }
 
 class RedisServer {
  public:
   // Starts it with `extra` arguments (e.g. {"--appendonly", "yes"}) in
   // `dir`, created if missing. ok() says whether it answered PING.
-  explicit RedisServer(std::string dir, std::vector<std::string> extra = {})
-      : dir_(std::move(dir)), extra_(std::move(extra)), port_(FreePort()) {
+  explicit RedisServer(std::string dir, std::vector<std::string> extra = {},
+                       int port = 0)
+      : dir_(std::move(dir)),
+        extra_(std::move(extra)),
+        port_(port != 0 ? port : FreePort()) {
     std::filesystem::create_directories(dir_);
     Start();
   }
@@ -112,6 +119,64 @@ class RedisServer {
   const int port_;
   pid_t pid_ = -1;
   bool answered_ = false;
+};
+
+// Three masters of a Redis Cluster on loopback, made with Redis's own
+// `redis-cli --cluster create`, each in a directory of its own under
+// `dir`; stopped when the object goes. ok() says whether the cluster
+// reached cluster_state:ok.
+class RedisCluster {
+ public:
+  explicit RedisCluster(const std::string& dir) {
+    std::vector<std::string> addresses;
+    for (int i = 0; i < 3; ++i) {
+      const int port = FreePort(55000);
+      nodes_.push_back(std::make_unique<RedisServer>(
+          dir + "/node" + std::to_string(i),
+          std::vector<std::string>{
+              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+              "--cluster-node-timeout", "5000", "--appendonly", "yes"},
+          port));
+      if (!nodes_.back()->ok()) return;
+      addresses.push_back("127.0.0.1:" + std::to_string(port));
+    }
+    std::vector<std::string> args = {"redis-cli", "--cluster", "create"};
+    args.insert(args.end(), addresses.begin(), addresses.end());
+    args.insert(args.end(), {"--cluster-replicas", "0", "--cluster-yes"});
+    const pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string log = dir + "/create.log";
+      freopen(log.c_str(), "w", stdout);
+      execvp("redis-cli", argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return;
+    // Bounded: up to 10 s for every node to see every slot served.
+    for (int i = 0; i < 1000 && !ok_; ++i) {
+      ok_ = true;
+      for (auto& node : nodes_) {
+        auto client = internal::RedisClient::Connect("127.0.0.1", node->port(),
+                                                     absl::Milliseconds(200));
+        auto info = client.ok() ? (*client)->Command({"CLUSTER", "INFO"})
+                                : client.status();
+        ok_ = ok_ && info.ok() &&
+              info->str.find("cluster_state:ok") != std::string::npos;
+      }
+      if (!ok_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  bool ok() const { return ok_; }
+  int port(int i) const { return nodes_[i]->port(); }
+
+ private:
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+  bool ok_ = false;
 };
 
 }  // namespace sessionwheel::testing_util

@@ -34,11 +34,13 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/scaleout/redis_client.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/scaleout.h"
 #include "sessionwheel/store.h"
@@ -49,6 +51,7 @@ namespace sessionwheel {
 namespace {
 
 using testing_util::kAccountSid;
+using testing_util::RedisCluster;
 using testing_util::RedisServer;
 
 constexpr int kPartitions = 4;
@@ -185,10 +188,22 @@ struct Child {
 
 class FailoverTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(server_.ok()); }
+  void SetUp() override {
+    if (Clustered()) {
+      cluster_ = std::make_unique<RedisCluster>(dir_ + "/cluster");
+      ASSERT_TRUE(cluster_->ok()) << "the Redis Cluster did not form";
+      port_ = cluster_->port(0);
+    } else {
+      server_ = std::make_unique<RedisServer>(dir_ + "/redis");
+      ASSERT_TRUE(server_->ok()) << "redis-server did not start";
+      port_ = server_->port();
+    }
+  }
+  virtual bool Clustered() const { return false; }
   void TearDown() override {
     for (Child& c : children_) Kill(c);
-    server_.Stop();
+    server_.reset();
+    cluster_.reset();
     std::filesystem::remove_all(dir_);
   }
 
@@ -200,7 +215,7 @@ class FailoverTest : public ::testing::Test {
     c.pid = fork();
     if (c.pid == 0) {
       close(fds[0]);
-      RunHost(server_.port(), dir_, c.host, fds[1]);
+      RunHost(port_, dir_, c.host, fds[1]);
     }
     close(fds[1]);
     c.fd = fds[0];
@@ -314,7 +329,7 @@ class FailoverTest : public ::testing::Test {
 
   // Every acknowledged change is in the partitions Redis holds.
   void CheckModel() {
-    ScaleOutOptions reader = HostOptions(server_.port(), dir_, "reader");
+    ScaleOutOptions reader = HostOptions(port_, dir_, "reader");
     std::map<int, std::shared_ptr<SessionStore>> parts;
     for (int p = 0; p < kPartitions; ++p) {
       auto store = ReadPartitionFromRedis(reader, p);
@@ -341,7 +356,9 @@ class FailoverTest : public ::testing::Test {
 
   const std::string dir_ = std::filesystem::temp_directory_path() /
                            ("sw_failover_" + std::to_string(getpid()));
-  RedisServer server_{dir_ + "/redis"};
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<RedisCluster> cluster_;  // Instead, when Clustered().
+  int port_ = 0;
   std::vector<Child> children_;
   int spawned_ = 0;
   std::map<std::string, std::pair<int, std::string>> created_;
@@ -396,6 +413,44 @@ TEST_F(FailoverTest,
     ASSERT_TRUE(Until([&] { return stopped->owned == 0; }))
         << "round " << round;
     ASSERT_TRUE(Until([&] { return AcksBut(stopped) >= 10; }));
+  }
+  for (Child& c : children_) Kill(c);
+  CheckModel();
+  CheckExpiries();
+}
+
+// The same against a three-master Redis Cluster: each partition's keys in
+// one slot, the hosts following MOVED to the master of each. Every host
+// connects to the first master only.
+class ClusterFailoverTest : public FailoverTest {
+ protected:
+  bool Clustered() const override { return true; }
+};
+
+TEST_F(ClusterFailoverTest,
+       StandbysTakeOverFromAKilledOwnerAndNothingAcknowledgedIsLost) {
+  // The partitions' slots fall on more than one master (redis-cli splits
+  // the 16384 slots in three even ranges).
+  std::set<int> masters;
+  for (int p = 0; p < kPartitions; ++p) {
+    masters.insert(internal::RedisClient::Slot("{p" + std::to_string(p) + "}") /
+                   5462);
+  }
+  EXPECT_GE(masters.size(), 2u);
+  const int kills = EnvInt("SW_SCALEOUT_CLUSTER_KILLS", 5);
+  std::mt19937 rng(EnvInt("SW_SCALEOUT_SEED", 2026) + 1);
+  StartHosts();
+  for (int round = 0; round < kills; ++round) {
+    Child* victim = Busiest();
+    ASSERT_NE(victim, nullptr);
+    victim->acks = 0;
+    const int wanted = std::uniform_int_distribution<int>(1, 60)(rng);
+    ASSERT_TRUE(Until([&] { return victim->acks >= wanted; }))
+        << "the owner stopped acknowledging in round " << round;
+    Kill(*victim);
+    ASSERT_TRUE(Until([&] { return AllServed(nullptr); }))
+        << "its partitions were not taken over in round " << round;
+    *victim = Spawn();
   }
   for (Child& c : children_) Kill(c);
   CheckModel();

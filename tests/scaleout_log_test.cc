@@ -76,6 +76,16 @@ TEST_F(PartitionLogTest, KeysOfOnePartitionShareOneHashTag) {
   }
 }
 
+TEST(RedisClientTest, ASlotIsRedisClustersHashSlot) {
+  // CRC16-XMODEM of "123456789" is 0x31C3; Redis's own examples.
+  EXPECT_EQ(RedisClient::Slot("123456789"), 0x31C3);
+  EXPECT_EQ(RedisClient::Slot("foo"), 12182);
+  EXPECT_EQ(RedisClient::Slot("{user1000}.following"),
+            RedisClient::Slot("{user1000}.followers"));
+  EXPECT_EQ(RedisClient::Slot("sw:{p7}:lease"), RedisClient::Slot("p7"));
+  EXPECT_EQ(RedisClient::Slot("foo{}{bar}"), RedisClient::Slot("foo{}{bar}"));
+}
+
 TEST_F(PartitionLogTest, ALeaseIsExclusiveAndEachTakingRaisesTheEpoch) {
   EXPECT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
   EXPECT_EQ(*log_.Acquire(*redis_, "b", absl::Seconds(10)), 0u);  // Held.

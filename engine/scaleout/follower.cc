@@ -69,8 +69,17 @@ absl::StatusOr<int> PartitionFollower::Poll(RedisClient& redis,
   absl::StatusOr<std::vector<LogRecord>> records =
       log_.Read(redis, next(), 1024, block);
   if (!records.ok()) return records.status();
-  if (!records->empty() && records->front().lsn > next()) {
-    // Trimmed behind a checkpoint newer than this follower: start there.
+  if (records->empty()) {
+    // Caught up, or the stream was trimmed past next() (behind a checkpoint
+    // newer than this follower) down to nothing: the head tells.
+    absl::StatusOr<uint64_t> head = log_.Head(redis);
+    if (!head.ok()) return head.status();
+    if (*head < next()) return 0;
+    records = log_.Read(redis, next(), 1024, absl::ZeroDuration());
+    if (!records.ok()) return records.status();
+  }
+  if (records->empty() || records->front().lsn > next()) {
+    // Trimmed: start again from the checkpoint.
     if (absl::Status s = Reload(redis); !s.ok()) return s;
     records = log_.Read(redis, next(), 1024, absl::ZeroDuration());
     if (!records.ok()) return records.status();

@@ -80,9 +80,11 @@ absl::Status CheckOptions(const ScaleOutOptions& o) {
 // A follower thread: tails one partition's stream into its follower.
 class Standby {
  public:
-  Standby(const ScaleOutOptions& options,
+  Standby(const ScaleOutOptions& options, int partition,
           std::unique_ptr<PartitionFollower> follower)
-      : options_(options), follower_(std::move(follower)) {
+      : options_(options),
+        partition_(partition),
+        follower_(std::move(follower)) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Standby() { Release(); }
@@ -109,13 +111,17 @@ class Standby {
         redis = *std::move(c);
       }
       // Short blocks: the thread notices a stop within one.
-      if (!follower_->Poll(*redis, absl::Milliseconds(50)).ok()) {
+      if (absl::StatusOr<int> polled =
+              follower_->Poll(*redis, absl::Milliseconds(50));
+          !polled.ok()) {
+        Trace(options_.host_id, partition_, "follower failed", polled.status());
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     }
   }
 
   const ScaleOutOptions& options_;
+  const int partition_;
   std::unique_ptr<PartitionFollower> follower_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -381,7 +387,8 @@ class HostImpl final : public ScaleOutHost {
                                              options_.data_dir + "/scratch");
     if (!follower.ok()) return;
     MutexLock l(&slot.mu);
-    slot.standby = std::make_unique<Standby>(options_, *std::move(follower));
+    slot.standby = std::make_unique<Standby>(options_, slot.log.partition(),
+                                             *std::move(follower));
   }
 
   // Takes the lease and promotes the partition. False if another host took

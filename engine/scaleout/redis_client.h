@@ -1,6 +1,13 @@
-// RedisClient: one blocking connection to Redis (hiredis), with replies
+// RedisClient: blocking connections to Redis (hiredis), with replies
 // copied into plain values and every failure an absl::Status. Not safe for
 // concurrent use: each thread that talks to Redis has its own.
+//
+// It works with a single server and with a Redis Cluster: it starts from
+// the node it is given, sends each command to the node that its key's slot
+// (the CRC16 of the key's {hash tag}) was last seen on, and follows MOVED
+// (remembering the slot's new node) and ASK redirections, with one
+// connection per node. A command without a key (WAIT) goes to the node of
+// the previous command.
 
 #ifndef SESSIONWHEEL_ENGINE_SCALEOUT_REDIS_CLIENT_H_
 #define SESSIONWHEEL_ENGINE_SCALEOUT_REDIS_CLIENT_H_
@@ -52,6 +59,9 @@ class RedisClient {
   // Redis's message for an error reply.
   absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
 
+  // The Cluster slot of `key`: CRC16 (XMODEM) of its hash tag, mod 16384.
+  static int Slot(std::string_view key);
+
   // Runs `script` with `keys` and `args`.
   absl::StatusOr<RedisReply> Eval(const RedisScript& script,
                                   const std::vector<std::string>& keys,
@@ -62,16 +72,30 @@ class RedisClient {
   void SetTimeout(absl::Duration timeout);
 
  private:
-  RedisClient(std::string host, int port, absl::Duration timeout)
-      : host_(std::move(host)), port_(port), timeout_(timeout) {}
-  absl::Status Reconnect();
+  struct Node {
+    std::string host;
+    int port = 0;
+    redisContext* context = nullptr;
+    // SCRIPT LOAD's answers on this node, by script text.
+    std::map<std::string, std::string, std::less<>> sha1;
+  };
 
-  const std::string host_;
-  const int port_;
+  explicit RedisClient(absl::Duration timeout) : timeout_(timeout) {}
+  int NodeAt(const std::string& host, int port);
+  absl::Status Reconnect(Node& node);
+  // One attempt on one node.
+  absl::StatusOr<RedisReply> Run(Node& node,
+                                 const std::vector<std::string>& args,
+                                 bool asking);
+  // Sends `args` to `node`, following redirections; `node` ends as the
+  // node that answered.
+  absl::StatusOr<RedisReply> Routed(int& node,
+                                    const std::vector<std::string>& args);
+
   absl::Duration timeout_;
-  redisContext* context_ = nullptr;
-  // SCRIPT LOAD's answers, by script text.
-  std::map<std::string, std::string, std::less<>> sha1_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // [0]: the one given.
+  std::vector<int> slot_node_;                // Index into nodes_.
+  int last_node_ = 0;
 };
 
 }  // namespace sessionwheel::internal
