@@ -232,6 +232,7 @@ void Lag(const Env& env, int threads, int seconds) {
       CreateSessionParams params;
       params.unique_name = "probe-" + std::to_string(k);
       Session made;
+      const auto called = Steady::now();
       if (!owner
                ->Write(0,
                        [&](SessionStore& st) {
