@@ -22,6 +22,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -214,6 +215,7 @@ class FailoverTest : public ::testing::Test {
     EXPECT_EQ(pipe(fds), 0);
     c.pid = fork();
     if (c.pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // Never outlives the test.
       close(fds[0]);
       RunHost(port_, dir_, c.host, fds[1]);
     }
@@ -384,6 +386,8 @@ TEST_F(FailoverTest,
         << "its partitions were not taken over in round " << round;
     *victim = Spawn();
   }
+  // Sessions with a 1 s TTL expire all along: wait for a report.
+  ASSERT_TRUE(Until([&] { return !expiries_heard_.empty(); }));
   for (Child& c : children_) Kill(c);
   EXPECT_GT(created_.size(), static_cast<size_t>(kills));
   CheckModel();
@@ -414,6 +418,8 @@ TEST_F(FailoverTest,
         << "round " << round;
     ASSERT_TRUE(Until([&] { return AcksBut(stopped) >= 10; }));
   }
+  // Sessions with a 1 s TTL expire all along: wait for a report.
+  ASSERT_TRUE(Until([&] { return !expiries_heard_.empty(); }));
   for (Child& c : children_) Kill(c);
   CheckModel();
   CheckExpiries();
@@ -452,6 +458,8 @@ TEST_F(ClusterFailoverTest,
         << "its partitions were not taken over in round " << round;
     *victim = Spawn();
   }
+  // Sessions with a 1 s TTL expire all along: wait for a report.
+  ASSERT_TRUE(Until([&] { return !expiries_heard_.empty(); }));
   for (Child& c : children_) Kill(c);
   CheckModel();
   CheckExpiries();

@@ -144,6 +144,11 @@ class HostImpl final : public ScaleOutHost {
                              options_.lease / 2);
     if (!c.ok()) return c.status();
     query_redis_ = *std::move(c);
+    c = RedisClient::Connect(options_.redis_host, options_.redis_port,
+                             options_.lease / 2);
+    if (!c.ok()) return c.status();
+    renew_redis_ = *std::move(c);
+    renew_ = std::thread([this] { RunRenewals(); });
     ControlRound();
     control_ = std::thread([this] { RunControl(); });
     return absl::OkStatus();
@@ -156,6 +161,7 @@ class HostImpl final : public ScaleOutHost {
       control_cv_.notify_all();
     }
     if (control_.joinable()) control_.join();
+    if (renew_.joinable()) renew_.join();
     for (auto& slot : slots_) {
       std::shared_ptr<PartitionOwner> owner;
       std::unique_ptr<Standby> standby;
@@ -247,6 +253,9 @@ class HostImpl final : public ScaleOutHost {
     Mutex mu;
     std::shared_ptr<PartitionOwner> owner ABSL_GUARDED_BY(mu);
     std::unique_ptr<Standby> standby ABSL_GUARDED_BY(mu);
+    // The epoch of a lease taken and not yet serving (a take-over under
+    // way), renewed meanwhile; 0 for none.
+    uint64_t taking ABSL_GUARDED_BY(mu) = 0;
   };
 
   std::string HostsKey() const { return options_.key_prefix + ":hosts"; }
@@ -281,6 +290,22 @@ class HostImpl final : public ScaleOutHost {
     }
   }
 
+  // The lease keeper: renews every lease on a thread of its own, so a slow
+  // take-over on the control thread never lets the others lapse.
+  void RunRenewals() {
+    const auto period = absl::ToChronoMilliseconds(options_.lease / 3);
+    for (;;) {
+      {
+        CvMutexLock l(&control_mu_);
+        if (!stop_) {
+          control_mu_.WaitUntil(&control_cv_, steady_clock::now() + period);
+        }
+        if (stop_) return;
+      }
+      RenewLeases();
+    }
+  }
+
   // The number of partitions this host should own now.
   int Share() {
     if (options_.max_owned > 0) return options_.max_owned;
@@ -301,11 +326,44 @@ class HostImpl final : public ScaleOutHost {
     return static_cast<int>((options_.partitions + hosts - 1) / hosts);
   }
 
-  // Renews every lease this host holds; drops those it lost. Returns how
-  // many it holds.
-  int RenewOwned() {
-    RedisClient& redis = *control_redis_;
+  // Renews every lease this host holds or is taking. One refused (another
+  // host holds it) stops its partition at once; one Redis did not answer
+  // keeps serving until the lease is no longer safe (PartitionOwner::
+  // Serving). The control thread then drops what stopped.
+  void RenewLeases() {
+    RedisClient& redis = *renew_redis_;
     const absl::Duration safe = options_.lease - options_.lease / 5;
+    for (auto& slot : slots_) {
+      std::shared_ptr<PartitionOwner> owner;
+      uint64_t taking = 0;
+      {
+        MutexLock l(&slot->mu);
+        owner = slot->owner;
+        taking = slot->taking;
+      }
+      if (taking != 0) {
+        slot->log.Renew(redis, options_.host_id, taking, options_.lease)
+            .IgnoreError();
+      }
+      if (owner == nullptr || owner->Fenced() || owner->Revoked()) continue;
+      const auto sent = steady_clock::now();
+      absl::StatusOr<bool> renewed = slot->log.Renew(
+          redis, options_.host_id, owner->epoch(), options_.lease);
+      if (renewed.ok() && *renewed) {
+        // Still ours in Redis: safe for another lease from when it was sent.
+        owner->set_valid_until(sent + absl::ToChronoNanoseconds(safe));
+      } else if (renewed.ok()) {
+        Trace(options_.host_id, slot->log.partition(), "lease lost",
+              renewed.status());
+        owner->Revoke();
+      }
+    }
+  }
+
+  // Drops the partitions that stopped serving (a lost lease, a fence, a
+  // lease Redis did not renew in time) and follows them again. Returns how
+  // many this host still owns.
+  int DropStopped() {
     int owned = 0;
     for (auto& slot : slots_) {
       std::shared_ptr<PartitionOwner> owner;
@@ -314,23 +372,10 @@ class HostImpl final : public ScaleOutHost {
         owner = slot->owner;
       }
       if (owner == nullptr) continue;
-      const auto sent = steady_clock::now();
-      absl::StatusOr<bool> renewed =
-          owner->Fenced() ? false
-                          : slot->log.Renew(redis, options_.host_id,
-                                            owner->epoch(), options_.lease);
-      if (renewed.ok() && *renewed) {
-        // Still ours in Redis: safe for another lease from when it was sent.
-        owner->set_valid_until(sent + absl::ToChronoNanoseconds(safe));
+      if (owner->Serving()) {
         ++owned;
-      } else if ((renewed.ok() && !*renewed) || !owner->Serving()) {
-        // Lost (or it lapsed while Redis did not answer): stop serving at
-        // once and follow the new owner.
-        Trace(options_.host_id, slot->log.partition(), "lease lost",
-              renewed.status());
-        Demote(*slot, /*release=*/false);
       } else {
-        ++owned;  // Redis did not answer: serve until the lease is unsafe.
+        Demote(*slot, /*release=*/false);
       }
     }
     return owned;
@@ -338,7 +383,7 @@ class HostImpl final : public ScaleOutHost {
 
   void ControlRound() {
     RedisClient& redis = *control_redis_;
-    int owned = RenewOwned();
+    int owned = DropStopped();
     const int share = Share();
     // More than a fair share (hosts joined): give the last one up, with
     // everything shipped, so a host with fewer takes it at once.
@@ -366,10 +411,10 @@ class HostImpl final : public ScaleOutHost {
       if (owned < share) {
         auto holder = slot.log.Holder(redis);
         if (holder.ok() && !holder->has_value()) {
-          const bool taken = TakeOver(slot);
-          // A take-over takes time: keep the other leases fresh.
-          owned = RenewOwned();
-          if (taken) continue;
+          if (TakeOver(slot)) {
+            ++owned;
+            continue;
+          }
         }
       }
       EnsureStandby(slot);
@@ -399,6 +444,10 @@ class HostImpl final : public ScaleOutHost {
     absl::StatusOr<uint64_t> epoch =
         slot.log.Acquire(redis, options_.host_id, options_.lease);
     if (!epoch.ok() || *epoch == 0) return false;
+    {
+      MutexLock l(&slot.mu);
+      slot.taking = *epoch;
+    }
     const auto valid_until =
         sent + absl::ToChronoNanoseconds(options_.lease - options_.lease / 5);
     std::unique_ptr<Standby> standby;
@@ -425,12 +474,27 @@ class HostImpl final : public ScaleOutHost {
                                                *follower, redis, valid_until)
                      : absl::StatusOr<std::unique_ptr<PartitionOwner>>(s);
     }
+    {
+      MutexLock l(&slot.mu);
+      slot.taking = 0;
+    }
     if (!owner.ok()) {
       Trace(options_.host_id, slot.log.partition(), "take-over failed",
             owner.status());
       slot.log.Release(redis, options_.host_id, *epoch).IgnoreError();
       return false;
     }
+    // The promotion took time: renew before serving, from when this was sent.
+    const auto renewing = steady_clock::now();
+    absl::StatusOr<bool> renewed =
+        slot.log.Renew(redis, options_.host_id, *epoch, options_.lease);
+    if (!renewed.ok() || !*renewed) {  // Lost meanwhile.
+      (*owner)->Revoke();
+      return false;
+    }
+    (*owner)->set_valid_until(
+        renewing +
+        absl::ToChronoNanoseconds(options_.lease - options_.lease / 5));
     MutexLock l(&slot.mu);
     slot.owner = *std::move(owner);
     return true;
@@ -461,6 +525,9 @@ class HostImpl final : public ScaleOutHost {
   // running).
   std::unique_ptr<RedisClient> control_redis_;
 
+  // Only the lease keeper's thread.
+  std::unique_ptr<RedisClient> renew_redis_;
+
   Mutex query_mu_;
   std::unique_ptr<RedisClient> query_redis_ ABSL_GUARDED_BY(query_mu_);
 
@@ -468,6 +535,7 @@ class HostImpl final : public ScaleOutHost {
   std::condition_variable control_cv_;
   bool stop_ ABSL_GUARDED_BY(control_mu_) = false;
   std::thread control_;
+  std::thread renew_;
 };
 
 }  // namespace

@@ -104,6 +104,7 @@ class PartitionOwner {
   void set_valid_until(SteadyTime t);
   // Stops serving at once (a lost lease).
   void Revoke();
+  bool Revoked() const { return revoked_.load(std::memory_order_acquire); }
 
   // Waits until a round that began after the call has appended the feed
   // (and, for AckMode::kWait, Redis's replicas have it). Errors:
