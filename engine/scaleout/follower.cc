@@ -78,16 +78,20 @@ absl::StatusOr<int> PartitionFollower::Poll(RedisClient& redis,
     records = log_.Read(redis, next(), 1024, absl::ZeroDuration());
     if (!records.ok()) return records.status();
   }
-  if (records->empty() || records->front().lsn > next()) {
-    // Trimmed: start again from the checkpoint.
+  // Trimmed: start again from the checkpoint. The owner may trim again
+  // between the load and the read (a newer checkpoint): try a few times.
+  for (int reload = 0; records->empty() || records->front().lsn > next();
+       ++reload) {
+    if (reload == 3) {
+      return absl::DataLossError(absl::StrCat(
+          "partition ", log_.partition(), ": the stream starts at ",
+          records->empty() ? 0 : records->front().lsn,
+          ", after its checkpoint's ", next()));
+    }
     if (absl::Status s = Reload(redis); !s.ok()) return s;
     records = log_.Read(redis, next(), 1024, absl::ZeroDuration());
     if (!records.ok()) return records.status();
-    if (!records->empty() && records->front().lsn > next()) {
-      return absl::DataLossError(absl::StrCat(
-          "partition ", log_.partition(), ": the stream starts at ",
-          records->front().lsn, ", after its checkpoint's ", next()));
-    }
+    if (records->empty()) break;  // The checkpoint holds it all.
   }
   std::shared_ptr<SessionStore> store = this->store();
   int applied = 0;
