@@ -143,7 +143,10 @@ class HostImpl final : public ScaleOutHost {
     c = RedisClient::Connect(options_.redis_host, options_.redis_port,
                              options_.lease / 2);
     if (!c.ok()) return c.status();
-    query_redis_ = *std::move(c);
+    {
+      MutexLock l(&query_mu_);
+      query_redis_ = *std::move(c);
+    }
     c = RedisClient::Connect(options_.redis_host, options_.redis_port,
                              options_.lease / 2);
     if (!c.ok()) return c.status();
