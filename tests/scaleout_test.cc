@@ -258,6 +258,39 @@ TEST_F(ScaleOutTest, EachExpiryIsReportedOnceAcrossAHandover) {
                                                      {s30.ToString(), 1}}));
 }
 
+TEST_F(ScaleOutTest, AStandbyFreesWhatItsOwnerPurgedAndReportsNothing) {
+  auto heard = std::make_shared<ExpiryLog>();
+  ScaleOutOptions oa = Options("a");
+  oa.store.closed_retention = absl::Minutes(1);
+  ScaleOutHost& a = StartHost(oa);
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  ScaleOutOptions ob = Options("b");
+  ob.store.closed_retention = absl::Minutes(1);
+  ob.listener = heard;
+  ScaleOutHost& b = StartHost(ob);
+  const Sid ks = CreateService(a, 2);
+  ASSERT_TRUE(CreateSession(a, ks, "short", 10).ok());
+  ASSERT_TRUE(Eventually([&] {
+    return b
+        .ReadStandby(2,
+                     [&](SessionStore& st) {
+                       return st.FetchSession(ks, "short").status();
+                     })
+        .ok();
+  }));
+  // Purges are not in the stream: the standby's own wheel frees it.
+  clock_.Set(kT0 + absl::Minutes(5));
+  int64_t held = -1;
+  EXPECT_TRUE(Eventually([&] {
+    b.ReadStandby(2, [&](SessionStore& st) {
+       held = st.Stats().sessions;
+       return absl::OkStatus();
+     }).IgnoreError();
+    return held == 0;
+  })) << held;
+  EXPECT_TRUE(heard->heard().empty());  // Only an owner reports.
+}
+
 TEST_F(ScaleOutTest, ALateStandbyStartsFromTheCheckpointInRedis) {
   ScaleOutOptions oa = Options("a");
   oa.checkpoint_every = 20;

@@ -100,7 +100,18 @@ class Standby {
  private:
   void Run() {
     std::unique_ptr<RedisClient> redis;
+    auto next_settle = std::chrono::steady_clock::now();
     while (!stop_.load()) {
+      // Purges are not in the stream (the store derives them): a follower
+      // that never ran its wheel would keep every ended Session its owner
+      // purged. So it settles now and then, silently (it has no listener;
+      // only the owner reports). Retention must outlast the lag, as
+      // docs/durability.md says of any follower.
+      if (std::chrono::steady_clock::now() >= next_settle) {
+        follower_->store()->Advance();
+        next_settle =
+            std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
       if (redis == nullptr) {
         auto c = RedisClient::Connect(options_.redis_host, options_.redis_port,
                                       absl::Seconds(1));

@@ -132,11 +132,13 @@ struct ScaleOutOptions {
   // the journal's file when its call returns, for the feed to see it).
   StoreOptions store;
 
-  // Hears the events of the partitions this host owns, after their records
-  // are in the stream. An expiry (kClosed with closed_reason "ttl" or
-  // "date_expiry") is heard once across all hosts, and only by the owner
-  // that decided it or, for one that fell due while no host owned the
-  // partition, by the next owner. Called from the host's threads.
+  // Hears the events of the partitions this host owns, from each
+  // partition's shipping thread, after the shipping round that follows
+  // them. An expiry (kClosed with closed_reason "ttl" or "date_expiry") is
+  // heard at most once across all hosts: by the owner that decided it or,
+  // for one that fell due while no host owned the partition, by the next
+  // owner; one is lost only if its owner dies between a round's append and
+  // its delivery (docs/scale-out.md, "Expiry belongs to the owner").
   std::shared_ptr<SessionListener> listener;
 };
 
