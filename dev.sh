@@ -10,6 +10,8 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3
   libhiredis-dev pkg-config redis-server)
+# The Python SDK tests (adapters/python): Debian's twilio and pytest.
+PACKAGES+=(python3-twilio python3-pytest)
 
 # What bench-peers needs besides (and instead of) those: the peers themselves.
 PEER_PACKAGES=(redis-server default-jdk-headless libcaffeine-java python3)
@@ -82,6 +84,22 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# The Node adapter's tests (adapters/node) need node and npm, Debian's when
+# node is absent, and node_modules as the lockfile pins it: `npm ci` when it
+# is missing or older than package-lock.json. If npm ci fails, the tests go
+# on and the node ones fail saying what is missing.
+ensure_node_adapter() {
+  local dir=adapters/node
+  command -v node >/dev/null || ensure_packages nodejs npm
+  command -v npm >/dev/null || ensure_packages npm
+  if [[ ! -e $dir/node_modules/.package-lock.json ||
+    $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    echo "dev.sh: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund) ||
+      echo "dev.sh: npm ci failed in $dir; its tests will fail" >&2
+  fi
+}
+
 build() {
   cmake --preset "$1"
   cmake --build --preset "$1" -j "$(nproc)" "${@:2}"
@@ -140,11 +158,13 @@ case "$command" in
     ;;
   test)
     ensure_packages
+    ensure_node_adapter
     build dev
     run_tests dev
     ;;
   tsan | asan | thread-safety)
     ensure_packages
+    ensure_node_adapter
     build "$command"
     run_tests "$command"
     ;;

@@ -9,7 +9,10 @@
 // Participants whose Identifier, FriendlyName and ProxyIdentifier are at
 // their bounds (191, 255, 191) in four-byte characters; the next create of
 // each must be refused with 429. The Sessions go round-robin over the
-// Services (--layout spread) or all into one (--layout one).
+// Services (--layout spread) or all into one (--layout one). Then it sends
+// its default max_interactions (10,000) messages of 1,600 four-byte
+// characters, one to the first Participant of each of the first Sessions,
+// and the next must be refused with 429.
 //
 // Then it churns, --rounds times: every Session deleted and made again;
 // every Session expired and purged on the fake's clock and made again;
@@ -55,6 +58,7 @@ constexpr int kNameChars = 191;
 constexpr int kIdentifierChars = 191;
 constexpr int kFriendlyNameChars = 255;
 constexpr int kTtlSeconds = 3600;
+constexpr int kBodyChars = 1600;
 
 double MiB(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
@@ -125,6 +129,26 @@ class Filler {
       sessions_.push_back({service, SidOf(r)});
     }
     Ask("POST", SessionsPath(services_[0]), "", 429);
+  }
+
+  // Sends every message the store's limit allows, each to the first
+  // Participant of a Session in turn; the next is refused.
+  void FillInteractions() {
+    const int64_t n = defaults_.max_interactions;
+    for (int64_t i = 0; i < n; ++i) {
+      const Held& held = sessions_[static_cast<size_t>(i) % sessions_.size()];
+      const std::string participants = SessionsPath(services_[held.service]) +
+                                       "/" + Text(held.kc) + "/Participants";
+      const Response list = Ask("GET", participants + "?PageSize=1", "", 200);
+      const std::string kp =
+          nlohmann::json::parse(list.body)["participants"][0]["sid"];
+      Ask("POST", participants + "/" + kp + "/MessageInteractions",
+          "Body=" + LongText(kBodyChars, next_name_++), 201);
+      if (i + 1 == n) {
+        Ask("POST", participants + "/" + kp + "/MessageInteractions",
+            "Body=one-more", 429);
+      }
+    }
   }
 
   void DeleteSessions() {
@@ -238,21 +262,27 @@ int Main(int argc, char** argv) {
   const int64_t with_services = bench::HeapBytesInUse();
   Report("the Services", with_services);
   filler.FillSessions(spread);
+  const int64_t with_sessions = bench::HeapBytesInUse();
+  Report("the Sessions", with_sessions);
+  filler.FillInteractions();
   const int64_t full = bench::HeapBytesInUse();
-  Report("the Sessions (full)", full);
+  Report("the Interactions (full)", full);
   int64_t most = full;
   for (int64_t round = 1; round <= rounds; ++round) {
     filler.DeleteSessions();
     filler.FillSessions(spread);
+    filler.FillInteractions();
     most = std::max(most, bench::HeapBytesInUse());
     Report("  Sessions deleted and made again", bench::HeapBytesInUse());
     filler.ExpireAndPurge();
     filler.FillSessions(spread);
+    filler.FillInteractions();
     most = std::max(most, bench::HeapBytesInUse());
     Report("  Sessions purged and made again", bench::HeapBytesInUse());
     filler.DeleteServices();
     filler.FillServices();
     filler.FillSessions(spread);
+    filler.FillInteractions();
     most = std::max(most, bench::HeapBytesInUse());
     Report("  Services deleted and all made again", bench::HeapBytesInUse());
   }
@@ -262,12 +292,14 @@ int Main(int argc, char** argv) {
       "\nlayout %s, %lld Services, %lld Sessions, %lld churn rounds\n"
       "bytes a Service (heap):  %lld\n"
       "bytes a Session (heap):  %lld\n"
+      "bytes an Interaction (heap): %lld\n"
       "heap of a full fake:     %.1f MiB (%.1f MiB most in churn)\n"
       "peak resident memory:    %.1f MiB\n",
       layout.c_str(), static_cast<long long>(d.max_services),
       static_cast<long long>(d.max_sessions), static_cast<long long>(rounds),
       static_cast<long long>((with_services - empty) / d.max_services),
-      static_cast<long long>((full - with_services) / d.max_sessions),
+      static_cast<long long>((with_sessions - with_services) / d.max_sessions),
+      static_cast<long long>((full - with_sessions) / d.max_interactions),
       MiB(full - start), MiB(most - start), MiB(bench::PeakResidentBytes()));
   return 0;
 }

@@ -274,12 +274,18 @@ TEST(ValuesTest, SessionEqualityComparesEveryField) {
   a.sid = Sid("KC", 0, 1);
   a.unique_name = "ride-42";
   a.date_expiry = kStart;
-  a.participants.push_back(
-      {Sid("KP", 0, 1), "+15550001", "Alice", "+15559999"});
+  a.participants.push_back({Sid("KP", 0, 1), "+15550001", "Alice", "+15559999",
+                            kStart, kStart, std::nullopt});
   Session b = a;
   EXPECT_EQ(a, b);
 
   b.participants[0].proxy_identifier = "+15558888";
+  EXPECT_NE(a, b);
+  b = a;
+  b.participants[0].date_deleted = kStart;
+  EXPECT_NE(a, b);
+  b = a;
+  b.participants[0].date_updated = kStart + absl::Seconds(1);
   EXPECT_NE(a, b);
   b = a;
   b.participants.push_back({});
@@ -293,6 +299,26 @@ TEST(ValuesTest, SessionEqualityComparesEveryField) {
   b = a;
   b.mode = SessionMode::kVoiceOnly;
   EXPECT_NE(a, b);
+}
+
+TEST(ValuesTest, InteractionEqualityComparesEveryField) {
+  Interaction a;
+  a.sid = Sid("KI", 0, 1);
+  a.session_sid = Sid("KC", 0, 2);
+  a.service_sid = Sid("KS", 0, 3);
+  a.outbound_participant_sid = Sid("KP", 0, 4);
+  a.body = "hi";
+  a.date_created = a.date_updated = kStart;
+  Interaction b = a;
+  EXPECT_EQ(a, b);
+  b.body = "ho";
+  EXPECT_FALSE(a == b);
+  b = a;
+  b.outbound_participant_sid = Sid("KP", 0, 5);
+  EXPECT_FALSE(a == b);
+  b = a;
+  b.date_updated = kStart + absl::Seconds(1);
+  EXPECT_FALSE(a == b);
 }
 
 TEST(ValuesTest, ServiceEqualityComparesEveryField) {

@@ -79,7 +79,16 @@ int Rounds() {
 }
 
 // One operation of a thread's sequence.
-enum class OpKind : uint8_t { kCreate, kUpdateTtl, kInteract, kClose, kDelete };
+// kMessage: a message to the Session's Participant (each is created with
+// one), which is also its interaction.
+enum class OpKind : uint8_t {
+  kCreate,
+  kUpdateTtl,
+  kInteract,
+  kMessage,
+  kClose,
+  kDelete
+};
 struct Op {
   OpKind kind = OpKind::kCreate;
   int target = 0;   // Which of the thread's Sessions (by creation index).
@@ -101,7 +110,8 @@ std::vector<Op> OpsFor(int round, int thread) {
     } else {
       op.target = static_cast<int>(rng() % static_cast<uint64_t>(created));
       op.kind = pick < 55   ? OpKind::kUpdateTtl
-                : pick < 75 ? OpKind::kInteract
+                : pick < 67 ? OpKind::kInteract
+                : pick < 75 ? OpKind::kMessage
                 : pick < 90 ? OpKind::kClose
                             : OpKind::kDelete;
       op.ttl = static_cast<int64_t>(rng() % 7) * 600;
@@ -151,6 +161,7 @@ StoreOptions OptionsFor(const std::string& dir, SyncPolicy sync, Clock* clock) {
   auto run = [&](int thread) {
     const std::vector<Op> ops = OpsFor(round, thread);
     std::vector<Sid> sids;
+    std::vector<Sid> participants;  // Each Session's one.
     for (int k = 0; k < kOpsPerThread; ++k) {
       const Op& op = ops[k];
       Note note;
@@ -164,10 +175,13 @@ StoreOptions OptionsFor(const std::string& dir, SyncPolicy sync, Clock* clock) {
           CreateSessionParams params;
           params.unique_name = NameOf(round, thread, op.target);
           params.ttl = op.ttl;
+          params.participants.push_back({"+15550000", "", ""});
           absl::StatusOr<Session> session = (*store)->CreateSession(ks, params);
           s = session.status();
           if (session.ok()) created = session->sid;
           sids.push_back(created);
+          participants.push_back(session.ok() ? session->participants[0].sid
+                                              : Sid());
           break;
         }
         case OpKind::kUpdateTtl: {
@@ -178,6 +192,12 @@ StoreOptions OptionsFor(const std::string& dir, SyncPolicy sync, Clock* clock) {
         }
         case OpKind::kInteract:
           s = (*store)->RecordInteraction(ks, sids[op.target]);
+          break;
+        case OpKind::kMessage:
+          s = (*store)
+                  ->RecordMessageInteraction(ks, sids[op.target],
+                                             participants[op.target], "hi")
+                  .status();
           break;
         case OpKind::kClose:
           s = (*store)->CloseSession(ks, sids[op.target], "by host");
@@ -207,6 +227,7 @@ struct ModelSession {
   int64_t ttl = 0;
   bool interacted = false;
   bool closed_by_host = false;
+  size_t messages = 0;  // Interactions recorded by kMessage.
 };
 
 // The thread's Sessions after its first `j` operations (by creation index).
@@ -234,6 +255,13 @@ std::vector<ModelSession> ModelAfter(const std::vector<Op>& ops, int j) {
           s.interacted = true;
         }
         break;
+      case OpKind::kMessage:
+        if (live) {
+          s.status = SessionStatus::kInProgress;
+          s.interacted = true;
+          ++s.messages;
+        }
+        break;
       case OpKind::kClose:
         if (live) {
           s.status = SessionStatus::kClosed;
@@ -248,6 +276,15 @@ std::vector<ModelSession> ModelAfter(const std::vector<Op>& ops, int j) {
     }
   }
   return out;
+}
+
+// How many Interactions the store holds for the Session, or -1 on an error.
+int64_t InteractionsOf(SessionStore& store, const Sid& ks, const Sid& kc) {
+  ListParams all;
+  all.page_size = 100;
+  absl::StatusOr<InteractionPage> page = store.ListInteractions(ks, kc, all);
+  if (!page.ok() || !page->next_page_token.empty()) return -1;
+  return static_cast<int64_t>(page->interactions.size());
 }
 
 // Whether the store holds exactly `model` for the thread's Sessions whose
@@ -269,7 +306,10 @@ bool Matches(SessionStore& store, const Sid& ks, int round, int thread,
     if (got->status != m.status || got->ttl != m.ttl ||
         got->date_last_interaction.has_value() != m.interacted ||
         (got->closed_reason == std::optional<std::string>("by host")) !=
-            m.closed_by_host) {
+            m.closed_by_host ||
+        got->participants.size() != 1 ||
+        InteractionsOf(store, ks, got->sid) !=
+            static_cast<int64_t>(m.messages)) {
       return false;
     }
   }
@@ -291,12 +331,15 @@ std::string Mismatch(SessionStore& store, const Sid& ks, int round, int thread,
     }
     if (!want) continue;
     const ModelSession& m = model[t];
+    const int64_t messages = InteractionsOf(store, ks, got->sid);
     if (got->status != m.status || got->ttl != m.ttl ||
-        got->date_last_interaction.has_value() != m.interacted) {
+        got->date_last_interaction.has_value() != m.interacted ||
+        messages != static_cast<int64_t>(m.messages)) {
       return what + "status " + std::string(StatusName(got->status)) + " ttl " +
-             std::to_string(got->ttl) + ", model status " +
+             std::to_string(got->ttl) + " messages " +
+             std::to_string(messages) + ", model status " +
              std::string(StatusName(m.status)) + " ttl " +
-             std::to_string(m.ttl);
+             std::to_string(m.ttl) + " messages " + std::to_string(m.messages);
     }
   }
   return "no difference";

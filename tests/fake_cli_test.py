@@ -294,6 +294,48 @@ class FakeCliTest(unittest.TestCase):
         self.assertIn("the store holds its maximum of 2",
                       refused["body"]["message"])
 
+    def test_participant_and_message_routes(self):
+        self.fake.ask("now 2030-01-01T00:00:00Z")
+        sessions = f"/v1/Services/{self.create_service()}/Sessions"
+        session = self.fake.ask(f"POST {sessions} Ttl=60")["body"]
+        participants = session["links"]["participants"]
+        added = self.fake.ask(
+            f"POST {participants} Identifier=%2B15550000001&FriendlyName=Al")
+        self.assertEqual(added["status"], 201, added)
+        self.assertEqual(added["body"]["identifier"], "+15550000001")
+        self.assertEqual(self.fake.ask("advance 30s"),
+                         {"now": "2030-01-01T00:00:30Z"})
+        messages = added["body"]["links"]["message_interactions"]
+        sent = self.fake.ask(f"POST {messages} Body=hello+there")
+        self.assertEqual(sent["status"], 201, sent)
+        self.assertEqual(sent["body"]["data"], '{"body":"hello there"}')
+        listed = self.fake.ask(f"GET {session['links']['interactions']}")
+        self.assertEqual(listed["status"], 200, listed)
+        self.assertEqual(listed["body"]["meta"]["key"], "interactions")
+        self.assertEqual([i["sid"] for i in listed["body"]["interactions"]],
+                         [sent["body"]["sid"]])
+        got = self.fake.ask(f"GET {session['url']}")
+        self.assertEqual(got["body"]["status"], "in-progress")
+        self.assertEqual(got["body"]["date_last_interaction"],
+                         "2030-01-01T00:00:30Z")
+        again = self.fake.ask(f"POST {participants} Identifier=%2B15550000001")
+        self.assertEqual(again["status"], 400, again)
+        self.assertEqual(again["body"]["code"], 80103)
+
+    def test_max_interactions_flags(self):
+        self.fake = self.start("--max-interactions", "1",
+                               "--max-interactions-per-session=none")
+        sessions = f"/v1/Services/{self.create_service()}/Sessions"
+        session = self.fake.ask(f"POST {sessions}")["body"]
+        added = self.fake.ask(
+            f"POST {session['links']['participants']} Identifier=a")["body"]
+        messages = added["links"]["message_interactions"]
+        self.assertEqual(self.fake.ask(f"POST {messages} Body=1")["status"],
+                         201)
+        refused = self.fake.ask(f"POST {messages} Body=2")
+        self.assertEqual(refused["status"], 429, refused)
+        self.assertEqual(refused["body"]["code"], 20429)
+
     def test_max_services_flag(self):
         self.fake = self.start("--max-services", "1")
         self.create_service("one")
@@ -399,6 +441,8 @@ class FlagsTest(unittest.TestCase):
         self.assertEqual(flags["--max-sessions"], "100000;")
         self.assertEqual(flags["--max-services"], "1000;")
         self.assertEqual(flags["--max-sessions-per-service"], "none;")
+        self.assertEqual(flags["--max-interactions"], "4000;")
+        self.assertEqual(flags["--max-interactions-per-session"], "1000;")
 
     def test_bad_flags_exit_2_with_usage_on_stderr(self):
         for flags in [["--nope"], ["--seed"], ["--seed", "x"],

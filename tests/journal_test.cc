@@ -371,11 +371,11 @@ TEST(JournalFormatTest, WritesThePinnedBytesOfTheFormat) {
     absl::StrAppend(&hex, absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
   }
   EXPECT_EQ(hex,
-            // "SWHLJRNL", version 1, first LSN 1, masked header CRC.
+            // "SWHLJRNL", version 2, first LSN 1, masked header CRC.
             "5357484c4a524e4c"
-            "01000000"
+            "02000000"
             "0100000000000000"
-            "3c26244d"
+            "188784f4"
             // Masked record CRC, length 3, type 7, LSN 1, "abc".
             "dff78c1d"
             "03000000"
@@ -602,18 +602,33 @@ TEST_F(JournalDiskTest, OpenRefusesBadOptionsAndLaterSegments) {
   EXPECT_NE(MustOpen(options_, 11), nullptr);
 }
 
-TEST_F(JournalDiskTest, ANewerFormatVersionIsFailedPrecondition) {
+// A segment header of format `version`, its CRC made right.
+std::string HeaderOfVersion(uint32_t version) {
   std::string header = EncodeSegmentHeader(1);
-  header[8] = 2;
+  for (int i = 0; i < 4; ++i)
+    header[8 + i] = static_cast<char>(version >> (8 * i));
   const uint32_t crc = MaskCrc(Crc32c(std::string_view(header).substr(0, 20)));
   for (int i = 0; i < 4; ++i)
     header[20 + i] = static_cast<char>(crc >> (8 * i));
-  std::ofstream(dir_ + "/" + SegmentFileName(1)) << header;
-  for (JournalRecovery mode :
-       {JournalRecovery::kTolerateTornTail, JournalRecovery::kPointInTime}) {
-    EXPECT_EQ(Read(options_, 1, mode).next.status().code(),
-              absl::StatusCode::kFailedPrecondition);
+  return header;
+}
+
+TEST_F(JournalDiskTest, ANewerFormatVersionIsFailedPrecondition) {
+  for (uint32_t version : {kJournalVersion + 1, 0u}) {
+    std::ofstream(dir_ + "/" + SegmentFileName(1)) << HeaderOfVersion(version);
+    for (JournalRecovery mode :
+         {JournalRecovery::kTolerateTornTail, JournalRecovery::kPointInTime}) {
+      EXPECT_EQ(Read(options_, 1, mode).next.status().code(),
+                absl::StatusCode::kFailedPrecondition)
+          << "version " << version;
+    }
   }
+}
+
+TEST_F(JournalDiskTest, VersionOneIsStillRead) {
+  std::ofstream(dir_ + "/" + SegmentFileName(1)) << HeaderOfVersion(1);
+  EXPECT_TRUE(
+      Read(options_, 1, JournalRecovery::kTolerateTornTail).next.status().ok());
 }
 
 // Every truncation, every flipped bit

@@ -1,13 +1,17 @@
 // Model-based test of SessionStore.
 //
 // A seeded random sequence of operations and clock moves runs against the
-// store and against a small reference model written straight from SPEC.md
-// and docs/semantics.md. The model is deliberately naive: a std::map of plain
+// store and against a small reference model written straight from
+// docs/semantics.md. The model is deliberately naive: a std::map of plain
 // Sessions per Service, and expiry computed lazily by settling every Session
 // against the clock before each operation. After every step the two must
 // agree on the operation's outcome (OK, or the same Proxy error code) and on
 // every field of every Session; Sessions the model no longer holds must be
 // NotFound in the store.
+//
+// Participants and message Interactions are in the model too: a Session's
+// Participants (with their soft deletes) are compared on every fetch, and
+// its Interactions, newest first, on every full check.
 //
 // Where the contract leaves the order of two checks open (for example a bad
 // `Reason` on an ended Session), the model accepts either code; everywhere
@@ -110,9 +114,11 @@ absl::StatusCode CanonicalFor(int proxy_code) {
     case kErrorNotFound:
       return absl::StatusCode::kNotFound;
     case kErrorSessionNameTaken:
+    case kErrorParticipantInSession:
       return absl::StatusCode::kAlreadyExists;
     case kErrorSessionClosed:
     case kErrorInvalidTransition:
+    case kErrorNoParticipant:
       return absl::StatusCode::kFailedPrecondition;
     default:
       return absl::StatusCode::kInvalidArgument;
@@ -146,7 +152,18 @@ struct ModelSession {
   std::optional<absl::Time> date_ended;
   std::optional<absl::Time> date_last_interaction;
   std::optional<absl::Time> date_expiry;
-  std::vector<std::string> participant_identifiers;
+  struct ModelParticipant {
+    std::string sid;  // "" until the store names it (given at create).
+    std::string identifier;
+    bool deleted = false;
+  };
+  std::vector<ModelParticipant> participants;
+  struct ModelInteraction {
+    std::string sid;
+    std::string participant;
+    std::string body;
+  };
+  std::vector<ModelInteraction> interactions;  // Oldest first.
   // The TTL window's start: the latest of create, re-open and interaction.
   absl::Time base;
   // Creation order, for List.
@@ -172,8 +189,8 @@ struct Model {
   // Sessions the model no longer holds: (service index, SID).
   std::vector<std::pair<int, std::string>> gone;
 
-  // SPEC 4: date_expiry when set, else base + ttl when ttl > 0; only for
-  // open and in-progress Sessions.
+  // docs/semantics.md, "Expiry": date_expiry when set, else base + ttl
+  // when ttl > 0; only for open and in-progress Sessions.
   static std::optional<absl::Time> ExpiryInstant(const ModelSession& s) {
     if (s.status != SessionStatus::kOpen &&
         s.status != SessionStatus::kInProgress) {
@@ -302,10 +319,11 @@ std::string Diff(const Session& got, const ModelSession& want,
                     testing_util::IsSid("KP", p.sid)
                         ? ""
                         : "(bad sid " + p.sid.ToString() + ")",
-                    ";");
+                    p.date_deleted ? "(deleted)" : "", ";");
   }
-  for (const std::string& id : want.participant_identifiers) {
-    absl::StrAppend(&want_parts, id, ";");
+  for (const auto& p : want.participants) {
+    absl::StrAppend(&want_parts, p.identifier, p.deleted ? "(deleted)" : "",
+                    ";");
   }
   field("participants", got_parts, want_parts);
   return d;
@@ -635,7 +653,11 @@ class ModelTest : public ::testing::TestWithParam<int> {
     s.date_created = s.date_updated = s.date_started = now;
     s.date_expiry = p.date_expiry;
     for (const auto& part : p.participants) {
-      s.participant_identifiers.push_back(part.identifier);
+      s.participants.push_back({"", part.identifier, false});
+    }
+    for (size_t i = 0;
+         i < got->participants.size() && i < s.participants.size(); ++i) {
+      s.participants[i].sid = got->participants[i].sid.ToString();
     }
     s.base = now;
     s.seq = model_.next_seq++;
@@ -856,6 +878,179 @@ class ModelTest : public ::testing::TestWithParam<int> {
     ExpectFetched(svc, sid, *s);
   }
 
+  // A Participant of `s` (a random one) or an unknown SID.
+  Sid PickParticipant(const ModelSession* s) {
+    if (s != nullptr && !s->participants.empty() && Chance(85)) {
+      const auto& p = s->participants[Uniform(
+          0, static_cast<int64_t>(s->participants.size()) - 1)];
+      return Sid::Parse("KP", p.sid).value_or(Sid());
+    }
+    return Sid("KP", 0x1234, static_cast<uint64_t>(Uniform(0, 3)));
+  }
+
+  static ModelSession::ModelParticipant* FindParticipant(ModelSession* s,
+                                                         const Sid& kp) {
+    if (s == nullptr) return nullptr;
+    for (auto& p : s->participants) {
+      if (p.sid == kp.ToString()) return &p;
+    }
+    return nullptr;
+  }
+
+  void OpAddParticipant(int svc) {
+    Sid sid = PickSid(svc);
+    static const char* const kIdentifiers[] = {"+15550001", "+15550002",
+                                               "+15550003", ""};
+    ParticipantParams p;
+    p.identifier = kIdentifiers[Uniform(0, 3)];
+    p.friendly_name = Chance(50) ? "friend" : "";
+    Log(absl::StrCat("add participant svc=", svc, " sid=", S(sid),
+                     " identifier=", S(p.identifier)));
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    if (s != nullptr) {
+      bool taken = false;
+      for (const auto& q : s->participants)
+        taken |= q.identifier == p.identifier;
+      if (p.identifier.empty()) {
+        want.insert(kErrorInvalidParameter);
+      } else if (IsEnded(s->status)) {
+        want.insert(kErrorSessionClosed);
+      } else if (taken) {
+        want.insert(kErrorParticipantInSession);
+      } else if (s->participants.size() >= 2) {
+        want.insert(kErrorTooManyParticipants);
+      }
+    }
+    absl::StatusOr<Participant> got =
+        store_->CreateParticipant(ServiceSid(svc), sid, p);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    EXPECT_TRUE(testing_util::IsSid("KP", got->sid));
+    EXPECT_EQ(got->date_created, Now());
+    s->participants.push_back({got->sid.ToString(), p.identifier, false});
+    ++participants_added_;
+    ExpectFetched(svc, sid, *s);
+  }
+
+  void OpDeleteParticipant(int svc) {
+    Sid sid = PickSid(svc);
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    const Sid kp = PickParticipant(s);
+    Log(absl::StrCat("delete participant svc=", svc, " sid=", S(sid),
+                     " participant=", S(kp)));
+    ModelSession::ModelParticipant* p = FindParticipant(s, kp);
+    if (s != nullptr && p == nullptr) want.insert(kErrorNotFound);
+    absl::Status got = store_->DeleteParticipant(ServiceSid(svc), sid, kp);
+    if (!CheckOutcome(got, want) || !want.empty()) return;
+    p->deleted = true;
+    ExpectFetched(svc, sid, *s);
+  }
+
+  // Mostly a live Session of `svc` with a Participant not deleted, which
+  // takes messages; else any pick.
+  Sid PickSidForMessage(int svc) {
+    if (svc >= 0 && Chance(70)) {
+      std::vector<const std::string*> ready;
+      for (const auto& [sid, s] : model_.services[svc].sessions) {
+        if (IsEnded(s.status)) continue;
+        for (const auto& p : s.participants) {
+          if (!p.deleted) {
+            ready.push_back(&sid);
+            break;
+          }
+        }
+      }
+      if (!ready.empty()) {
+        return SessionSid(
+            *ready[Uniform(0, static_cast<int64_t>(ready.size()) - 1)]);
+      }
+    }
+    return PickSid(svc);
+  }
+
+  void OpMessage(int svc) {
+    absl::Time now = Now();
+    Sid sid = PickSidForMessage(svc);
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    const Sid kp = PickParticipant(s);
+    const std::string body =
+        Chance(95) ? absl::StrCat("m", Uniform(0, 99)) : "";
+    Log(absl::StrCat("message svc=", svc, " sid=", S(sid),
+                     " participant=", S(kp), " body=", S(body)));
+    ModelSession::ModelParticipant* p = FindParticipant(s, kp);
+    if (s != nullptr) {
+      if (p == nullptr) {
+        want.insert(kErrorNotFound);
+      } else if (body.empty()) {
+        want.insert(kErrorInvalidParameter);
+      } else if (IsEnded(s->status)) {
+        want.insert(kErrorSessionClosed);
+      } else if (p->deleted) {
+        want.insert(kErrorNoParticipant);
+      }
+    }
+    absl::StatusOr<Interaction> got =
+        store_->RecordMessageInteraction(ServiceSid(svc), sid, kp, body);
+    if (!CheckOutcome(got.status(), want) || !want.empty()) return;
+    EXPECT_EQ(got->outbound_participant_sid, kp);
+    EXPECT_EQ(got->body, body);
+    s->interactions.push_back({got->sid.ToString(), kp.ToString(), body});
+    ++messages_;
+    s->date_last_interaction = now;
+    s->date_updated = now;
+    s->base = now;
+    if (s->status == SessionStatus::kOpen) {
+      s->status = SessionStatus::kInProgress;
+    }
+    ExpectFetched(svc, sid, *s);
+  }
+
+  void OpDeleteInteraction(int svc) {
+    Sid sid = PickSid(svc);
+    std::set<int> want;
+    ModelSession* s = Locate(svc, sid, &want);
+    Sid ki("KI", 0x1234, 1);
+    size_t at = 0;
+    if (s != nullptr && !s->interactions.empty() && Chance(85)) {
+      at = static_cast<size_t>(
+          Uniform(0, static_cast<int64_t>(s->interactions.size()) - 1));
+      ki = Sid::Parse("KI", s->interactions[at].sid).value_or(Sid());
+    } else if (s != nullptr) {
+      want.insert(kErrorNotFound);
+    }
+    Log(absl::StrCat("delete interaction svc=", svc, " sid=", S(sid),
+                     " interaction=", S(ki)));
+    absl::Status got = store_->DeleteInteraction(ServiceSid(svc), sid, ki);
+    if (!CheckOutcome(got, want) || !want.empty()) return;
+    s->interactions.erase(s->interactions.begin() +
+                          static_cast<std::ptrdiff_t>(at));
+  }
+
+  // The Session's Interactions, newest first, in pages of 2.
+  void ExpectInteractions(int svc, const ModelSession& s) {
+    std::vector<std::string> got;
+    ListParams lp;
+    lp.page_size = 2;
+    for (int pages = 0; pages < 1000; ++pages) {
+      absl::StatusOr<InteractionPage> page =
+          store_->ListInteractions(ServiceSid(svc), SessionSid(s.sid), lp);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) return;
+      for (const Interaction& i : page->interactions) {
+        got.push_back(absl::StrCat(i.sid.ToString(), "/", i.body));
+      }
+      if (page->next_page_token.empty()) break;
+      lp.page_token = page->next_page_token;
+    }
+    std::vector<std::string> want;
+    for (auto it = s.interactions.rbegin(); it != s.interactions.rend(); ++it) {
+      want.push_back(absl::StrCat(it->sid, "/", it->body));
+    }
+    EXPECT_EQ(got, want) << "interactions of " << s.sid;
+  }
+
   void OpEnd(int svc, bool fail) {
     absl::Time now = Now();
     Sid sid = PickSid(svc);
@@ -1042,6 +1237,7 @@ class ModelTest : public ::testing::TestWithParam<int> {
             << "model: " << StatusName(s.status) << "): " << got.status();
         if (!got.ok()) return;
         ExpectSame(*got, s, svc);
+        if (!s.interactions.empty()) ExpectInteractions(svc, s);
       }
       for (const std::string& name : AllValidNames()) {
         ModelSession* s = model_.Fetch(svc, name);
@@ -1183,8 +1379,14 @@ class ModelTest : public ::testing::TestWithParam<int> {
       store_->Advance();
     } else if (op == 92) {
       OpDeleteService();
+    } else if (op < 95) {
+      OpAddParticipant(svc);
+    } else if (op < 98) {
+      OpMessage(svc);
+    } else if (op == 98) {
+      OpDeleteParticipant(svc);
     } else {
-      OpFetch(svc, /*by_name=*/false);
+      OpDeleteInteraction(svc);
     }
     if (HasFailure()) return;
     SCOPED_TRACE("in the check after the last operation");
@@ -1202,6 +1404,8 @@ class ModelTest : public ::testing::TestWithParam<int> {
   // The `out` of every call made through Filled, as a host reuses one.
   Session reused_;
   int service_deletes_ = 0;
+  int participants_added_ = 0;
+  int messages_ = 0;
 };
 
 TEST_P(ModelTest, RandomOperationsAgreeWithModel) {
@@ -1223,6 +1427,8 @@ TEST_P(ModelTest, RandomOperationsAgreeWithModel) {
   EXPECT_GT(model_.expired, 0);
   EXPECT_GT(model_.purged, 0);
   EXPECT_GT(service_deletes_, 0);
+  EXPECT_GT(participants_added_, 0);
+  EXPECT_GT(messages_, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Range(0, kSeeds));

@@ -1,8 +1,8 @@
 // Tests of ProxyFake through Handle(), as a client of the real Proxy API sees
 // it: every route with its status code and the exact keys of its JSON, every
-// error code of SPEC section 7 with its Twilio-shaped body, 405 for a wrong
-// method, keyset paging that survives creates and deletes between pages,
-// expiry, re-open and purge on the fake's clock, form decoding, hostile
+// error code of docs/semantics.md ("Errors") with its Twilio-shaped body, 405
+// for a wrong method, keyset paging that survives creates and deletes between
+// pages, expiry, re-open and purge on the fake's clock, form decoding, hostile
 // requests that must get an error answer and leave the fake working, and the
 // limits on Sessions and Services (429, bounded by default) and on requests
 // (413, 80701).
@@ -189,8 +189,8 @@ AssertionResult IsIsoDate(const json& value) {
   return AssertionSuccess();
 }
 
-// A Session object with exactly the fields of SPEC section 7, each of the
-// right type, its url and links under `base`.
+// A Session object with exactly the fields of docs/semantics.md ("Sessions:
+// fields and JSON"), each of the right type, its url and links under `base`.
 AssertionResult IsSessionJson(const json& j, std::string_view base = kBase) {
   if (KeysOf(j) != SessionKeys()) {
     return AssertionFailure() << "not a Session's key set: " << j.dump();
@@ -739,8 +739,13 @@ TEST_F(ProxyFakeTest, UnknownRoutesAre20404) {
   for (const std::string& target :
        {std::string("/"), std::string("/v1"), std::string("/v2/Services"),
         std::string("/v1/Sessions"), Cat(ServicePath(ks_), "/Foo"),
-        Cat(SessionPath(ks_, kc), "/Participants"),
-        Cat(SessionPath(ks_, kc), "/Interactions"),
+        // A Session's Participants and Interactions are routes now
+        // (proxy_fake_participant_test); what is past them is not.
+        Cat(SessionPath(ks_, kc), "/Calls"),
+        Cat(SessionPath(ks_, kc),
+            "/Participants/KP00000000000000000000000000000000/Calls"),
+        Cat(SessionPath(ks_, kc),
+            "/Interactions/KI00000000000000000000000000000000/x"),
         Cat(SessionPath(ks_, kc), "/a/b")}) {
     SCOPED_TRACE(target);
     EXPECT_TRUE(IsError(Call("GET", target), 404, 20404));
@@ -909,6 +914,25 @@ TEST(ProxyFakeOptionsTest, MalformedAccountSidAnswersEveryRequest500) {
   }
 }
 
+// A refusal of the store that carries no Proxy code is the engine's own, not
+// the request's: the fake answers it as the API answers a failure on its
+// side. A follower store refuses every change so, with no Proxy code.
+TEST(ProxyFakeOptionsTest, AStoreRefusalWithoutAProxyCodeIs500With20500) {
+  ManualClock clock(kT0);
+  StoreOptions store_options;
+  store_options.clock = &clock;
+  store_options.seed = kSeed;
+  store_options.follower = true;
+  auto store = SessionStore::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ProxyFake fake(store->get(), &clock, FixedOptions());
+  Response r = fake.Handle("POST", "/v1/Services", "UniqueName=x");
+  ASSERT_TRUE(IsError(r, 500, 20500)) << Brief(r);
+  EXPECT_EQ(Parse(r)["message"], "Internal server error");
+  // Reads are answered as usual.
+  EXPECT_EQ(fake.Handle("GET", "/v1/Services").status, 200);
+}
+
 TEST(ProxyFakeClockTest, NowStartsAtStartTimeAndAdvanceMovesIt) {
   ProxyFake fake(FixedOptions());
   EXPECT_EQ(fake.Now(), kT0);
@@ -961,7 +985,7 @@ TEST(ProxyFakeClockTest, FakeOverAStoreAndItsManualClockMovesThatClock) {
   EXPECT_EQ(Parse(r)["status"], "closed");
 }
 
-// Error codes of SPEC section 7 ---------------------------------------------
+// Error codes (docs/semantics.md, "Errors") -------------------------------
 
 TEST_F(ProxyFakeTest, ServiceUniqueNameTakenIs80602) {
   EXPECT_TRUE(
@@ -1234,6 +1258,13 @@ TEST_F(ProxyFakeTest, MalformedSessionSidOnUpdateOrDeleteIs80409) {
   // The named Session is untouched; GET by name still finds it.
   json j = Get(SessionPath(ks_, "by-name"));
   EXPECT_EQ(j["ttl"], 0);
+}
+
+// The fake parses an update's parameters before it reads the SID in its
+// path, so a parameter that does not parse is the answer even there.
+TEST_F(ProxyFakeTest, UnparseableUpdateParameterWinsOverAMalformedSid) {
+  EXPECT_TRUE(IsInvalidParameter(Update("KCnothex", "Ttl=abc"), "Ttl"));
+  EXPECT_TRUE(IsError(Update("KCnothex", "Ttl=5"), 400, 80409));
 }
 
 TEST_F(ProxyFakeTest, WellFormedAbsentSidOnUpdateOrDeleteIs20404) {

@@ -180,6 +180,65 @@ class SnapshotTest : public StoreTest {
   std::string path_;
 };
 
+// A Session record as version 1 wrote it: no history flag, so no
+// Participant dates and no Interactions after the Participants.
+std::string VersionOneSession(const internal::Sid128& sid,
+                              const internal::Sid128& service,
+                              int64_t created_ms) {
+  std::string out;
+  auto u64 = [&out](uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  auto str = [&out](std::string_view text) {
+    const auto n = static_cast<uint32_t>(text.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+    out.append(text);
+  };
+  u64(sid.hi);
+  u64(sid.lo);
+  u64(service.hi);
+  u64(service.lo);
+  u64(1);  // seq
+  for (int64_t v : {created_ms, created_ms, created_ms, internal::kNullMs,
+                    internal::kNullMs, internal::kNullMs, int64_t{0}}) {
+    u64(static_cast<uint64_t>(v));
+  }
+  out.push_back(0);  // open
+  out.push_back(2);  // voice-and-message
+  out.push_back(0);  // no end reason
+  out.push_back(0);  // flags: none
+  out.push_back(1);  // one Participant
+  u64(7);
+  u64(8);
+  str("+15550001");
+  str("Alice");
+  str("");
+  return out;
+}
+
+TEST(SnapshotFormatTest, AVersionOneSessionRecordStillParses) {
+  const internal::Sid128 sid{0x0123, 0x4567};
+  const internal::Sid128 service{0x89ab, 0xcdef};
+  internal::SessionImage image;
+  ASSERT_TRUE(internal::ParseSessionImage(VersionOneSession(sid, service, 1000),
+                                          internal::SnapshotRulesOfTheStore(),
+                                          &image)
+                  .ok());
+  ASSERT_EQ(image.participants.size(), 1u);
+  EXPECT_EQ(image.participants[0].identifier, "+15550001");
+  // Dated with its Session, never deleted; no Interactions.
+  EXPECT_EQ(image.participants[0].created_ms, 1000);
+  EXPECT_EQ(image.participants[0].updated_ms, 1000);
+  EXPECT_EQ(image.participants[0].deleted_ms, internal::kNullMs);
+  EXPECT_TRUE(image.interactions.empty());
+  EXPECT_EQ(image.next_interaction_seq, 0u);
+  // Version 2 writes the history after the Participants.
+  std::string v2;
+  internal::AppendSessionImage(image, &v2);
+  EXPECT_EQ(v2.size(),
+            VersionOneSession(sid, service, 1000).size() + 3 * 8 + 8 + 4);
+}
+
 TEST_F(SnapshotTest, RoundTripsManySessionsFieldByField) {
   const std::vector<Sid> services = {ks_, NewService("rides", 3600),
                                      NewService("food"),
@@ -608,14 +667,14 @@ TEST_F(SnapshotTest, WritesThePinnedBytesOfTheFormat) {
   FillSmall();
   MustWrite();
   const std::string bytes = ReadBytes(path_);
-  ASSERT_EQ(bytes.size(), 846u);
+  ASSERT_EQ(bytes.size(), 954u);
   const std::string_view body(bytes.data(), bytes.size() - 12);
   uint32_t stored = 0;
   for (int i = 3; i >= 0; --i) {
     stored = stored << 8 | static_cast<uint8_t>(bytes[bytes.size() - 12 + i]);
   }
   EXPECT_EQ(stored, internal::Crc32c(body));
-  EXPECT_EQ(stored, 0x1630de80u);
+  EXPECT_EQ(stored, 0x894b1522u);
 }
 
 TEST_F(SnapshotTest, RefusesEveryTruncation) {
@@ -701,14 +760,22 @@ TEST_F(SnapshotTest, RefusesAForeignFileAndANewerVersion) {
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(foreign.status().message(), "wrong magic"));
 
-  WriteBytes(path_, WithVersion(bytes, 2));
+  WriteBytes(path_, WithVersion(bytes, internal::kSnapshotVersion + 1));
   absl::StatusOr<std::unique_ptr<SessionStore>> newer =
       SessionStore::OpenSnapshot(path_, RestoreOptions(&clock));
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(newer.status().message(), "version 2"))
+  EXPECT_TRUE(absl::StrContains(
+      newer.status().message(),
+      absl::StrCat("version ", internal::kSnapshotVersion + 1)))
       << newer.status();
+  WriteBytes(path_, WithVersion(bytes, 0));
+  EXPECT_EQ(
+      SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 
-  WriteBytes(path_, WithVersion(bytes, 1));  // Unchanged: loads.
+  // Version 1 is still read (its Sessions carry no history flags, which
+  // this build reads in either version).
+  WriteBytes(path_, WithVersion(bytes, 1));
   EXPECT_TRUE(SessionStore::OpenSnapshot(path_, RestoreOptions(&clock)).ok());
   WriteBytes(path_, bytes + "x");  // Anything after the end marker.
   EXPECT_EQ(

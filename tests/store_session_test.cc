@@ -1,6 +1,6 @@
 // Tests of a Session's life in the store: create, fetch, update by the
-// transition table of SPEC section 5, delete, and the engine-only
-// operations (RecordInteraction, CloseSession, FailSession).
+// transition table of docs/semantics.md ("Update and status"), delete, and the
+// engine-only operations (RecordInteraction, CloseSession, FailSession).
 //
 // Every test runs on a ManualClock set to 2026-01-01T00:00:00Z and a seeded
 // store; time moves only by clock_.Set/Advance, and times are compared
@@ -311,7 +311,8 @@ TEST_F(StoreSessionTest, CreateWithEmptyUniqueNameIs80701) {
 
 TEST_F(StoreSessionTest, CreateWithUnknownModeOrStatusValueIs80701) {
   // The enums have a fixed underlying type, so a host can hand the store a
-  // value with no wire string; SPEC section 3 refuses it naming the parameter.
+  // value with no wire string; it is refused naming the parameter
+  // (docs/semantics.md, "Expiry", unknown enum values).
   CreateSessionParams bad_mode;
   bad_mode.mode = static_cast<SessionMode>(42);
   EXPECT_TRUE(IsInvalidParameter(store_->CreateSession(ks_, bad_mode), "Mode"));
@@ -519,7 +520,7 @@ TEST_F(StoreSessionTest, ReturnedSessionIsASnapshot) {
   EXPECT_EQ(created.date_updated, kT0);
 }
 
-// Update: the transition table of SPEC section 5
+// Update: the transition table of docs/semantics.md, "Update and status"
 // -------------------------------
 
 struct TransitionCase {

@@ -77,6 +77,16 @@ ABSL_FLAG(
     sessionwheel::tools::Limit, max_services,
     sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_services),
     "the most Services held, 429 past it; none for no limit");
+ABSL_FLAG(
+    sessionwheel::tools::Limit, max_interactions,
+    sessionwheel::LimitFlag(sessionwheel::ProxyFakeOptions().max_interactions),
+    "the most Interactions (messages to Participants) held, 429 past "
+    "it; none for no limit");
+ABSL_FLAG(sessionwheel::tools::Limit, max_interactions_per_session,
+          sessionwheel::LimitFlag(
+              sessionwheel::ProxyFakeOptions().max_interactions_per_session),
+          "the most Interactions one Session holds, 429 past it; none for no "
+          "limit");
 
 namespace sessionwheel {
 namespace {
@@ -91,7 +101,10 @@ constexpr char kUsage[] =
     "usage: sessionwheel-fake [--base URL] [--seed N] [--auto-services]\n"
     "                         [--retention SECONDS] [--max-sessions N|none]\n"
     "                         [--max-sessions-per-service N|none]\n"
-    "                         [--max-services N|none] [--help]\n"
+    "                         [--max-services N|none]\n"
+    "                         [--max-interactions N|none]\n"
+    "                         [--max-interactions-per-session N|none]\n"
+    "                         [--help]\n"
     "\n"
     "Serves the Proxy Session API fake over stdin/stdout, one command a line:\n"
     "  METHOD TARGET [FORM-BODY]  a request, e.g.\n"
@@ -299,6 +312,10 @@ void ReadFlags(ProxyFakeOptions* options) {
   options->max_sessions_per_service =
       LimitOption(absl::GetFlag(FLAGS_max_sessions_per_service));
   options->max_services = LimitOption(absl::GetFlag(FLAGS_max_services));
+  options->max_interactions =
+      LimitOption(absl::GetFlag(FLAGS_max_interactions));
+  options->max_interactions_per_session =
+      LimitOption(absl::GetFlag(FLAGS_max_interactions_per_session));
 }
 
 int Main(int argc, char** argv) {
@@ -306,7 +323,8 @@ int Main(int argc, char** argv) {
       argc, argv, "sessionwheel-fake", kUsage,
       {&FLAGS_base, &FLAGS_seed, &FLAGS_auto_services, &FLAGS_retention,
        &FLAGS_max_sessions, &FLAGS_max_sessions_per_service,
-       &FLAGS_max_services});
+       &FLAGS_max_services, &FLAGS_max_interactions,
+       &FLAGS_max_interactions_per_session});
   ProxyFakeOptions options;  // start_time unset: the system time
   ReadFlags(&options);
   ProxyFake fake(options);

@@ -357,6 +357,21 @@ absl::Status ApplyJournalRecord(DurableStore& store,
       if (payload.size() != 32) return damaged("has the wrong length");
       store.ApplySessionDelete(GetSid(payload), GetSid(payload.substr(16)));
       return absl::OkStatus();
+    case RecordType::kMessageInteraction: {
+      if (payload.size() < 16) return damaged("is too short");
+      InteractionImage interaction;
+      if (absl::Status s =
+              ParseInteractionImage(payload.substr(16), &interaction);
+          !s.ok()) {
+        return damaged(ViewOf(s.message()));
+      }
+      store.ApplyMessage(GetSid(payload), interaction);
+      return absl::OkStatus();
+    }
+    case RecordType::kInteractionDelete:
+      if (payload.size() != 32) return damaged("has the wrong length");
+      store.ApplyInteractionDelete(GetSid(payload), GetSid(payload.substr(16)));
+      return absl::OkStatus();
   }
   return damaged(Cat("has an unknown type ", std::to_string(record.type)));
 }

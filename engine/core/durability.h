@@ -77,6 +77,12 @@ enum class RecordType : uint8_t {
   // interaction, date_updated and TTL base all at that time; nothing else
   // changes (docs/durability.md).
   kSessionInteraction = 5,
+  // ChangeHeader, the Session's SID, then an InteractionImage: a message
+  // to a Participant, which is also the Session's interaction at the
+  // Interaction's time (as kSessionInteraction).
+  kMessageInteraction = 6,
+  // ChangeHeader, the Session's SID, then the Interaction's.
+  kInteractionDelete = 7,
 };
 
 // What starts every record but an interaction's: the SID generator's count
@@ -113,6 +119,10 @@ class DurableStore {
                                        int64_t at_ms) = 0;
   virtual void ApplySessionDelete(const Sid128& service,
                                   const Sid128& session) = 0;
+  virtual void ApplyMessage(const Sid128& session,
+                            const InteractionImage& image) = 0;
+  virtual void ApplyInteractionDelete(const Sid128& session,
+                                      const Sid128& interaction) = 0;
   // Continues the SID generator and the creation counter past these.
   virtual void ContinuePast(const ChangeHeader& seen) = 0;
   // Writes the whole store to a checkpoint file while it keeps serving (a

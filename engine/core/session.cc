@@ -34,7 +34,9 @@ std::optional<Enum> ParseName(const std::array<std::string_view, N>& names,
 bool SameParticipant(const Participant& a, const Participant& b) {
   return a.sid == b.sid && a.identifier == b.identifier &&
          a.friendly_name == b.friendly_name &&
-         a.proxy_identifier == b.proxy_identifier;
+         a.proxy_identifier == b.proxy_identifier &&
+         a.date_created == b.date_created && a.date_updated == b.date_updated &&
+         a.date_deleted == b.date_deleted;
 }
 
 }  // namespace
@@ -67,6 +69,14 @@ bool operator==(const Session& a, const Session& b) {
          std::equal(a.participants.begin(), a.participants.end(),
                     b.participants.begin(), b.participants.end(),
                     SameParticipant);
+}
+
+bool operator==(const Interaction& a, const Interaction& b) {
+  return a.sid == b.sid && a.session_sid == b.session_sid &&
+         a.service_sid == b.service_sid &&
+         a.outbound_participant_sid == b.outbound_participant_sid &&
+         a.body == b.body && a.date_created == b.date_created &&
+         a.date_updated == b.date_updated;
 }
 
 bool operator==(const Service& a, const Service& b) {

@@ -60,7 +60,7 @@ std::optional<absl::Time> ToOptionalTime(int64_t ms) {
   return ToTime(ms);
 }
 
-// The instant a live Session expires, or kNoTime (SPEC section 4).
+// The instant a live Session expires, or kNoTime (docs/semantics.md, "Expiry").
 int64_t ExpiryInstant(const SessionRecord& rec) {
   if (!IsLive(rec.status)) return kNoTime;
   if (rec.date_expiry_ms != kNoTime) return rec.date_expiry_ms;
@@ -541,6 +541,11 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   EmitLocked(type, *rec, now);
   context_->quota->Release();
   rec->service->quota->Release();
+  if (rec->extras != nullptr && !rec->extras->interactions.empty()) {
+    const auto held = static_cast<int64_t>(rec->extras->interactions.size());
+    context_->interaction_quota->Release(held);
+    stats_.interactions -= held;
+  }
   wheel_.Cancel(rec);
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
@@ -680,9 +685,9 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
     rec->ended_ms = now;
   }
   for (const ParticipantParams& p : params.participants) {
-    rec->MutableExtras().participants.push_back(
-        Participant{ToSid("KP", context_->sids->Next()), p.identifier,
-                    p.friendly_name, p.proxy_identifier});
+    rec->MutableExtras().participants.push_back(Participant{
+        ToSid("KP", context_->sids->Next()), p.identifier, p.friendly_name,
+        p.proxy_identifier, ToTime(now), ToTime(now), std::nullopt});
   }
   if (params.unique_name.has_value()) {
     rec->has_name = true;
@@ -837,14 +842,18 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
   SessionRecord* rec = FindLocked(service, sid, now);
   if (rec == nullptr) return absl::NotFoundError("");
   if (IsEnded(rec->status)) return EndedError();
+  InteractLocked(rec, now);
+  JournalInteractionLocked(*rec, now);
+  return absl::OkStatus();
+}
+
+void Shard::InteractLocked(SessionRecord* rec, int64_t now) {
   rec->last_interaction_ms = rec->updated_ms = rec->base_ms = now;
   if (rec->status == SessionStatus::kOpen) {
     SetStatusLocked(rec, SessionStatus::kInProgress);
   }
   EmitLocked(EventType::kInteraction, *rec, now);
   RescheduleLocked(rec);
-  JournalInteractionLocked(*rec, now);
-  return absl::OkStatus();
 }
 
 absl::Status Shard::End(const Sid128& service, const Sid128& sid,
@@ -1101,6 +1110,20 @@ absl::Status Shard::CheckInvariants() {
         IsEnded(rec->status) != (rec->end_reason != EndReason::kNone)) {
       return absl::InternalError("ended state and date_ended disagree");
     }
+    if (rec->extras != nullptr) {
+      const SessionRecord::Extras& x = *rec->extras;
+      counted.interactions += static_cast<int64_t>(x.interactions.size());
+      uint64_t next = 0;
+      for (const InteractionRecord& i : x.interactions) {
+        if (i.seq < next || i.seq >= x.next_interaction_seq) {
+          return absl::InternalError("Interactions out of order");
+        }
+        next = i.seq + 1;
+      }
+      if (x.participants.size() > 2) {
+        return absl::InternalError("more than 2 Participants");
+      }
+    }
     return absl::OkStatus();
   };
   records_.ForEach([&](uint32_t handle, SessionRecord* rec) {
@@ -1141,6 +1164,9 @@ absl::Status Shard::CheckInvariants() {
   }
   if (counted.by_status != stats_.by_status || counted.named != stats_.named) {
     return absl::InternalError("status counters drifted");
+  }
+  if (counted.interactions != stats_.interactions) {
+    return absl::InternalError("Interaction counter drifted");
   }
   return absl::OkStatus();
 }

@@ -67,6 +67,7 @@ enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
 
 struct ShardService;
 struct SessionImage;              // engine/persist/snapshot.h
+struct InteractionImage;          // engine/persist/snapshot.h
 class SnapshotRules;              // engine/persist/snapshot.h
 class JournalWriter;              // engine/persist/journal.h
 enum class RecordType : uint8_t;  // engine/core/durability.h
@@ -100,8 +101,11 @@ class SessionQuota {
   void Force() {
     if (max_ != kNoLimit) held_.fetch_add(1, std::memory_order_relaxed);
   }
-  void Release() {
-    if (max_ != kNoLimit) held_.fetch_sub(1, std::memory_order_relaxed);
+  void Release(int64_t n = 1) {
+    if (max_ != kNoLimit) held_.fetch_sub(n, std::memory_order_relaxed);
+  }
+  void Force(int64_t n) {
+    if (max_ != kNoLimit) held_.fetch_add(n, std::memory_order_relaxed);
   }
   int64_t max() const { return max_; }
 
@@ -135,6 +139,25 @@ struct SessionState {
   int64_t last_interaction_ms = kNoTime;
 };
 
+// A message sent to a Participant of the Session (shard_history.cc).
+struct InteractionRecord {
+  Sid128 sid;          // "KI" body.
+  Sid128 participant;  // "KP" body: the outbound Participant.
+  uint64_t seq = 0;    // Its place among the Session's Interactions.
+  int64_t created_ms = 0;
+  std::string body;
+};
+
+// Where a page of a Session's Participants or Interactions starts and ends
+// in their list order, and the boundary keys (seq, SID) of the
+// neighbouring pages, for the store's page tokens (shard_history.cc).
+struct HistoryPaging {
+  size_t begin = 0;
+  size_t end = 0;
+  std::optional<std::pair<uint64_t, Sid128>> next;
+  std::optional<std::pair<uint64_t, Sid128>> previous;
+};
+
 // A Session as stored, in its shard's slab (engine/core/slab.h). The
 // TimerEntry base makes it its own wheel entry; the slab never moves it.
 //
@@ -148,8 +171,12 @@ struct SessionRecord : TimerEntry, SessionState {
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
     std::string host_reason;  // Set only when end_reason == kHost.
+    // In creation order, deleted ones too: at most 2 (shard_history.cc).
     std::vector<Participant> participants;
     std::string long_name;  // A unique_name past kInlineNameBytes.
+    // Oldest first (ascending seq); at most max_interactions_per_session.
+    std::vector<InteractionRecord> interactions;
+    uint64_t next_interaction_seq = 0;
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
   // Its cell in its Service's CreationOrder. Where the slab keeps the
@@ -266,6 +293,9 @@ struct ShardContext {
   // Puts a record's handle into its Session SID and reads it back.
   const HandleCodec* handles = nullptr;
   SessionQuota* quota = nullptr;  // Every Session in the store.
+  // Every Interaction in the store, and the most one Session holds.
+  SessionQuota* interaction_quota = nullptr;
+  int64_t max_interactions_per_session = kNoLimit;
   const ListenerList* listeners = nullptr;
   WakeupSink* wakeup = nullptr;  // Null when there is no background thread.
   // Bytes of records the shards' slabs gave back to the allocator since the
@@ -306,6 +336,7 @@ struct QueuedEvent {
 struct ShardStats {
   std::array<int64_t, 5> by_status{};  // Indexed by SessionStatus.
   int64_t named = 0;
+  int64_t interactions = 0;
   int64_t expired = 0;
   int64_t purged = 0;
 };
@@ -345,6 +376,34 @@ class Shard {
   absl::Status RecordInteraction(const Sid128& service, const Sid128& sid);
   absl::Status End(const Sid128& service, const Sid128& sid,
                    SessionStatus status, std::string_view reason);
+
+  // Participants and Interactions (engine/core/shard_history.cc), under
+  // the Session's lock, with the Session settled first; a bare NotFound
+  // when the Session, or the Participant or Interaction in it, is absent.
+  absl::Status CreateParticipant(const Sid128& service, const Sid128& sid,
+                                 const ParticipantParams& params,
+                                 Participant* out);
+  absl::Status FetchParticipant(const Sid128& service, const Sid128& sid,
+                                const Sid128& participant, Participant* out);
+  absl::Status DeleteParticipant(const Sid128& service, const Sid128& sid,
+                                 const Sid128& participant);
+  // A page of `size` in creation order, from `cursor`.
+  absl::Status ListParticipants(const Sid128& service, const Sid128& sid,
+                                const std::optional<PageCursor>& cursor,
+                                size_t size, ParticipantPage* out,
+                                HistoryPaging* paging);
+  absl::Status RecordMessage(const Sid128& service, const Sid128& sid,
+                             const Sid128& participant, std::string_view body,
+                             Interaction* out);
+  absl::Status FetchInteraction(const Sid128& service, const Sid128& sid,
+                                const Sid128& interaction, Interaction* out);
+  absl::Status DeleteInteraction(const Sid128& service, const Sid128& sid,
+                                 const Sid128& interaction);
+  // A page of `size`, newest first, from `cursor`.
+  absl::Status ListInteractions(const Sid128& service, const Sid128& sid,
+                                const std::optional<PageCursor>& cursor,
+                                size_t size, InteractionPage* out,
+                                HistoryPaging* paging);
 
   // The keys of up to `limit` Sessions of `service` in this shard, past
   // `cursor` in its direction (no cursor: from the newest), nearest to the
@@ -437,6 +496,12 @@ class Shard {
   void ApplySessionInteraction(const Sid128& sid, int64_t at_ms);
   // Removes a Session if this shard holds it; nothing otherwise.
   void ApplySessionDelete(const Sid128& service, const Sid128& sid);
+  // A message interaction replayed: as ApplySessionInteraction at the
+  // Interaction's time, and the Interaction kept unless the Session holds
+  // it already. Nothing if the shard does not hold the Session.
+  void ApplyMessage(const Sid128& sid, const InteractionImage& image);
+  // Removes the Interaction if this shard's Session holds it.
+  void ApplyInteractionDelete(const Sid128& sid, const Sid128& interaction);
   // After a replay or a restore: closes each Session whose expiry instant
   // has passed, with date_ended = that instant, and purges each whose
   // retention has run out, as a read would. Neither settles anything
@@ -495,6 +560,26 @@ class Shard {
   // record (RecordType::kSessionInteraction, which has no change header).
   void JournalInteractionLocked(const SessionRecord& rec, int64_t at_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Journals a message interaction (RecordType::kMessageInteraction) and
+  // an Interaction's delete (kInteractionDelete).
+  void JournalMessageLocked(const SessionRecord& rec,
+                            const InteractionRecord& interaction)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void JournalInteractionDeleteLocked(const SessionRecord& rec,
+                                      const Sid128& interaction)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets the record to the state an interaction at `at_ms` leaves it in,
+  // without events: replay's step (shard_snapshot.cc).
+  void ApplyInteractionLocked(SessionRecord* rec, int64_t at_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts a Session's Interactions going from `before` to `after` in the
+  // stats and, forced past any limit, the store's quota (restore, replay).
+  void CountInteractionsLocked(int64_t before, int64_t after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An interaction now on a live Session: date_last_interaction, the TTL
+  // base, open to in-progress, the kInteraction event, the wheel.
+  void InteractLocked(SessionRecord* rec, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends to this shard's lane a record of `type`: the change header,
   // then what `write_body` appends. The store must keep a journal.
   void JournalLocked(RecordType type,
@@ -529,6 +614,10 @@ class Shard {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Delivers this shard's queue if no other thread is delivering it.
   void DrainEvents();
+  // Runs `read` under the lock, then delivers the events it queued (an
+  // expiry it applied), if any, as FetchBySid does.
+  absl::Status Read(absl::FunctionRef<absl::Status()> read)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void SetStatusLocked(SessionRecord* rec, SessionStatus status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EmitLocked(EventType type, const SessionRecord& rec, int64_t time_ms)

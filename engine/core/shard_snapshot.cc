@@ -125,8 +125,11 @@ EndReason FromImage(SessionImage::EndReason reason) {
 int64_t ToImageMs(int64_t ms) { return ms == kNoTime ? kNullMs : ms; }
 int64_t FromImageMs(int64_t ms) { return ms == kNullMs ? kNoTime : ms; }
 
-// Fills *image from the record, reusing the image's buffers.
-void FillImage(const SessionRecord& rec, SessionImage* image) {
+// Fills *image from the record, reusing the image's buffers; its
+// Interactions too if `with_interactions` (a journal record of a change to
+// the Session leaves them out: they have records of their own).
+void FillImage(const SessionRecord& rec, SessionImage* image,
+               bool with_interactions) {
   image->sid = rec.sid;
   image->service = rec.service->sid;
   image->seq = rec.seq;
@@ -158,9 +161,33 @@ void FillImage(const SessionRecord& rec, SessionImage* image) {
     }
     for (const Participant& p : rec.extras->participants) {
       image->participants.push_back(ParticipantImage{
-          Body(p.sid), p.identifier, p.friendly_name, p.proxy_identifier});
+          Body(p.sid), p.identifier, p.friendly_name, p.proxy_identifier,
+          absl::ToUnixMillis(p.date_created),
+          absl::ToUnixMillis(p.date_updated),
+          p.date_deleted.has_value() ? absl::ToUnixMillis(*p.date_deleted)
+                                     : kNullMs});
     }
   }
+  image->has_interactions = with_interactions;
+  image->next_interaction_seq =
+      rec.extras != nullptr ? rec.extras->next_interaction_seq : 0;
+  image->interactions.clear();
+  if (with_interactions && rec.extras != nullptr) {
+    for (const InteractionRecord& i : rec.extras->interactions) {
+      image->interactions.push_back(
+          InteractionImage{i.sid, i.participant, i.seq, i.created_ms, i.body});
+    }
+  }
+}
+
+InteractionRecord FromImage(const InteractionImage& i) {
+  return InteractionRecord{i.sid, i.participant, i.seq, i.created_ms, i.body};
+}
+
+int64_t InteractionsOf(const SessionRecord& rec) {
+  return rec.extras == nullptr
+             ? 0
+             : static_cast<int64_t>(rec.extras->interactions.size());
 }
 
 // Sets what changes can change: everything but the SID, the Service, the
@@ -179,14 +206,25 @@ void SetState(const SessionImage& image, SessionRecord* rec) {
   if (rec->extras != nullptr) {
     rec->extras->host_reason.clear();
     rec->extras->participants.clear();
+    if (image.has_interactions) rec->extras->interactions.clear();
   }
-  if (!image.host_reason.empty() || !image.participants.empty()) {
+  if (!image.host_reason.empty() || !image.participants.empty() ||
+      !image.interactions.empty() || image.next_interaction_seq != 0) {
     SessionRecord::Extras& extras = rec->MutableExtras();
     extras.host_reason = image.host_reason;
     for (const ParticipantImage& p : image.participants) {
-      extras.participants.push_back(Participant{ToSid("KP", p.sid),
-                                                p.identifier, p.friendly_name,
-                                                p.proxy_identifier});
+      extras.participants.push_back(Participant{
+          ToSid("KP", p.sid), p.identifier, p.friendly_name, p.proxy_identifier,
+          absl::FromUnixMillis(p.created_ms),
+          absl::FromUnixMillis(p.updated_ms),
+          p.deleted_ms == kNullMs
+              ? std::nullopt
+              : std::optional<absl::Time>(absl::FromUnixMillis(p.deleted_ms))});
+    }
+    extras.next_interaction_seq =
+        std::max(extras.next_interaction_seq, image.next_interaction_seq);
+    for (const InteractionImage& i : image.interactions) {
+      extras.interactions.push_back(FromImage(i));
     }
   }
 }
@@ -234,7 +272,9 @@ size_t Shard::CaptureSlice(uint32_t* cursor, std::vector<SessionImage>* out) {
     if (!records_.IsLive(h)) continue;
     const SessionRecord& rec = *records_.Get(h);
     // A deleted Service's Sessions are gone for every reader already.
-    if (!rec.service->dying) FillImage(rec, &(*out)[copied++]);
+    if (!rec.service->dying) {
+      FillImage(rec, &(*out)[copied++], /*with_interactions=*/true);
+    }
   }
   *cursor = h < end ? h : kCursorDone;
   return copied;
@@ -322,6 +362,7 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
     }
     SessionRecord* rec = PlaceRestoredLocked(image.sid, max_handle);
     FillRecord(image, service, rec);
+    CountInteractionsLocked(0, InteractionsOf(*rec));
     const uint32_t handle = HandleOfLocked(rec);
     if (rec->has_name) {
       names_.Insert(handle);
@@ -357,7 +398,7 @@ void Shard::JournalPutLocked(const SessionRecord& rec) {
   if (journal_image_ == nullptr) {
     journal_image_ = std::make_unique<SessionImage>();
   }
-  FillImage(rec, journal_image_.get());
+  FillImage(rec, journal_image_.get(), /*with_interactions=*/false);
   JournalLocked(RecordType::kSessionPut, [&](std::string* out) {
     mu_.AssertHeld();
     AppendSessionImage(*journal_image_, out);
@@ -399,7 +440,9 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   if (svc == services_.end()) return absl::OkStatus();
   if (rec != nullptr) {
     --stats_.by_status[static_cast<int>(rec->status)];
+    const int64_t before = InteractionsOf(*rec);
     SetState(image, rec);
+    CountInteractionsLocked(before, InteractionsOf(*rec));
     ++stats_.by_status[static_cast<int>(rec->status)];
     RescheduleLocked(rec);
     return absl::OkStatus();
@@ -423,6 +466,7 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
                             static_cast<uint32_t>(std::min<uint64_t>(
                                 bound, std::numeric_limits<uint32_t>::max())));
   FillRecord(image, svc->second.get(), rec);
+  CountInteractionsLocked(0, InteractionsOf(*rec));
   const uint32_t handle = HandleOfLocked(rec);
   if (rec->has_name) {
     names_.Insert(handle);
@@ -451,6 +495,70 @@ void Shard::ApplySessionInteraction(const Sid128& sid, int64_t at_ms) {
   MutexLock l(&mu_);
   SessionRecord* rec = LookUpLocked(sid);
   if (rec == nullptr) return;
+  ApplyInteractionLocked(rec, at_ms);
+}
+
+void Shard::ApplyMessage(const Sid128& sid, const InteractionImage& image) {
+  MutexLock l(&mu_);
+  SessionRecord* rec = LookUpLocked(sid);
+  if (rec == nullptr) return;
+  ApplyInteractionLocked(rec, image.created_ms);
+  SessionRecord::Extras& extras = rec->MutableExtras();
+  extras.next_interaction_seq =
+      std::max(extras.next_interaction_seq, image.seq + 1);
+  std::vector<InteractionRecord>& list = extras.interactions;
+  // Replayed over a checkpoint that may hold it already, or newer ones.
+  auto at = std::lower_bound(
+      list.begin(), list.end(), image.seq,
+      [](const InteractionRecord& i, uint64_t seq) { return i.seq < seq; });
+  if (at != list.end() && at->sid == image.sid) return;
+  list.insert(at, FromImage(image));
+  CountInteractionsLocked(0, 1);
+}
+
+void Shard::ApplyInteractionDelete(const Sid128& sid,
+                                   const Sid128& interaction) {
+  MutexLock l(&mu_);
+  SessionRecord* rec = LookUpLocked(sid);
+  if (rec == nullptr || rec->extras == nullptr) return;
+  std::vector<InteractionRecord>& list = rec->extras->interactions;
+  auto it = std::find_if(
+      list.begin(), list.end(),
+      [&](const InteractionRecord& i) { return i.sid == interaction; });
+  if (it == list.end()) return;
+  list.erase(it);
+  CountInteractionsLocked(1, 0);
+}
+
+void Shard::CountInteractionsLocked(int64_t before, int64_t after) {
+  stats_.interactions += after - before;
+  if (after > before) context_->interaction_quota->Force(after - before);
+  if (after < before) context_->interaction_quota->Release(before - after);
+}
+
+void Shard::JournalMessageLocked(const SessionRecord& rec,
+                                 const InteractionRecord& interaction) {
+  if (context_->journal == nullptr) return;
+  JournalLocked(RecordType::kMessageInteraction, [&](std::string* out) {
+    AppendSidBytes(rec.sid, out);
+    AppendInteractionImage(
+        InteractionImage{interaction.sid, interaction.participant,
+                         interaction.seq, interaction.created_ms,
+                         interaction.body},
+        out);
+  });
+}
+
+void Shard::JournalInteractionDeleteLocked(const SessionRecord& rec,
+                                           const Sid128& interaction) {
+  if (context_->journal == nullptr) return;
+  JournalLocked(RecordType::kInteractionDelete, [&](std::string* out) {
+    AppendSidBytes(rec.sid, out);
+    AppendSidBytes(interaction, out);
+  });
+}
+
+void Shard::ApplyInteractionLocked(SessionRecord* rec, int64_t at_ms) {
   --stats_.by_status[static_cast<int>(rec->status)];
   rec->last_interaction_ms = rec->updated_ms = rec->base_ms = at_ms;
   rec->status = SessionStatus::kInProgress;

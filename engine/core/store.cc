@@ -49,6 +49,7 @@ using internal::Sid128;
 
 constexpr int kMaxShards = 256;
 constexpr int kMaxPageSize = 1000;
+constexpr int kMaxInteractionPage = 100;
 // Keys each shard is asked for beyond its share of a page.
 constexpr size_t kListMargin = 16;
 
@@ -102,6 +103,7 @@ class StoreImpl final : public SessionStore,
         handles_(seed_),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),
+        interaction_quota_(options.max_interactions),
         max_sessions_per_service_(options.max_sessions_per_service),
         max_services_(options.max_services),
         follower_(options.follower),
@@ -120,6 +122,9 @@ class StoreImpl final : public SessionStore,
     context_.handles = &handles_;
     context_.returned_bytes = &returned_bytes_;
     context_.quota = &quota_;
+    context_.interaction_quota = &interaction_quota_;
+    context_.max_interactions_per_session =
+        options.max_interactions_per_session;
     context_.listeners = &listeners_;
     context_.wakeup = options.background_expiry ? this : nullptr;
     for (int i = 0; i < options.shards; ++i) {
@@ -505,6 +510,139 @@ class StoreImpl final : public SessionStore,
         });
   }
 
+  // Participants and Interactions (engine/core/shard_history.cc)
+  // -------------------------------------------------
+
+  absl::StatusOr<Participant> CreateParticipant(
+      const Sid& service_sid, const Sid& sid,
+      const ParticipantParams& params) override {
+    Participant out;
+    absl::Status s =
+        OnSession(service_sid, sid,
+                  [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                    return shard.CreateParticipant(service, body, params, &out);
+                  });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<Participant> FetchParticipant(
+      const Sid& service_sid, const Sid& sid, const Sid& participant) override {
+    std::optional<Sid128> kp = BodyOf("KP", participant);
+    Participant out;
+    absl::Status s =
+        OnRead(service_sid, sid,
+               [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                 if (!kp) return absl::NotFoundError("");
+                 return shard.FetchParticipant(service, body, *kp, &out);
+               });
+    if (!s.ok()) return Missing(s, "Participant", participant);
+    return out;
+  }
+
+  absl::StatusOr<ParticipantPage> ListParticipants(
+      const Sid& service_sid, const Sid& sid,
+      const ListParams& params) override {
+    if (absl::Status s = CheckPageSize(params.page_size); !s.ok()) return s;
+    const Sid128 scope = HistoryScope(sid, kParticipantsScope);
+    std::optional<PageCursor> cursor;
+    if (!params.page_token.empty()) {
+      cursor = internal::DecodePageToken(params.page_token, scope);
+      if (!cursor) return InvalidPageToken();
+    }
+    ParticipantPage page;
+    internal::HistoryPaging paging;
+    absl::Status s =
+        OnRead(service_sid, sid,
+               [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                 return shard.ListParticipants(
+                     service, body, cursor,
+                     static_cast<size_t>(params.page_size), &page, &paging);
+               });
+    if (!s.ok()) return s;
+    SetTokens(paging, scope, &page.next_page_token, &page.previous_page_token);
+    return page;
+  }
+
+  absl::Status DeleteParticipant(const Sid& service_sid, const Sid& sid,
+                                 const Sid& participant) override {
+    std::optional<Sid128> kp = BodyOf("KP", participant);
+    absl::Status s =
+        OnSession(service_sid, sid,
+                  [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                    if (!kp) return absl::NotFoundError("");
+                    return shard.DeleteParticipant(service, body, *kp);
+                  });
+    return Missing(s, "Participant", participant);
+  }
+
+  absl::StatusOr<Interaction> RecordMessageInteraction(
+      const Sid& service_sid, const Sid& sid, const Sid& participant,
+      std::string_view body_text) override {
+    std::optional<Sid128> kp = BodyOf("KP", participant);
+    Interaction out;
+    absl::Status s = OnSession(
+        service_sid, sid,
+        [&](Shard& shard, const Sid128& service, const Sid128& body) {
+          if (!kp) return absl::NotFoundError("");
+          return shard.RecordMessage(service, body, *kp, body_text, &out);
+        });
+    if (!s.ok()) return Missing(s, "Participant", participant);
+    return out;
+  }
+
+  absl::StatusOr<Interaction> FetchInteraction(
+      const Sid& service_sid, const Sid& sid, const Sid& interaction) override {
+    std::optional<Sid128> ki = BodyOf("KI", interaction);
+    Interaction out;
+    absl::Status s =
+        OnRead(service_sid, sid,
+               [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                 if (!ki) return absl::NotFoundError("");
+                 return shard.FetchInteraction(service, body, *ki, &out);
+               });
+    if (!s.ok()) return Missing(s, "Interaction", interaction);
+    return out;
+  }
+
+  absl::StatusOr<InteractionPage> ListInteractions(
+      const Sid& service_sid, const Sid& sid,
+      const ListParams& params) override {
+    if (absl::Status s = CheckPageSize(params.page_size); !s.ok()) return s;
+    const Sid128 scope = HistoryScope(sid, kInteractionsScope);
+    std::optional<PageCursor> cursor;
+    if (!params.page_token.empty()) {
+      cursor = internal::DecodePageToken(params.page_token, scope);
+      if (!cursor) return InvalidPageToken();
+    }
+    InteractionPage page;
+    internal::HistoryPaging paging;
+    // The Proxy API serves at most 100 Interactions a page.
+    const size_t size =
+        static_cast<size_t>(std::min(params.page_size, kMaxInteractionPage));
+    absl::Status s =
+        OnRead(service_sid, sid,
+               [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                 return shard.ListInteractions(service, body, cursor, size,
+                                               &page, &paging);
+               });
+    if (!s.ok()) return s;
+    SetTokens(paging, scope, &page.next_page_token, &page.previous_page_token);
+    return page;
+  }
+
+  absl::Status DeleteInteraction(const Sid& service_sid, const Sid& sid,
+                                 const Sid& interaction) override {
+    std::optional<Sid128> ki = BodyOf("KI", interaction);
+    absl::Status s =
+        OnSession(service_sid, sid,
+                  [&](Shard& shard, const Sid128& service, const Sid128& body) {
+                    if (!ki) return absl::NotFoundError("");
+                    return shard.DeleteInteraction(service, body, *ki);
+                  });
+    return Missing(s, "Interaction", interaction);
+  }
+
   // Expiry and events
   // -------------------------------------------------------------
 
@@ -565,6 +703,7 @@ class StoreImpl final : public SessionStore,
       out.failed += s.by_status[static_cast<int>(SessionStatus::kFailed)];
       out.unknown += s.by_status[static_cast<int>(SessionStatus::kUnknown)];
       out.named += s.named;
+      out.interactions += s.interactions;
       out.expired += s.expired;
       out.purged += s.purged;
     }
@@ -717,6 +856,16 @@ class StoreImpl final : public SessionStore,
 
   void ApplySessionInteraction(const Sid128& session, int64_t at_ms) override {
     ShardFor(session).ApplySessionInteraction(session, at_ms);
+  }
+
+  void ApplyMessage(const Sid128& session,
+                    const internal::InteractionImage& image) override {
+    ShardFor(session).ApplyMessage(session, image);
+  }
+
+  void ApplyInteractionDelete(const Sid128& session,
+                              const Sid128& interaction) override {
+    ShardFor(session).ApplyInteractionDelete(session, interaction);
   }
 
   void ApplySessionDelete(const Sid128& service,
@@ -1019,6 +1168,55 @@ class StoreImpl final : public SessionStore,
     return s;
   }
 
+  // As OnSession for a read: no journal, no Writable() (a follower
+  // reads); the shard delivers the events only if the read queued one.
+  template <typename Op>
+  absl::Status OnRead(const Sid& service_sid, const Sid& sid, Op op) {
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    std::optional<Sid128> body = BodyOf("KC", sid);
+    if (!service || !body) return SessionNotFound(service_sid, sid.ToString());
+    Shard& shard = ShardFor(*body);
+    absl::Status s = op(shard, *service, *body);
+    if (absl::IsNotFound(s) && !ProxyErrorCode(s).has_value()) {
+      return SessionNotFound(service_sid, sid.ToString());
+    }
+    return s;
+  }
+
+  // A NotFound of a Session's Participant or Interaction: OnSession words a
+  // bare one as the Session's; say what was missing instead. The Session
+  // itself may be what is gone: the message names both.
+  static absl::Status Missing(const absl::Status& s, std::string_view what,
+                              const Sid& sid) {
+    if (!absl::IsNotFound(s)) return s;
+    const absl::string_view why = s.message();
+    return ProxyError(absl::StatusCode::kNotFound, kErrorNotFound,
+                      Cat(what, " ", sid.ToString(), " not found (",
+                          std::string_view(why.data(), why.size()), ")"));
+  }
+
+  // The page-token scope of a Session's Participants or Interactions: the
+  // Session, told apart by kind, so a token of one list fits no other.
+  static constexpr uint64_t kParticipantsScope = 0x7061727469636970ULL;
+  static constexpr uint64_t kInteractionsScope = 0x696e746572616374ULL;
+  static Sid128 HistoryScope(const Sid& session, uint64_t kind) {
+    Sid128 scope = internal::Body(session);
+    scope.hi ^= kind;
+    return scope;
+  }
+
+  static void SetTokens(const internal::HistoryPaging& paging,
+                        const Sid128& scope, std::string* next,
+                        std::string* previous) {
+    if (paging.next) {
+      *next = MakeToken(PageCursor::Direction::kAfter, *paging.next, scope);
+    }
+    if (paging.previous) {
+      *previous =
+          MakeToken(PageCursor::Direction::kBefore, *paging.previous, scope);
+    }
+  }
+
   Shard& ShardFor(const Sid128& sid) {
     return *shards_[internal::ShardByte(sid) & mask_];
   }
@@ -1214,6 +1412,7 @@ class StoreImpl final : public SessionStore,
   std::vector<std::unique_ptr<Shard>> shards_;
   const uint32_t mask_;
   internal::SessionQuota quota_;  // Atomic: every shard takes places.
+  internal::SessionQuota interaction_quota_;  // As quota_, for Interactions.
   const int64_t max_sessions_per_service_;
   const int64_t max_services_;  // Checked by CreateService alone.
   const bool follower_;
@@ -1268,6 +1467,12 @@ absl::Status CheckOptions(const StoreOptions& options) {
     return absl::InvalidArgumentError(
         "StoreOptions::closed_retention must be from 0 to 100 years, or "
         "infinite");
+  }
+  if (options.max_interactions < 0 ||
+      options.max_interactions_per_session < 0) {
+    return absl::InvalidArgumentError(
+        "StoreOptions::max_interactions and max_interactions_per_session must "
+        "be >= 0 (kNoLimit for no limit)");
   }
   if (options.max_sessions < 0 || options.max_sessions_per_service < 0 ||
       options.max_services < 0) {

@@ -71,6 +71,93 @@ Json ServiceToJson(const Service& s, const Sid& account,
   return j;
 }
 
+Json ParticipantToJson(const Participant& p, const Sid& service,
+                       const Sid& session, const Sid& account,
+                       std::string_view base_url) {
+  const std::string sid = p.sid.ToString();
+  const std::string url =
+      Cat(base_url, "/v1/Services/", service.ToString(), "/Sessions/",
+          session.ToString(), "/Participants/", sid);
+  Json j;
+  j["sid"] = sid;
+  j["session_sid"] = session.ToString();
+  j["service_sid"] = service.ToString();
+  j["account_sid"] = account.ToString();
+  j["friendly_name"] =
+      p.friendly_name.empty() ? Json(nullptr) : Json(p.friendly_name);
+  j["identifier"] = p.identifier;
+  j["proxy_identifier"] =
+      p.proxy_identifier.empty() ? Json(nullptr) : Json(p.proxy_identifier);
+  // The fake keeps no number pool: no Proxy Identifier resource is named.
+  j["proxy_identifier_sid"] = nullptr;
+  j["date_deleted"] = Date(p.date_deleted);
+  j["date_created"] = FormatIsoTime(p.date_created);
+  j["date_updated"] = FormatIsoTime(p.date_updated);
+  j["url"] = url;
+  j["links"] = {{"message_interactions", Cat(url, "/MessageInteractions")}};
+  return j;
+}
+
+namespace {
+
+// The fields both Interaction shapes share, in the API's order, from
+// `data` on; `participant_sid` only in a MessageInteraction.
+void InteractionFields(const Interaction& i, bool message_interaction,
+                       Json* j) {
+  (*j)["data"] = Dump(Json{{"body", i.body}});
+  (*j)["type"] = "message";
+  if (message_interaction) {
+    (*j)["participant_sid"] = i.outbound_participant_sid.ToString();
+  }
+  // A message sent from the API has no inbound side.
+  (*j)["inbound_participant_sid"] = nullptr;
+  (*j)["inbound_resource_sid"] = nullptr;
+  (*j)["inbound_resource_status"] = nullptr;
+  (*j)["inbound_resource_type"] = nullptr;
+  (*j)["inbound_resource_url"] = nullptr;
+  (*j)["outbound_participant_sid"] = i.outbound_participant_sid.ToString();
+  // The fake sends nothing, so there is no Message resource to name; its
+  // status is what the real service reports once it has handed it on.
+  (*j)["outbound_resource_sid"] = nullptr;
+  (*j)["outbound_resource_status"] = "sent";
+  (*j)["outbound_resource_type"] = "Message";
+  (*j)["outbound_resource_url"] = nullptr;
+  (*j)["date_created"] = FormatIsoTime(i.date_created);
+  (*j)["date_updated"] = FormatIsoTime(i.date_updated);
+}
+
+}  // namespace
+
+Json InteractionToJson(const Interaction& i, const Sid& account,
+                       std::string_view base_url) {
+  const std::string sid = i.sid.ToString();
+  Json j;
+  j["sid"] = sid;
+  j["session_sid"] = i.session_sid.ToString();
+  j["service_sid"] = i.service_sid.ToString();
+  j["account_sid"] = account.ToString();
+  InteractionFields(i, /*message_interaction=*/false, &j);
+  j["url"] = Cat(base_url, "/v1/Services/", i.service_sid.ToString(),
+                 "/Sessions/", i.session_sid.ToString(), "/Interactions/", sid);
+  return j;
+}
+
+Json MessageInteractionToJson(const Interaction& i, const Sid& account,
+                              std::string_view base_url) {
+  const std::string sid = i.sid.ToString();
+  Json j;
+  j["sid"] = sid;
+  j["session_sid"] = i.session_sid.ToString();
+  j["service_sid"] = i.service_sid.ToString();
+  j["account_sid"] = account.ToString();
+  InteractionFields(i, /*message_interaction=*/true, &j);
+  j["url"] =
+      Cat(base_url, "/v1/Services/", i.service_sid.ToString(), "/Sessions/",
+          i.session_sid.ToString(), "/Participants/",
+          i.outbound_participant_sid.ToString(), "/MessageInteractions/", sid);
+  return j;
+}
+
 Json ErrorToJson(int code, std::string_view message, int http_status) {
   Json j;
   j["code"] = code;

@@ -1,5 +1,6 @@
 // The Proxy API's JSON: Sessions, Services, list envelopes and error bodies,
-// shaped exactly as the real service answers (SPEC section 7).
+// shaped exactly as the real service answers (docs/semantics.md, "Sessions:
+// fields and JSON" and "Errors").
 
 #ifndef SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_
 #define SESSIONWHEEL_ENGINE_FAKE_JSON_PROXY_H_
@@ -22,6 +23,17 @@ Json SessionToJson(const Session& session, const Sid& account,
                    std::string_view base_url);
 Json ServiceToJson(const Service& service, const Sid& account,
                    std::string_view base_url);
+// A Participant of the Session `session` of Service `service`.
+Json ParticipantToJson(const Participant& participant, const Sid& service,
+                       const Sid& session, const Sid& account,
+                       std::string_view base_url);
+// An Interaction, as the Interactions list and fetch answer it.
+Json InteractionToJson(const Interaction& interaction, const Sid& account,
+                       std::string_view base_url);
+// The same Interaction as POST …/MessageInteractions answers it: the
+// MessageInteraction resource, with `participant_sid` and its own url.
+Json MessageInteractionToJson(const Interaction& interaction,
+                              const Sid& account, std::string_view base_url);
 
 // {"code", "message", "more_info", "status"}.
 Json ErrorToJson(int code, std::string_view message, int http_status);

@@ -274,9 +274,20 @@ class Params {
 
 // The resource a path names.
 struct Route {
-  enum Kind { kServices, kService, kSessions, kSession } kind;
+  enum Kind {
+    kServices,
+    kService,
+    kSessions,
+    kSession,
+    kParticipants,
+    kParticipant,
+    kMessageInteractions,
+    kInteractions,
+    kInteraction,
+  } kind;
   std::string service;  // Percent-decoded, like every segment.
   std::string session;  // Decoded: a SID or a unique_name.
+  std::string child;    // The Participant's or Interaction's SID, decoded.
 };
 
 // "/v1/Services[/KS…[/Sessions[/id]]]", nothing else.
@@ -301,15 +312,44 @@ std::optional<Route> ParseRoute(std::string_view path) {
   }
   switch (parts.size()) {
     case 2:
-      return Route{Route::kServices, "", ""};
+      return Route{Route::kServices, "", "", ""};
     case 3:
-      return Route{Route::kService, decoded[2], ""};
+      return Route{Route::kService, decoded[2], "", ""};
     case 4:
       if (decoded[3] != "Sessions") return std::nullopt;
-      return Route{Route::kSessions, decoded[2], ""};
+      return Route{Route::kSessions, decoded[2], "", ""};
     case 5:
       if (decoded[3] != "Sessions") return std::nullopt;
-      return Route{Route::kSession, decoded[2], decoded[4]};
+      return Route{Route::kSession, decoded[2], decoded[4], ""};
+    default:
+      break;
+  }
+  // Under a Session: its Participants and Interactions.
+  if (decoded[3] != "Sessions") return std::nullopt;
+  const std::string& what = decoded[5];
+  switch (parts.size()) {
+    case 6:
+      if (what == "Participants") {
+        return Route{Route::kParticipants, decoded[2], decoded[4], ""};
+      }
+      if (what == "Interactions") {
+        return Route{Route::kInteractions, decoded[2], decoded[4], ""};
+      }
+      return std::nullopt;
+    case 7:
+      if (what == "Participants") {
+        return Route{Route::kParticipant, decoded[2], decoded[4], decoded[6]};
+      }
+      if (what == "Interactions") {
+        return Route{Route::kInteraction, decoded[2], decoded[4], decoded[6]};
+      }
+      return std::nullopt;
+    case 8:
+      if (what != "Participants" || decoded[7] != "MessageInteractions") {
+        return std::nullopt;
+      }
+      return Route{Route::kMessageInteractions, decoded[2], decoded[4],
+                   decoded[6]};
     default:
       return std::nullopt;
   }
@@ -430,6 +470,15 @@ struct ProxyFake::Rep {
                     std::string_view query, std::string_view body);
   Response OneSession(const std::string& method, const std::string& ks,
                       const std::string& id, std::string_view body);
+  // Participants and Interactions, under a Session named by its SID.
+  Response Participants(const std::string& method, const Route& route,
+                        std::string_view query, std::string_view body);
+  Response OneParticipant(const std::string& method, const Route& route);
+  Response MessageInteractions(const std::string& method, const Route& route,
+                               std::string_view body);
+  Response Interactions(const std::string& method, const Route& route,
+                        std::string_view query);
+  Response OneInteraction(const std::string& method, const Route& route);
 
   // The list meta for `path` (no query), page `page` of size `size`.
   internal::PageMeta Meta(std::string_view path, std::string_view key, int page,
@@ -461,6 +510,8 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   store.max_sessions = options.max_sessions;
   store.max_sessions_per_service = options.max_sessions_per_service;
   store.max_services = options.max_services;
+  store.max_interactions = options.max_interactions;
+  store.max_interactions_per_session = options.max_interactions_per_session;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
   if (!opened.ok()) {
@@ -563,6 +614,16 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
       return Sessions(method, route->service, query, body);
     case Route::kSession:
       return OneSession(method, route->service, route->session, body);
+    case Route::kParticipants:
+      return Participants(method, *route, query, body);
+    case Route::kParticipant:
+      return OneParticipant(method, *route);
+    case Route::kMessageInteractions:
+      return MessageInteractions(method, *route, body);
+    case Route::kInteractions:
+      return Interactions(method, *route, query);
+    case Route::kInteraction:
+      return OneInteraction(method, *route);
   }
   return NotFoundResponse(path);
 }
@@ -745,6 +806,148 @@ Response ProxyFake::Rep::OneSession(const std::string& method,
   }
   return Json200(
       200, internal::SessionToJson(s, store->account_sid(), options.base_url));
+}
+
+namespace {
+
+// The path of a Session's child resource, and the REST resource a 20404
+// names (the path without "/v1").
+std::string SessionPath(const Route& r) {
+  return Cat("/v1/Services/", r.service, "/Sessions/", r.session);
+}
+
+}  // namespace
+
+Response ProxyFake::Rep::Participants(const std::string& method,
+                                      const Route& route,
+                                      std::string_view query,
+                                      std::string_view body) {
+  const std::string path = Cat(SessionPath(route), "/Participants");
+  const std::string_view resource = std::string_view(path).substr(3);
+  const Sid service = ServiceSid(route.service);
+  const Sid session = Sid::Parse("KC", route.session).value_or(Sid());
+  if (method == "GET") {
+    ListQuery q = ParseListQuery(query, options);
+    if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+    absl::StatusOr<ParticipantPage> page =
+        store->ListParticipants(service, session, q.params);
+    if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+    Json j;
+    j["participants"] = Json::array();
+    for (const Participant& p : page->participants) {
+      j["participants"].push_back(internal::ParticipantToJson(
+          p, service, session, store->account_sid(), options.base_url));
+    }
+    j["meta"] = internal::PageMetaToJson(Meta(
+        path, "participants", q.page, q.params.page_size, q.params.page_token,
+        page->previous_page_token, page->next_page_token));
+    return Json200(200, j);
+  }
+  if (method != "POST") return MethodNotAllowed();
+  Params p(body, options);
+  ParticipantParams params;
+  params.identifier = p.String("Identifier").value_or("");
+  params.friendly_name = p.String("FriendlyName").value_or("");
+  params.proxy_identifier = p.String("ProxyIdentifier").value_or("");
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Participant> created =
+      store->CreateParticipant(service, session, params);
+  if (!created.ok()) return StoreErrorResponse(created.status(), resource);
+  return Json200(
+      201, internal::ParticipantToJson(*created, service, session,
+                                       store->account_sid(), options.base_url));
+}
+
+Response ProxyFake::Rep::OneParticipant(const std::string& method,
+                                        const Route& route) {
+  const std::string path =
+      Cat(SessionPath(route), "/Participants/", route.child);
+  const std::string_view resource = std::string_view(path).substr(3);
+  const Sid service = ServiceSid(route.service);
+  const Sid session = Sid::Parse("KC", route.session).value_or(Sid());
+  const Sid participant = Sid::Parse("KP", route.child).value_or(Sid());
+  if (method == "GET") {
+    absl::StatusOr<Participant> p =
+        store->FetchParticipant(service, session, participant);
+    if (!p.ok()) return StoreErrorResponse(p.status(), resource);
+    return Json200(
+        200, internal::ParticipantToJson(
+                 *p, service, session, store->account_sid(), options.base_url));
+  }
+  if (method != "DELETE") return MethodNotAllowed();
+  absl::Status st = store->DeleteParticipant(service, session, participant);
+  if (!st.ok()) return StoreErrorResponse(st, resource);
+  return Response{204, ""};
+}
+
+Response ProxyFake::Rep::MessageInteractions(const std::string& method,
+                                             const Route& route,
+                                             std::string_view body) {
+  const std::string path = Cat(SessionPath(route), "/Participants/",
+                               route.child, "/MessageInteractions");
+  const std::string_view resource = std::string_view(path).substr(3);
+  if (method != "POST") return MethodNotAllowed();
+  const Sid service = ServiceSid(route.service);
+  const Sid session = Sid::Parse("KC", route.session).value_or(Sid());
+  const Sid participant = Sid::Parse("KP", route.child).value_or(Sid());
+  Params p(body, options);
+  const std::string text = p.String("Body").value_or("");
+  if (p.failure())
+    return ErrorResponse(p.failure()->code, p.failure()->message);
+  absl::StatusOr<Interaction> created =
+      store->RecordMessageInteraction(service, session, participant, text);
+  if (!created.ok()) return StoreErrorResponse(created.status(), resource);
+  return Json200(201, internal::MessageInteractionToJson(
+                          *created, store->account_sid(), options.base_url));
+}
+
+Response ProxyFake::Rep::Interactions(const std::string& method,
+                                      const Route& route,
+                                      std::string_view query) {
+  const std::string path = Cat(SessionPath(route), "/Interactions");
+  const std::string_view resource = std::string_view(path).substr(3);
+  if (method != "GET") return MethodNotAllowed();
+  const Sid service = ServiceSid(route.service);
+  const Sid session = Sid::Parse("KC", route.session).value_or(Sid());
+  ListQuery q = ParseListQuery(query, options);
+  if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+  absl::StatusOr<InteractionPage> page =
+      store->ListInteractions(service, session, q.params);
+  if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+  // A page holds at most 100, and says so.
+  const int size = std::min(q.params.page_size, 100);
+  Json j;
+  j["interactions"] = Json::array();
+  for (const Interaction& i : page->interactions) {
+    j["interactions"].push_back(
+        internal::InteractionToJson(i, store->account_sid(), options.base_url));
+  }
+  j["meta"] = internal::PageMetaToJson(
+      Meta(path, "interactions", q.page, size, q.params.page_token,
+           page->previous_page_token, page->next_page_token));
+  return Json200(200, j);
+}
+
+Response ProxyFake::Rep::OneInteraction(const std::string& method,
+                                        const Route& route) {
+  const std::string path =
+      Cat(SessionPath(route), "/Interactions/", route.child);
+  const std::string_view resource = std::string_view(path).substr(3);
+  const Sid service = ServiceSid(route.service);
+  const Sid session = Sid::Parse("KC", route.session).value_or(Sid());
+  const Sid interaction = Sid::Parse("KI", route.child).value_or(Sid());
+  if (method == "GET") {
+    absl::StatusOr<Interaction> i =
+        store->FetchInteraction(service, session, interaction);
+    if (!i.ok()) return StoreErrorResponse(i.status(), resource);
+    return Json200(200, internal::InteractionToJson(*i, store->account_sid(),
+                                                    options.base_url));
+  }
+  if (method != "DELETE") return MethodNotAllowed();
+  absl::Status st = store->DeleteInteraction(service, session, interaction);
+  if (!st.ok()) return StoreErrorResponse(st, resource);
+  return Response{204, ""};
 }
 
 }  // namespace sessionwheel

@@ -30,8 +30,10 @@ struct JournalRecord {
   std::string_view payload;
 };
 
-// The format this build writes and the only one it reads.
-inline constexpr uint32_t kJournalVersion = 1;
+// The format this build writes. It reads this one and version 1, whose
+// Session images have no Participant dates (docs/journal.md).
+inline constexpr uint32_t kJournalVersion = 2;
+inline constexpr uint32_t kOldestJournalVersion = 1;
 inline constexpr std::string_view kJournalMagic("SWHLJRNL", 8);
 // Magic, version, first LSN, CRC.
 inline constexpr size_t kSegmentHeaderBytes = 24;

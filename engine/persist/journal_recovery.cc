@@ -191,7 +191,8 @@ class JournalReader {
       repair_.discard_from = i;
       return false;
     }
-    if (header->version != kJournalVersion) {
+    if (header->version < kOldestJournalVersion ||
+        header->version > kJournalVersion) {
       return absl::FailedPreconditionError(
           Cat("journal ", Path(i), ": format version ", Num(header->version),
               "; this build reads version ", Num(kJournalVersion)));

@@ -36,6 +36,15 @@ constexpr size_t kMinServiceBytes = 16 + 4 * 8 + 4;
 constexpr size_t kMinSessionBytes = 16 + 16 + 8 + 7 * 8 + 4 + 1;
 
 constexpr uint8_t kFlagNamed = 1;
+// Version 2: the Participants' dates and the next Interaction's seq follow
+// the Participants.
+constexpr uint8_t kFlagHistory = 2;
+// Version 2: the Interactions follow (a journal record leaves them out).
+constexpr uint8_t kFlagInteractions = 4;
+// An Interaction's SIDs, seq and time, and its body's length.
+constexpr size_t kMinInteractionBytes = 16 + 16 + 8 + 8 + 4;
+// A message body's bound, in characters (the store's too).
+constexpr size_t kMaxBodyChars = 1600;
 constexpr size_t kMaxParticipants = 2;
 constexpr size_t kMaxReasonChars = 255;
 // Times a snapshot may hold: within 9999 years of 1970 either way (the
@@ -170,6 +179,22 @@ void ReadService(Reader& in, ServiceImage* s) {
   s->unique_name = in.Str();
 }
 
+void WriteInteraction(Writer& out, const InteractionImage& i) {
+  out.Sid(i.sid);
+  out.Sid(i.participant);
+  out.U64(i.seq);
+  out.I64(i.created_ms);
+  out.Str(i.body);
+}
+
+void ReadInteraction(Reader& in, InteractionImage* i) {
+  i->sid = in.Sid();
+  i->participant = in.Sid();
+  i->seq = in.U64();
+  i->created_ms = in.I64();
+  i->body = in.Str();
+}
+
 void WriteSession(Writer& out, const SessionImage& s) {
   // Two SIDs, the seq, seven times and four bytes.
   Writer::Block fixed = out.FixedBlock(16 + 16 + 8 + 7 * 8 + 4);
@@ -183,7 +208,8 @@ void WriteSession(Writer& out, const SessionImage& s) {
   fixed.U8(static_cast<uint8_t>(s.status));
   fixed.U8(static_cast<uint8_t>(s.mode));
   fixed.U8(static_cast<uint8_t>(s.end_reason));
-  fixed.U8(s.unique_name.has_value() ? kFlagNamed : 0);
+  fixed.U8((s.unique_name.has_value() ? kFlagNamed : 0) | kFlagHistory |
+           (s.has_interactions ? kFlagInteractions : 0));
   if (s.unique_name.has_value()) out.Str(*s.unique_name);
   if (s.end_reason == SessionImage::EndReason::kHost) out.Str(s.host_reason);
   out.U8(static_cast<uint8_t>(s.participants.size()));
@@ -193,6 +219,15 @@ void WriteSession(Writer& out, const SessionImage& s) {
     out.Str(p.friendly_name);
     out.Str(p.proxy_identifier);
   }
+  for (const ParticipantImage& p : s.participants) {
+    out.I64(p.created_ms);
+    out.I64(p.updated_ms);
+    out.I64(p.deleted_ms);
+  }
+  out.U64(s.next_interaction_seq);
+  if (!s.has_interactions) return;
+  out.U32(static_cast<uint32_t>(s.interactions.size()));
+  for (const InteractionImage& i : s.interactions) WriteInteraction(out, i);
 }
 
 // Reads one Session; the enums are checked later, by CheckSession.
@@ -208,7 +243,10 @@ absl::Status ReadSession(Reader& in, SessionImage* s) {
   s->mode = static_cast<SessionImage::Mode>(in.U8());
   s->end_reason = static_cast<SessionImage::EndReason>(in.U8());
   const uint8_t flags = in.U8();
-  if ((flags & ~kFlagNamed) != 0) return Corrupted("unknown Session flags");
+  if ((flags & ~(kFlagNamed | kFlagHistory | kFlagInteractions)) != 0 ||
+      ((flags & kFlagInteractions) != 0 && (flags & kFlagHistory) == 0)) {
+    return Corrupted("unknown Session flags");
+  }
   if ((flags & kFlagNamed) != 0) s->unique_name = in.Str();
   if (s->end_reason == SessionImage::EndReason::kHost) {
     s->host_reason = in.Str();
@@ -223,7 +261,35 @@ absl::Status ReadSession(Reader& in, SessionImage* s) {
     p.identifier = in.Str();
     p.friendly_name = in.Str();
     p.proxy_identifier = in.Str();
+    // A version 1 record: added with the Session, never deleted.
+    p.created_ms = p.updated_ms = s->created_ms;
     s->participants.push_back(std::move(p));
+  }
+  s->has_interactions =
+      (flags & kFlagHistory) == 0 || (flags & kFlagInteractions) != 0;
+  if ((flags & kFlagHistory) == 0) return absl::OkStatus();
+  for (ParticipantImage& p : s->participants) {
+    p.created_ms = in.I64();
+    p.updated_ms = in.I64();
+    p.deleted_ms = in.I64();
+  }
+  s->next_interaction_seq = in.U64();
+  if (!s->has_interactions) return absl::OkStatus();
+  const uint32_t interactions = in.U32();
+  if (interactions > in.left() / kMinInteractionBytes) {
+    return Corrupted("a Session counts more Interactions than the file holds");
+  }
+  s->interactions.resize(interactions);
+  for (InteractionImage& i : s->interactions) ReadInteraction(in, &i);
+  return absl::OkStatus();
+}
+
+bool IsTime(int64_t ms);
+
+absl::Status CheckInteraction(const InteractionImage& i) {
+  if (!IsTime(i.created_ms) || i.body.empty() || !IsValidUtf8(i.body) ||
+      Utf8Length(i.body) > kMaxBodyChars) {
+    return Corrupted("an Interaction has a time or body out of range");
   }
   return absl::OkStatus();
 }
@@ -257,6 +323,20 @@ absl::Status CheckSession(const SessionImage& s, const SnapshotRules& rules) {
       (s.host_reason.empty() || !IsValidUtf8(s.host_reason) ||
        Utf8Length(s.host_reason) > kMaxReasonChars)) {
     return bad("has an invalid closed_reason");
+  }
+  for (const ParticipantImage& p : s.participants) {
+    if (!IsTime(p.created_ms) || !IsTime(p.updated_ms) ||
+        !IsTimeOrNull(p.deleted_ms)) {
+      return bad("has a Participant with a time out of range");
+    }
+  }
+  uint64_t last_seq = 0;
+  for (const InteractionImage& i : s.interactions) {
+    if (absl::Status st = CheckInteraction(i); !st.ok()) return st;
+    if (i.seq < last_seq || i.seq >= s.next_interaction_seq) {
+      return bad("has Interactions out of order");
+    }
+    last_seq = i.seq + 1;
   }
   if (s.unique_name.has_value()) {
     if (!rules.IsValidName(*s.unique_name)) {
@@ -574,7 +654,7 @@ absl::Status SnapshotReader::ReadHeader() {
   body_end_ = size_ - kFooterBytes;
   Reader header(prefix.substr(kVersionOffset));
   const uint32_t version = header.U32();
-  if (version != kSnapshotVersion) {
+  if (version < kOldestSnapshotVersion || version > kSnapshotVersion) {
     return Checked(absl::FailedPreconditionError(
         Cat("snapshot format version ", std::to_string(version),
             " is not supported; this build reads version ",
@@ -721,6 +801,21 @@ void AppendServiceImage(const ServiceImage& image, std::string* out) {
 void AppendSessionImage(const SessionImage& image, std::string* out) {
   Writer w(out);
   WriteSession(w, image);
+}
+
+void AppendInteractionImage(const InteractionImage& image, std::string* out) {
+  Writer w(out);
+  WriteInteraction(w, image);
+}
+
+absl::Status ParseInteractionImage(std::string_view bytes,
+                                   InteractionImage* out) {
+  Reader in(bytes);
+  ReadInteraction(in, out);
+  if (!in.ok() || in.left() != 0) {
+    return Corrupted("an Interaction record has the wrong length");
+  }
+  return CheckInteraction(*out);
 }
 
 absl::Status ParseServiceImage(std::string_view bytes,

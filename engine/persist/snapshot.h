@@ -40,8 +40,10 @@
 
 namespace sessionwheel::internal {
 
-// The format this build writes and the only one it reads.
-inline constexpr uint32_t kSnapshotVersion = 1;
+// The format this build writes. It reads this one and version 1, which
+// has no Participant dates and no Interactions (docs/snapshots.md).
+inline constexpr uint32_t kSnapshotVersion = 2;
+inline constexpr uint32_t kOldestSnapshotVersion = 1;
 
 // A null time in an image (and in the file).
 inline constexpr int64_t kNullMs = std::numeric_limits<int64_t>::min();
@@ -56,12 +58,25 @@ struct ServiceImage {
   std::string unique_name;
 };
 
-// A Participant as a snapshot holds it: its "KP" SID as a body.
+// A Participant as a snapshot holds it: its "KP" SID as a body. A file of
+// version 1 has no dates: they read as the Session's created_ms, and null.
 struct ParticipantImage {
   Sid128 sid;
   std::string identifier;
   std::string friendly_name;
   std::string proxy_identifier;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t deleted_ms = kNullMs;
+};
+
+// An Interaction as a snapshot holds it: a message to a Participant.
+struct InteractionImage {
+  Sid128 sid;          // "KI" body.
+  Sid128 participant;  // "KP" body: the outbound Participant.
+  uint64_t seq = 0;    // Its place in the Session's Interactions.
+  int64_t created_ms = 0;
+  std::string body;
 };
 
 // A Session as a snapshot holds it. Times are Unix milliseconds or kNullMs.
@@ -94,6 +109,12 @@ struct SessionImage {
   std::optional<std::string> unique_name;
   std::string host_reason;  // Set only when end_reason == kHost.
   std::vector<ParticipantImage> participants;  // At most 2.
+  // The Interactions, oldest first, and the next one's seq. A journal
+  // record of a change to the Session leaves them out (has_interactions
+  // false): replaying it keeps those the Session holds.
+  bool has_interactions = true;
+  uint64_t next_interaction_seq = 0;
+  std::vector<InteractionImage> interactions;
 };
 
 // Everything a store needs to come back as it was.
@@ -310,6 +331,7 @@ absl::StatusOr<StoreImage> DecodeSnapshot(std::string_view bytes,
 // wherever it is written.
 void AppendServiceImage(const ServiceImage& image, std::string* out);
 void AppendSessionImage(const SessionImage& image, std::string* out);
+void AppendInteractionImage(const InteractionImage& image, std::string* out);
 
 // Parses exactly one image from `bytes` and checks it as DecodeSnapshot
 // checks one (the rules between images are the reader's). Errors: DataLoss,
@@ -318,6 +340,8 @@ absl::Status ParseServiceImage(std::string_view bytes,
                                const SnapshotRules& rules, ServiceImage* out);
 absl::Status ParseSessionImage(std::string_view bytes,
                                const SnapshotRules& rules, SessionImage* out);
+absl::Status ParseInteractionImage(std::string_view bytes,
+                                   InteractionImage* out);
 
 }  // namespace sessionwheel::internal
 

@@ -31,7 +31,9 @@
 
 namespace sessionwheel {
 
-// The Proxy API error codes the store produces (SPEC section 7).
+// The Proxy API error codes the store produces. docs/semantics.md ("Errors")
+// has each with its HTTP status, when, and the test that provokes it.
+inline constexpr int kErrorParticipantInSession = 80103;
 inline constexpr int kErrorNotFound = 20404;
 inline constexpr int kErrorTooManyRequests = 20429;  // A Session limit.
 inline constexpr int kErrorInvalidPageToken = 21481;
@@ -41,6 +43,8 @@ inline constexpr int kErrorSessionNameTaken = 80603;
 inline constexpr int kErrorSessionClosed = 80607;
 inline constexpr int kErrorInvalidTransition = 80608;
 inline constexpr int kErrorTooManyParticipants = 80609;
+// A message to a deleted Participant (docs/semantics.md, "Interactions").
+inline constexpr int kErrorNoParticipant = 80614;
 inline constexpr int kErrorInvalidParameter = 80701;
 
 // The payload type URL under which the code is stored.

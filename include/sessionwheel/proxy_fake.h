@@ -70,13 +70,19 @@ struct ProxyFakeOptions {
   //
   // Unlike the store's, the defaults are bounded, so that no sequence of
   // requests makes a test fake grow past a known size: at most 1,000
-  // Services and 100,000 Sessions, under 800 MiB with every field at its
-  // longest (docs/testing-with-the-fake.md, "Memory", has the measurement).
+  // Services, 100,000 Sessions and 4,000 Interactions, under 800 MiB with
+  // every field at its longest (docs/testing-with-the-fake.md, "Memory",
+  // has the measurement).
   // A test that needs more asks for it, up to kNoLimit.
   int64_t max_sessions = 100000;                // Ended Sessions included.
   int64_t max_sessions_per_service = kNoLimit;  // max_sessions bounds it.
   // Services, auto-created ones included.
   int64_t max_services = 1000;
+  // Interactions (messages sent to Participants, up to 1,600 characters
+  // each) in the whole fake and in one Session: a message past either is
+  // 429 with code 20429.
+  int64_t max_interactions = 4000;
+  int64_t max_interactions_per_session = 1000;
 
   // Bounds on one request, so a broken or hostile client cannot make the
   // fake do unbounded work. Past one, the request is refused before the

@@ -64,13 +64,33 @@ inline constexpr std::string_view kReasonApi = "api";
 inline constexpr std::string_view kReasonTtl = "ttl";
 inline constexpr std::string_view kReasonDateExpiry = "date_expiry";
 
-// A Participant given at create. The engine keeps them with the Session and
-// drops them with it; it does not interpret them.
+// A Participant of a Session: given at create or added later
+// (SessionStore::CreateParticipant). The engine keeps them with the Session
+// and drops them with it; it does not interpret the strings. A deleted one
+// stays, with `date_deleted` set (a soft delete, as in the Proxy API).
 struct Participant {
   Sid sid;  // "KP…", minted by the store.
   std::string identifier;
   std::string friendly_name;
   std::string proxy_identifier;
+  absl::Time date_created;  // The Session's create time for one given there.
+  absl::Time date_updated;
+  std::optional<absl::Time> date_deleted;
+};
+
+// An Interaction of a Session: today only a message sent to a Participant
+// (SessionStore::RecordMessageInteraction). Its participant is the
+// outbound one; an Interaction the store records has no inbound side.
+struct Interaction {
+  Sid sid;                       // "KI…", minted by the store.
+  Sid session_sid;               // "KC…"
+  Sid service_sid;               // "KS…"
+  Sid outbound_participant_sid;  // "KP…": who the message was sent to.
+  std::string body;              // The message, as sent.
+  absl::Time date_created;
+  absl::Time date_updated;
+
+  friend bool operator==(const Interaction& a, const Interaction& b);
 };
 
 struct Session {
@@ -152,6 +172,20 @@ struct ListParams {
 struct SessionPage {
   std::vector<Session> sessions;  // Newest first.
   // Tokens for the neighbouring pages; empty where there is none.
+  std::string next_page_token;
+  std::string previous_page_token;
+};
+
+// A Session's Participants in creation order, deleted ones included.
+struct ParticipantPage {
+  std::vector<Participant> participants;
+  std::string next_page_token;
+  std::string previous_page_token;
+};
+
+// A Session's Interactions, newest first.
+struct InteractionPage {
+  std::vector<Interaction> interactions;
   std::string next_page_token;
   std::string previous_page_token;
 };

@@ -153,6 +153,13 @@ struct StoreOptions {
   // load every Service even past it; creates wait for room. From 0 to
   // kNoLimit.
   int64_t max_services = kNoLimit;
+  // The most Interactions the store keeps at once, and the most one Session
+  // keeps (each holds its message body, up to 1,600 characters). A message
+  // past a limit is refused with ResourceExhausted/20429 and nothing is
+  // evicted; deleting Interactions or their Session frees places. Restores
+  // load past them, as for Sessions. From 0 to kNoLimit.
+  int64_t max_interactions = kNoLimit;
+  int64_t max_interactions_per_session = kNoLimit;
 
   // Durability (docs/durability.md). Empty: the store lives in memory only
   // and is gone with the process. Otherwise a directory (created if
@@ -200,7 +207,8 @@ struct StoreStats {
   int64_t closed = 0;
   int64_t failed = 0;
   int64_t unknown = 0;
-  int64_t named = 0;    // Sessions holding a unique_name.
+  int64_t named = 0;         // Sessions holding a unique_name.
+  int64_t interactions = 0;  // Interactions held.
   int64_t expired = 0;  // Sessions closed by expiry since the store opened.
   int64_t purged = 0;   // Sessions purged since the store opened.
 };
@@ -347,6 +355,67 @@ class SessionStore {
   // CloseSession.
   virtual absl::Status FailSession(const Sid& service, const Sid& sid,
                                    std::string_view reason) = 0;
+
+  // Participants (docs/semantics.md, "Participants") ---------------------
+  // Each names the Service and the Session first, as Session methods do; an
+  // unknown Service or Session, or a Participant of another Session, is
+  // NotFound/20404.
+
+  // Adds a Participant to the Session. Errors: InvalidArgument/80701 for an
+  // empty `identifier` or a field over its bound (Identifier and
+  // ProxyIdentifier 191 characters, FriendlyName 255, all UTF-8);
+  // FailedPrecondition/80607 for an ended Session; InvalidArgument/80609
+  // when the Session has its 2 (deleted ones count: they stay in it);
+  // AlreadyExists/80103 when a Participant of the Session, deleted or not,
+  // has the identifier.
+  virtual absl::StatusOr<Participant> CreateParticipant(
+      const Sid& service, const Sid& session,
+      const ParticipantParams& params) = 0;
+
+  // Returns the Participant, deleted or not. Errors: NotFound/20404.
+  virtual absl::StatusOr<Participant> FetchParticipant(
+      const Sid& service, const Sid& session, const Sid& participant) = 0;
+
+  // Lists the Session's Participants in creation order (those given at
+  // create first), deleted ones included. Errors: as ListSessions.
+  virtual absl::StatusOr<ParticipantPage> ListParticipants(
+      const Sid& service, const Sid& session, const ListParams& params) = 0;
+
+  // Deletes the Participant softly: it stays, with date_deleted (and
+  // date_updated) now, and its identifier is not taken again in the
+  // Session. Deleting it again changes nothing. Errors: NotFound/20404.
+  virtual absl::Status DeleteParticipant(const Sid& service, const Sid& session,
+                                         const Sid& participant) = 0;
+
+  // Interactions (docs/semantics.md, "Interactions") ----------------------
+
+  // Records a message sent to `participant` (the outbound Participant) and
+  // counts it as the Session's interaction, exactly as RecordInteraction:
+  // date_last_interaction set, the TTL window restarted, `open` to
+  // `in-progress`, an kInteraction event. Errors: NotFound/20404;
+  // InvalidArgument/80701 for a `body` empty, not UTF-8 or over 1,600
+  // characters; FailedPrecondition/80607 for an ended Session;
+  // FailedPrecondition/80614 for a deleted Participant;
+  // ResourceExhausted/20429 past max_interactions or
+  // max_interactions_per_session.
+  virtual absl::StatusOr<Interaction> RecordMessageInteraction(
+      const Sid& service, const Sid& session, const Sid& participant,
+      std::string_view body) = 0;
+
+  // Returns the Interaction. Errors: NotFound/20404.
+  virtual absl::StatusOr<Interaction> FetchInteraction(
+      const Sid& service, const Sid& session, const Sid& interaction) = 0;
+
+  // Lists the Session's Interactions newest first. Errors: as ListSessions,
+  // but a page holds at most 100 (a larger page size is served as 100, as
+  // the Proxy API does).
+  virtual absl::StatusOr<InteractionPage> ListInteractions(
+      const Sid& service, const Sid& session, const ListParams& params) = 0;
+
+  // Deletes the Interaction's record for good; the Session's
+  // date_last_interaction stays. Errors: NotFound/20404.
+  virtual absl::Status DeleteInteraction(const Sid& service, const Sid& session,
+                                         const Sid& interaction) = 0;
 
   // Expiry and events
   // ----------------------------------------------------------

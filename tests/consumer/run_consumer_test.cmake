@@ -2,7 +2,9 @@
 # tests/consumer against it: proof that find_package(sessionwheel) works for
 # a host. Run by CTest as
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX_COMPILER=...
-#         -DGENERATOR=... -DBUILD_TYPE=... -P run_consumer_test.cmake
+#         -DGENERATOR=... -DBUILD_TYPE=... [-DSDK_PYTHON=... -DPYTHON_DIR=...
+#         -DPYTHON_EXAMPLE=...] -P run_consumer_test.cmake
+# and, given a Python, runs the Python example against the installed adapter.
 
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR CXX_COMPILER GENERATOR)
   if(NOT DEFINED ${var})
@@ -38,4 +40,16 @@ step("${consumer_build}/app")
 # Built only where the host has gMock (see CMakeLists.txt).
 if(EXISTS "${consumer_build}/matchers")
   step("${consumer_build}/matchers")
+endif()
+
+# The Python adapter, installed with the tool, finds it by itself: no
+# $SESSIONWHEEL_FAKE, no PATH to it, only the installed package on
+# PYTHONPATH. Checked where the caller names a Python with twilio and pytest.
+if(SDK_PYTHON AND PYTHON_DIR AND PYTHON_EXAMPLE)
+  cmake_path(ABSOLUTE_PATH PYTHON_DIR BASE_DIRECTORY "${prefix}")
+  step("${CMAKE_COMMAND}" -E env --unset=SESSIONWHEEL_FAKE
+       "PATH=${WORK_DIR}/no-tools-here" "PYTHONPATH=${PYTHON_DIR}"
+       PYTHONDONTWRITEBYTECODE=1
+       "${SDK_PYTHON}" -m pytest -q -p no:cacheprovider
+       -p sessionwheel_fake.pytest_plugin "${PYTHON_EXAMPLE}")
 endif()

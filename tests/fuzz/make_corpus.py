@@ -153,7 +153,10 @@ ADVANCE_STEPS = ["0", "1ms", "10ms", "999ms", "1s", "59s", "1h", "1d", "90d"]
 METHODS = ["GET", "POST", "DELETE", "GET", "POST", "get", "Delete", "PUT", ""]
 BODY_KEYS = ["UniqueName", "Ttl", "DateExpiry", "Status", "Mode",
              "Participants", "DefaultTtl", "UniqueName", "Ttl", "Status",
-             "PageSize", "junk"]
+             "PageSize", "junk", "Identifier", "Identifier", "FriendlyName",
+             "ProxyIdentifier", "Body", "Body"]
+IDENTIFIERS = ["+15555550100", "+15555550101", "a", "", "cafe", "xff"]
+BODIES = ["hello", "", "cafe", "xff"]
 QUERY_KEYS = ["PageSize", "Page", "PageToken", "PageSize", "PageToken", "junk"]
 INTEGERS = ["0", "1", "59", "60", "3600", "86400", "-1", "1.5", " 1", "",
             "253402300799", "253402300800", "9223372036854775807",
@@ -198,6 +201,15 @@ def value(key, choice):
         return bytes([1, PARTICIPANTS.index(choice)])
     if key == "PageSize":
         return bytes([1, PAGE_SIZES.index(choice)])
+    if key in ("Identifier", "FriendlyName", "ProxyIdentifier"):
+        # A byte 0 mod 8: 192 'i'; else a pick.
+        if choice == "192":
+            return bytes([1, 0])
+        return bytes([1, 1, IDENTIFIERS.index(choice)])
+    if key == "Body":
+        if choice in ("1600", "1601"):
+            return bytes([1, {"1600": 0, "1601": 1}[choice]])
+        return bytes([1, 2, BODIES.index(choice)])
     raise ValueError(key)
 
 
@@ -211,12 +223,24 @@ def form(fields, keys=BODY_KEYS):
     return out
 
 
-def request(method, shape, ids=b"", body=None, query=None, full_url=False):
+# Under a Session (shape 4): 0 the Session itself, 3 .../Participants,
+# 4 .../Participants/{kp}, 5 .../Participants/{kp}/MessageInteractions,
+# 6 .../Interactions, 7 .../Interactions/{ki}.
+(SESSION, PARTICIPANT_LIST, PARTICIPANT, MESSAGES, INTERACTION_LIST,
+ INTERACTION) = (0, 3, 4, 5, 6, 7)
+
+
+def request(method, shape, ids=b"", body=None, query=None, full_url=False,
+            child=SESSION, child_id=b""):
     """A request step. Shapes: 0 /v1/Services, 1 .../{ks}, 2 .../Sessions,
-    4 .../Sessions/{id}. ids: the ServiceId/SessionId choices."""
+    4 .../Sessions/{id}[/child]. ids: the ServiceId/SessionId choices;
+    child_id: the Participant's or Interaction's."""
     out = bytes([2, METHODS.index(method), shape]) + ids
+    if shape == 4:
+        out += bytes([child]) + child_id
     out += b"\x00" if full_url else b"\x01"
-    if shape in (0, 2):
+    if shape in (0, 2) or (shape == 4 and child in (PARTICIPANT_LIST,
+                                                    INTERACTION_LIST)):
         out += b"\x01" if query is None else b"\x00" + form(query, QUERY_KEYS)
     out += b"\x00" if body is None else b"\x01" + form(body)
     return out
@@ -228,6 +252,8 @@ FIRST_SESSION = b"\x00\x00"  # SessionId: the first minted SID.
 SESSION_BY_NAME = b"\x03\x00"  # The first Session name seen.
 UNKNOWN_SESSION = b"\x04" + integer(42, 16)
 MALFORMED_SESSION = b"\x05"
+FIRST_CHILD = b"\x00\x00"  # The first Participant or Interaction SID seen.
+UNKNOWN_CHILD = b"\x04" + integer(42, 16)
 
 
 def create_service(name=0, ttl=None):
@@ -312,6 +338,54 @@ def proxy_fake_seeds():
         request("DELETE", 1, FIRST_SERVICE) +
         request("GET", 4, FIRST_SERVICE + FIRST_SESSION) +
         request("GET", 1, FIRST_SERVICE))
+    session = FIRST_SERVICE + FIRST_SESSION
+    yield "participants_and_interactions", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE, body=[("Ttl", "60")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "+15555550100"),
+                      ("FriendlyName", "a")]) +
+        request("GET", 4, session, child=PARTICIPANT_LIST,
+                query=[("PageSize", "1")]) +
+        request("GET", 4, session, child=PARTICIPANT, child_id=FIRST_CHILD) +
+        fake_advance("59s") +
+        request("POST", 4, session, child=MESSAGES, child_id=FIRST_CHILD,
+                body=[("Body", "hello")]) +
+        request("GET", 4, session, child=INTERACTION_LIST) +
+        request("POST", 4, session, child=MESSAGES, child_id=FIRST_CHILD,
+                body=[("Body", "1600")]) +
+        fake_advance("59s") + request("GET", 4, session) +
+        request("DELETE", 4, session, child=PARTICIPANT,
+                child_id=FIRST_CHILD) +
+        request("GET", 4, session, child=PARTICIPANT_LIST))
+    yield "participant_and_message_errors", (
+        b"\x00" + svc + request("POST", 2, FIRST_SERVICE) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "192")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "a")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "a")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "+15555550101")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "+15555550100")]) +
+        request("POST", 4, session, child=MESSAGES, child_id=FIRST_CHILD,
+                body=[("Body", "")]) +
+        request("POST", 4, session, child=MESSAGES, child_id=FIRST_CHILD,
+                body=[("Body", "1601")]) +
+        request("POST", 4, session, child=MESSAGES, child_id=UNKNOWN_CHILD,
+                body=[("Body", "hello")]) +
+        request("GET", 4, session, child=INTERACTION, child_id=UNKNOWN_CHILD) +
+        request("DELETE", 4, session, child=PARTICIPANT,
+                child_id=FIRST_CHILD) +
+        request("POST", 4, session, child=MESSAGES, child_id=FIRST_CHILD,
+                body=[("Body", "hello")]) +
+        request("POST", 4, session, body=[("Status", "closed")]) +
+        request("POST", 4, session, child=PARTICIPANT_LIST,
+                body=[("Identifier", "cafe")]) +
+        request("PUT", 4, session, child=INTERACTION_LIST))
     yield "no_routes", b"\x00" + b"".join(
         bytes([2, 0, 7, k, 1, 0]) for k in range(12))
 

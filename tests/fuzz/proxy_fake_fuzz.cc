@@ -6,7 +6,8 @@
 // shards (1, 4 or 16). The fake runs over that store. Each step is then a
 // request, an Advance (0 to 90 days) or a SetTime (a day before the start to
 // a year after it, so the clock may go back). Requests use GET, POST, DELETE,
-// other case and other methods; targets of every route shape, also as full
+// other case and other methods; targets of every route shape (Participants,
+// MessageInteractions and Interactions under a Session too), also as full
 // URLs and the fake's own page URLs, naming the SIDs and names the fake has
 // answered with, upper-cased SIDs, unknown and malformed SIDs and junk; query
 // strings and form bodies with the real parameter names, typical, boundary
@@ -17,9 +18,10 @@
 //   body is empty exactly for 204 and JSON otherwise;
 // - an error is {code, message, more_info, status} with status equal to the
 //   HTTP status and a code that belongs to it (20404 for 404, 20004 for 405);
-// - a success has the SPEC section 7 shape of its resource: every Session and
-//   Service field with its type, SIDs with their prefix in lower-case hex,
-//   times as YYYY-MM-DDTHH:MM:SSZ, url and links; lists with `meta`;
+// - a success has the shape of its resource (docs/semantics.md): every
+//   Session and Service field with its type, SIDs with their prefix in
+//   lower-case hex, times as YYYY-MM-DDTHH:MM:SSZ, url and links; lists with
+//   `meta`;
 // - a Session is consistent: ended exactly when date_ended and closed_reason
 //   are set, ended by expiry at its date_expiry, never stale (an open Session
 //   is before its expiry), not read past its retention, and under the Service
@@ -76,6 +78,11 @@ enum class Route {
   kService,
   kSessions,
   kSession,
+  kParticipants,
+  kParticipant,
+  kMessageInteractions,
+  kInteractions,
+  kInteraction,
   kNone,  // No route: must be 404.
   kAny,   // Raw junk: any answer of a valid shape.
 };
@@ -188,8 +195,8 @@ void CheckError(const json& j, int http, const std::string& context) {
       SW_FUZZ_CHECK(code == 20004, "405 without 20004: " + context);
       break;
     default:
-      for (int known :
-           {21481, 80409, 80602, 80603, 80607, 80608, 80609, 80701}) {
+      for (int known : {21481, 80103, 80409, 80602, 80603, 80607, 80608, 80609,
+                        80614, 80701}) {
         if (code == known) return;
       }
       SW_FUZZ_CHECK(false, "400 with an unknown code: " + context);
@@ -316,6 +323,7 @@ class FakeFuzzer {
         const std::string ks = ServiceId(in, r);
         path = "/v1/Services/" + ks + "/Sessions/" + SessionId(in);
         r->route = Route::kSession;
+        SessionChild(in, r, &path);
         break;
       }
       case 6:
@@ -336,7 +344,7 @@ class FakeFuzzer {
             "/v1/Services/",
             "//v1/Services",
             "/v1/services",
-            "/v1/Services/KS/Sessions/KC/Participants",
+            "/v1/Services/KS/Sessions/KC/Participants/KP/Other",
             "/v1/Services/x/Session",
             "/v1/Services/Sessions/x/y/z",
             "/v1/Services/x/Sessions/",
@@ -351,8 +359,46 @@ class FakeFuzzer {
         return;
     }
     r->target = (in.Byte() % 4 == 0 ? kBase : "") + path;
-    if (r->route == Route::kServices || r->route == Route::kSessions) {
+    if (r->route == Route::kServices || r->route == Route::kSessions ||
+        r->route == Route::kParticipants || r->route == Route::kInteractions) {
       if (in.Byte() % 2 == 0) r->target += "?" + MakeForm(in, /*query=*/true);
+    }
+  }
+
+  // Sometimes a route under the Session: its Participants, one of them, its
+  // messages, its Interactions or one of them.
+  void SessionChild(FuzzInput& in, Request* r, std::string* path) {
+    const uint8_t sub = in.Byte() % 8;
+    switch (sub) {
+      case 3:
+        *path += "/Participants";
+        r->route = Route::kParticipants;
+        break;
+      case 4:
+      case 5: {
+        const std::string kp =
+            PathId(in, "KP", participants_, {}, /*minted=*/nullptr);
+        *path += "/Participants/" + kp;
+        r->route = Route::kParticipant;
+        if (sub == 5) {
+          *path += "/MessageInteractions";
+          r->route = Route::kMessageInteractions;
+        }
+        break;
+      }
+      case 6:
+        *path += "/Interactions";
+        r->route = Route::kInteractions;
+        break;
+      case 7: {
+        const std::string ki =
+            PathId(in, "KI", interactions_, {}, /*minted=*/nullptr);
+        *path += "/Interactions/" + ki;
+        r->route = Route::kInteraction;
+        break;
+      }
+      default:
+        break;
     }
   }
 
@@ -397,9 +443,11 @@ class FakeFuzzer {
   // A form body, or a list's query string if `query`.
   std::string MakeForm(FuzzInput& in, bool query) {
     static const char* const kBodyKeys[] = {
-        "UniqueName", "Ttl",          "DateExpiry", "Status",
-        "Mode",       "Participants", "DefaultTtl", "UniqueName",
-        "Ttl",        "Status",       "PageSize",   "junk"};
+        "UniqueName", "Ttl",          "DateExpiry",   "Status",
+        "Mode",       "Participants", "DefaultTtl",   "UniqueName",
+        "Ttl",        "Status",       "PageSize",     "junk",
+        "Identifier", "Identifier",   "FriendlyName", "ProxyIdentifier",
+        "Body",       "Body"};
     static const char* const kQueryKeys[] = {
         "PageSize", "Page", "PageToken", "PageSize", "PageToken", "junk"};
     if (in.Byte() % 16 == 0) return std::string(in.Bytes());  // Raw junk.
@@ -468,6 +516,20 @@ class FakeFuzzer {
     if (key == "PageSize") return in.Pick(kPageSizes);
     if (key == "Page") return in.Pick(kPages);
     if (key == "PageToken") return Token(in);
+    if (key == "Identifier" || key == "FriendlyName" ||
+        key == "ProxyIdentifier") {
+      static const char* const kIdentifiers[] = {
+          "+15555550100", "+15555550101", "a", "", "caf\xc3\xa9", "\xff"};
+      if (in.Byte() % 8 == 0) return std::string(192, 'i');
+      return in.Pick(kIdentifiers);
+    }
+    if (key == "Body") {
+      static const char* const kBodies[] = {"hello", "", "caf\xc3\xa9", "\xff"};
+      const uint8_t b = in.Byte() % 8;
+      if (b == 0) return std::string(1600, 'm');
+      if (b == 1) return std::string(1601, 'm');
+      return in.Pick(kBodies);
+    }
     return "x";
   }
 
@@ -535,6 +597,8 @@ class FakeFuzzer {
       SW_FUZZ_CHECK(response.body.empty(), "204 with a body: " + context);
       SW_FUZZ_CHECK(method == "DELETE", "204 for a non-DELETE: " + context);
       SW_FUZZ_CHECK(r.route == Route::kService || r.route == Route::kSession ||
+                        r.route == Route::kParticipant ||
+                        r.route == Route::kInteraction ||
                         r.route == Route::kAny,
                     "204 for a route without DELETE: " + context);
       return;
@@ -567,7 +631,15 @@ class FakeFuzzer {
                     const json& j, const std::string& context) {
     Route route = r.route;
     if (route == Route::kAny) {  // Known by the answer's shape.
-      if (j.contains("sessions")) {
+      if (j.contains("participants")) {
+        route = Route::kParticipants;
+      } else if (j.contains("interactions")) {
+        route = Route::kInteractions;
+      } else if (j.contains("identifier")) {
+        route = http == 201 ? Route::kParticipants : Route::kParticipant;
+      } else if (j.contains("type")) {
+        route = http == 201 ? Route::kMessageInteractions : Route::kInteraction;
+      } else if (j.contains("sessions")) {
         route = Route::kSessions;
       } else if (j.contains("services")) {
         route = Route::kServices;
@@ -578,11 +650,33 @@ class FakeFuzzer {
       }
     }
     const bool create = http == 201;
-    const bool list = method == "GET" &&
-                      (route == Route::kServices || route == Route::kSessions);
-    SW_FUZZ_CHECK(create == (method == "POST" && (route == Route::kServices ||
-                                                  route == Route::kSessions)),
-                  "201 exactly for a create: " + context);
+    const bool list =
+        method == "GET" &&
+        (route == Route::kServices || route == Route::kSessions ||
+         route == Route::kParticipants || route == Route::kInteractions);
+    SW_FUZZ_CHECK(
+        create == (method == "POST" &&
+                   (route == Route::kServices || route == Route::kSessions ||
+                    route == Route::kParticipants ||
+                    route == Route::kMessageInteractions)),
+        "201 exactly for a create: " + context);
+    if (route == Route::kParticipants || route == Route::kParticipant) {
+      if (list) {
+        CheckList(j, "participants", context);
+      } else {
+        CheckParticipant(j, context);
+      }
+      return;
+    }
+    if (route == Route::kInteractions || route == Route::kInteraction ||
+        route == Route::kMessageInteractions) {
+      if (list) {
+        CheckList(j, "interactions", context);
+      } else {
+        CheckInteraction(j, route == Route::kMessageInteractions, context);
+      }
+      return;
+    }
     if (route == Route::kServices || route == Route::kService) {
       if (list) {
         CheckList(j, "services", context);
@@ -641,8 +735,21 @@ class FakeFuzzer {
         items.is_array() && items.size() <= meta["page_size"].get<size_t>(),
         "more items than page_size: " + context);
     std::optional<absl::Time> newer;
+    const std::string kind = key;
     for (const json& item : items) {
-      if (std::string(key) == "services") {
+      if (kind == "participants") {
+        // Creation order, oldest first.
+        CheckParticipant(item, context);
+        const absl::Time created = CheckTime(item["date_created"], context);
+        if (monotonic_ && newer.has_value()) {
+          SW_FUZZ_CHECK(created >= *newer, "not oldest first: " + context);
+        }
+        newer = created;
+        continue;
+      }
+      if (kind == "interactions") {
+        CheckInteraction(item, /*message_interaction=*/false, context);
+      } else if (kind == "services") {
         CheckService(item, context);
       } else {
         CheckSession(item, context, /*answers_update=*/false);
@@ -655,6 +762,108 @@ class FakeFuzzer {
       }
       newer = created;
     }
+  }
+
+  void CheckParticipant(const json& j, const std::string& context) {
+    CheckKeys(
+        j,
+        {"sid", "session_sid", "service_sid", "account_sid", "friendly_name",
+         "identifier", "proxy_identifier", "proxy_identifier_sid",
+         "date_deleted", "date_created", "date_updated", "url", "links"},
+        context);
+    const std::string sid = CheckSid(j["sid"], "KP", context);
+    const std::string kc = CheckSid(j["session_sid"], "KC", context);
+    const std::string ks = CheckSid(j["service_sid"], "KS", context);
+    CheckSid(j["account_sid"], "AC", context);
+    SW_FUZZ_CHECK(j["identifier"].is_string() &&
+                      !j["identifier"].get<std::string>().empty(),
+                  "bad identifier: " + context);
+    SW_FUZZ_CHECK(j["proxy_identifier_sid"].is_null(),
+                  "a proxy_identifier_sid: " + context);
+    const absl::Time created = CheckTime(j["date_created"], context);
+    const absl::Time updated = CheckTime(j["date_updated"], context);
+    const std::optional<absl::Time> deleted =
+        CheckOptionalTime(j["date_deleted"], context);
+    if (monotonic_) {
+      SW_FUZZ_CHECK(created <= updated && updated <= fake_.Now(),
+                    "Participant dates out of order: " + context);
+    }
+    if (deleted.has_value()) {
+      SW_FUZZ_CHECK(*deleted == updated, "deleted but not then: " + context);
+    }
+    const std::string url = std::string(kBase) + "/v1/Services/" + ks +
+                            "/Sessions/" + kc + "/Participants/" + sid;
+    SW_FUZZ_CHECK(j["url"] == url, "wrong url: " + context);
+    SW_FUZZ_CHECK(j["links"] == json({{"message_interactions",
+                                       url + "/MessageInteractions"}}),
+                  "wrong links: " + context);
+    Remember(&participants_, sid);
+  }
+
+  void CheckInteraction(const json& j, bool message_interaction,
+                        const std::string& context) {
+    if (message_interaction) {
+      CheckKeys(j,
+                {"sid",
+                 "session_sid",
+                 "service_sid",
+                 "account_sid",
+                 "data",
+                 "type",
+                 "participant_sid",
+                 "inbound_participant_sid",
+                 "inbound_resource_sid",
+                 "inbound_resource_status",
+                 "inbound_resource_type",
+                 "inbound_resource_url",
+                 "outbound_participant_sid",
+                 "outbound_resource_sid",
+                 "outbound_resource_status",
+                 "outbound_resource_type",
+                 "outbound_resource_url",
+                 "date_created",
+                 "date_updated",
+                 "url"},
+                context);
+      SW_FUZZ_CHECK(j["participant_sid"] == j["outbound_participant_sid"],
+                    "participant_sid is not the outbound one: " + context);
+    } else {
+      CheckKeys(j,
+                {"sid", "session_sid", "service_sid", "account_sid", "data",
+                 "type", "inbound_participant_sid", "inbound_resource_sid",
+                 "inbound_resource_status", "inbound_resource_type",
+                 "inbound_resource_url", "outbound_participant_sid",
+                 "outbound_resource_sid", "outbound_resource_status",
+                 "outbound_resource_type", "outbound_resource_url",
+                 "date_created", "date_updated", "url"},
+                context);
+    }
+    const std::string sid = CheckSid(j["sid"], "KI", context);
+    const std::string kc = CheckSid(j["session_sid"], "KC", context);
+    const std::string ks = CheckSid(j["service_sid"], "KS", context);
+    const std::string kp =
+        CheckSid(j["outbound_participant_sid"], "KP", context);
+    SW_FUZZ_CHECK(j["type"] == "message", "not a message: " + context);
+    SW_FUZZ_CHECK(j["inbound_participant_sid"].is_null(),
+                  "an inbound side: " + context);
+    SW_FUZZ_CHECK(j["data"].is_string(), "data not a string: " + context);
+    const json data = json::parse(j["data"].get<std::string>(), nullptr,
+                                  /*allow_exceptions=*/false);
+    SW_FUZZ_CHECK(data.is_object() && data.size() == 1 &&
+                      data["body"].is_string() &&
+                      !data["body"].get<std::string>().empty(),
+                  "data is not {\"body\": ...}: " + context);
+    const absl::Time created = CheckTime(j["date_created"], context);
+    SW_FUZZ_CHECK(CheckTime(j["date_updated"], context) == created,
+                  "an Interaction updated: " + context);
+    const std::string session =
+        std::string(kBase) + "/v1/Services/" + ks + "/Sessions/" + kc;
+    SW_FUZZ_CHECK(
+        j["url"] == (message_interaction ? session + "/Participants/" + kp +
+                                               "/MessageInteractions/" + sid
+                                         : session + "/Interactions/" + sid),
+        "wrong url: " + context);
+    Remember(&interactions_, sid);
   }
 
   void CheckService(const json& j, const std::string& context) {
@@ -725,8 +934,9 @@ class FakeFuzzer {
                                       {"participants", url + "/Participants"}}),
                   "wrong links: " + context);
 
-    // Consistency (SPEC sections 2 and 4). Output times are floored to the
-    // second, so an instant shown as T lies in [T, T + 1s).
+    // Consistency (docs/semantics.md, "Sessions: fields and JSON" and
+    // "Expiry"). Output times are floored to the second, so an instant
+    // shown as T lies in [T, T + 1s).
     const absl::Time now = fake_.Now();
     const std::string status = j["status"].get<std::string>();
     const bool is_ended = status == "closed" || status == "failed";
@@ -784,6 +994,8 @@ class FakeFuzzer {
   std::vector<std::string> sessions_;
   std::vector<std::string> session_names_;
   std::vector<std::string> page_urls_;
+  std::vector<std::string> participants_;
+  std::vector<std::string> interactions_;
 };
 
 absl::Duration RetentionFrom(uint8_t choice) {
