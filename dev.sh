@@ -6,8 +6,10 @@ cd "$(dirname "$0")"
 
 # Everything the presets need, by Debian package. libclang-rt-14-dev holds
 # clang's sanitizer runtimes, which --no-install-recommends would leave out.
+# hiredis and redis-server: the Redis scale-out and its loopback tests.
 PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libabsl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3
+  libhiredis-dev pkg-config redis-server)
 # The Python SDK tests (adapters/python): Debian's twilio and pytest.
 PACKAGES+=(python3-twilio python3-pytest)
 

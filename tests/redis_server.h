@@ -1,0 +1,184 @@
+// A redis-server of the test's own, on 127.0.0.1 at a free port, in a
+// temporary directory, stopped (SIGTERM, then SIGKILL) when the object
+// goes, however the test ends. Nothing else is contacted.
+
+#ifndef SESSIONWHEEL_TESTS_REDIS_SERVER_H_
+#define SESSIONWHEEL_TESTS_REDIS_SERVER_H_
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "engine/scaleout/redis_client.h"
+
+namespace sessionwheel::testing_util {
+
+// A port nobody listens on now (the kernel's pick for port 0), below
+// `below` (a Cluster node also listens on its port + 10000).
+inline int FreePort(int below = 65536) {
+  for (;;) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    if (ntohs(addr.sin_port) < below) return ntohs(addr.sin_port);
+  }
+}
+
+class RedisServer {
+ public:
+  // Starts it with `extra` arguments (e.g. {"--appendonly", "yes"}) in
+  // `dir`, created if missing. ok() says whether it answered PING.
+  explicit RedisServer(std::string dir, std::vector<std::string> extra = {},
+                       int port = 0)
+      : dir_(std::move(dir)),
+        extra_(std::move(extra)),
+        port_(port != 0 ? port : FreePort()) {
+    std::filesystem::create_directories(dir_);
+    Start();
+  }
+  ~RedisServer() { Stop(); }
+
+  int port() const { return port_; }
+  bool ok() const { return pid_ > 0 && answered_; }
+
+  // Stops the server (SIGTERM: with appendonly it flushes its file).
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 500; ++i) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  // Starts it again on the same port and directory.
+  void Start() {
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/redis.log"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // Never outlives the test.
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("redis-server", argv.data());
+      _exit(127);
+    }
+    answered_ = false;
+    // Bounded: up to 5 s for the server to answer.
+    for (int i = 0; i < 500 && !answered_; ++i) {
+      auto client = internal::RedisClient::Connect("127.0.0.1", port_,
+                                                   absl::Milliseconds(200));
+      if (client.ok()) {
+        auto pong = (*client)->Command({"PING"});
+        answered_ = pong.ok() && pong->str == "PONG";
+      }
+      if (!answered_)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+ private:
+  const std::string dir_;
+  const std::vector<std::string> extra_;
+  const int port_;
+  pid_t pid_ = -1;
+  bool answered_ = false;
+};
+
+// Three masters of a Redis Cluster on loopback, made with Redis's own
+// `redis-cli --cluster create`, each in a directory of its own under
+// `dir`; stopped when the object goes. ok() says whether the cluster
+// reached cluster_state:ok.
+class RedisCluster {
+ public:
+  explicit RedisCluster(const std::string& dir) {
+    std::vector<std::string> addresses;
+    for (int i = 0; i < 3; ++i) {
+      const int port = FreePort(55000);
+      nodes_.push_back(std::make_unique<RedisServer>(
+          dir + "/node" + std::to_string(i),
+          std::vector<std::string>{
+              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+              "--cluster-node-timeout", "5000", "--appendonly", "yes"},
+          port));
+      if (!nodes_.back()->ok()) return;
+      addresses.push_back("127.0.0.1:" + std::to_string(port));
+    }
+    std::vector<std::string> args = {"redis-cli", "--cluster", "create"};
+    args.insert(args.end(), addresses.begin(), addresses.end());
+    args.insert(args.end(), {"--cluster-replicas", "0", "--cluster-yes"});
+    const pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string log = dir + "/create.log";
+      freopen(log.c_str(), "w", stdout);
+      execvp("redis-cli", argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return;
+    // Bounded: up to 10 s for every node to see every slot served.
+    for (int i = 0; i < 1000 && !ok_; ++i) {
+      ok_ = true;
+      for (auto& node : nodes_) {
+        auto client = internal::RedisClient::Connect("127.0.0.1", node->port(),
+                                                     absl::Milliseconds(200));
+        auto info = client.ok() ? (*client)->Command({"CLUSTER", "INFO"})
+                                : client.status();
+        ok_ = ok_ && info.ok() &&
+              info->str.find("cluster_state:ok") != std::string::npos;
+      }
+      if (!ok_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  bool ok() const { return ok_; }
+  int port(int i) const { return nodes_[i]->port(); }
+
+ private:
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+  bool ok_ = false;
+};
+
+}  // namespace sessionwheel::testing_util
+
+#endif  // SESSIONWHEEL_TESTS_REDIS_SERVER_H_

@@ -1,0 +1,171 @@
+// The partition's keys in Redis: the lease, its fencing epoch and the
+// fenced stream (engine/scaleout/partition_log.h), against a redis-server
+// the test starts on loopback.
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "engine/scaleout/partition_log.h"
+#include "gtest/gtest.h"
+#include "tests/redis_server.h"
+
+namespace sessionwheel::internal {
+namespace {
+
+using testing_util::RedisServer;
+
+std::string TempDir(const std::string& name) {
+  return std::filesystem::temp_directory_path() /
+         ("sw_" + name + "_" + std::to_string(getpid()));
+}
+
+class PartitionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok()) << "redis-server did not start";
+    redis_ =
+        *RedisClient::Connect("127.0.0.1", server_.port(), absl::Seconds(2));
+  }
+  void TearDown() override {
+    server_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<LogRecord> Records(uint64_t from, uint64_t to) {
+    std::vector<LogRecord> out;
+    for (uint64_t lsn = from; lsn <= to; ++lsn) {
+      out.push_back({lsn, 3, "payload " + std::to_string(lsn)});
+    }
+    return out;
+  }
+
+  const std::string dir_ = TempDir("partition_log");
+  RedisServer server_{dir_};
+  std::unique_ptr<RedisClient> redis_;
+  PartitionLog log_{"sw", 7};
+};
+
+// Redis Cluster hashes only the part of a key between its first "{" and
+// the next "}": keys whose first braces hold "p7" share a slot.
+std::string HashTag(const std::string& key) {
+  const size_t open = key.find('{');
+  const size_t close = key.find('}', open);
+  return key.substr(open + 1, close - open - 1);
+}
+
+TEST_F(PartitionLogTest, KeysOfOnePartitionShareOneHashTag) {
+  EXPECT_EQ(log_.lease_key(), "sw:{p7}:lease");
+  EXPECT_EQ(log_.log_key(), "sw:{p7}:log");
+  EXPECT_EQ(HashTag(log_.lease_key()), "p7");
+  EXPECT_EQ(HashTag(log_.log_key()), "p7");
+  // Every key the scripts touch is in that slot: after an append and a
+  // checkpoint, every key of the server carries the tag.
+  ASSERT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
+  ASSERT_TRUE(log_.Append(*redis_, 1, 5, Records(1, 2)).ok());
+  ASSERT_TRUE(log_.PutCheckpoint(*redis_, 1, 2, "x").ok());
+  auto keys = redis_->Command({"KEYS", "*"});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->elements.size(), 6u);
+  for (const RedisReply& key : keys->elements) {
+    EXPECT_EQ(HashTag(key.str), "p7") << key.str;
+  }
+}
+
+TEST(RedisClientTest, ASlotIsRedisClustersHashSlot) {
+  // CRC16-XMODEM of "123456789" is 0x31C3; Redis's own examples.
+  EXPECT_EQ(RedisClient::Slot("123456789"), 0x31C3);
+  EXPECT_EQ(RedisClient::Slot("foo"), 12182);
+  EXPECT_EQ(RedisClient::Slot("{user1000}.following"),
+            RedisClient::Slot("{user1000}.followers"));
+  EXPECT_EQ(RedisClient::Slot("sw:{p7}:lease"), RedisClient::Slot("p7"));
+  EXPECT_EQ(RedisClient::Slot("foo{}{bar}"), RedisClient::Slot("foo{}{bar}"));
+}
+
+TEST_F(PartitionLogTest, ALeaseIsExclusiveAndEachTakingRaisesTheEpoch) {
+  EXPECT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
+  EXPECT_EQ(*log_.Acquire(*redis_, "b", absl::Seconds(10)), 0u);  // Held.
+  auto holder = *log_.Holder(*redis_);
+  ASSERT_TRUE(holder.has_value());
+  EXPECT_EQ(holder->first, "a");
+  EXPECT_EQ(holder->second, 1u);
+  // Only its holder at its epoch renews or releases it.
+  EXPECT_FALSE(*log_.Renew(*redis_, "b", 1, absl::Seconds(10)));
+  EXPECT_FALSE(*log_.Renew(*redis_, "a", 2, absl::Seconds(10)));
+  EXPECT_TRUE(*log_.Renew(*redis_, "a", 1, absl::Seconds(10)));
+  ASSERT_TRUE(log_.Release(*redis_, "b", 1).ok());
+  EXPECT_TRUE(log_.Holder(*redis_)->has_value());
+  ASSERT_TRUE(log_.Release(*redis_, "a", 1).ok());
+  EXPECT_FALSE(log_.Holder(*redis_)->has_value());
+  EXPECT_EQ(*log_.Acquire(*redis_, "b", absl::Seconds(10)), 2u);
+}
+
+TEST_F(PartitionLogTest, ALapsedLeaseIsTakenWithAHigherEpoch) {
+  EXPECT_EQ(*log_.Acquire(*redis_, "a", absl::Milliseconds(100)), 1u);
+  // Redis expires the lease in real time: poll, bounded, for it to lapse.
+  uint64_t epoch = 0;
+  for (int i = 0; i < 400 && epoch == 0; ++i) {
+    epoch = *log_.Acquire(*redis_, "b", absl::Seconds(10));
+    if (epoch == 0) usleep(5000);
+  }
+  EXPECT_EQ(epoch, 2u);
+  EXPECT_FALSE(*log_.Renew(*redis_, "a", 1, absl::Seconds(10)));
+}
+
+TEST_F(PartitionLogTest, AStaleEpochsAppendIsRefusedByRedis) {
+  ASSERT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
+  EXPECT_EQ(*log_.Append(*redis_, 1, 1000, Records(1, 3)), 3u);
+  ASSERT_TRUE(log_.Release(*redis_, "a", 1).ok());
+  ASSERT_EQ(*log_.Acquire(*redis_, "b", absl::Seconds(10)), 2u);
+  // The old owner's late records and watermark are refused, whole.
+  auto late = log_.Append(*redis_, 1, 5000, Records(4, 5));
+  EXPECT_TRUE(absl::IsAborted(late.status())) << late.status();
+  EXPECT_EQ(*log_.Head(*redis_), 3u);
+  EXPECT_EQ(**log_.Reported(*redis_), 1000);
+  EXPECT_EQ(log_.PutCheckpoint(*redis_, 1, 3, "x").code(),
+            absl::StatusCode::kAborted);
+  // The new owner continues the stream.
+  EXPECT_EQ(*log_.Append(*redis_, 2, 2000, Records(4, 4)), 4u);
+  auto all = *log_.Read(*redis_, 1, 100, absl::ZeroDuration());
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[3].payload, "payload 4");
+}
+
+TEST_F(PartitionLogTest, AnAppendSkipsWhatTheStreamHasAndRefusesAGap) {
+  ASSERT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
+  EXPECT_EQ(*log_.Append(*redis_, 1, std::nullopt, Records(1, 3)), 3u);
+  // A retry of an append whose reply was lost changes nothing.
+  EXPECT_EQ(*log_.Append(*redis_, 1, std::nullopt, Records(2, 5)), 5u);
+  EXPECT_EQ(log_.Read(*redis_, 1, 100, absl::ZeroDuration())->size(), 5u);
+  auto gap = log_.Append(*redis_, 1, std::nullopt, Records(7, 7));
+  EXPECT_TRUE(absl::IsDataLoss(gap.status())) << gap.status();
+  // The watermark only grows.
+  ASSERT_TRUE(log_.Append(*redis_, 1, 900, {}).ok());
+  ASSERT_TRUE(log_.Append(*redis_, 1, 800, {}).ok());
+  EXPECT_EQ(**log_.Reported(*redis_), 900);
+}
+
+TEST_F(PartitionLogTest, ACheckpointTrimsTheStreamBehindIt) {
+  ASSERT_EQ(*log_.Acquire(*redis_, "a", absl::Seconds(10)), 1u);
+  ASSERT_TRUE(log_.Append(*redis_, 1, std::nullopt, Records(1, 10)).ok());
+  ASSERT_TRUE(log_.PutCheckpoint(*redis_, 1, 6, std::string("ck\0pt", 5)).ok());
+  auto checkpoint = *log_.GetCheckpoint(*redis_);
+  ASSERT_TRUE(checkpoint.has_value());
+  EXPECT_EQ(checkpoint->lsn, 6u);
+  EXPECT_EQ(checkpoint->bytes, std::string("ck\0pt", 5));
+  auto rest = *log_.Read(*redis_, 1, 100, absl::ZeroDuration());
+  ASSERT_EQ(rest.size(), 5u);
+  EXPECT_EQ(rest.front().lsn, 6u);
+  // XREAD from a position: what follows it, or nothing after the wait.
+  auto tail = *log_.Read(*redis_, 9, 100, absl::Milliseconds(10));
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].lsn, 9u);
+  EXPECT_TRUE(log_.Read(*redis_, 11, 100, absl::Milliseconds(10))->empty());
+}
+
+}  // namespace
+}  // namespace sessionwheel::internal
