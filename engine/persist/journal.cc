@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "engine/util/cv_mutex.h"
 #include "engine/util/str_cat.h"
 
 namespace sessionwheel::internal {
@@ -37,44 +38,6 @@ constexpr size_t kMaxBufferedBytes = size_t{64} << 20;
 // A buffer that grew past this in a burst is freed after its write, so a
 // burst does not pin its memory for the writer's lifetime.
 constexpr size_t kKeptBufferBytes = size_t{4} << 20;
-
-// std::mutex with the annotations clang's -Wthread-safety checks, and waits
-// on a std::condition_variable. (include/sessionwheel/internal/mutex.h wraps
-// a pthread mutex, which no standard condition variable can wait on.)
-class ABSL_LOCKABLE CvMutex {
- public:
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
-
-  void Wait(std::condition_variable* cv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-    cv->wait(lock);
-    lock.release();  // Still held: the caller's to release.
-  }
-
-  void WaitUntil(std::condition_variable* cv, Clock::time_point deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-    cv->wait_until(lock, deadline);
-    lock.release();
-  }
-
- private:
-  std::mutex mu_;
-};
-
-class ABSL_SCOPED_LOCKABLE CvMutexLock {
- public:
-  explicit CvMutexLock(CvMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->Lock();
-  }
-  ~CvMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
-  CvMutexLock(const CvMutexLock&) = delete;
-  CvMutexLock& operator=(const CvMutexLock&) = delete;
-
- private:
-  CvMutex* const mu_;
-};
 
 std::string SegmentPath(const std::string& dir, uint64_t first_lsn) {
   return Cat(dir, "/", SegmentFileName(first_lsn));

@@ -38,42 +38,13 @@
 #include "engine/scaleout/follower.h"
 #include "engine/scaleout/partition_log.h"
 #include "engine/scaleout/redis_client.h"
+#include "engine/util/cv_mutex.h"
 #include "sessionwheel/scaleout.h"
 #include "sessionwheel/store.h"
 
 namespace sessionwheel::internal {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-// std::mutex with the annotations clang's -Wthread-safety checks, waited on
-// with a std::condition_variable.
-class ABSL_LOCKABLE CvMutex {
- public:
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
-  void WaitUntil(std::condition_variable* cv, SteadyTime deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-    cv->wait_until(lock, deadline);
-    lock.release();
-  }
-
- private:
-  std::mutex mu_;
-};
-
-class ABSL_SCOPED_LOCKABLE CvMutexLock {
- public:
-  explicit CvMutexLock(CvMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->Lock();
-  }
-  ~CvMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
-  CvMutexLock(const CvMutexLock&) = delete;
-  CvMutexLock& operator=(const CvMutexLock&) = delete;
-
- private:
-  CvMutex* const mu_;
-};
 
 class PartitionOwner {
  public:
