@@ -290,7 +290,9 @@ class HostImpl final : public ScaleOutHost {
     return owner != nullptr && owner->Serving() ? owner : nullptr;
   }
 
-  void RunControl() {
+  // Calls `round` every third of a lease until the host stops.
+  template <typename Round>
+  void EveryThirdOfALease(Round round) {
     const auto period = absl::ToChronoMilliseconds(options_.lease / 3);
     for (;;) {
       {
@@ -300,24 +302,18 @@ class HostImpl final : public ScaleOutHost {
         }
         if (stop_) return;
       }
-      ControlRound();
+      round();
     }
+  }
+
+  void RunControl() {
+    EveryThirdOfALease([this] { ControlRound(); });
   }
 
   // The lease keeper: renews every lease on a thread of its own, so a slow
   // take-over on the control thread never lets the others lapse.
   void RunRenewals() {
-    const auto period = absl::ToChronoMilliseconds(options_.lease / 3);
-    for (;;) {
-      {
-        CvMutexLock l(&control_mu_);
-        if (!stop_) {
-          control_mu_.WaitUntil(&control_cv_, steady_clock::now() + period);
-        }
-        if (stop_) return;
-      }
-      RenewLeases();
-    }
+    EveryThirdOfALease([this] { RenewLeases(); });
   }
 
   // The number of partitions this host should own now.
