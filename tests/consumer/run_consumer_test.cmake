@@ -3,7 +3,7 @@
 # a host. Run by CTest as
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX_COMPILER=...
 #         -DGENERATOR=... -DBUILD_TYPE=... [-DSDK_PYTHON=... -DPYTHON_DIR=...
-#         -DPYTHON_EXAMPLE=...] -P run_consumer_test.cmake
+#         -DPYTHON_EXAMPLE=...] [-DEXPECT_SCALEOUT=1] -P run_consumer_test.cmake
 # and, given a Python, runs the Python example against the installed adapter.
 
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR CXX_COMPILER GENERATOR)
@@ -34,9 +34,13 @@ step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${consumer_build}"
      "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
      "-DCMAKE_PREFIX_PATH=${prefix}"
      "-DEXPECTED_PREFIX=${prefix}"
+     "-DEXPECT_SCALEOUT=${EXPECT_SCALEOUT}"
      -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 step("${CMAKE_COMMAND}" --build "${consumer_build}")
 step("${consumer_build}/app")
+if(EXPECT_SCALEOUT)
+  step("${consumer_build}/scaleout_app")
+endif()
 # Built only where the host has gMock (see CMakeLists.txt).
 if(EXISTS "${consumer_build}/matchers")
   step("${consumer_build}/matchers")
