@@ -171,6 +171,24 @@ TEST_F(ScaleOutTest, AHostTakesEveryPartitionAndItsWritesReachTheStream) {
   EXPECT_TRUE(absl::IsNotFound((*other)->FetchService(ks).status()));
 }
 
+TEST_F(ScaleOutTest, ASessionSidAloneNamesItsPartition) {
+  ScaleOutHost& a = StartHost(Options("a"));
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  for (int p = 0; p < kPartitions; ++p) {
+    const Sid ks = CreateService(a, p);
+    auto session = CreateSession(a, ks, "ride-" + std::to_string(p));
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ(PartitionOfSession(session->sid, kPartitions), p)
+        << session->sid.ToString();
+  }
+  // Digits past the partition count name none.
+  const std::optional<Sid> beyond =
+      Sid::Parse("KC" + std::string(28, '0') + "ffff");
+  ASSERT_TRUE(beyond.has_value());
+  EXPECT_EQ(PartitionOfSession(*beyond, kPartitions), std::nullopt);
+  EXPECT_EQ(PartitionOfSession(Sid(), kPartitions), std::nullopt);
+}
+
 TEST_F(ScaleOutTest, AHostRefusesWhatItDoesNotOwnSoTheCallerForwards) {
   ScaleOutOptions oa = Options("a");
   oa.max_owned = 1;

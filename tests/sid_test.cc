@@ -324,6 +324,22 @@ TEST(SidGeneratorTest, DistinctOverOneMillionDraws) {
   }
 }
 
+TEST(SidGeneratorTest, ATaggedGeneratorEndsEverySidInItsTagAndRepeatsNone) {
+  for (uint16_t tag : {uint16_t{0}, uint16_t{7}, uint16_t{0xffff}}) {
+    SidGenerator gen(99, tag);
+    absl::flat_hash_set<Sid128> seen;
+    for (int i = 0; i < 200000; ++i) {
+      const Sid128 sid = gen.Next();
+      ASSERT_FALSE(sid.is_zero());
+      ASSERT_EQ(sid.lo & 0xffff, tag) << "draw " << i;
+      ASSERT_TRUE(seen.insert(sid).second) << "repeat at draw " << i;
+    }
+    // The rest of the SID still varies: not the untagged sequence either.
+    SidGenerator untagged(99);
+    EXPECT_NE(SidGenerator(99, tag).Next(), untagged.Next());
+  }
+}
+
 TEST(SidGeneratorTest, ConcurrentMintingGivesDistinctSids) {
   constexpr int kPerThread = 100000;
   SidGenerator gen(5);

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -1153,6 +1154,31 @@ TEST_F(StoreSessionTest, HostClosedSessionCanBeReopened) {
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ(reopened->closed_reason, std::nullopt);
   EXPECT_EQ(reopened->date_ended, std::nullopt);
+  ExpectInvariants();
+}
+
+// StoreOptions::sid_tag: every SID the store mints ends in the tag.
+class TaggedSidStoreTest : public StoreTest {
+ protected:
+  void ConfigureStore(StoreOptions& options) override {
+    options.sid_tag = 0x002a;
+  }
+};
+
+TEST_F(TaggedSidStoreTest, EveryMintedSidEndsInTheTag) {
+  EXPECT_TRUE(absl::EndsWith(ks_.ToString(), "002a")) << ks_.ToString();
+  CreateSessionParams params;
+  params.participants.push_back({"+15550001111", "", ""});
+  for (const char* name : {"", "named"}) {
+    if (*name != '\0') params.unique_name = name;
+    absl::StatusOr<Session> s = store_->CreateSession(ks_, params);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_TRUE(absl::EndsWith(s->sid.ToString(), "002a")) << s->sid.ToString();
+    ASSERT_EQ(s->participants.size(), 1u);
+    EXPECT_TRUE(absl::EndsWith(s->participants[0].sid.ToString(), "002a"));
+    // A tagged SID is found as any other.
+    EXPECT_EQ(*store_->FetchSession(ks_, s->sid), *s);
+  }
   ExpectInvariants();
 }
 

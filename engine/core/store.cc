@@ -99,7 +99,7 @@ class StoreImpl final : public SessionStore,
             uint64_t mint_salt)
       : seed_(options.seed.has_value() ? *options.seed
                                        : internal::SidGenerator::RandomSeed()),
-        sids_(seed_ ^ mint_salt),
+        sids_(seed_ ^ mint_salt, options.sid_tag),
         handles_(seed_),
         mask_(static_cast<uint32_t>(options.shards - 1)),
         quota_(options.max_sessions),

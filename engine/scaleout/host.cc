@@ -38,6 +38,17 @@ int PartitionOfService(const Sid& service, int partitions) {
   return static_cast<int>(h % static_cast<uint64_t>(partitions));
 }
 
+std::optional<int> PartitionOfSession(const Sid& session, int partitions) {
+  const std::string text = session.ToString();
+  if (text.size() < 4) return std::nullopt;
+  int tag = 0;
+  for (char c : text.substr(text.size() - 4)) {
+    tag = tag * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  if (tag >= partitions) return std::nullopt;
+  return tag;
+}
+
 namespace internal {
 
 // The options of every follower store of the deployment.

@@ -111,6 +111,8 @@ absl::StatusOr<std::unique_ptr<PartitionOwner>> PartitionOwner::Promote(
   store_options.seed =
       StoreSeed(options.deployment_seed, log.partition(), epoch);
   store_options.account_sid = options.account_sid;
+  // Every SID this owner mints names its partition (PartitionOfSession).
+  store_options.sid_tag = static_cast<uint16_t>(log.partition());
   // Only MaybeUploadCheckpoint checkpoints: an automatic one could remove
   // journal records not yet in the stream.
   store_options.checkpoint_min_bytes = std::numeric_limits<int64_t>::max();

@@ -178,7 +178,25 @@ uint32_t HandleCodec::Decode(uint64_t bits) const {
   return static_cast<uint32_t>((left & 0xf) << 28 | right);
 }
 
-SidGenerator::SidGenerator(uint64_t seed) {
+namespace {
+
+// A bijection on 48-bit words: xor-shifts and odd multipliers, each one
+// invertible modulo 2^48.
+uint64_t Mix48(uint64_t x) {
+  constexpr uint64_t kMask48 = (uint64_t{1} << 48) - 1;
+  x &= kMask48;
+  x ^= x >> 24;
+  x = (x * 0xd6e8feb86659fd93ULL) & kMask48;
+  x ^= x >> 23;
+  x = (x * 0x9e3779b97f4a7c15ULL) & kMask48;
+  x ^= x >> 24;
+  return x;
+}
+
+}  // namespace
+
+SidGenerator::SidGenerator(uint64_t seed, std::optional<uint16_t> tag)
+    : tag_(tag) {
   uint64_t state = seed;
   k0_ = SplitMix(&state);
   k1_ = SplitMix(&state);
@@ -196,7 +214,7 @@ uint64_t SidGenerator::RandomSeed() {
 Sid128 SidGenerator::Next() {
   const uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
   Sid128 sid;
-  sid.lo = Mix64(n ^ k0_);
+  sid.lo = tag_.has_value() ? Mix48(n ^ k0_) << 16 | *tag_ : Mix64(n ^ k0_);
   sid.hi = Mix64(sid.lo ^ k1_);
   return sid;
 }

@@ -126,9 +126,14 @@ class HandleCodec {
 // SID from one generator is distinct (guaranteed, not just probable) until the
 // counter wraps after 2^64 draws; k1 is never zero, so Next() never returns
 // the zero SID. Same seed => same sequence when called from one thread.
+//
+// With a `tag`, the low 16 bits of lo (a SID's last four hex digits) are the
+// tag, and the 48 above them a bijective mix of n: distinct until 2^48 draws
+// (StoreOptions::sid_tag).
 class SidGenerator {
  public:
-  explicit SidGenerator(uint64_t seed);
+  explicit SidGenerator(uint64_t seed,
+                        std::optional<uint16_t> tag = std::nullopt);
   SidGenerator(const SidGenerator&) = delete;
   SidGenerator& operator=(const SidGenerator&) = delete;
 
@@ -156,6 +161,7 @@ class SidGenerator {
   // Constant after construction.
   uint64_t k0_;
   uint64_t k1_;
+  std::optional<uint16_t> tag_;
 
   std::atomic<uint64_t> counter_{0};
 };

@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,16 @@ struct ScaleOutOptions {
 // characters of text, modulo `partitions`. Stable across hosts, runs and
 // languages; docs/scale-out.md gives it in Python.
 int PartitionOfService(const Sid& service, int partitions);
+
+// The partition of a Session, from its SID alone: the owner of a partition
+// mints every SID with the partition in its last four hex digits
+// (StoreOptions::sid_tag), so a Session's SID (and a Participant's, an
+// Interaction's) names its partition wherever it travels. nullopt when
+// those digits are not below `partitions`. A SID that no scale-out owner
+// minted (a caller-chosen Service SID, one from another store) names no
+// partition, and may still read as one: map Services with
+// PartitionOfService.
+std::optional<int> PartitionOfSession(const Sid& session, int partitions);
 
 // A host's part of a scaled-out deployment. Safe for concurrent use without
 // external locking.

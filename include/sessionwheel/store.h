@@ -110,6 +110,14 @@ struct StoreOptions {
   // benchmarks); unset, SIDs come from the system's random device.
   std::optional<uint64_t> seed;
 
+  // When set, every SID the store mints (Services, Sessions, Participants,
+  // Interactions) ends in these 16 bits, its last four hex digits, so a
+  // host tells from a SID alone which of its stores minted it (the
+  // scale-out puts the partition there: PartitionOfSession). The 112 bits
+  // before them stay distinct for the store's first 2^48 SIDs. Fixed for
+  // the life of a deployment, as a data directory's seed is.
+  std::optional<uint16_t> sid_tag;
+
   // The account that owns everything in the store ("AC" + 32 hex digits).
   // Empty means one is minted (from `seed` when set).
   std::string account_sid;
