@@ -100,10 +100,14 @@ Json ParticipantToJson(const Participant& p, const Sid& service,
 
 namespace {
 
-// The fields both Interaction shapes share, in the API's order, from
-// `data` on; `participant_sid` only in a MessageInteraction.
-void InteractionFields(const Interaction& i, bool message_interaction,
-                       Json* j) {
+// The fields both Interaction shapes share, in the API's order, all but
+// `url`; `participant_sid` only in a MessageInteraction.
+void InteractionFields(const Interaction& i, const Sid& account,
+                       bool message_interaction, Json* j) {
+  (*j)["sid"] = i.sid.ToString();
+  (*j)["session_sid"] = i.session_sid.ToString();
+  (*j)["service_sid"] = i.service_sid.ToString();
+  (*j)["account_sid"] = account.ToString();
   (*j)["data"] = Dump(Json{{"body", i.body}});
   (*j)["type"] = "message";
   if (message_interaction) {
@@ -130,31 +134,22 @@ void InteractionFields(const Interaction& i, bool message_interaction,
 
 Json InteractionToJson(const Interaction& i, const Sid& account,
                        std::string_view base_url) {
-  const std::string sid = i.sid.ToString();
   Json j;
-  j["sid"] = sid;
-  j["session_sid"] = i.session_sid.ToString();
-  j["service_sid"] = i.service_sid.ToString();
-  j["account_sid"] = account.ToString();
-  InteractionFields(i, /*message_interaction=*/false, &j);
-  j["url"] = Cat(base_url, "/v1/Services/", i.service_sid.ToString(),
-                 "/Sessions/", i.session_sid.ToString(), "/Interactions/", sid);
+  InteractionFields(i, account, /*message_interaction=*/false, &j);
+  j["url"] =
+      Cat(base_url, "/v1/Services/", i.service_sid.ToString(), "/Sessions/",
+          i.session_sid.ToString(), "/Interactions/", i.sid.ToString());
   return j;
 }
 
 Json MessageInteractionToJson(const Interaction& i, const Sid& account,
                               std::string_view base_url) {
-  const std::string sid = i.sid.ToString();
   Json j;
-  j["sid"] = sid;
-  j["session_sid"] = i.session_sid.ToString();
-  j["service_sid"] = i.service_sid.ToString();
-  j["account_sid"] = account.ToString();
-  InteractionFields(i, /*message_interaction=*/true, &j);
-  j["url"] =
-      Cat(base_url, "/v1/Services/", i.service_sid.ToString(), "/Sessions/",
-          i.session_sid.ToString(), "/Participants/",
-          i.outbound_participant_sid.ToString(), "/MessageInteractions/", sid);
+  InteractionFields(i, account, /*message_interaction=*/true, &j);
+  j["url"] = Cat(base_url, "/v1/Services/", i.service_sid.ToString(),
+                 "/Sessions/", i.session_sid.ToString(), "/Participants/",
+                 i.outbound_participant_sid.ToString(), "/MessageInteractions/",
+                 i.sid.ToString());
   return j;
 }
 
