@@ -1,6 +1,6 @@
 // A redis-server of the test's own, on 127.0.0.1 at a free port, in a
-// temporary directory, stopped (SIGTERM, then SIGKILL) when the object
-// goes, however the test ends. Nothing else is contacted.
+// temporary directory, stopped (SIGTERM) when the object goes, and killed
+// with the test however it ends. Nothing else is contacted.
 
 #ifndef SESSIONWHEEL_TESTS_REDIS_SERVER_H_
 #define SESSIONWHEEL_TESTS_REDIS_SERVER_H_
@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -63,15 +65,9 @@ class RedisServer {
   // Stops the server (SIGTERM: with appendonly it flushes its file).
   void Stop() {
     if (pid_ <= 0) return;
+    // redis-server exits on SIGTERM once its file is flushed; ctest's
+    // timeout bounds a server that would not.
     kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
@@ -88,32 +84,63 @@ class RedisServer {
                                      "--dir",
                                      dir_,
                                      "--logfile",
-                                     dir_ + "/redis.log"};
+                                     dir_ + "/redis.log",
+                                     "--supervised",
+                                     "systemd"};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    const int notify = OpenNotifySocket();
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // Never outlives the test.
+      setenv("NOTIFY_SOCKET", notify_path().c_str(), 1);
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       execvp("redis-server", argv.data());
       _exit(127);
     }
-    answered_ = false;
-    // Bounded: up to 5 s for the server to answer.
-    for (int i = 0; i < 500 && !answered_; ++i) {
-      auto client = internal::RedisClient::Connect("127.0.0.1", port_,
-                                                   absl::Milliseconds(200));
-      if (client.ok()) {
-        auto pong = (*client)->Command({"PING"});
-        answered_ = pong.ok() && pong->str == "PONG";
-      }
-      if (!answered_)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    answered_ = WaitUntilReady(notify) && Pings();
+    close(notify);
   }
 
  private:
+  // A datagram socket redis-server tells when it is ready (sd_notify's
+  // protocol: --supervised systemd and $NOTIFY_SOCKET), so a start waits
+  // for that word, not in a polling loop. Bounded: 5 s without a word.
+  int OpenNotifySocket() {
+    const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = notify_path();
+    unlink(path.c_str());
+    path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    timeval timeout{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    return fd;
+  }
+
+  std::string notify_path() const { return dir_ + "/notify.sock"; }
+
+  static bool WaitUntilReady(int fd) {
+    char buf[512];
+    for (;;) {
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return false;  // Timed out: the server never came up.
+      if (std::string_view(buf, n).find("READY=1") != std::string_view::npos) {
+        return true;
+      }
+    }
+  }
+
+  bool Pings() const {
+    auto client =
+        internal::RedisClient::Connect("127.0.0.1", port_, absl::Seconds(1));
+    if (!client.ok()) return false;
+    auto pong = (*client)->Command({"PING"});
+    return pong.ok() && pong->str == "PONG";
+  }
+
   const std::string dir_;
   const std::vector<std::string> extra_;
   const int port_;
