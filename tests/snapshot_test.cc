@@ -344,6 +344,34 @@ TEST_F(SnapshotTest, RoundTripsManySessionsFieldByField) {
   RecordProperty("sessions_round_tripped", static_cast<int>(listed));
 }
 
+// Times and TTLs too large for a record's compact fields (kept in full
+// beside it) round-trip too: same fields, same bytes written again.
+TEST_F(SnapshotTest, RoundTripsTimesAndTtlsPastTheRecordsCompactRange) {
+  CreateSessionParams far;
+  far.date_expiry = absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59),
+                                    absl::UTCTimeZone());
+  far.ttl = int64_t{1} << 33;
+  far.unique_name = "far";
+  const Session a = Create(far);
+  clock_.Set(absl::FromCivil(absl::CivilSecond(8000, 1, 1, 0, 0, 0),
+                             absl::UTCTimeZone()) +
+             absl::Milliseconds(9));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, a.sid).ok());
+  const Session b = Create();
+  ASSERT_TRUE(store_->CloseSession(ks_, b.sid, "done").ok());
+
+  MustWrite();
+  ManualClock clock(clock_.Now());
+  std::unique_ptr<SessionStore> restored = MustOpen(RestoreOptions(&clock));
+  ASSERT_NE(restored, nullptr);
+  EXPECT_TRUE(ExpectSameSession(*store_, *restored, ks_, a.sid));
+  EXPECT_TRUE(ExpectSameSession(*store_, *restored, ks_, b.sid));
+  EXPECT_EQ(restored->FetchSession(ks_, a.sid)->ttl, int64_t{1} << 33);
+  const std::string again = dir_ + "/again.snap";
+  ASSERT_TRUE(restored->WriteSnapshot(again).ok());
+  EXPECT_TRUE(ReadBytes(again) == ReadBytes(path_));
+}
+
 TEST_F(SnapshotTest, RoundTripsTheSmallStoreAndAnEmptyOne) {
   {
     MustWrite();  // Only the fixture's Service.

@@ -1001,6 +1001,59 @@ TEST_F(StoreSessionTest, InteractionMovesOpenToInProgressAndStampsTimes) {
   EXPECT_EQ(again.date_last_interaction, kT0 + absl::Seconds(20));
 }
 
+// A record keeps its times in 6 bytes each (years -2488 to 6429) and its
+// TTL in 4; what does not fit is kept in full beside it. Every field still
+// reads back to the millisecond, and the TTL still expires at its instant.
+TEST_F(StoreSessionTest, TimesAndTtlsPastTheRecordsCompactRangeAreKeptExactly) {
+  const absl::Time year_7000 =
+      absl::FromCivil(absl::CivilSecond(7000, 6, 1, 12, 0, 0),
+                      absl::UTCTimeZone()) +
+      absl::Milliseconds(320);
+  clock_.Set(year_7000);
+  CreateSessionParams params;
+  params.ttl = (int64_t{1} << 32) + 5;  // Seconds: past 4 bytes.
+  const Session created = Create(params);
+  EXPECT_EQ(created.ttl, (int64_t{1} << 32) + 5);
+  EXPECT_EQ(created.date_created, year_7000);
+
+  clock_.Advance(absl::Milliseconds(10));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, created.sid).ok());
+  Session touched = MustFetch(created.sid);
+  EXPECT_EQ(touched.date_created, year_7000);
+  EXPECT_EQ(touched.date_last_interaction, year_7000 + absl::Milliseconds(10));
+  EXPECT_EQ(touched.date_updated, year_7000 + absl::Milliseconds(10));
+  EXPECT_EQ(touched.ttl, (int64_t{1} << 32) + 5);
+
+  // The TTL runs from the interaction, a wide base plus a wide TTL; the
+  // instants are on 10 ms tick boundaries, where Advance() delivers.
+  const absl::Time instant = year_7000 + absl::Milliseconds(10) +
+                             absl::Seconds((int64_t{1} << 32) + 5);
+  clock_.Set(instant - absl::Milliseconds(1));
+  EXPECT_EQ(store_->Advance(), 0);
+  EXPECT_EQ(MustFetch(created.sid).status, SessionStatus::kInProgress);
+  clock_.Set(instant);
+  EXPECT_EQ(store_->Advance(), 1);
+  Session closed = MustFetch(created.sid);
+  EXPECT_EQ(closed.status, SessionStatus::kClosed);
+  EXPECT_EQ(closed.closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(closed.date_ended, instant);
+  EXPECT_EQ(closed.date_updated, instant);
+  EXPECT_EQ(closed.date_created, year_7000);
+
+  // A wide time made small again is read from the record, not the extras.
+  UpdateSessionParams reopen;
+  reopen.status = SessionStatus::kInProgress;
+  reopen.ttl = 60;
+  clock_.Set(kT0);
+  ASSERT_TRUE(Update(created.sid, reopen).ok());
+  Session reopened = MustFetch(created.sid);
+  EXPECT_EQ(reopened.ttl, 60);
+  EXPECT_EQ(reopened.date_updated, kT0);
+  EXPECT_EQ(reopened.date_ended, std::nullopt);
+  EXPECT_EQ(reopened.date_created, year_7000);
+  ExpectInvariants();
+}
+
 TEST_F(StoreSessionTest, InteractionLeavesUnknownAlone) {
   Session session = CreateWithStatus(SessionStatus::kUnknown);
   At(absl::Seconds(3));

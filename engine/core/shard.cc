@@ -63,8 +63,8 @@ std::optional<absl::Time> ToOptionalTime(int64_t ms) {
 // The instant a live Session expires, or kNoTime (docs/semantics.md, "Expiry").
 int64_t ExpiryInstant(const SessionRecord& rec) {
   if (!IsLive(rec.status)) return kNoTime;
-  if (rec.date_expiry_ms != kNoTime) return rec.date_expiry_ms;
-  if (rec.ttl > 0) return rec.base_ms + rec.ttl * 1000;
+  if (rec.date_expiry_ms() != kNoTime) return rec.date_expiry_ms();
+  if (rec.ttl() > 0) return rec.base_ms() + rec.ttl() * 1000;
   return kNoTime;
 }
 
@@ -307,14 +307,14 @@ void Shard::FillLocked(const SessionRecord& rec, Session* out) const {
   } else {
     out->closed_reason.reset();
   }
-  out->ttl = rec.ttl;
+  out->ttl = rec.ttl();
   out->mode = rec.mode;
-  out->date_created = ToTime(rec.created_ms);
-  out->date_updated = ToTime(rec.updated_ms);
+  out->date_created = ToTime(rec.created_ms());
+  out->date_updated = ToTime(rec.updated_ms());
   out->date_started = out->date_created;
-  out->date_ended = ToOptionalTime(rec.ended_ms);
-  out->date_last_interaction = ToOptionalTime(rec.last_interaction_ms);
-  out->date_expiry = ToOptionalTime(rec.date_expiry_ms);
+  out->date_ended = ToOptionalTime(rec.ended_ms());
+  out->date_last_interaction = ToOptionalTime(rec.last_interaction_ms());
+  out->date_expiry = ToOptionalTime(rec.date_expiry_ms());
   if (rec.extras != nullptr) {
     out->participants = rec.extras->participants;
   } else {
@@ -333,12 +333,12 @@ void Shard::EmitLocked(EventType type, const SessionRecord& rec,
   q.end_reason = rec.end_reason;
   q.has_name = rec.has_name;
   q.time_ms = time_ms;
-  q.created_ms = rec.created_ms;
-  q.updated_ms = rec.updated_ms;
-  q.ended_ms = rec.ended_ms;
-  q.last_interaction_ms = rec.last_interaction_ms;
-  q.date_expiry_ms = rec.date_expiry_ms;
-  q.ttl = rec.ttl;
+  q.created_ms = rec.created_ms();
+  q.updated_ms = rec.updated_ms();
+  q.ended_ms = rec.ended_ms();
+  q.last_interaction_ms = rec.last_interaction_ms();
+  q.date_expiry_ms = rec.date_expiry_ms();
+  q.ttl = rec.ttl();
   q.sid = rec.sid;
   q.service = rec.service->sid;
   const std::string_view name = rec.unique_name();
@@ -460,7 +460,7 @@ int64_t Shard::PurgeInstant(const SessionRecord& rec) const {
   if (!IsEnded(rec.status) || context_->retention_ms == kNoTime) {
     return kNoTime;
   }
-  return rec.ended_ms + context_->retention_ms;
+  return rec.ended_ms() + context_->retention_ms;
 }
 
 void Shard::RescheduleLocked(SessionRecord* rec) {
@@ -479,12 +479,12 @@ void Shard::RescheduleLocked(SessionRecord* rec) {
 
 void Shard::ExpireLocked(SessionRecord* rec, int64_t instant) {
   SetStatusLocked(rec, SessionStatus::kClosed);
-  rec->end_reason =
-      rec->date_expiry_ms != kNoTime ? EndReason::kDateExpiry : EndReason::kTtl;
-  rec->ended_ms = instant;
+  rec->end_reason = rec->date_expiry_ms() != kNoTime ? EndReason::kDateExpiry
+                                                     : EndReason::kTtl;
+  rec->set_ended_ms(instant);
   // The instant, unless a later update made the Session overdue: no time
   // field moves backwards.
-  rec->updated_ms = std::max(rec->updated_ms, instant);
+  rec->set_updated_ms(std::max(rec->updated_ms(), instant));
   ++stats_.expired;
   EmitLocked(EventType::kClosed, *rec, instant);
 }
@@ -497,8 +497,8 @@ void Shard::EndLocked(SessionRecord* rec, SessionStatus status,
   if (reason == EndReason::kHost) {
     rec->MutableExtras().host_reason = std::string(host_reason);
   }
-  rec->ended_ms = now;
-  rec->updated_ms = now;
+  rec->set_ended_ms(now);
+  rec->set_updated_ms(now);
   EmitLocked(EventType::kClosed, *rec, now);
   RescheduleLocked(rec);
 }
@@ -673,16 +673,18 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
   rec->sid = sid;
   rec->service = svc->second.get();
   rec->seq = context_->next_seq->fetch_add(1, std::memory_order_relaxed);
-  rec->created_ms = rec->updated_ms = rec->base_ms = now;
-  rec->ttl = params.ttl.value_or(rec->service->default_ttl);
+  rec->set_created_ms(now);
+  rec->set_updated_ms(now);
+  rec->set_base_ms(now);
+  rec->set_ttl(params.ttl.value_or(rec->service->default_ttl));
   if (params.date_expiry.has_value()) {
-    rec->date_expiry_ms = absl::ToUnixMillis(*params.date_expiry);
+    rec->set_date_expiry_ms(absl::ToUnixMillis(*params.date_expiry));
   }
   rec->mode = params.mode.value_or(SessionMode::kVoiceAndMessage);
   rec->status = params.status.value_or(SessionStatus::kOpen);
   if (IsEnded(rec->status)) {
     rec->end_reason = EndReason::kApi;
-    rec->ended_ms = now;
+    rec->set_ended_ms(now);
   }
   for (const ParticipantParams& p : params.participants) {
     rec->MutableExtras().participants.push_back(Participant{
@@ -777,8 +779,8 @@ absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
     if (absl::Status s = CheckDateExpiry(*params.date_expiry, now); !s.ok()) {
       return s;
     }
-  } else if (reopen && rec->date_expiry_ms != kNoTime &&
-             rec->date_expiry_ms <= now) {
+  } else if (reopen && rec->date_expiry_ms() != kNoTime &&
+             rec->date_expiry_ms() <= now) {
     return InvalidParameter(
         "DateExpiry",
         "Re-opening a Session whose DateExpiry has passed needs a new one.");
@@ -787,17 +789,17 @@ absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
     if (absl::Status s = CheckTtl("Ttl", *params.ttl); !s.ok()) return s;
   }
 
-  if (params.ttl.has_value()) rec->ttl = *params.ttl;
+  if (params.ttl.has_value()) rec->set_ttl(*params.ttl);
   if (params.date_expiry.has_value()) {
-    rec->date_expiry_ms = absl::ToUnixMillis(*params.date_expiry);
+    rec->set_date_expiry_ms(absl::ToUnixMillis(*params.date_expiry));
   }
-  rec->updated_ms = now;
+  rec->set_updated_ms(now);
   if (reopen) {
     SetStatusLocked(rec, SessionStatus::kInProgress);
     rec->end_reason = EndReason::kNone;
     if (rec->extras != nullptr) rec->extras->host_reason.clear();
-    rec->ended_ms = kNoTime;
-    rec->base_ms = now;
+    rec->set_ended_ms(kNoTime);
+    rec->set_base_ms(now);
   }
   if (to == SessionStatus::kClosed) {
     EndLocked(rec, SessionStatus::kClosed, EndReason::kApi, "", now);
@@ -848,7 +850,9 @@ absl::Status Shard::RecordInteraction(const Sid128& service,
 }
 
 void Shard::InteractLocked(SessionRecord* rec, int64_t now) {
-  rec->last_interaction_ms = rec->updated_ms = rec->base_ms = now;
+  rec->set_last_interaction_ms(now);
+  rec->set_updated_ms(now);
+  rec->set_base_ms(now);
   if (rec->status == SessionStatus::kOpen) {
     SetStatusLocked(rec, SessionStatus::kInProgress);
   }
@@ -1106,7 +1110,7 @@ absl::Status Shard::CheckInvariants() {
           Cat("record ", FormatSid("KC", rec->sid),
               needs_timer ? " is off the wheel" : " is on the wheel"));
     }
-    if (IsEnded(rec->status) != (rec->ended_ms != kNoTime) ||
+    if (IsEnded(rec->status) != (rec->ended_ms() != kNoTime) ||
         IsEnded(rec->status) != (rec->end_reason != EndReason::kNone)) {
       return absl::InternalError("ended state and date_ended disagree");
     }

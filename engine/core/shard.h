@@ -30,6 +30,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -37,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -114,30 +116,58 @@ class SessionQuota {
   std::atomic<int64_t> held_{0};
 };
 
-// What a Session is, apart from where it is kept and what few Sessions
-// have (a snapshot saves it through engine/core/shard_snapshot.cc).
-// What an expiry reads and writes comes first: after a record's 16-byte
-// TimerEntry these fields fill its first 64 bytes, so the wheel's drain
-// touches one or two cache lines of each record, not three.
-struct SessionState {
-  SessionStatus status = SessionStatus::kOpen;
-  SessionMode mode = SessionMode::kVoiceAndMessage;
-  EndReason end_reason = EndReason::kNone;
-  bool has_name = false;
-  // The unique_name's length in bytes (at most 191 characters of 4 bytes).
-  // The name itself is kept by the owner: after a record, in an image.
-  uint16_t name_size = 0;
-  int64_t ttl = 0;
-  int64_t base_ms = 0;  // Latest of create, re-open, interaction.
-  int64_t date_expiry_ms = kNoTime;
-  int64_t ended_ms = kNoTime;
-  int64_t updated_ms = 0;
+// A time of a Session in 6 bytes: Unix milliseconds within 2^47 of 1970
+// (the years -2488 to 6429), or one of two markers: null (kNoTime), or
+// "wide", a time outside that range (a date_expiry in the year 9000, a
+// manual clock set millennia ahead) whose value the record keeps in its
+// extras. Six times in 36 bytes instead of 48 (docs/performance.md,
+// "Memory").
+class PackedTime {
+ public:
+  static constexpr int64_t kLimit = int64_t{1} << 47;
+  static constexpr int64_t kNull = -kLimit;
+  static constexpr int64_t kWide = -kLimit + 1;
 
-  Sid128 sid;
-  uint64_t seq = 0;  // Store-wide creation order.
-  int64_t created_ms = 0;
-  int64_t last_interaction_ms = kNoTime;
+  PackedTime() { Set(kNoTime); }
+
+  // Whether `ms` (kNoTime included) is kept here rather than as wide.
+  static bool Fits(int64_t ms) {
+    return ms == kNoTime || (ms > kWide && ms < kLimit);
+  }
+  // The packed value: kNoTime, a time, or kWide.
+  int64_t Get() const {
+    uint32_t low;
+    uint16_t high;
+    std::memcpy(&low, bytes_, sizeof low);
+    std::memcpy(&high, bytes_ + sizeof low, sizeof high);
+    const int64_t v =
+        static_cast<int64_t>((uint64_t{high} << 32 | low) << 16) >> 16;
+    return v == kNull ? kNoTime : v;
+  }
+  // Keeps `ms` if it fits, else kWide (the caller keeps the value).
+  void Set(int64_t ms) {
+    const int64_t v = ms == kNoTime ? kNull : Fits(ms) ? ms : kWide;
+    const auto low = static_cast<uint32_t>(v);
+    const auto high = static_cast<uint16_t>(static_cast<uint64_t>(v) >> 32);
+    std::memcpy(bytes_, &low, sizeof low);
+    std::memcpy(bytes_ + sizeof low, &high, sizeof high);
+  }
+
+ private:
+  unsigned char bytes_[6];
 };
+static_assert(sizeof(PackedTime) == 6);
+
+// Which of a record's times (SessionRecord::time).
+enum class TimeField : uint8_t {
+  kCreated,
+  kUpdated,
+  kBase,  // The TTL base: latest of create, re-open, interaction.
+  kEnded,
+  kLastInteraction,
+  kDateExpiry,
+};
+inline constexpr int kTimeFields = 6;
 
 // A message sent to a Participant of the Session (shard_history.cc).
 struct InteractionRecord {
@@ -158,15 +188,42 @@ struct HistoryPaging {
   std::optional<std::pair<uint64_t, Sid128>> previous;
 };
 
-// A Session as stored, in its shard's slab (engine/core/slab.h). The
-// TimerEntry base makes it its own wheel entry; the slab never moves it.
+// A Session as stored, in its shard's slab (engine/core/slab.h): 128
+// bytes, two cache lines. The TimerEntry base makes it its own wheel entry;
+// the slab never moves it.
+//
+// What an expiry reads and writes comes first: with the TimerEntry (whose
+// tail padding holds the status and mode) these fields fill the first 64
+// bytes, so the wheel's drain touches one cache line of each record. Times
+// are PackedTime, the TTL 4 bytes: a value that does not fit is "wide", kept
+// in the extras, and read back through the same accessors.
 //
 // A unique_name of up to kInlineNameBytes bytes lives inside the record,
 // so a fetch by name compares bytes on lines it has already loaded; a
 // longer one lives in the extras.
-struct SessionRecord : TimerEntry, SessionState {
-  static constexpr size_t kInlineNameBytes = 20;
+struct SessionRecord : TimerEntry {
+  static constexpr size_t kInlineNameBytes = 24;
+  // The ttl field's marker for a TTL kept in the extras.
+  static constexpr uint32_t kWideTtl = std::numeric_limits<uint32_t>::max();
 
+  SessionStatus status = SessionStatus::kOpen;
+  SessionMode mode = SessionMode::kVoiceAndMessage;
+  EndReason end_reason = EndReason::kNone;
+  bool has_name = false;
+  // The unique_name's length in bytes (at most 191 characters of 4 bytes).
+  uint16_t name_size = 0;
+
+ private:
+  uint32_t ttl_ = 0;  // Seconds, or kWideTtl.
+  PackedTime times_[kTimeFields];
+
+ public:
+  // Its cell in its Service's CreationOrder. Where the slab keeps the
+  // record is not kept here: its SID carries that (Shard::HandleOfLocked).
+  uint32_t order_pos = 0;
+
+  Sid128 sid;
+  uint64_t seq = 0;  // Store-wide creation order.
   ShardService* service = nullptr;
   // What few Sessions have lives apart, so the common record stays small.
   struct Extras {
@@ -177,12 +234,55 @@ struct SessionRecord : TimerEntry, SessionState {
     // Oldest first (ascending seq); at most max_interactions_per_session.
     std::vector<InteractionRecord> interactions;
     uint64_t next_interaction_seq = 0;
+    // Times and a TTL too large for the record (PackedTime), by TimeField;
+    // the TTL last. Null until one is.
+    std::unique_ptr<std::array<int64_t, kTimeFields + 1>> wide;
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
-  // Its cell in its Service's CreationOrder. Where the slab keeps the
-  // record is not kept here: its SID carries that (Shard::HandleOfLocked).
-  uint32_t order_pos = 0;
   char inline_name[kInlineNameBytes];
+
+  // Unix milliseconds, or kNoTime.
+  int64_t time(TimeField field) const {
+    const int64_t v = times_[static_cast<int>(field)].Get();
+    if (ABSL_PREDICT_TRUE(v != PackedTime::kWide)) return v;
+    return (*extras->wide)[static_cast<int>(field)];
+  }
+  void set_time(TimeField field, int64_t ms) {
+    times_[static_cast<int>(field)].Set(ms);
+    if (ABSL_PREDICT_FALSE(!PackedTime::Fits(ms))) {
+      Wide()[static_cast<int>(field)] = ms;
+    }
+  }
+  int64_t created_ms() const { return time(TimeField::kCreated); }
+  int64_t updated_ms() const { return time(TimeField::kUpdated); }
+  int64_t base_ms() const { return time(TimeField::kBase); }
+  int64_t ended_ms() const { return time(TimeField::kEnded); }
+  int64_t last_interaction_ms() const {
+    return time(TimeField::kLastInteraction);
+  }
+  int64_t date_expiry_ms() const { return time(TimeField::kDateExpiry); }
+  void set_created_ms(int64_t ms) { set_time(TimeField::kCreated, ms); }
+  void set_updated_ms(int64_t ms) { set_time(TimeField::kUpdated, ms); }
+  void set_base_ms(int64_t ms) { set_time(TimeField::kBase, ms); }
+  void set_ended_ms(int64_t ms) { set_time(TimeField::kEnded, ms); }
+  void set_last_interaction_ms(int64_t ms) {
+    set_time(TimeField::kLastInteraction, ms);
+  }
+  void set_date_expiry_ms(int64_t ms) { set_time(TimeField::kDateExpiry, ms); }
+
+  // Seconds; 0: none.
+  int64_t ttl() const {
+    if (ABSL_PREDICT_TRUE(ttl_ != kWideTtl)) return ttl_;
+    return (*extras->wide)[kTimeFields];
+  }
+  void set_ttl(int64_t seconds) {
+    if (seconds >= 0 && seconds < kWideTtl) {
+      ttl_ = static_cast<uint32_t>(seconds);
+    } else {
+      ttl_ = kWideTtl;
+      Wide()[kTimeFields] = seconds;
+    }
+  }
 
   // Sets the unique_name once, at create or restore: the name index hashes
   // it, so it never changes while indexed.
@@ -196,7 +296,18 @@ struct SessionRecord : TimerEntry, SessionState {
     if (extras == nullptr) extras = std::make_unique<Extras>();
     return *extras;
   }
+
+ private:
+  std::array<int64_t, kTimeFields + 1>& Wide() {
+    Extras& e = MutableExtras();
+    if (e.wide == nullptr) {
+      e.wide = std::make_unique<std::array<int64_t, kTimeFields + 1>>();
+    }
+    return *e.wide;
+  }
 };
+static_assert(sizeof(SessionRecord) == 128,
+              "a record is two cache lines (docs/performance.md, Memory)");
 
 // A Service as one shard sees it.
 struct ShardService {

@@ -133,13 +133,13 @@ void FillImage(const SessionRecord& rec, SessionImage* image,
   image->sid = rec.sid;
   image->service = rec.service->sid;
   image->seq = rec.seq;
-  image->created_ms = rec.created_ms;
-  image->updated_ms = rec.updated_ms;
-  image->base_ms = rec.base_ms;
-  image->ended_ms = ToImageMs(rec.ended_ms);
-  image->last_interaction_ms = ToImageMs(rec.last_interaction_ms);
-  image->date_expiry_ms = ToImageMs(rec.date_expiry_ms);
-  image->ttl = rec.ttl;
+  image->created_ms = rec.created_ms();
+  image->updated_ms = rec.updated_ms();
+  image->base_ms = rec.base_ms();
+  image->ended_ms = ToImageMs(rec.ended_ms());
+  image->last_interaction_ms = ToImageMs(rec.last_interaction_ms());
+  image->date_expiry_ms = ToImageMs(rec.date_expiry_ms());
+  image->ttl = rec.ttl();
   image->status = ToImage(rec.status);
   image->mode = ToImage(rec.mode);
   image->end_reason = ToImage(rec.end_reason);
@@ -193,13 +193,13 @@ int64_t InteractionsOf(const SessionRecord& rec) {
 // Sets what changes can change: everything but the SID, the Service, the
 // creation order and the name.
 void SetState(const SessionImage& image, SessionRecord* rec) {
-  rec->created_ms = image.created_ms;
-  rec->updated_ms = image.updated_ms;
-  rec->base_ms = image.base_ms;
-  rec->ended_ms = FromImageMs(image.ended_ms);
-  rec->last_interaction_ms = FromImageMs(image.last_interaction_ms);
-  rec->date_expiry_ms = FromImageMs(image.date_expiry_ms);
-  rec->ttl = image.ttl;
+  rec->set_created_ms(image.created_ms);
+  rec->set_updated_ms(image.updated_ms);
+  rec->set_base_ms(image.base_ms);
+  rec->set_ended_ms(FromImageMs(image.ended_ms));
+  rec->set_last_interaction_ms(FromImageMs(image.last_interaction_ms));
+  rec->set_date_expiry_ms(FromImageMs(image.date_expiry_ms));
+  rec->set_ttl(image.ttl);
   rec->status = FromImage(image.status);
   rec->mode = FromImage(image.mode);
   rec->end_reason = FromImage(image.end_reason);
@@ -560,9 +560,11 @@ void Shard::JournalInteractionDeleteLocked(const SessionRecord& rec,
 
 void Shard::ApplyInteractionLocked(SessionRecord* rec, int64_t at_ms) {
   --stats_.by_status[static_cast<int>(rec->status)];
-  rec->last_interaction_ms = rec->updated_ms = rec->base_ms = at_ms;
+  rec->set_last_interaction_ms(at_ms);
+  rec->set_updated_ms(at_ms);
+  rec->set_base_ms(at_ms);
   rec->status = SessionStatus::kInProgress;
-  rec->ended_ms = kNoTime;
+  rec->set_ended_ms(kNoTime);
   rec->end_reason = EndReason::kNone;
   if (rec->extras != nullptr) rec->extras->host_reason.clear();
   ++stats_.by_status[static_cast<int>(rec->status)];
