@@ -58,9 +58,14 @@ namespace sessionwheel::internal {
 
 template <typename T>
 class Slab {
-  struct alignas(T) Cell {
+  // An object whose size is a multiple of a cache line starts on one, so
+  // that it spans as few lines as it can (a 128-byte Session record: two).
+  static constexpr size_t kCellAlign =
+      sizeof(T) % 64 == 0 && alignof(T) <= 64 ? 64 : alignof(T);
+  struct alignas(kCellAlign) Cell {
     unsigned char bytes[sizeof(T)];
   };
+  static_assert(sizeof(Cell) == sizeof(T));
 
  public:
   static constexpr int kChunkBits = 12;

@@ -31,16 +31,19 @@ int LowestBit(uint64_t x) { return __builtin_ctzll(x); }        // x != 0
 // Asks for an entry's cache line ahead of the write to it.
 void PrefetchEntry(const TimerEntry* e) { __builtin_prefetch(e, 1); }
 
-// Asks for the first 64 bytes of the object holding `e` (the owner's fields
-// next to the entry are read as soon as it is popped): two lines, since the
-// allocator aligns objects to 16 bytes, not to 64. The store keeps what an
-// expiry needs in those 64 bytes (SessionRecord).
+// Asks for the first 128 bytes of the object holding `e` (the owner's fields
+// next to the entry are read as soon as it is popped): the lines of p,
+// p + 63 and p + 127, two of them when the object starts on a line. The
+// store's SessionRecord is 128 bytes on a line: what an expiry needs is in
+// the first, its Service and SID in the second, which a drain reads too
+// (asking for the first line only measured 5% slower at 1M).
 void PrefetchObject(const TimerEntry* e) {
   if (e == nullptr) return;  // A cancelled cell of the due list.
   // Addresses as integers: the bytes past the entry are the owner's object.
   const uintptr_t p = reinterpret_cast<uintptr_t>(e);
   __builtin_prefetch(reinterpret_cast<const void*>(p), 1);
   __builtin_prefetch(reinterpret_cast<const void*>(p + 63), 1);
+  __builtin_prefetch(reinterpret_cast<const void*>(p + 127), 1);
 }
 
 uint32_t IndexOf(size_t position) {

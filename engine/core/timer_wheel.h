@@ -97,7 +97,7 @@
 // handed out one at a time by PopDue(), so code processing them may schedule
 // or cancel anything, including the entry just popped and entries still on
 // the due list (a cancelled cell is set to null and skipped). PopDue
-// prefetches the entry a few places ahead together with the first 64 bytes
+// prefetches the entry a few places ahead together with the first 128 bytes
 // of the object around it, so the caller's own fields arrive with it.
 //
 // Thread safety: none. The owner holds its lock around every call.
