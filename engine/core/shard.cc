@@ -160,12 +160,13 @@ void RecordByName::Prefetch(uint32_t handle) const {
 // ----------------------------------------------------------------
 
 void SessionRecord::SetName(std::string_view name) {
-  static_assert(kMaxNameChars * 4 <= std::numeric_limits<uint16_t>::max());
-  assert(name.size() <= kMaxNameChars * 4);
-  name_size = static_cast<uint16_t>(name.size());
+  static_assert(kInlineNameBytes < kLongName);
+  assert(!name.empty() && name.size() <= kMaxNameChars * 4);
   if (name.size() <= kInlineNameBytes) {
-    if (!name.empty()) std::memcpy(inline_name, name.data(), name.size());
+    name_len_ = static_cast<uint8_t>(name.size());
+    std::memcpy(inline_name, name.data(), name.size());
   } else {
+    name_len_ = kLongName;
     MutableExtras().long_name.assign(name.data(), name.size());
   }
 }
@@ -297,7 +298,7 @@ std::string_view ClosedReason(const SessionRecord& rec) {
 void Shard::FillLocked(const SessionRecord& rec, Session* out) const {
   out->sid = ToSid("KC", rec.sid);
   out->service_sid = ToSid("KS", rec.service->sid);
-  if (rec.has_name) {
+  if (rec.has_name()) {
     AssignOptional(&out->unique_name, rec.unique_name());
   } else {
     out->unique_name.reset();
@@ -332,7 +333,7 @@ void Shard::EmitLocked(EventType type, const SessionRecord& rec,
   q.status = rec.status;
   q.mode = rec.mode;
   q.end_reason = rec.end_reason;
-  q.has_name = rec.has_name;
+  q.has_name = rec.has_name();
   q.time_ms = time_ms;
   q.created_ms = rec.created_ms();
   q.updated_ms = rec.updated_ms();
@@ -552,7 +553,7 @@ void Shard::RemoveLocked(SessionRecord* rec, EventType type, int64_t now) {
   }
   wheel_.Cancel(rec);
   const uint32_t handle = HandleOfLocked(rec);
-  if (rec->has_name) {
+  if (rec->has_name()) {
     names_.Erase(handle);
     --stats_.named;
   }
@@ -696,7 +697,6 @@ absl::Status Shard::Create(const Sid128& service, const Sid128& fresh,
         p.proxy_identifier, ToTime(now), ToTime(now), std::nullopt});
   }
   if (params.unique_name.has_value()) {
-    rec->has_name = true;
     names_.Insert(handle);
     ++stats_.named;
   }
@@ -961,7 +961,7 @@ int64_t Shard::Advance() {
         if (frees) {
           const auto* ahead =
               static_cast<const SessionRecord*>(wheel_.PeekDue(kNameLookahead));
-          if (ahead != nullptr && ahead->has_name) {
+          if (ahead != nullptr && ahead->has_name()) {
             names_.Prefetch(RecordByName::Key(ahead));
           }
         }
@@ -1096,7 +1096,7 @@ absl::Status Shard::CheckInvariants() {
       return absl::InternalError("record missing from creation order");
     }
     ++counted.by_status[static_cast<int>(rec->status)];
-    if (rec->has_name) {
+    if (rec->has_name()) {
       ++counted.named;
       const uint32_t* n = names_.Find(RecordByName::Key(rec));
       if (n == nullptr || *n != handle) {

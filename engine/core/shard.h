@@ -120,14 +120,16 @@ class SessionQuota {
 // (the years -2488 to 6429), or one of two markers: null (kNoTime), or
 // "wide", a time outside that range (a date_expiry in the year 9000, a
 // manual clock set millennia ahead) whose value the record keeps in its
-// extras. Six times in 36 bytes instead of 48 (docs/performance.md,
-// "Memory").
+// extras. The three times an expiry does not write (created, last
+// interaction, date_expiry) are kept so: 18 bytes instead of 24
+// (docs/performance.md, "Memory").
 //
 // Little-endian bytes, read with one 8-byte load: a record keeps its times
 // in one array with 2 more bytes after the last (SessionRecord::packed_),
-// so that the load never leaves it. The expiry path reads and writes a few
-// times a Session, and 8-byte loads kept it within a few percent of the
-// int64_t fields it replaced.
+// so that the load never leaves it. Packed, the times an expiry reads and
+// writes cost a kept expiry about 4 ns a Session in decoding and range
+// checks, so those stay int64_t (measured in docs/performance.md,
+// "Memory").
 struct PackedTime {
   static constexpr size_t kBytes = 6;
   static constexpr int64_t kLimit = int64_t{1} << 47;
@@ -166,16 +168,9 @@ struct PackedTime {
   }
 };
 
-// Which of a record's times (SessionRecord::time).
-enum class TimeField : uint8_t {
-  kCreated,
-  kUpdated,
-  kBase,  // The TTL base: latest of create, re-open, interaction.
-  kEnded,
-  kLastInteraction,
-  kDateExpiry,
-};
-inline constexpr int kTimeFields = 6;
+// Which of a record's packed times (SessionRecord::packed_).
+enum class PackedField : uint8_t { kCreated, kLastInteraction, kDateExpiry };
+inline constexpr int kPackedFields = 3;
 
 // A message sent to a Participant of the Session (shard_history.cc).
 struct InteractionRecord {
@@ -202,36 +197,43 @@ struct HistoryPaging {
 //
 // What an expiry reads and writes comes first: with the TimerEntry (whose
 // tail padding holds the status and mode) these fields fill the first 64
-// bytes, so the wheel's drain touches one cache line of each record. Times
-// are PackedTime, the TTL 4 bytes: a value that does not fit is "wide", kept
-// in the extras, and read back through the same accessors.
+// bytes, so the wheel's drain touches one cache line of each record for
+// them. The times it writes are int64_t; the others are PackedTime, the TTL
+// 4 bytes: a value that does not fit those is "wide", kept in the extras,
+// and read back through the same accessors. The second line holds the SID,
+// the Service, the extras and the name.
 //
 // A unique_name of up to kInlineNameBytes bytes lives inside the record,
 // so a fetch by name compares bytes on lines it has already loaded; a
 // longer one lives in the extras.
 struct SessionRecord : TimerEntry {
-  static constexpr size_t kInlineNameBytes = 24;
+  static constexpr size_t kInlineNameBytes = 20;
   // The ttl field's marker for a TTL kept in the extras.
   static constexpr uint32_t kWideTtl = std::numeric_limits<uint32_t>::max();
 
   SessionStatus status = SessionStatus::kOpen;
   SessionMode mode = SessionMode::kVoiceAndMessage;
-  EndReason end_reason = EndReason::kNone;
-  bool has_name = false;
-  // The unique_name's length in bytes (at most 191 characters of 4 bytes).
-  uint16_t name_size = 0;
 
  private:
-  // The times (PackedTime, by TimeField), then the TTL: seconds, or
-  // kWideTtl. One array, so that the last time's 8-byte load stays in it.
-  static constexpr size_t kTtlAt = kTimeFields * PackedTime::kBytes;
+  int64_t base_ms_ =
+      0;  // The TTL base: latest of create, re-open, interaction.
+  int64_t ended_ms_ = kNoTime;
+  int64_t updated_ms_ = 0;
+  // The packed times (by PackedField), then the TTL: seconds, or kWideTtl.
+  // One array, so that the last time's 8-byte load stays in it.
+  static constexpr size_t kTtlAt = kPackedFields * PackedTime::kBytes;
   unsigned char packed_[kTtlAt + sizeof(uint32_t)];
 
  public:
-  // Its cell in its Service's CreationOrder. Where the slab keeps the
-  // record is not kept here: its SID carries that (Shard::HandleOfLocked).
-  uint32_t order_pos = 0;
+  EndReason end_reason = EndReason::kNone;
 
+ private:
+  // 0: no unique_name (an empty one is refused); up to kInlineNameBytes:
+  // the length of the name in inline_name; kLongName: in the extras.
+  static constexpr uint8_t kLongName = 0xFF;
+  uint8_t name_len_ = 0;
+
+ public:
   Sid128 sid;
   uint64_t seq = 0;  // Store-wide creation order.
   ShardService* service = nullptr;
@@ -244,72 +246,67 @@ struct SessionRecord : TimerEntry {
     // Oldest first (ascending seq); at most max_interactions_per_session.
     std::vector<InteractionRecord> interactions;
     uint64_t next_interaction_seq = 0;
-    // Times and a TTL too large for the record (PackedTime), by TimeField;
-    // the TTL last. Null until one is.
-    std::unique_ptr<std::array<int64_t, kTimeFields + 1>> wide;
+    // Packed times and a TTL too large for the record, by PackedField; the
+    // TTL last. Null until one is.
+    std::unique_ptr<std::array<int64_t, kPackedFields + 1>> wide;
   };
   std::unique_ptr<Extras> extras;  // Null until needed.
+  // Its cell in its Service's CreationOrder. Where the slab keeps the
+  // record is not kept here: its SID carries that (Shard::HandleOfLocked).
+  uint32_t order_pos = 0;
   char inline_name[kInlineNameBytes];
 
-  // Every time null, no TTL.
+  // Every time null but the three a create always sets, no TTL.
   SessionRecord() {
-    for (int i = 0; i < kTimeFields; ++i) {
-      PackedTime::Store(PackedAt(static_cast<TimeField>(i)), kNoTime);
+    for (int i = 0; i < kPackedFields; ++i) {
+      PackedTime::Store(PackedAt(static_cast<PackedField>(i)), kNoTime);
     }
     set_ttl(0);
   }
 
   // Unix milliseconds, or kNoTime.
-  int64_t time(TimeField field) const {
-    const int64_t v = PackedTime::Load(PackedAt(field));
-    if (ABSL_PREDICT_TRUE(v != PackedTime::kWide)) return v;
-    return (*extras->wide)[static_cast<int>(field)];
-  }
-  void set_time(TimeField field, int64_t ms) {
-    PackedTime::Store(PackedAt(field), ms);
-    if (ABSL_PREDICT_FALSE(!PackedTime::InRange(ms)) && ms != kNoTime) {
-      Wide()[static_cast<int>(field)] = ms;
-    }
-  }
-  int64_t created_ms() const { return time(TimeField::kCreated); }
-  int64_t updated_ms() const { return time(TimeField::kUpdated); }
-  int64_t base_ms() const { return time(TimeField::kBase); }
-  int64_t ended_ms() const { return time(TimeField::kEnded); }
+  int64_t base_ms() const { return base_ms_; }
+  int64_t ended_ms() const { return ended_ms_; }
+  int64_t updated_ms() const { return updated_ms_; }
+  int64_t created_ms() const { return Packed(PackedField::kCreated); }
   int64_t last_interaction_ms() const {
-    return time(TimeField::kLastInteraction);
+    return Packed(PackedField::kLastInteraction);
   }
-  int64_t date_expiry_ms() const { return time(TimeField::kDateExpiry); }
-  void set_created_ms(int64_t ms) { set_time(TimeField::kCreated, ms); }
-  void set_updated_ms(int64_t ms) { set_time(TimeField::kUpdated, ms); }
-  void set_base_ms(int64_t ms) { set_time(TimeField::kBase, ms); }
-  void set_ended_ms(int64_t ms) { set_time(TimeField::kEnded, ms); }
+  int64_t date_expiry_ms() const { return Packed(PackedField::kDateExpiry); }
+  void set_base_ms(int64_t ms) { base_ms_ = ms; }
+  void set_ended_ms(int64_t ms) { ended_ms_ = ms; }
+  void set_updated_ms(int64_t ms) { updated_ms_ = ms; }
+  void set_created_ms(int64_t ms) { SetPacked(PackedField::kCreated, ms); }
   void set_last_interaction_ms(int64_t ms) {
-    set_time(TimeField::kLastInteraction, ms);
+    SetPacked(PackedField::kLastInteraction, ms);
   }
-  void set_date_expiry_ms(int64_t ms) { set_time(TimeField::kDateExpiry, ms); }
+  void set_date_expiry_ms(int64_t ms) {
+    SetPacked(PackedField::kDateExpiry, ms);
+  }
 
   // Seconds; 0: none.
   int64_t ttl() const {
     uint32_t ttl;
     std::memcpy(&ttl, packed_ + kTtlAt, sizeof ttl);
     if (ABSL_PREDICT_TRUE(ttl != kWideTtl)) return ttl;
-    return (*extras->wide)[kTimeFields];
+    return (*extras->wide)[kPackedFields];
   }
   void set_ttl(int64_t seconds) {
     uint32_t ttl = kWideTtl;
     if (seconds >= 0 && seconds < kWideTtl) {
       ttl = static_cast<uint32_t>(seconds);
     } else {
-      Wide()[kTimeFields] = seconds;
+      Wide()[kPackedFields] = seconds;
     }
     std::memcpy(packed_ + kTtlAt, &ttl, sizeof ttl);
   }
 
   // Sets the unique_name once, at create or restore: the name index hashes
-  // it, so it never changes while indexed.
+  // it, so it never changes while indexed. `name` is not empty.
   void SetName(std::string_view name);
+  bool has_name() const { return name_len_ != 0; }
   std::string_view unique_name() const {
-    if (name_size <= kInlineNameBytes) return {inline_name, name_size};
+    if (name_len_ != kLongName) return {inline_name, name_len_};
     return extras->long_name;
   }
 
@@ -319,16 +316,27 @@ struct SessionRecord : TimerEntry {
   }
 
  private:
-  unsigned char* PackedAt(TimeField field) {
+  unsigned char* PackedAt(PackedField field) {
     return packed_ + static_cast<size_t>(field) * PackedTime::kBytes;
   }
-  const unsigned char* PackedAt(TimeField field) const {
+  const unsigned char* PackedAt(PackedField field) const {
     return packed_ + static_cast<size_t>(field) * PackedTime::kBytes;
   }
-  std::array<int64_t, kTimeFields + 1>& Wide() {
+  int64_t Packed(PackedField field) const {
+    const int64_t v = PackedTime::Load(PackedAt(field));
+    if (ABSL_PREDICT_TRUE(v != PackedTime::kWide)) return v;
+    return (*extras->wide)[static_cast<int>(field)];
+  }
+  void SetPacked(PackedField field, int64_t ms) {
+    PackedTime::Store(PackedAt(field), ms);
+    if (ABSL_PREDICT_FALSE(!PackedTime::InRange(ms)) && ms != kNoTime) {
+      Wide()[static_cast<int>(field)] = ms;
+    }
+  }
+  std::array<int64_t, kPackedFields + 1>& Wide() {
     Extras& e = MutableExtras();
     if (e.wide == nullptr) {
-      e.wide = std::make_unique<std::array<int64_t, kTimeFields + 1>>();
+      e.wide = std::make_unique<std::array<int64_t, kPackedFields + 1>>();
     }
     return *e.wide;
   }

@@ -143,7 +143,7 @@ void FillImage(const SessionRecord& rec, SessionImage* image,
   image->status = ToImage(rec.status);
   image->mode = ToImage(rec.mode);
   image->end_reason = ToImage(rec.end_reason);
-  if (rec.has_name) {
+  if (rec.has_name()) {
     const std::string_view name = rec.unique_name();
     if (image->unique_name.has_value()) {
       image->unique_name->assign(name.data(), name.size());
@@ -232,8 +232,7 @@ void SetState(const SessionImage& image, SessionRecord* rec) {
 // Fills a new record, already at its handle with its SID, from `image`.
 void FillRecord(const SessionImage& image, ShardService* service,
                 SessionRecord* rec) {
-  rec->has_name = image.unique_name.has_value();
-  if (rec->has_name) rec->SetName(*image.unique_name);
+  if (image.unique_name.has_value()) rec->SetName(*image.unique_name);
   rec->service = service;
   rec->seq = image.seq;
   SetState(image, rec);
@@ -364,7 +363,7 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
     FillRecord(image, service, rec);
     CountInteractionsLocked(0, InteractionsOf(*rec));
     const uint32_t handle = HandleOfLocked(rec);
-    if (rec->has_name) {
+    if (rec->has_name()) {
       names_.Insert(handle);
       ++stats_.named;
     }
@@ -432,8 +431,8 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   // Session: nothing changes either. Make way for the record.
   if (rec != nullptr &&
       (rec->service->sid != image.service || rec->service->dying ||
-       rec->has_name != image.unique_name.has_value() ||
-       (rec->has_name && rec->unique_name() != *image.unique_name))) {
+       rec->has_name() != image.unique_name.has_value() ||
+       (rec->has_name() && rec->unique_name() != *image.unique_name))) {
     RemoveLocked(rec, EventType::kDeleted, now);
     rec = nullptr;
   }
@@ -468,7 +467,7 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   FillRecord(image, svc->second.get(), rec);
   CountInteractionsLocked(0, InteractionsOf(*rec));
   const uint32_t handle = HandleOfLocked(rec);
-  if (rec->has_name) {
+  if (rec->has_name()) {
     names_.Insert(handle);
     ++stats_.named;
   }
