@@ -674,8 +674,8 @@ class Shard {
   SessionRecord* LookUpLocked(const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Where the slab keeps a live record: the handle its SID carries, unless
-  // it is foreign.
-  uint32_t HandleOfLocked(const SessionRecord* rec)
+  // it is foreign (in foreign_), which `foreign`, if given, tells.
+  uint32_t HandleOfLocked(const SessionRecord* rec, bool* foreign = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // CreationOrder's callbacks over this shard's records, for calls made
   // with the lock held: a handle's creation number, and a record whose
