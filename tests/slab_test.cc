@@ -7,6 +7,7 @@
 #include "engine/core/slab.h"
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -25,6 +26,26 @@ struct Counted {
   ~Counted() { --live; }
   uint64_t value = 0;
 };
+
+// An object the size of two cache lines starts on a line, so that it spans
+// two and no more (the Session record, engine/core/shard.h).
+TEST(SlabTest, ObjectsOfWholeCacheLinesStartOnALine) {
+  struct TwoLines {
+    char bytes[128];
+  };
+  Slab<TwoLines> lines;
+  Slab<Counted> words;
+  for (int i = 0; i < 5000; ++i) {
+    const uint32_t h = lines.Allocate();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(lines.Get(h)) % 64, 0u) << h;
+  }
+  // Other sizes keep their own alignment: no padding to a line.
+  const uint32_t a = words.Allocate();
+  const uint32_t b = words.Allocate();
+  EXPECT_EQ(reinterpret_cast<const char*>(words.Get(b)) -
+                reinterpret_cast<const char*>(words.Get(a)),
+            static_cast<std::ptrdiff_t>(sizeof(Counted)));
+}
 
 TEST(SlabTest, AllocatesDistinctHandlesFromZero) {
   Slab<Counted> slab;

@@ -1191,6 +1191,9 @@ const Breakage kBreakages[] = {
      [](internal::StoreImage& i) { i.sessions[0].unique_name = "another"; }},
     {"invalid unique_name",
      [](internal::StoreImage& i) { i.sessions[0].unique_name = "\xff"; }},
+    // A record reads an empty name as none: it must never load.
+    {"invalid unique_name",
+     [](internal::StoreImage& i) { i.sessions[0].unique_name = ""; }},
     {"same sequence number",
      [](internal::StoreImage& i) { i.sessions[1].seq = i.sessions[0].seq; }},
     {"sequence number is out of range",

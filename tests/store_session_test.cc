@@ -1040,17 +1040,32 @@ TEST_F(StoreSessionTest, TimesAndTtlsPastTheRecordsCompactRangeAreKeptExactly) {
   EXPECT_EQ(closed.date_updated, instant);
   EXPECT_EQ(closed.date_created, year_7000);
 
-  // A wide time made small again is read from the record, not the extras.
+  // Wide values made small again are read from the record, not the
+  // extras: the TTL, the last interaction, date_expiry.
+  const absl::Time year_9000 = absl::FromCivil(
+      absl::CivilSecond(9000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
   UpdateSessionParams reopen;
   reopen.status = SessionStatus::kInProgress;
   reopen.ttl = 60;
+  reopen.date_expiry = year_9000;
   clock_.Set(kT0);
   ASSERT_TRUE(Update(created.sid, reopen).ok());
   Session reopened = MustFetch(created.sid);
   EXPECT_EQ(reopened.ttl, 60);
+  EXPECT_EQ(reopened.date_expiry, year_9000);
   EXPECT_EQ(reopened.date_updated, kT0);
   EXPECT_EQ(reopened.date_ended, std::nullopt);
   EXPECT_EQ(reopened.date_created, year_7000);
+
+  At(absl::Seconds(1));
+  ASSERT_TRUE(store_->RecordInteraction(ks_, created.sid).ok());
+  UpdateSessionParams nearer;
+  nearer.date_expiry = kT0 + absl::Hours(1);
+  ASSERT_TRUE(Update(created.sid, nearer).ok());
+  Session small = MustFetch(created.sid);
+  EXPECT_EQ(small.date_last_interaction, kT0 + absl::Seconds(1));
+  EXPECT_EQ(small.date_expiry, kT0 + absl::Hours(1));
+  EXPECT_EQ(small.date_created, year_7000);
   ExpectInvariants();
 }
 

@@ -12,7 +12,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
 #include "engine/persist/snapshot.h"
 #include "engine/util/str_cat.h"
@@ -480,10 +479,7 @@ void Shard::RescheduleLocked(SessionRecord* rec) {
   if (context_->wakeup != nullptr) context_->wakeup->ScheduledAt(tick);
 }
 
-// Inlined into SettleLocked, its caller on the expiry path: a call more a
-// Session measured 5% of a 1M-Session expiry.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Shard::ExpireLocked(SessionRecord* rec,
-                                                             int64_t instant) {
+void Shard::ExpireLocked(SessionRecord* rec, int64_t instant) {
   SetStatusLocked(rec, SessionStatus::kClosed);
   rec->end_reason = rec->date_expiry_ms() != kNoTime ? EndReason::kDateExpiry
                                                      : EndReason::kTtl;

@@ -120,16 +120,16 @@ class SessionQuota {
 // (the years -2488 to 6429), or one of two markers: null (kNoTime), or
 // "wide", a time outside that range (a date_expiry in the year 9000, a
 // manual clock set millennia ahead) whose value the record keeps in its
-// extras. The three times an expiry does not write (created, last
+// extras. The three times an expiry never writes (created, last
 // interaction, date_expiry) are kept so: 18 bytes instead of 24
 // (docs/performance.md, "Memory").
 //
-// Little-endian bytes, read with one 8-byte load: a record keeps its times
-// in one array with 2 more bytes after the last (SessionRecord::packed_),
-// so that the load never leaves it. Packed, the times an expiry reads and
-// writes cost a kept expiry about 4 ns a Session in decoding and range
-// checks, so those stay int64_t (measured in docs/performance.md,
-// "Memory").
+// Little-endian bytes, read with one 8-byte load: a record keeps its packed
+// times in one array followed by at least 2 more bytes (the TTL's), so that
+// the load never leaves it (SessionRecord::packed_). Packed, the times an
+// expiry writes (updated, ended) and the TTL base it reads cost a kept
+// expiry about 4 ns a Session in decoding and range checks, so those stay
+// int64_t (measured in docs/performance.md, "Memory").
 struct PackedTime {
   static constexpr size_t kBytes = 6;
   static constexpr int64_t kLimit = int64_t{1} << 47;
@@ -142,9 +142,6 @@ struct PackedTime {
     return static_cast<uint64_t>(ms) - static_cast<uint64_t>(kWide + 1) <
            static_cast<uint64_t>(kLimit - kWide - 1);
   }
-  // Whether `ms` (kNoTime included) is kept in 6 bytes rather than as wide.
-  static bool Fits(int64_t ms) { return InRange(ms) || ms == kNoTime; }
-
   // The time at `p`: kNoTime, a time, or kWide. Reads 8 bytes.
   static int64_t Load(const unsigned char* p) {
     uint64_t bits;
@@ -196,7 +193,9 @@ struct HistoryPaging {
 // the slab never moves it.
 //
 // What an expiry reads and writes comes first: with the TimerEntry (whose
-// tail padding holds the status and mode) these fields fill the first 64
+// tail padding holds the status and mode: its default member initializers
+// make it a non-POD, whose padding a derived class may use) these fields
+// fill the first 64
 // bytes, so the wheel's drain touches one cache line of each record for
 // them. The times it writes are int64_t; the others are PackedTime, the TTL
 // 4 bytes: a value that does not fit those is "wide", kept in the extras,
@@ -223,6 +222,9 @@ struct SessionRecord : TimerEntry {
   // One array, so that the last time's 8-byte load stays in it.
   static constexpr size_t kTtlAt = kPackedFields * PackedTime::kBytes;
   unsigned char packed_[kTtlAt + sizeof(uint32_t)];
+  static_assert((kPackedFields - 1) * PackedTime::kBytes + sizeof(uint64_t) <=
+                    sizeof packed_,
+                "PackedTime::Load reads 8 bytes from the last packed time");
 
  public:
   EndReason end_reason = EndReason::kNone;

@@ -23,9 +23,10 @@
 // released: its handles stay the slab's, to be made again when Allocate
 // runs out of cells in made chunks or AllocateAt names one of them, and its
 // memory is retired. Retired memory is what the next chunk made takes, or
-// what the owner frees with TakeRetired(), outside its lock: freeing ~600 KB
-// may cost a munmap, or glibc's trim of the top of its heap (measured: up
-// to 80 ms after a mass free), which no lock should wait for. So after a
+// what the owner frees with TakeRetired(), outside its lock: freeing a
+// chunk (512 KiB of 128-byte records) may cost a munmap, or glibc's trim of
+// the top of its heap (measured: up to 80 ms after a mass free), which no
+// lock should wait for. So after a
 // mass expiry a slab keeps one chunk, and ReleaseSpare() retires that too.
 // An emptied chunk costs at most one release and one remake every
 // kChunkSize operations: releasing needs a second chunk emptied while a
