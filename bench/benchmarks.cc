@@ -16,6 +16,8 @@
 //                     then all expire and are freed, and the heap still in
 //                     use is reported (heap_after_purge_mb)
 //   fetch_sid         fetch a random live Session by SID (1 and 2 threads)
+//   fetch_sid_batch   the same, 64 random live Sessions a call
+//                     (SessionStore::FetchSessions); the rate is Sessions
 //   fetch_name        fetch a random live Session by unique_name
 //   update_ttl        set a random live Session's ttl
 //   interaction       record an interaction on a random live Session
@@ -227,6 +229,28 @@ void BM_FetchBySid(State& state, StoreKind kind) {
                 false, [&](const Sid& sid, size_t, Session* out) {
                   return live.store->FetchBySid(sid, out);
                 });
+}
+
+// Fetches by SID kBatch random live Sessions a call (FetchBySidBatch);
+// items are Sessions, so the rate compares with fetch_sid's.
+void BM_FetchBySidBatch(State& state, StoreKind kind) {
+  constexpr size_t kBatch = 64;
+  LiveStore& live = Live(kind);
+  const size_t n = live.sids.size() / kBatch * kBatch;
+  size_t i = StartIndex(state, n) / kBatch * kBatch;
+  std::vector<Session> answers(kBatch);
+  for (auto _ : state) {
+    if (!live.store->FetchBySidBatch(
+            absl::MakeConstSpan(live.sids.data() + i, kBatch),
+            absl::MakeSpan(answers))) {
+      state.SkipWithError("a batch fetch by SID missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(answers.data());
+    i += kBatch;
+    if (i == n) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
 void BM_FetchByName(State& state, StoreKind kind) {
@@ -687,6 +711,9 @@ void RegisterAll() {
   }
   for (StoreKind k : kAllStores) {
     OneAndTwoThreads(PerOperation(Register("fetch_sid", k, BM_FetchBySid)), k);
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("fetch_sid_batch", k, BM_FetchBySidBatch));
   }
   for (StoreKind k : kAllStores) {
     PerOperation(Register("fetch_name", k, BM_FetchByName));

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "bench/store_under_test.h"
 #include "sessionwheel/store.h"
@@ -57,6 +58,20 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
     return store_->FetchSession(service_sid_, sid, out).ok();
   }
 
+  bool FetchBySidBatch(absl::Span<const Sid> sids,
+                       absl::Span<Session> out) override {
+    statuses_.resize(sids.size());
+    if (!store_
+             ->FetchSessions(service_sid_, sids, out, absl::MakeSpan(statuses_))
+             .ok()) {
+      return false;
+    }
+    for (const absl::Status& s : statuses_) {
+      if (!s.ok()) return false;
+    }
+    return true;
+  }
+
   bool FetchByName(std::string_view unique_name, Session* out) override {
     return store_->FetchSession(service_sid_, unique_name, out).ok();
   }
@@ -76,6 +91,7 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
 
  private:
   std::unique_ptr<SessionStore> store_;
+  std::vector<absl::Status> statuses_;  // FetchBySidBatch's, reused.
   Sid service_sid_;
 };
 

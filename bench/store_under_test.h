@@ -44,6 +44,7 @@
 #include <optional>
 #include <string_view>
 
+#include "absl/types/span.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
@@ -110,6 +111,16 @@ class ExpiryStoreUnderTest {
 
   // Fills *out with the Session with this SID; false if there is none.
   virtual bool FetchBySid(const Sid& sid, Session* out) = 0;
+
+  // Fills out[i] with the Session of sids[i]; false if one is missing. A
+  // store without a call for many keys answers them one by one.
+  virtual bool FetchBySidBatch(absl::Span<const Sid> sids,
+                               absl::Span<Session> out) {
+    for (size_t i = 0; i < sids.size(); ++i) {
+      if (!FetchBySid(sids[i], &out[i])) return false;
+    }
+    return true;
+  }
 
   // Fills *out with the Session holding this unique_name; false if none.
   virtual bool FetchByName(std::string_view unique_name, Session* out) = 0;

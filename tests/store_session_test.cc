@@ -513,6 +513,71 @@ TEST_F(StoreSessionTest, FetchUnderUnknownServiceIs20404) {
       absl::StatusCode::kNotFound, kErrorNotFound));
 }
 
+// A batch answers each SID as FetchSession would, in order: live ones,
+// one deleted, one never minted, one of another Service, and one whose TTL
+// ran out, which the batch closes as a single fetch does. More SIDs than
+// the batch reads ahead, so its window slides.
+TEST_F(StoreSessionTest, FetchSessionsAnswersEachAsFetchSessionDoes) {
+  const Sid other_service = NewService("other");
+  std::vector<Sid> sids;
+  for (int i = 0; i < 40; ++i) sids.push_back(Create().sid);
+  ASSERT_TRUE(store_->DeleteSession(ks_, sids[3]).ok());
+  sids.push_back(Sid("KC", 1, 2));
+  sids.push_back(Create(other_service, CreateSessionParams()).sid);
+  CreateSessionParams short_lived;
+  short_lived.ttl = 5;
+  sids.push_back(Create(short_lived).sid);
+  sids.push_back(sids[0]);  // Twice in one batch.
+  At(absl::Seconds(5));
+
+  std::vector<Session> batch(sids.size());
+  std::vector<absl::Status> statuses(sids.size());
+  ASSERT_TRUE(store_
+                  ->FetchSessions(ks_, sids, absl::MakeSpan(batch),
+                                  absl::MakeSpan(statuses))
+                  .ok());
+  for (size_t i = 0; i < sids.size(); ++i) {
+    Session one;
+    const absl::Status single = store_->FetchSession(ks_, sids[i], &one);
+    EXPECT_EQ(statuses[i], single) << "at " << i;
+    if (single.ok()) {
+      EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
+    }
+  }
+  EXPECT_TRUE(
+      IsProxyError(statuses[3], absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(
+      IsProxyError(statuses[40], absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(
+      IsProxyError(statuses[41], absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_EQ(batch[42].status, SessionStatus::kClosed);
+  EXPECT_EQ(batch[42].closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(batch[0].sid, sids[0]);
+  EXPECT_EQ(batch[43].sid, sids[0]);
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, FetchSessionsRefusesBuffersOfAnotherSize) {
+  const std::vector<Sid> sids = {Create().sid, Create().sid};
+  std::vector<Session> one(1);
+  std::vector<absl::Status> statuses(2, absl::UnknownError("untouched"));
+  EXPECT_EQ(store_
+                ->FetchSessions(ks_, sids, absl::MakeSpan(one),
+                                absl::MakeSpan(statuses))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(statuses[0].code(), absl::StatusCode::kUnknown);
+  std::vector<Session> two(2);
+  std::vector<absl::Status> three(3);
+  EXPECT_EQ(
+      store_
+          ->FetchSessions(ks_, sids, absl::MakeSpan(two), absl::MakeSpan(three))
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  // An empty batch is a batch.
+  EXPECT_TRUE(store_->FetchSessions(ks_, {}, {}, {}).ok());
+}
+
 TEST_F(StoreSessionTest, ReturnedSessionIsASnapshot) {
   Session created = Create();
   At(absl::Seconds(5));

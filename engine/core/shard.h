@@ -516,6 +516,9 @@ class Shard {
                       const CreateSessionParams& params, Session* out);
   absl::Status FetchBySid(const Sid128& service, const Sid128& sid,
                           Session* out);
+  // Starts loading the record `sid` carries, for a caller that will fetch
+  // it a few calls from now (SessionStore::FetchSessions). Takes no lock.
+  void Prefetch(const Sid128& sid) const { PrefetchUnlocked(sid); }
   absl::Status FetchByName(const Sid128& service, std::string_view name,
                            Session* out);
   absl::Status Update(const Sid128& service, const Sid128& sid,

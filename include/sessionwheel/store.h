@@ -49,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
@@ -315,6 +316,19 @@ class SessionStore {
   virtual absl::Status FetchSession(const Sid& service, const Sid& sid,
                                     Session* out) = 0;
   absl::StatusOr<Session> FetchSession(const Sid& service, const Sid& sid);
+
+  // Finds the Sessions `sids` name, each as FetchSession(service, sid, out)
+  // would: `statuses[i]` is the answer for `sids[i]` (OK, or NotFound/20404)
+  // and `out[i]` its Session when OK. Each is read under its own shard's
+  // lock in turn, not all at one instant. The batch starts each record's
+  // memory load a few Sessions ahead of reading it, so at a million
+  // Sessions it answers several times faster than single calls
+  // (docs/performance.md, "Fetching many"). Errors: InvalidArgument when
+  // `out` or `statuses` has another size than `sids` (nothing is fetched).
+  virtual absl::Status FetchSessions(const Sid& service,
+                                     absl::Span<const Sid> sids,
+                                     absl::Span<Session> out,
+                                     absl::Span<absl::Status> statuses) = 0;
 
   // Finds the Session whose SID (as text) or unique_name is `sid_or_name`.
   // Errors: NotFound/20404.
