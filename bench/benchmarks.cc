@@ -237,6 +237,10 @@ void BM_FetchBySidBatch(State& state, StoreKind kind) {
   constexpr size_t kBatch = 64;
   LiveStore& live = Live(kind);
   const size_t n = live.sids.size() / kBatch * kBatch;
+  if (n == 0) {
+    state.SkipWithError("a batch needs at least 64 live Sessions");
+    return;
+  }
   size_t i = StartIndex(state, n) / kBatch * kBatch;
   std::vector<Session> answers(kBatch);
   for (auto _ : state) {
