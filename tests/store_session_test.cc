@@ -550,6 +550,8 @@ TEST_F(StoreSessionTest, FetchSessionsAnswersEachAsFetchSessionDoes) {
       IsProxyError(statuses[40], absl::StatusCode::kNotFound, kErrorNotFound));
   EXPECT_TRUE(
       IsProxyError(statuses[41], absl::StatusCode::kNotFound, kErrorNotFound));
+  // A Session not found leaves its place alone.
+  EXPECT_TRUE(SameSession(batch[40], Session()));
   EXPECT_EQ(batch[42].status, SessionStatus::kClosed);
   EXPECT_EQ(batch[42].closed_reason, std::string(kReasonTtl));
   EXPECT_EQ(batch[0].sid, sids[0]);
