@@ -26,8 +26,8 @@
 // what the owner frees with TakeRetired(), outside its lock: freeing a
 // chunk (512 KiB of 128-byte records) may cost a munmap, or glibc's trim of
 // the top of its heap (measured: up to 80 ms after a mass free), which no
-// lock should wait for. So after a
-// mass expiry a slab keeps one chunk, and ReleaseSpare() retires that too.
+// lock should wait for. So after a mass expiry a slab keeps one chunk, and
+// ReleaseSpare() retires that too.
 // An emptied chunk costs at most one release and one remake every
 // kChunkSize operations: releasing needs a second chunk emptied while a
 // spare exists, remaking needs every made chunk full.
