@@ -954,6 +954,16 @@ int64_t Shard::Advance() {
       // name: two cache misses in the name index, started a few records
       // ahead so that they overlap (the wheel prefetches the records).
       const bool frees = context_->retention_ms == 0;
+      if (frees) {
+        // The first names: the loop asks for each kNameLookahead ahead.
+        for (size_t i = 0; i < kNameLookahead; ++i) {
+          const auto* first =
+              static_cast<const SessionRecord*>(wheel_.PeekDue(i));
+          if (first != nullptr && first->has_name()) {
+            names_.Prefetch(RecordByName::Key(first));
+          }
+        }
+      }
       // Due entries were collected first; settling one may reschedule it.
       while (budget > 0 && (e = wheel_.PopDue()) != nullptr) {
         --budget;

@@ -180,6 +180,12 @@ bool TimerWheel::Cascade(int level, int slot, size_t* budget) {
     due_head_ = 0;
     due_count_ = due_.size();
     handed_slot_ = slot;
+    // PopDue asks for the object kPopPrefetch places ahead; the first ones
+    // are asked for here, or a short list (a busy tick's few Sessions a
+    // shard) would meet every one of them as a miss in turn.
+    for (size_t i = 0; i < due_count_ && i < kPopPrefetch; ++i) {
+      PrefetchObject(due_[i]);
+    }
     *budget -= std::min<size_t>(*budget, 1);
     return true;
   }
