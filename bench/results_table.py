@@ -28,7 +28,15 @@ ROWS = [
     ("80/20 fetch/interaction, 2 threads", "mix_80_20/{}/real_time/threads:2", "rate"),
     ("1M due in one tick, one advance", "expire_same_tick/{}/1000000", "ms"),
     ("1M due in one tick, from creation (cold)", "expire_same_tick_cold/{}/1000000", "ms"),
+    ("1M due in one tick, kept, heard", "expire_same_tick_heard/{}/1000000", "ms"),
+    ("1M due in one tick, freed, warm", "expire_same_tick_freed/{}/1000000", "ms"),
+    ("1M due in one tick, freed, cold", "expire_same_tick_freed_cold/{}/1000000", "ms"),
+    ("1M due in one tick, freed and heard, warm", "expire_same_tick_freed_heard/{}/1000000", "ms"),
+    ("1M due in one tick, freed and heard, cold",
+     "expire_same_tick_freed_heard_cold/{}/1000000", "ms"),
     ("1M, TTLs over 60 s, ticking through", "expire_spread/", "ms"),
+    ("1M over 60 s, 10 ms ticks, freed and heard", "expire_spread_freed_heard/", "ms"),
+    ("1M over 60 s, 1 s steps, freed and heard", "expire_spread_freed_heard_1s/", "ms"),
     ("bytes per live Session (1M)", "create/", "bytes"),
 ]
 
