@@ -19,6 +19,8 @@
 //   fetch_sid_batch   the same, 64 random live Sessions a call
 //                     (SessionStore::FetchSessions); the rate is Sessions
 //   fetch_name        fetch a random live Session by unique_name
+//   fetch_name_batch  the same, 64 random live Sessions a call
+//                     (SessionStore::FetchSessionsByName)
 //   update_ttl        set a random live Session's ttl
 //   interaction       record an interaction on a random live Session
 //   mix_80_20         80% fetch by SID, 20% interaction (1 and 2 threads)
@@ -265,6 +267,33 @@ void BM_FetchByName(State& state, StoreKind kind) {
                 false, [&](std::string_view name, size_t, Session* out) {
                   return live.store->FetchByName(name, out);
                 });
+}
+
+// Fetches by unique_name kBatch random live Sessions a call
+// (FetchByNameBatch); items are Sessions, so the rate compares with
+// fetch_name's.
+void BM_FetchByNameBatch(State& state, StoreKind kind) {
+  constexpr size_t kBatch = 64;
+  LiveStore& live = Live(kind);
+  const size_t n = live.names.size() / kBatch * kBatch;
+  if (n == 0) {
+    state.SkipWithError("a batch needs at least 64 live Sessions");
+    return;
+  }
+  size_t i = StartIndex(state, n) / kBatch * kBatch;
+  std::vector<std::string_view> names(kBatch);
+  std::vector<Session> answers(kBatch);
+  for (auto _ : state) {
+    for (size_t k = 0; k < kBatch; ++k) names[k] = live.names[i + k];
+    if (!live.store->FetchByNameBatch(names, absl::MakeSpan(answers))) {
+      state.SkipWithError("a batch fetch by name missed a live Session");
+      break;
+    }
+    benchmark::DoNotOptimize(answers.data());
+    i += kBatch;
+    if (i == n) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
 void BM_UpdateTtl(State& state, StoreKind kind) {
@@ -728,6 +757,9 @@ void RegisterAll() {
   }
   for (StoreKind k : kAllStores) {
     PerOperation(Register("fetch_name", k, BM_FetchByName));
+  }
+  for (StoreKind k : kAllStores) {
+    PerOperation(Register("fetch_name_batch", k, BM_FetchByNameBatch));
   }
   for (StoreKind k : kAllStores) {
     PerOperation(Register("update_ttl", k, BM_UpdateTtl));

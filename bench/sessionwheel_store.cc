@@ -76,6 +76,21 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
     return store_->FetchSession(service_sid_, unique_name, out).ok();
   }
 
+  bool FetchByNameBatch(absl::Span<const std::string_view> names,
+                        absl::Span<Session> out) override {
+    statuses_.resize(names.size());
+    if (!store_
+             ->FetchSessionsByName(service_sid_, names, out,
+                                   absl::MakeSpan(statuses_))
+             .ok()) {
+      return false;
+    }
+    for (const absl::Status& s : statuses_) {
+      if (!s.ok()) return false;
+    }
+    return true;
+  }
+
   bool UpdateTtl(const Sid& sid, int64_t ttl, Session* out) override {
     UpdateSessionParams params;
     params.ttl = ttl;
@@ -91,7 +106,7 @@ class SessionwheelStore final : public ExpiryStoreUnderTest {
 
  private:
   std::unique_ptr<SessionStore> store_;
-  std::vector<absl::Status> statuses_;  // FetchBySidBatch's, reused.
+  std::vector<absl::Status> statuses_;  // The batches', reused.
   Sid service_sid_;
 };
 

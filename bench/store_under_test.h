@@ -125,6 +125,16 @@ class ExpiryStoreUnderTest {
   // Fills *out with the Session holding this unique_name; false if none.
   virtual bool FetchByName(std::string_view unique_name, Session* out) = 0;
 
+  // Fills out[i] with the Session holding names[i]; false if one is
+  // missing. A store without a call for many keys answers them one by one.
+  virtual bool FetchByNameBatch(absl::Span<const std::string_view> names,
+                                absl::Span<Session> out) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!FetchByName(names[i], &out[i])) return false;
+    }
+    return true;
+  }
+
   // Sets the ttl of a live Session, its window still starting at the last
   // interaction (or the create), and fills *out. False if absent or ended.
   virtual bool UpdateTtl(const Sid& sid, int64_t ttl, Session* out) = 0;

@@ -580,6 +580,117 @@ TEST_F(StoreSessionTest, FetchSessionsRefusesBuffersOfAnotherSize) {
   EXPECT_TRUE(store_->FetchSessions(ks_, {}, {}, {}).ok());
 }
 
+// The same for names: live ones over every shard, more than one hold of a
+// shard's lock and more than the batch reads ahead; one deleted, one never
+// held, one of another Service, a SID's text, one whose TTL ran out (the
+// batch closes it as a single fetch does), and one named twice.
+TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
+  const Sid other_service = NewService("other");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("name-" + std::to_string(i));
+    CreateNamed(keys.back());
+  }
+  const Session deleted = CreateNamed("deleted");
+  ASSERT_TRUE(store_->DeleteSession(ks_, deleted.sid).ok());
+  keys.push_back("deleted");  // 300
+  keys.push_back("never");    // 301
+  CreateSessionParams elsewhere;
+  elsewhere.unique_name = "elsewhere";
+  Create(other_service, elsewhere);
+  keys.push_back("elsewhere");              // 302
+  keys.push_back(Create().sid.ToString());  // 303
+  CreateSessionParams short_lived;
+  short_lived.unique_name = "short";
+  short_lived.ttl = 5;
+  Create(short_lived);
+  keys.push_back("short");   // 304
+  keys.push_back("name-7");  // 305
+  At(absl::Seconds(5));
+
+  const std::vector<std::string_view> names(keys.begin(), keys.end());
+  std::vector<Session> batch(names.size());
+  std::vector<absl::Status> statuses(names.size());
+  ASSERT_TRUE(store_
+                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
+                                        absl::MakeSpan(statuses))
+                  .ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    Session one;
+    const absl::Status single = store_->FetchSession(ks_, names[i], &one);
+    EXPECT_EQ(statuses[i], single) << "at " << i;
+    if (single.ok()) {
+      EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
+    }
+  }
+  for (size_t i : {300, 301, 302}) {
+    EXPECT_TRUE(
+        IsProxyError(statuses[i], absl::StatusCode::kNotFound, kErrorNotFound))
+        << "at " << i;
+  }
+  EXPECT_TRUE(SameSession(batch[301], Session()));  // Left alone.
+  EXPECT_EQ(batch[0].unique_name, "name-0");
+  EXPECT_EQ(batch[299].unique_name, "name-299");
+  EXPECT_EQ(batch[303].sid.ToString(), keys[303]);
+  EXPECT_EQ(batch[304].status, SessionStatus::kClosed);
+  EXPECT_EQ(batch[304].closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(batch[305].sid, batch[7].sid);
+  ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, FetchSessionsByNameRefusesBuffersOfAnotherSize) {
+  CreateNamed("a");
+  CreateNamed("b");
+  const std::vector<std::string_view> names = {"a", "b"};
+  std::vector<Session> one(1);
+  std::vector<absl::Status> statuses(2, absl::UnknownError("untouched"));
+  EXPECT_EQ(store_
+                ->FetchSessionsByName(ks_, names, absl::MakeSpan(one),
+                                      absl::MakeSpan(statuses))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(statuses[0].code(), absl::StatusCode::kUnknown);
+  EXPECT_TRUE(store_->FetchSessionsByName(ks_, {}, {}, {}).ok());
+}
+
+// With no retention a due Session is freed by the read that finds it due:
+// a name given twice in one batch is then not found the second time, as a
+// second single fetch would not find it, and the second read does not
+// look at the freed record.
+class FreeOnExpiryStoreTest : public StoreTest {
+ protected:
+  void ConfigureStore(StoreOptions& options) override {
+    options.closed_retention = absl::ZeroDuration();
+  }
+};
+
+TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameNamingAFreedSessionTwice) {
+  CreateSessionParams params;
+  params.unique_name = "due";
+  params.ttl = 5;
+  ASSERT_TRUE(store_->CreateSession(ks_, params).ok());
+  params.unique_name = "kept";
+  params.ttl = 0;
+  const absl::StatusOr<Session> kept = store_->CreateSession(ks_, params);
+  ASSERT_TRUE(kept.ok());
+  At(absl::Seconds(5));
+  const std::vector<std::string_view> names = {"due", "kept", "due"};
+  std::vector<Session> batch(names.size());
+  std::vector<absl::Status> statuses(names.size());
+  ASSERT_TRUE(store_
+                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
+                                        absl::MakeSpan(statuses))
+                  .ok());
+  EXPECT_TRUE(
+      IsProxyError(statuses[0], absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(statuses[1].ok());
+  EXPECT_EQ(batch[1].sid, kept->sid);
+  EXPECT_TRUE(
+      IsProxyError(statuses[2], absl::StatusCode::kNotFound, kErrorNotFound));
+  EXPECT_TRUE(SameSession(batch[2], Session()));
+  ExpectInvariants();
+}
+
 TEST_F(StoreSessionTest, ReturnedSessionIsASnapshot) {
   Session created = Create();
   At(absl::Seconds(5));

@@ -754,6 +754,65 @@ absl::Status Shard::FetchByName(const Sid128& service, std::string_view name,
   return s;
 }
 
+void Shard::FetchManyByName(const Sid128& service,
+                            absl::Span<const std::string_view> names,
+                            absl::Span<const uint32_t> which,
+                            absl::Span<Session> out,
+                            absl::Span<absl::Status> statuses) {
+  static_assert(kNameRecordAhead < kNameSlotsAhead);
+  auto key = [&](size_t j) {
+    const std::string_view name = names[which[j]];
+    return NameKey{service, {name.data(), name.size()}};
+  };
+  for (size_t begin = 0; begin < which.size(); begin += kNamesPerHold) {
+    const size_t end = std::min(which.size(), begin + kNamesPerHold);
+    bool queued = false;
+    {
+      MutexLock l(&mu_);
+      const size_t before = pending_.size();
+      const int64_t now = NowMs();
+      // Three stages, a name at each: its index slots asked for, then (the
+      // slots arrived) its record found and asked for, then read.
+      std::array<SessionRecord*, kNameRecordAhead> found{};
+      // Records live when each was found: a name given twice in a batch
+      // finds a record the first read may free (settled with no
+      // retention), so a read finds again if any record went since.
+      std::array<size_t, kNameRecordAhead> live_then{};
+      auto find = [&](size_t j) {
+        mu_.AssertHeld();  // The analysis does not follow into a lambda.
+        const uint32_t* held = names_.Find(key(j));
+        SessionRecord* rec = held == nullptr ? nullptr : records_.Get(*held);
+        if (rec != nullptr) PrefetchRecord(rec);
+        found[j % kNameRecordAhead] = rec;
+        live_then[j % kNameRecordAhead] = records_.size();
+      };
+      for (size_t j = begin; j < end && j < begin + kNameSlotsAhead; ++j) {
+        names_.Prefetch(key(j));
+      }
+      for (size_t j = begin; j < end && j < begin + kNameRecordAhead; ++j) {
+        find(j);
+      }
+      for (size_t j = begin; j < end; ++j) {
+        if (live_then[j % kNameRecordAhead] != records_.size()) find(j);
+        SessionRecord* rec = found[j % kNameRecordAhead];
+        if (j + kNameSlotsAhead < end) {
+          names_.Prefetch(key(j + kNameSlotsAhead));
+        }
+        const size_t i = which[j];
+        if (rec == nullptr || rec->service->dying || !SettleLocked(rec, now)) {
+          statuses[i] = absl::NotFoundError("");
+        } else {
+          statuses[i] = absl::OkStatus();
+          FillLocked(*rec, &out[i]);
+        }
+        if (j + kNameRecordAhead < end) find(j + kNameRecordAhead);
+      }
+      queued = pending_.size() != before;
+    }
+    if (queued) DeliverEvents();  // As in FetchBySid.
+  }
+}
+
 absl::Status Shard::Update(const Sid128& service, const Sid128& sid,
                            const UpdateSessionParams& params, Session* out) {
   PrefetchUnlocked(sid);

@@ -47,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "engine/core/creation_order.h"
 #include "engine/core/name_index.h"
 #include "engine/core/page_token.h"
@@ -521,6 +522,21 @@ class Shard {
   void Prefetch(const Sid128& sid) const { PrefetchUnlocked(sid); }
   absl::Status FetchByName(const Sid128& service, std::string_view name,
                            Session* out);
+  // Answers names[i] for each i in `which` (names whose index is this
+  // shard's) as FetchByName would, into out[i] and statuses[i] (OK, or a
+  // bare NotFound the store words). Holds the lock for at most
+  // kNamesPerHold names at a time, and within a hold asks for each name's
+  // index slots kNameSlotsAhead names ahead of reading them and for its
+  // record kNameRecordAhead ahead, so that the two misses of a name, and
+  // those of neighbouring names, overlap (SessionStore::FetchSessions).
+  void FetchManyByName(const Sid128& service,
+                       absl::Span<const std::string_view> names,
+                       absl::Span<const uint32_t> which,
+                       absl::Span<Session> out,
+                       absl::Span<absl::Status> statuses);
+  static constexpr size_t kNamesPerHold = 64;
+  static constexpr size_t kNameSlotsAhead = 16;
+  static constexpr size_t kNameRecordAhead = 8;
   absl::Status Update(const Sid128& service, const Sid128& sid,
                       const UpdateSessionParams& params, Session* out);
   absl::Status Delete(const Sid128& service, const Sid128& sid);

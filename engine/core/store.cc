@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "engine/core/durability.h"
 #include "engine/core/page_token.h"
@@ -423,6 +425,68 @@ class StoreImpl final : public SessionStore,
     for (size_t i = 0; i < sids.size(); ++i) {
       if (i + kAhead < sids.size()) prefetch(i + kAhead);
       statuses[i] = FetchSession(service_sid, sids[i], &out[i]);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status FetchSessionsByName(const Sid& service_sid,
+                                   absl::Span<const std::string_view> names,
+                                   absl::Span<Session> out,
+                                   absl::Span<absl::Status> statuses) override {
+    if (out.size() != names.size() || statuses.size() != names.size()) {
+      return absl::InvalidArgumentError(
+          "FetchSessionsByName needs as many Sessions and statuses as "
+          "names.");
+    }
+    if (names.size() > std::numeric_limits<uint32_t>::max()) {
+      return absl::InvalidArgumentError(
+          "FetchSessionsByName takes at most 2^32 - 1 names a call.");
+    }
+    std::optional<Sid128> service = BodyOf("KS", service_sid);
+    // The batch's indexes grouped by the shard of their name (a counting
+    // sort). Inline for a batch of up to 64 names and 16 shards, so that
+    // such batches allocate nothing; not kept across calls, as a listener
+    // may call here again from inside a delivery below.
+    constexpr uint16_t kNotByName = UINT16_MAX;
+    absl::InlinedVector<uint16_t, 64> shard_of(names.size());
+    absl::InlinedVector<uint32_t, 64> by_shard(names.size());
+    absl::InlinedVector<uint32_t, 17> starts(shards_.size() + 1, 0);
+    for (size_t i = 0; i < names.size(); ++i) {
+      shard_of[i] = kNotByName;
+      if (!service) {
+        statuses[i] = SessionNotFound(service_sid, names[i]);
+      } else if (internal::ParseSid("KC", names[i])) {
+        // A SID's text: as FetchSession, by SID and then as a name.
+        statuses[i] = FetchSession(service_sid, names[i], &out[i]);
+      } else {
+        shard_of[i] = internal::NameShardByte(*service, names[i]) & mask_;
+        ++starts[shard_of[i] + 1];
+      }
+    }
+    for (size_t k = 1; k < starts.size(); ++k) starts[k] += starts[k - 1];
+    const size_t named = starts.back();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (shard_of[i] != kNotByName) {
+        by_shard[starts[shard_of[i]]++] = static_cast<uint32_t>(i);
+      }
+    }
+    // Each group's start moved to its end: the group of shard k now begins
+    // at the end of group k - 1.
+    for (size_t k = 0, begin = 0; k < shards_.size() && named != 0; ++k) {
+      const size_t end = starts[k];
+      if (end != begin) {
+        shards_[k]->FetchManyByName(
+            *service, names,
+            absl::MakeConstSpan(by_shard.data() + begin, end - begin), out,
+            statuses);
+      }
+      begin = end;
+    }
+    for (size_t k = 0; k < named; ++k) {
+      const uint32_t i = by_shard[k];
+      if (absl::IsNotFound(statuses[i])) {
+        statuses[i] = SessionNotFound(service_sid, names[i]);
+      }
     }
     return absl::OkStatus();
   }
