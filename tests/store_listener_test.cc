@@ -199,6 +199,59 @@ TEST_F(StoreListenerTest, AListenerMayChangeAndDeleteTheSessionItHearsAbout) {
   EXPECT_TRUE(store_->CheckInvariants().ok());
 }
 
+// A batch fetch by name that closes due Sessions reports each close once,
+// after its lock, to a listener that may itself fetch a batch.
+TEST_F(StoreListenerTest,
+       ABatchByNameReportsEachCloseOnceToAListenerThatMayFetch) {
+  class Refetcher : public SessionListener {
+   public:
+    Refetcher(SessionStore* store, const Sid& ks) : store_(store), ks_(ks) {}
+    void OnEvent(const SessionEvent& e) noexcept override {
+      if (e.type != EventType::kClosed) return;
+      const std::vector<std::string_view> names = {
+          "kept", std::string_view(e.unique_name)};
+      std::vector<Session> out(names.size());
+      std::vector<absl::Status> statuses(names.size());
+      ASSERT_TRUE(store_
+                      ->FetchSessionsByName(ks_, names, absl::MakeSpan(out),
+                                            absl::MakeSpan(statuses))
+                      .ok());
+      EXPECT_TRUE(statuses[0].ok()) << statuses[0];
+      EXPECT_TRUE(statuses[1].ok()) << statuses[1];
+      EXPECT_EQ(out[1].status, SessionStatus::kClosed);
+      ++refetched;
+    }
+    SessionStore* const store_;
+    const Sid ks_;
+    int refetched = 0;
+  };
+  CreateSessionParams params;
+  params.ttl = 5;
+  for (const char* name : {"a", "b"}) {
+    params.unique_name = name;
+    ASSERT_TRUE(store_->CreateSession(ks_, params).ok());
+  }
+  ASSERT_TRUE(Create("kept").ok());
+  auto log = std::make_shared<Log>();
+  auto refetcher = std::make_shared<Refetcher>(store_.get(), ks_);
+  store_->AddListener(refetcher);
+  store_->AddListener(log);
+  clock_.Advance(absl::Seconds(5));
+  const std::vector<std::string_view> names = {"a", "kept", "b", "a"};
+  std::vector<Session> out(names.size());
+  std::vector<absl::Status> statuses(names.size());
+  ASSERT_TRUE(store_
+                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(out),
+                                        absl::MakeSpan(statuses))
+                  .ok());
+  for (const absl::Status& s : statuses) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(out[0].status, SessionStatus::kClosed);
+  EXPECT_EQ(out[3].status, SessionStatus::kClosed);
+  EXPECT_EQ(log->lines(), Lines({"closed a", "closed b"}));
+  EXPECT_EQ(refetcher->refetched, 2);
+  EXPECT_TRUE(store_->CheckInvariants().ok());
+}
+
 TEST_F(StoreListenerTest, AListenerAddedByAListenerHearsTheNextEvent) {
   auto late = std::make_shared<Log>();
   class Adder : public SessionListener {

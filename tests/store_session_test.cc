@@ -580,10 +580,11 @@ TEST_F(StoreSessionTest, FetchSessionsRefusesBuffersOfAnotherSize) {
   EXPECT_TRUE(store_->FetchSessions(ks_, {}, {}, {}).ok());
 }
 
-// The same for names: live ones over every shard, more than one hold of a
-// shard's lock and more than the batch reads ahead; one deleted, one never
-// held, one of another Service, a SID's text, one whose TTL ran out (the
-// batch closes it as a single fetch does), and one named twice.
+// The same for names: live ones over every shard, more a shard than the
+// batch reads ahead; one deleted, one never held, one of another Service,
+// a SID's text, a name that reads as a SID no Session has, one whose TTL
+// ran out (the batch closes it as a single fetch does), and one named
+// twice. (More than one hold of a shard's lock: the one-shard test below.)
 TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
   const Sid other_service = NewService("other");
   std::vector<std::string> keys;
@@ -606,6 +607,9 @@ TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
   Create(short_lived);
   keys.push_back("short");   // 304
   keys.push_back("name-7");  // 305
+  const std::string sid_like = Sid("KC", 7, 7).ToString();
+  CreateNamed(sid_like);
+  keys.push_back(sid_like);  // 306
   At(absl::Seconds(5));
 
   const std::vector<std::string_view> names(keys.begin(), keys.end());
@@ -635,7 +639,27 @@ TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
   EXPECT_EQ(batch[304].status, SessionStatus::kClosed);
   EXPECT_EQ(batch[304].closed_reason, std::string(kReasonTtl));
   EXPECT_EQ(batch[305].sid, batch[7].sid);
+  ASSERT_TRUE(statuses[306].ok()) << statuses[306];
+  EXPECT_EQ(batch[306].unique_name, sid_like);
   ExpectInvariants();
+}
+
+TEST_F(StoreSessionTest, FetchSessionsByNameUnderAnUnknownServiceIs20404) {
+  CreateNamed("a");
+  const std::vector<std::string_view> names = {"a", "b"};
+  for (const Sid& service : {Sid("KS", 0, 0), Sid("KC", ks_.hi(), ks_.lo())}) {
+    std::vector<Session> batch(names.size());
+    std::vector<absl::Status> statuses(names.size());
+    ASSERT_TRUE(store_
+                    ->FetchSessionsByName(service, names, absl::MakeSpan(batch),
+                                          absl::MakeSpan(statuses))
+                    .ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      EXPECT_EQ(statuses[i], store_->FetchSession(service, names[i]).status());
+      EXPECT_TRUE(IsProxyError(statuses[i], absl::StatusCode::kNotFound,
+                               kErrorNotFound));
+    }
+  }
 }
 
 TEST_F(StoreSessionTest, FetchSessionsByNameRefusesBuffersOfAnotherSize) {
@@ -653,16 +677,53 @@ TEST_F(StoreSessionTest, FetchSessionsByNameRefusesBuffersOfAnotherSize) {
   EXPECT_TRUE(store_->FetchSessionsByName(ks_, {}, {}, {}).ok());
 }
 
-// With no retention a due Session is freed by the read that finds it due:
+// One shard, so that a batch's names are all one shard's, and no
+// retention, so that a due Session is freed by the read that finds it due:
 // a name given twice in one batch is then not found the second time, as a
 // second single fetch would not find it, and the second read does not
 // look at the freed record.
 class FreeOnExpiryStoreTest : public StoreTest {
  protected:
   void ConfigureStore(StoreOptions& options) override {
+    options.shards = 1;
     options.closed_retention = absl::ZeroDuration();
   }
 };
+
+// More names than one hold of the shard's lock answers, with a due one
+// given twice on both sides of the first hold's end.
+TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameAcrossHoldsOfTheLock) {
+  std::vector<std::string> keys;
+  CreateSessionParams params;
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back("name-" + std::to_string(i));
+    params.unique_name = keys.back();
+    params.ttl = i == 62 ? 5 : 0;
+    ASSERT_TRUE(store_->CreateSession(ks_, params).ok());
+  }
+  keys[66] = keys[62];
+  At(absl::Seconds(5));
+  const std::vector<std::string_view> names(keys.begin(), keys.end());
+  std::vector<Session> batch(names.size());
+  std::vector<absl::Status> statuses(names.size());
+  ASSERT_TRUE(store_
+                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
+                                        absl::MakeSpan(statuses))
+                  .ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i == 62 || i == 66) {
+      EXPECT_TRUE(IsProxyError(statuses[i], absl::StatusCode::kNotFound,
+                               kErrorNotFound))
+          << "at " << i;
+      continue;
+    }
+    ASSERT_TRUE(statuses[i].ok()) << "at " << i << ": " << statuses[i];
+    Session one;
+    ASSERT_TRUE(store_->FetchSession(ks_, names[i], &one).ok());
+    EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
+  }
+  ExpectInvariants();
+}
 
 TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameNamingAFreedSessionTwice) {
   CreateSessionParams params;

@@ -774,9 +774,10 @@ void Shard::FetchManyByName(const Sid128& service,
       // Three stages, a name at each: its index slots asked for, then (the
       // slots arrived) its record found and asked for, then read.
       std::array<SessionRecord*, kNameRecordAhead> found{};
-      // Records live when each was found: a name given twice in a batch
-      // finds a record the first read may free (settled with no
-      // retention), so a read finds again if any record went since.
+      // Records live when each was found: a read may purge its record (its
+      // retention over, or none), and a name given twice in a batch finds
+      // that record for the second read too, so a read finds again if any
+      // record went since.
       std::array<size_t, kNameRecordAhead> live_then{};
       auto find = [&](size_t j) {
         mu_.AssertHeld();  // The analysis does not follow into a lambda.
@@ -1014,12 +1015,14 @@ int64_t Shard::Advance() {
       // ahead so that they overlap (the wheel prefetches the records).
       const bool frees = context_->retention_ms == 0;
       if (frees) {
-        // The first names: the loop asks for each kNameLookahead ahead.
-        for (size_t i = 0; i < kNameLookahead; ++i) {
-          const auto* first =
+        // The first names: the loop, once it has popped one, asks for the
+        // name kNameLookahead places past the new head, that is, for the
+        // one kNameLookahead + 1 past the popped one.
+        for (size_t i = 0; i <= kNameLookahead; ++i) {
+          const auto* due =
               static_cast<const SessionRecord*>(wheel_.PeekDue(i));
-          if (first != nullptr && first->has_name()) {
-            names_.Prefetch(RecordByName::Key(first));
+          if (due != nullptr && due->has_name()) {
+            names_.Prefetch(RecordByName::Key(due));
           }
         }
       }

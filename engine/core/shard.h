@@ -501,7 +501,7 @@ class Shard {
 
   // Session operations. Each takes the lock, applies any due expiry of the
   // Session it touches, queues its events, and releases the lock; the caller
-  // then calls DeliverEvents(), but for the two fetches, which deliver
+  // then calls DeliverEvents(), but for the fetches, which deliver
   // themselves only if they queued an event (an expiry they applied), so
   // that a reader never becomes the deliverer of another thread's bulk
   // work. Parameters are validated here, under the
@@ -528,7 +528,8 @@ class Shard {
   // kNamesPerHold names at a time, and within a hold asks for each name's
   // index slots kNameSlotsAhead names ahead of reading them and for its
   // record kNameRecordAhead ahead, so that the two misses of a name, and
-  // those of neighbouring names, overlap (SessionStore::FetchSessions).
+  // those of neighbouring names, overlap
+  // (SessionStore::FetchSessionsByName).
   void FetchManyByName(const Sid128& service,
                        absl::Span<const std::string_view> names,
                        absl::Span<const uint32_t> which,

@@ -25,6 +25,13 @@
 namespace sessionwheel::internal {
 namespace {
 
+// Slack past twice the records a shard will hold, within which a restored
+// SID's handle is taken as this store's (the record placed at it) rather
+// than another store's bits (placed anywhere, found through foreign_).
+// 4096, as while the slab's chunks held 4096 records, so that smaller
+// chunks do not send more of a sparse store's SIDs to foreign_.
+constexpr uint64_t kRestoreHandleSlack = 4096;
+
 // The enums, one by one: a switch, so an enumerator added to the record's
 // enums fails the build here until the format gives it a number.
 SessionImage::Status ToImage(SessionStatus status) {
@@ -310,7 +317,7 @@ absl::Status Shard::RestoreSessions(std::vector<SessionImage>* images,
   // A SID of this store carries a handle below its count of records then;
   // anything far past what this shard will hold is another store's bits.
   const uint64_t bound =
-      2 * (records_.size() + images->size()) + Slab<SessionRecord>::kChunkSize;
+      2 * (records_.size() + images->size()) + kRestoreHandleSlack;
   const uint32_t max_handle = static_cast<uint32_t>(
       std::min<uint64_t>(bound, std::numeric_limits<uint32_t>::max()));
   std::vector<ShardService*> out_of_order;
@@ -459,8 +466,7 @@ absl::Status Shard::ApplySessionImage(const SessionImage& image) {
   }
   context_->quota->Force();
   svc->second->quota->Force();
-  const uint64_t bound =
-      2 * (records_.size() + 1) + Slab<SessionRecord>::kChunkSize;
+  const uint64_t bound = 2 * (records_.size() + 1) + kRestoreHandleSlack;
   rec = PlaceRestoredLocked(image.sid,
                             static_cast<uint32_t>(std::min<uint64_t>(
                                 bound, std::numeric_limits<uint32_t>::max())));

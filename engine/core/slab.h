@@ -69,10 +69,10 @@ class Slab {
   static_assert(sizeof(Cell) == sizeof(T));
 
  public:
-  // 1024 a chunk: a store's last, part-filled chunk a shard is what a
-  // chunk size costs a Session (4096 a chunk measured 166.5 bytes a Session
-  // at 1M over 16 shards, 1024 161.2, 512 160.8), and a chunk is released
-  // and made at most once every kChunkSize operations.
+  // 1024 a chunk. Each shard's last chunk is part full, which is what the
+  // chunk size costs: at 1M Sessions over 16 shards, 4096 a chunk measured
+  // 166.5 bytes a Session, 1024 161.2, 512 160.8. A chunk is released and
+  // made at most once every kChunkSize operations.
   static constexpr int kChunkBits = 10;
   static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
 

@@ -444,13 +444,16 @@ class StoreImpl final : public SessionStore,
     }
     std::optional<Sid128> service = BodyOf("KS", service_sid);
     // The batch's indexes grouped by the shard of their name (a counting
-    // sort). Inline for a batch of up to 64 names and 16 shards, so that
-    // such batches allocate nothing; not kept across calls, as a listener
-    // may call here again from inside a delivery below.
+    // sort), in buffers inline for up to 64 names and the default 16
+    // shards, so that these take no allocation. Not kept across calls:
+    // other threads call at once, and a listener may call here again from
+    // inside a delivery below.
     constexpr uint16_t kNotByName = UINT16_MAX;
+    constexpr size_t kInlineShards = 16;  // StoreOptions::shards' default.
     absl::InlinedVector<uint16_t, 64> shard_of(names.size());
     absl::InlinedVector<uint32_t, 64> by_shard(names.size());
-    absl::InlinedVector<uint32_t, 17> starts(shards_.size() + 1, 0);
+    absl::InlinedVector<uint32_t, kInlineShards + 1> starts(shards_.size() + 1,
+                                                            0);
     for (size_t i = 0; i < names.size(); ++i) {
       shard_of[i] = kNotByName;
       if (!service) {
@@ -472,7 +475,7 @@ class StoreImpl final : public SessionStore,
     }
     // Each group's start moved to its end: the group of shard k now begins
     // at the end of group k - 1.
-    for (size_t k = 0, begin = 0; k < shards_.size() && named != 0; ++k) {
+    for (size_t k = 0, begin = 0; k < shards_.size(); ++k) {
       const size_t end = starts[k];
       if (end != begin) {
         shards_[k]->FetchManyByName(

@@ -331,16 +331,17 @@ class SessionStore {
                                      absl::Span<Session> out,
                                      absl::Span<absl::Status> statuses) = 0;
 
-  // Finds the Sessions holding the unique_names `names`, each as
-  // FetchSession(service, names[i], out) would (so a SID's text is found
-  // as that SID first): `statuses[i]` and `out[i]` as in FetchSessions.
-  // The names are grouped by shard, and a shard answers up to 64 of them
-  // under one hold of its lock, asking for each name's index slots and
-  // record a few names ahead, so that their misses overlap: at a million
-  // Sessions about twice as many a second as single calls
-  // (docs/performance.md, "Fetching many"); a batch of up to 64 names
-  // allocates nothing. Errors: InvalidArgument when `out` or `statuses`
-  // has another size than `names` (nothing is fetched).
+  // Answers each of `names` as FetchSession(service, names[i], out) would
+  // (a SID's text is tried as that SID first, then as a name):
+  // `statuses[i]` is OK or NotFound/20404, and `out[i]` is filled when OK
+  // and left alone otherwise. The names are not read at one instant nor in
+  // the order given, and the events of Sessions the batch closes are
+  // delivered after each group it reads, not after each name. Many names a
+  // call cost far less each than single calls: at a million Sessions, 64 a
+  // call answer about twice as many a second (docs/performance.md,
+  // "Fetching many"). Errors: InvalidArgument when `out` or `statuses` has
+  // another size than `names`, or for more than 2^32 - 1 names (nothing
+  // is fetched).
   virtual absl::Status FetchSessionsByName(
       const Sid& service, absl::Span<const std::string_view> names,
       absl::Span<Session> out, absl::Span<absl::Status> statuses) = 0;
