@@ -52,6 +52,23 @@ class StoreSessionTest : public StoreTest {
     return Create(params);
   }
 
+  // Expects a batch's answers for `keys` (SIDs or names) to be what
+  // FetchSession answers for each now: the same status and, when found,
+  // the same Session.
+  template <typename Key>
+  void ExpectEachAsFetchSession(const std::vector<Key>& keys,
+                                const std::vector<absl::Status>& statuses,
+                                const std::vector<Session>& batch) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Session one;
+      const absl::Status single = store_->FetchSession(ks_, keys[i], &one);
+      EXPECT_EQ(statuses[i], single) << "at " << i;
+      if (single.ok()) {
+        EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
+      }
+    }
+  }
+
   absl::StatusOr<Session> Update(const Sid& sid,
                                  const UpdateSessionParams& params) {
     return store_->UpdateSession(ks_, sid, params);
@@ -536,14 +553,7 @@ TEST_F(StoreSessionTest, FetchSessionsAnswersEachAsFetchSessionDoes) {
                   ->FetchSessions(ks_, sids, absl::MakeSpan(batch),
                                   absl::MakeSpan(statuses))
                   .ok());
-  for (size_t i = 0; i < sids.size(); ++i) {
-    Session one;
-    const absl::Status single = store_->FetchSession(ks_, sids[i], &one);
-    EXPECT_EQ(statuses[i], single) << "at " << i;
-    if (single.ok()) {
-      EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
-    }
-  }
+  ExpectEachAsFetchSession(sids, statuses, batch);
   EXPECT_TRUE(
       IsProxyError(statuses[3], absl::StatusCode::kNotFound, kErrorNotFound));
   EXPECT_TRUE(
@@ -619,14 +629,7 @@ TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
                   ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
                                         absl::MakeSpan(statuses))
                   .ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    Session one;
-    const absl::Status single = store_->FetchSession(ks_, names[i], &one);
-    EXPECT_EQ(statuses[i], single) << "at " << i;
-    if (single.ok()) {
-      EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
-    }
-  }
+  ExpectEachAsFetchSession(names, statuses, batch);
   for (size_t i : {300, 301, 302}) {
     EXPECT_TRUE(
         IsProxyError(statuses[i], absl::StatusCode::kNotFound, kErrorNotFound))
