@@ -33,7 +33,9 @@
 namespace sessionwheel {
 namespace {
 
+using testing_util::FetchByNames;
 using testing_util::kStart;
+using testing_util::NameBatch;
 
 constexpr std::chrono::seconds kHangGuard{60};
 
@@ -210,15 +212,11 @@ TEST_F(StoreListenerTest,
       if (e.type != EventType::kClosed) return;
       const std::vector<std::string_view> names = {
           "kept", std::string_view(e.unique_name)};
-      std::vector<Session> out(names.size());
-      std::vector<absl::Status> statuses(names.size());
-      ASSERT_TRUE(store_
-                      ->FetchSessionsByName(ks_, names, absl::MakeSpan(out),
-                                            absl::MakeSpan(statuses))
-                      .ok());
-      EXPECT_TRUE(statuses[0].ok()) << statuses[0];
-      EXPECT_TRUE(statuses[1].ok()) << statuses[1];
-      EXPECT_EQ(out[1].status, SessionStatus::kClosed);
+      const NameBatch fetched = FetchByNames(*store_, ks_, names);
+      ASSERT_TRUE(fetched.call.ok()) << fetched.call;
+      EXPECT_TRUE(fetched.statuses[0].ok()) << fetched.statuses[0];
+      EXPECT_TRUE(fetched.statuses[1].ok()) << fetched.statuses[1];
+      EXPECT_EQ(fetched.out[1].status, SessionStatus::kClosed);
       ++refetched;
     }
     SessionStore* const store_;
@@ -238,15 +236,11 @@ TEST_F(StoreListenerTest,
   store_->AddListener(log);
   clock_.Advance(absl::Seconds(5));
   const std::vector<std::string_view> names = {"a", "kept", "b", "a"};
-  std::vector<Session> out(names.size());
-  std::vector<absl::Status> statuses(names.size());
-  ASSERT_TRUE(store_
-                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(out),
-                                        absl::MakeSpan(statuses))
-                  .ok());
-  for (const absl::Status& s : statuses) EXPECT_TRUE(s.ok()) << s;
-  EXPECT_EQ(out[0].status, SessionStatus::kClosed);
-  EXPECT_EQ(out[3].status, SessionStatus::kClosed);
+  const NameBatch fetched = FetchByNames(*store_, ks_, names);
+  ASSERT_TRUE(fetched.call.ok()) << fetched.call;
+  for (const absl::Status& s : fetched.statuses) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(fetched.out[0].status, SessionStatus::kClosed);
+  EXPECT_EQ(fetched.out[3].status, SessionStatus::kClosed);
   EXPECT_EQ(log->lines(), Lines({"closed a", "closed b"}));
   EXPECT_EQ(refetcher->refetched, 2);
   EXPECT_TRUE(store_->CheckInvariants().ok());

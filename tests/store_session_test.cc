@@ -27,6 +27,7 @@
 namespace sessionwheel {
 namespace {
 
+using testing_util::FetchByNames;
 using testing_util::IsInvalidParameter;
 using testing_util::IsProxyError;
 using testing_util::IsSessionNotFound;
@@ -34,6 +35,7 @@ using testing_util::IsSid;
 using testing_util::kAccountSid;
 using testing_util::kT0;
 using testing_util::kTwoByteChar;
+using testing_util::NameBatch;
 using testing_util::Repeat;
 using testing_util::SameSession;
 using testing_util::StoreTest;
@@ -623,12 +625,10 @@ TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
   At(absl::Seconds(5));
 
   const std::vector<std::string_view> names(keys.begin(), keys.end());
-  std::vector<Session> batch(names.size());
-  std::vector<absl::Status> statuses(names.size());
-  ASSERT_TRUE(store_
-                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
-                                        absl::MakeSpan(statuses))
-                  .ok());
+  const NameBatch fetched = FetchByNames(*store_, ks_, names);
+  ASSERT_TRUE(fetched.call.ok()) << fetched.call;
+  const std::vector<Session>& batch = fetched.out;
+  const std::vector<absl::Status>& statuses = fetched.statuses;
   ExpectEachAsFetchSession(names, statuses, batch);
   for (size_t i : {300, 301, 302}) {
     EXPECT_TRUE(
@@ -651,16 +651,13 @@ TEST_F(StoreSessionTest, FetchSessionsByNameUnderAnUnknownServiceIs20404) {
   CreateNamed("a");
   const std::vector<std::string_view> names = {"a", "b"};
   for (const Sid& service : {Sid("KS", 0, 0), Sid("KC", ks_.hi(), ks_.lo())}) {
-    std::vector<Session> batch(names.size());
-    std::vector<absl::Status> statuses(names.size());
-    ASSERT_TRUE(store_
-                    ->FetchSessionsByName(service, names, absl::MakeSpan(batch),
-                                          absl::MakeSpan(statuses))
-                    .ok());
+    const NameBatch fetched = FetchByNames(*store_, service, names);
+    ASSERT_TRUE(fetched.call.ok()) << fetched.call;
     for (size_t i = 0; i < names.size(); ++i) {
-      EXPECT_EQ(statuses[i], store_->FetchSession(service, names[i]).status());
-      EXPECT_TRUE(IsProxyError(statuses[i], absl::StatusCode::kNotFound,
-                               kErrorNotFound));
+      const absl::Status& status = fetched.statuses[i];
+      EXPECT_EQ(status, store_->FetchSession(service, names[i]).status());
+      EXPECT_TRUE(
+          IsProxyError(status, absl::StatusCode::kNotFound, kErrorNotFound));
     }
   }
 }
@@ -707,12 +704,10 @@ TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameAcrossHoldsOfTheLock) {
   keys[66] = keys[62];
   At(absl::Seconds(5));
   const std::vector<std::string_view> names(keys.begin(), keys.end());
-  std::vector<Session> batch(names.size());
-  std::vector<absl::Status> statuses(names.size());
-  ASSERT_TRUE(store_
-                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
-                                        absl::MakeSpan(statuses))
-                  .ok());
+  const NameBatch fetched = FetchByNames(*store_, ks_, names);
+  ASSERT_TRUE(fetched.call.ok()) << fetched.call;
+  const std::vector<Session>& batch = fetched.out;
+  const std::vector<absl::Status>& statuses = fetched.statuses;
   for (size_t i = 0; i < names.size(); ++i) {
     if (i == 62 || i == 66) {
       EXPECT_TRUE(IsProxyError(statuses[i], absl::StatusCode::kNotFound,
@@ -739,12 +734,10 @@ TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameNamingAFreedSessionTwice) {
   ASSERT_TRUE(kept.ok());
   At(absl::Seconds(5));
   const std::vector<std::string_view> names = {"due", "kept", "due"};
-  std::vector<Session> batch(names.size());
-  std::vector<absl::Status> statuses(names.size());
-  ASSERT_TRUE(store_
-                  ->FetchSessionsByName(ks_, names, absl::MakeSpan(batch),
-                                        absl::MakeSpan(statuses))
-                  .ok());
+  const NameBatch fetched = FetchByNames(*store_, ks_, names);
+  ASSERT_TRUE(fetched.call.ok()) << fetched.call;
+  const std::vector<Session>& batch = fetched.out;
+  const std::vector<absl::Status>& statuses = fetched.statuses;
   EXPECT_TRUE(
       IsProxyError(statuses[0], absl::StatusCode::kNotFound, kErrorNotFound));
   EXPECT_TRUE(statuses[1].ok());

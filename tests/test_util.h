@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
@@ -194,6 +196,23 @@ inline std::string Describe(const Session& s) {
       " last_interaction=", OptText(s.date_last_interaction),
       " expiry=", OptText(s.date_expiry),
       " participants=", s.participants.size(), "}");
+}
+
+// The answers of one SessionStore::FetchSessionsByName call for `names`:
+// `out` and `statuses` by position, `call` the call's own status.
+struct NameBatch {
+  absl::Status call;
+  std::vector<Session> out;
+  std::vector<absl::Status> statuses;
+};
+inline NameBatch FetchByNames(SessionStore& store, const Sid& ks,
+                              const std::vector<std::string_view>& names) {
+  NameBatch batch;
+  batch.out.resize(names.size());
+  batch.statuses.resize(names.size());
+  batch.call = store.FetchSessionsByName(ks, names, absl::MakeSpan(batch.out),
+                                         absl::MakeSpan(batch.statuses));
+  return batch;
 }
 
 // The two Sessions are equal; a failure shows both in full.
