@@ -24,7 +24,7 @@
 // runs out of cells in made chunks or AllocateAt names one of them, and its
 // memory is retired. Retired memory is what the next chunk made takes, or
 // what the owner frees with TakeRetired(), outside its lock: freeing a
-// chunk (128 KiB of 128-byte records) may cost a munmap, or glibc's trim of
+// chunk (512 KiB of 128-byte records) may cost a munmap, or glibc's trim of
 // the top of its heap (measured: up to 80 ms after a mass free), which no
 // lock should wait for. So after a mass expiry a slab keeps one chunk, and
 // ReleaseSpare() retires that too.
@@ -69,11 +69,13 @@ class Slab {
   static_assert(sizeof(Cell) == sizeof(T));
 
  public:
-  // 1024 a chunk. Each shard's last chunk is part full, which is what the
+  // 4096 a chunk. Each shard's last chunk is part full, which is what the
   // chunk size costs: at 1M Sessions over 16 shards, 4096 a chunk measured
-  // 166.5 bytes a Session, 1024 161.2, 512 160.8. A chunk is released and
-  // made at most once every kChunkSize operations.
-  static constexpr int kChunkBits = 10;
+  // 166.5 bytes a Session, 1024 161.2. But with chunks of 1024 or 2048 the
+  // expiry of 1M kept Sessions took 14.5 ms against 11.4 (binaries
+  // alternating; docs/performance.md, "Memory"), so 4096. A chunk is
+  // released and made at most once every kChunkSize operations.
+  static constexpr int kChunkBits = 12;
   static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
 
   // `returned_bytes`, if set, counts the bytes of every chunk released
