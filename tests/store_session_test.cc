@@ -571,27 +571,6 @@ TEST_F(StoreSessionTest, FetchSessionsAnswersEachAsFetchSessionDoes) {
   ExpectInvariants();
 }
 
-TEST_F(StoreSessionTest, FetchSessionsRefusesBuffersOfAnotherSize) {
-  const std::vector<Sid> sids = {Create().sid, Create().sid};
-  std::vector<Session> one(1);
-  std::vector<absl::Status> statuses(2, absl::UnknownError("untouched"));
-  EXPECT_EQ(store_
-                ->FetchSessions(ks_, sids, absl::MakeSpan(one),
-                                absl::MakeSpan(statuses))
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(statuses[0].code(), absl::StatusCode::kUnknown);
-  std::vector<Session> two(2);
-  std::vector<absl::Status> three(3);
-  EXPECT_EQ(
-      store_
-          ->FetchSessions(ks_, sids, absl::MakeSpan(two), absl::MakeSpan(three))
-          .code(),
-      absl::StatusCode::kInvalidArgument);
-  // An empty batch is a batch.
-  EXPECT_TRUE(store_->FetchSessions(ks_, {}, {}, {}).ok());
-}
-
 // The same for names: live ones over every shard, more a shard than the
 // batch reads ahead; one deleted, one never held, one of another Service,
 // a SID's text, a name that reads as a SID no Session has, one whose TTL
@@ -662,18 +641,27 @@ TEST_F(StoreSessionTest, FetchSessionsByNameUnderAnUnknownServiceIs20404) {
   }
 }
 
-TEST_F(StoreSessionTest, FetchSessionsByNameRefusesBuffersOfAnotherSize) {
-  CreateNamed("a");
-  CreateNamed("b");
+// Both batch calls refuse buffers of another size than their keys, and
+// fetch nothing then; an empty batch is a batch.
+TEST_F(StoreSessionTest, BatchFetchesRefuseBuffersOfAnotherSize) {
+  const std::vector<Sid> sids = {CreateNamed("a").sid, CreateNamed("b").sid};
   const std::vector<std::string_view> names = {"a", "b"};
-  std::vector<Session> one(1);
+  std::vector<Session> one(1), two(2);
   std::vector<absl::Status> statuses(2, absl::UnknownError("untouched"));
-  EXPECT_EQ(store_
-                ->FetchSessionsByName(ks_, names, absl::MakeSpan(one),
-                                      absl::MakeSpan(statuses))
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(statuses[0].code(), absl::StatusCode::kUnknown);
+  std::vector<absl::Status> three(3);
+  for (const bool by_name : {false, true}) {
+    auto fetch = [&](absl::Span<Session> out, absl::Span<absl::Status> st) {
+      return (by_name ? store_->FetchSessionsByName(ks_, names, out, st)
+                      : store_->FetchSessions(ks_, sids, out, st))
+          .code();
+    };
+    EXPECT_EQ(fetch(absl::MakeSpan(one), absl::MakeSpan(statuses)),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(statuses[0].code(), absl::StatusCode::kUnknown);
+    EXPECT_EQ(fetch(absl::MakeSpan(two), absl::MakeSpan(three)),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(store_->FetchSessions(ks_, {}, {}, {}).ok());
   EXPECT_TRUE(store_->FetchSessionsByName(ks_, {}, {}, {}).ok());
 }
 

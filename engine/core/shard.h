@@ -196,12 +196,11 @@ struct HistoryPaging {
 // What an expiry reads and writes comes first: with the TimerEntry (whose
 // tail padding holds the status and mode: its default member initializers
 // make it a non-POD, whose padding a derived class may use) these fields
-// fill the first 64
-// bytes, so the wheel's drain touches one cache line of each record for
-// them. The times it writes are int64_t; the others are PackedTime, the TTL
-// 4 bytes: a value that does not fit those is "wide", kept in the extras,
-// and read back through the same accessors. The second line holds the SID,
-// the Service, the extras and the name.
+// fill the first 64 bytes, so the wheel's drain touches one cache line of
+// each record for them. The times it writes are int64_t; the others are
+// PackedTime, the TTL 4 bytes: a value that does not fit those is "wide", kept
+// in the extras, and read back through the same accessors. The second line
+// holds the SID, the Service, the extras and the name.
 //
 // A unique_name of up to kInlineNameBytes bytes lives inside the record,
 // so a fetch by name compares bytes on lines it has already loaded; a
