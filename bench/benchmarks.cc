@@ -27,6 +27,11 @@
 //   expire_same_tick  n Sessions due in one tick, closed by one Advance
 //                     (n from 10k to 4M, up to 4 N: the chart's sweep)
 //   expire_same_tick_cold  the same at N, the Advance starting from creation
+//   expire_same_tick_{heard,freed,freed_heard}[_cold]  the same, heard by
+//                     a listener of closes (EventTypes{kClosed}) and/or
+//                     freed as they expire (closed_retention 0)
+//   expire_same_tick_freed_heard_all  freed, heard by a listener of every
+//                     type (a purge event too, for each Session)
 //   expire_spread     N Sessions due over 60 s, advanced every 10 ms tick
 //   expire_spread_freed_heard_1s  the same, freed and heard, advanced every
 //                     second (issue 9's row, and the Caffeine peer's steps)
@@ -102,11 +107,19 @@ StoreConfig ManualConfig(ManualClock* clock) {
 struct ExpiryMode {
   bool freed = false;     // Freed at once rather than kept as closed.
   bool listener = false;  // A CloseCounter listens.
+  // It hears every type of event, and counts the closes among them, rather
+  // than hearing closes only (a freed Session's purge too, then).
+  bool hears_all = false;
 };
 
-// A listener that only counts close events: the cheapest a host can be.
+// A listener that only counts close events: the cheapest a host can be. It
+// hears kClosed only, unless told to hear every type.
 class CloseCounter : public SessionListener {
  public:
+  explicit CloseCounter(bool hears_all = false) : hears_all_(hears_all) {}
+  EventTypes Hears() const override {
+    return hears_all_ ? EventTypes::All() : EventTypes{EventType::kClosed};
+  }
   void OnEvent(const SessionEvent& e) noexcept override {
     if (e.type == EventType::kClosed) {
       closed_.fetch_add(1, std::memory_order_relaxed);
@@ -115,6 +128,7 @@ class CloseCounter : public SessionListener {
   int64_t closed() const { return closed_.load(std::memory_order_relaxed); }
 
  private:
+  const bool hears_all_;
   std::atomic<int64_t> closed_{0};
 };
 
@@ -437,7 +451,7 @@ void BM_ExpireSameTick(State& state, StoreKind kind, bool warm,
   constexpr int64_t kSpreadMs = 10;
   for (auto _ : state) {
     ManualClock clock(Start());
-    auto counter = std::make_shared<CloseCounter>();
+    auto counter = std::make_shared<CloseCounter>(expiry.hears_all);
     auto store = OpenStore(kind, ExpiryConfig(&clock, expiry, counter));
     bool ok = true;
     for (int64_t ms = 1; ms <= kSpreadMs && ok; ++ms) {
@@ -483,7 +497,7 @@ void BM_ExpireSpread(State& state, StoreKind kind, ExpiryMode expiry,
   const int64_t steps = absl::Seconds(60) / step;
   for (auto _ : state) {
     ManualClock clock(Start());
-    auto counter = std::make_shared<CloseCounter>();
+    auto counter = std::make_shared<CloseCounter>(expiry.hears_all);
     auto store = OpenStore(kind, ExpiryConfig(&clock, expiry, counter));
     bool ok = true;
     for (int64_t t = 0; t < ticks && ok; ++t) {
@@ -770,7 +784,7 @@ void RegisterAll() {
     OneAndTwoThreads(PerOperation(Register("mix_80_20", k, BM_Mix)), k);
   }
   const ExpiryMode kept, kept_heard{false, true}, freed{true, false},
-      freed_heard{true, true};
+      freed_heard{true, true}, freed_heard_all{true, true, true};
   for (int64_t n : SweepSizes()) {
     for (StoreKind k : kAllStores) {
       OneShot(Register("expire_same_tick", k, BM_ExpireSameTick, true, kept))
@@ -789,6 +803,7 @@ void RegisterAll() {
       {"expire_same_tick_freed_cold", false, freed},
       {"expire_same_tick_freed_heard", true, freed_heard},
       {"expire_same_tick_freed_heard_cold", false, freed_heard},
+      {"expire_same_tick_freed_heard_all", true, freed_heard_all},
   };
   for (const auto& row : kSameTick) {
     for (StoreKind k : kAllStores) {

@@ -1,7 +1,8 @@
 // Tests of the listener contract (include/sessionwheel/events.h): a listener
 // that blocks, calls back into the store on its own Session, or adds another
 // listener cannot corrupt the store, lose an event or deliver one twice; a
-// listener that throws ends the process.
+// listener that throws ends the process; a listener hears only the types
+// it names.
 //
 // Every store here has one shard, so all Sessions share one event queue and
 // one deliverer: the cases where listeners can get in each other's way.
@@ -59,9 +60,13 @@ class Gate {
   bool open_ = false;
 };
 
-// "<type> <unique_name or sid>" for every event heard, in order.
+// "<type> <unique_name or sid>" for every event heard, in order: of every
+// type, or of those given.
 class Log : public SessionListener {
  public:
+  Log() = default;
+  explicit Log(EventTypes hears) : hears_(hears) {}
+  EventTypes Hears() const override { return hears_; }
   void OnEvent(const SessionEvent& e) noexcept override {
     std::lock_guard<std::mutex> l(mu_);
     lines_.push_back(absl::StrCat(
@@ -74,6 +79,7 @@ class Log : public SessionListener {
   }
 
  private:
+  const EventTypes hears_ = EventTypes::All();
   std::mutex mu_;
   std::vector<std::string> lines_;
 };
@@ -262,6 +268,88 @@ TEST_F(StoreListenerTest, AListenerAddedByAListenerHearsTheNextEvent) {
   ASSERT_TRUE(Create("first").ok());
   ASSERT_TRUE(Create("second").ok());
   EXPECT_EQ(late->lines(), Lines({"created second"}));
+}
+
+// Hearing less ---------------------------------------------------------------
+
+TEST(EventTypesTest, HoldsTheTypesNamed) {
+  constexpr EventTypes closes{EventType::kClosed};
+  static_assert(closes.contains(EventType::kClosed));
+  static_assert(!closes.contains(EventType::kPurged));
+  static_assert(EventTypes().empty());
+  static_assert(!closes.empty());
+  constexpr EventTypes both = closes | EventTypes{EventType::kPurged};
+  static_assert(both == EventTypes({EventType::kClosed, EventType::kPurged}));
+  for (EventType t :
+       {EventType::kCreated, EventType::kUpdated, EventType::kInteraction,
+        EventType::kClosed, EventType::kDeleted, EventType::kPurged}) {
+    EXPECT_TRUE(EventTypes::All().contains(t)) << EventTypeName(t);
+    EXPECT_EQ(both.contains(t),
+              t == EventType::kClosed || t == EventType::kPurged)
+        << EventTypeName(t);
+  }
+  EXPECT_EQ(EventTypes::FromBits(0xFF), EventTypes::All());
+}
+
+TEST_F(StoreListenerTest, AListenerHearsOnlyTheTypesItNames) {
+  auto closes = std::make_shared<Log>(EventTypes{EventType::kClosed});
+  auto all = std::make_shared<Log>();
+  store_->AddListener(closes);
+  store_->AddListener(all);
+  CreateSessionParams params;
+  params.unique_name = "brief";
+  params.ttl = 5;
+  const Sid kc = store_->CreateSession(ks_, params).value().sid;
+  ASSERT_TRUE(store_->RecordInteraction(ks_, kc).ok());
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_EQ(store_->Advance(), 1);
+  ASSERT_TRUE(store_->DeleteSession(ks_, kc).ok());
+  EXPECT_EQ(closes->lines(), Lines({"closed brief"}));
+  EXPECT_EQ(all->lines(), Lines({"created brief", "interaction brief",
+                                 "closed brief", "deleted brief"}));
+}
+
+// A Session freed as it expires makes two events, closed and purged: each
+// goes only to the listeners that hear its type.
+TEST(StoreListenerFreedTest, EachEventOfAFreedSessionGoesToItsListenersOnly) {
+  ManualClock clock{kStart};
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 11;
+  options.shards = 1;
+  options.closed_retention = absl::ZeroDuration();
+  auto store = SessionStore::Open(options).value();
+  CreateServiceParams service;
+  service.unique_name = "freed";
+  const Sid ks = store->CreateService(service).value().sid;
+  auto closes = std::make_shared<Log>(EventTypes{EventType::kClosed});
+  auto purges = std::make_shared<Log>(EventTypes{EventType::kPurged});
+  store->AddListener(closes);
+  store->AddListener(purges);
+  CreateSessionParams params;
+  params.ttl = 5;
+  for (const char* name : {"a", "b"}) {
+    params.unique_name = name;
+    ASSERT_TRUE(store->CreateSession(ks, params).ok());
+  }
+  clock.Advance(absl::Seconds(5));
+  EXPECT_EQ(store->Advance(), 2);
+  EXPECT_EQ(closes->lines(), Lines({"closed a", "closed b"}));
+  EXPECT_EQ(purges->lines(), Lines({"purged a", "purged b"}));
+  EXPECT_EQ(store->Stats().sessions, 0);
+}
+
+// Events no listener heard were not kept: a listener added later hears the
+// types it names from then on, the ones nobody heard before included.
+TEST_F(StoreListenerTest, AListenerAddedLaterHearsTypesNoneHeardBefore) {
+  auto closes = std::make_shared<Log>(EventTypes{EventType::kClosed});
+  store_->AddListener(closes);
+  ASSERT_TRUE(Create("unheard").ok());
+  auto all = std::make_shared<Log>();
+  store_->AddListener(all);
+  ASSERT_TRUE(Create("heard").ok());
+  EXPECT_EQ(all->lines(), Lines({"created heard"}));
+  EXPECT_TRUE(closes->lines().empty());
 }
 
 }  // namespace

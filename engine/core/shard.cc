@@ -207,6 +207,7 @@ ListenerList::~ListenerList() {
 
 void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
   auto* node = new Node;
+  node->hears = listener->Hears();
   node->listener = std::move(listener);
   MutexLock l(&mu_);
   Node* tail = tail_.load(std::memory_order_relaxed);
@@ -216,6 +217,7 @@ void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
     tail->next.store(node, std::memory_order_release);
   }
   tail_.store(node, std::memory_order_release);
+  heard_.fetch_or(node->hears.bits(), std::memory_order_release);
 }
 
 void ListenerList::Deliver(const SessionEvent& event) const {
@@ -224,7 +226,7 @@ void ListenerList::Deliver(const SessionEvent& event) const {
   if (last == nullptr) return;
   for (const Node* n = head_.load(std::memory_order_acquire);;
        n = n->next.load(std::memory_order_acquire)) {
-    n->listener->OnEvent(event);
+    if (n->hears.contains(event.type)) n->listener->OnEvent(event);
     if (n == last) break;
   }
 }
@@ -325,8 +327,9 @@ void Shard::FillLocked(const SessionRecord& rec, Session* out) const {
 
 void Shard::EmitLocked(EventType type, const SessionRecord& rec,
                        int64_t time_ms) {
-  // Nobody listens: no copy at all.
-  if (context_->listeners->empty()) return;
+  // Nobody hears it: no copy at all.
+  if (!context_->listeners->Hears(type)) return;
+  queued_.store(true, std::memory_order_relaxed);
   QueuedEvent& q = pending_.emplace_back();
   q.type = type;
   q.status = rec.status;
@@ -403,9 +406,11 @@ thread_local DeferredShards* t_deferred = nullptr;
 }  // namespace
 
 void Shard::DeliverEvents() {
-  // Events are queued only while someone listens (EmitLocked): with no
-  // listener there is nothing to deliver, and every call ends here.
-  if (context_->listeners->empty()) return;
+  // Events are queued only for a listener that hears them (EmitLocked):
+  // with none queued, every call ends here, without the lock. A thread
+  // that queued one reads its own `true` here, or the `false` of a
+  // deliverer that has taken its event since.
+  if (!queued_.load(std::memory_order_relaxed)) return;
   if (t_deferred != nullptr) {  // Inside a listener on this thread.
     if (std::find(t_deferred->begin(), t_deferred->end(), this) ==
         t_deferred->end()) {
@@ -428,6 +433,7 @@ void Shard::DrainEvents() {
     MutexLock l(&mu_);
     if (delivering_ || pending_.empty()) return;
     delivering_ = true;
+    queued_.store(false, std::memory_order_relaxed);
     batch_.swap(pending_);
     batch_text_.swap(pending_text_);
   }
@@ -447,6 +453,7 @@ void Shard::DrainEvents() {
       delivering_ = false;
       return;
     }
+    queued_.store(false, std::memory_order_relaxed);
     batch_.swap(pending_);
     batch_text_.swap(pending_text_);
   }

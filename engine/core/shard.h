@@ -410,22 +410,28 @@ class ListenerList {
   ListenerList& operator=(const ListenerList&) = delete;
   ~ListenerList();
 
+  // Adds `listener` for the types its Hears() names, asked once, here.
   void Add(std::shared_ptr<SessionListener> listener);
-  bool empty() const {
-    return head_.load(std::memory_order_acquire) == nullptr;
+  // Whether some listener hears `type`: a shard queues only such events.
+  bool Hears(EventType type) const {
+    return EventTypes::FromBits(heard_.load(std::memory_order_acquire))
+        .contains(type);
   }
-  // Calls every listener with `event`.
+  // Calls every listener that hears `event.type` with it.
   void Deliver(const SessionEvent& event) const;
 
  private:
   struct Node {
     std::shared_ptr<SessionListener> listener;
+    EventTypes hears;
     std::atomic<Node*> next{nullptr};
   };
   Mutex mu_;  // Serialises writers only.
   std::atomic<Node*> head_{nullptr};
   // Written under mu_, read without it: the last node a reader visits.
   std::atomic<Node*> tail_{nullptr};
+  // The types some listener hears (EventTypes::bits), only ever growing.
+  std::atomic<uint8_t> heard_{0};
 };
 
 // What every shard shares. Constant after construction, except the atomics.
@@ -818,6 +824,9 @@ class Shard {
   std::vector<QueuedEvent> pending_ ABSL_GUARDED_BY(mu_);
   std::string pending_text_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
+  // Whether pending_ holds an event: written under mu_, read without it
+  // by DeliverEvents, so that a call that queued nothing takes no lock.
+  std::atomic<bool> queued_{false};
   // The deliverer's buffers, swapped with the queue's so that both keep
   // their capacity. Touched only by the thread that set delivering_.
   std::vector<QueuedEvent> batch_;

@@ -1,7 +1,8 @@
 // What a SessionStore tells its listeners.
 //
 // A listener sees every change to every Session: created, updated, an
-// interaction, ended (closed or failed, with the reason), deleted and purged.
+// interaction, ended (closed or failed, with the reason), deleted and purged;
+// or only the types it names in Hears(), and the others then cost nothing.
 // Events are delivered with no engine lock held and, for any one Session, in
 // the order the changes happened. A listener may call back into the store;
 // SessionListener's comment is the whole contract.
@@ -15,9 +16,11 @@
 //
 //   class PrintClosed : public sessionwheel::SessionListener {
 //    public:
+//     sessionwheel::EventTypes Hears() const override {
+//       return {sessionwheel::EventType::kClosed};
+//     }
 //     void OnEvent(const sessionwheel::SessionEvent& e) noexcept override {
-//       if (e.type == sessionwheel::EventType::kClosed)
-//         std::cout << e.sid << " " << e.closed_reason << "\n";  // "ttl"
+//       std::cout << e.sid << " " << e.closed_reason << "\n";  // "ttl"
 //     }
 //   };
 //   store->AddListener(std::make_shared<PrintClosed>());
@@ -26,6 +29,7 @@
 #define SESSIONWHEEL_INCLUDE_SESSIONWHEEL_EVENTS_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 
@@ -47,6 +51,55 @@ enum class EventType : uint8_t {
 
 // "created", "updated", "interaction", "closed", "deleted", "purged".
 std::string_view EventTypeName(EventType type);
+
+// A set of event types: those a listener hears (SessionListener::Hears).
+//
+//   EventTypes{EventType::kClosed}                       // only closes
+//   EventTypes{EventType::kClosed, EventType::kPurged}   // closes and purges
+//   EventTypes::All()                                    // everything
+class EventTypes {
+ public:
+  // No type at all.
+  constexpr EventTypes() = default;
+  constexpr EventTypes(std::initializer_list<EventType> types) {
+    for (EventType t : types) bits_ |= Bit(t);
+  }
+  static constexpr EventTypes All() {
+    EventTypes all;
+    all.bits_ = Bit(EventType::kPurged) * 2 - 1;
+    return all;
+  }
+
+  constexpr bool contains(EventType type) const {
+    return (bits_ & Bit(type)) != 0;
+  }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr EventTypes operator|(EventTypes other) const {
+    EventTypes both;
+    both.bits_ = bits_ | other.bits_;
+    return both;
+  }
+  friend constexpr bool operator==(EventTypes a, EventTypes b) {
+    return a.bits_ == b.bits_;
+  }
+  friend constexpr bool operator!=(EventTypes a, EventTypes b) {
+    return !(a == b);
+  }
+
+  // One bit a type, for a store that keeps the set in an atomic.
+  constexpr uint8_t bits() const { return bits_; }
+  static constexpr EventTypes FromBits(uint8_t bits) {
+    EventTypes set;
+    set.bits_ = bits & All().bits_;
+    return set;
+  }
+
+ private:
+  static constexpr uint8_t Bit(EventType type) {
+    return static_cast<uint8_t>(1u << static_cast<unsigned>(type));
+  }
+  uint8_t bits_ = 0;
+};
 
 // One change to one Session, as the Session was just after it (for
 // kDeleted and kPurged, just before it was removed). The fields mirror
@@ -97,10 +150,19 @@ struct SessionEvent {
 //   that can fail catches inside and decides there what a failure means;
 //   the store never has to choose between redelivering an event and
 //   losing it.
+//
+// - Hearing less. Hears() names the types this listener is called for; the
+//   store asks once, when the listener is added. An event no listener hears
+//   is never built: a Session closed and freed by an expiry
+//   (`closed_retention` 0) makes a kClosed and a kPurged event, and a store
+//   whose listeners hear only kClosed queues one event for it, not two, as
+//   Redis's `notify-keyspace-events` lets a client hear only expiries.
 class SessionListener {
  public:
   virtual ~SessionListener() = default;
   virtual void OnEvent(const SessionEvent& event) noexcept = 0;
+  // The types of event OnEvent is called for. Default: every type.
+  virtual EventTypes Hears() const { return EventTypes::All(); }
 };
 
 }  // namespace sessionwheel
