@@ -23,6 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/core/shard.h"
+#include "engine/util/sid.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/events.h"
@@ -289,6 +291,13 @@ TEST(EventTypesTest, HoldsTheTypesNamed) {
         << EventTypeName(t);
   }
   EXPECT_EQ(EventTypes::FromBits(0xFF), EventTypes::All());
+  // Every type there is, a new one too (EventTypeName names each: -Wswitch
+  // sees to that), is in All(), so a default listener hears it.
+  for (int v = 0; v < 256; ++v) {
+    const auto t = static_cast<EventType>(v);
+    if (EventTypeName(t) == "unknown") continue;
+    EXPECT_TRUE(EventTypes::All().contains(t)) << EventTypeName(t);
+  }
 }
 
 TEST_F(StoreListenerTest, AListenerHearsOnlyTheTypesItNames) {
@@ -350,6 +359,119 @@ TEST_F(StoreListenerTest, AListenerAddedLaterHearsTypesNoneHeardBefore) {
   ASSERT_TRUE(Create("heard").ok());
   EXPECT_EQ(all->lines(), Lines({"created heard"}));
   EXPECT_TRUE(closes->lines().empty());
+}
+
+// An event no listener hears is not queued at all: not even for a listener
+// added before it would have been delivered.
+TEST_F(StoreListenerTest, AnEventNoListenerHearsIsNotQueued) {
+  auto all = std::make_shared<Log>();
+  class CreateThenAdd : public SessionListener {
+   public:
+    CreateThenAdd(SessionStore* store, const Sid& ks, std::shared_ptr<Log> all)
+        : store_(store), ks_(ks), all_(std::move(all)) {}
+    EventTypes Hears() const override { return {EventType::kClosed}; }
+    void OnEvent(const SessionEvent&) noexcept override {
+      CreateSessionParams params;
+      params.unique_name = "unheard";
+      // Queued behind this event, and delivered in the same loop, if it
+      // were queued at all: `all` is there by then.
+      EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
+      store_->AddListener(all_);
+    }
+    SessionStore* const store_;
+    const Sid ks_;
+    const std::shared_ptr<Log> all_;
+  };
+  store_->AddListener(std::make_shared<CreateThenAdd>(store_.get(), ks_, all));
+  const Sid kc = Create("closing").value().sid;
+  UpdateSessionParams close;
+  close.status = SessionStatus::kClosed;
+  ASSERT_TRUE(store_->UpdateSession(ks_, kc, close).ok());
+  EXPECT_TRUE(all->lines().empty());
+  ASSERT_TRUE(Create("heard").ok());
+  EXPECT_EQ(all->lines(), Lines({"created heard"}));
+}
+
+TEST_F(StoreListenerTest, HearsIsAskedOnceWhenTheListenerIsAdded) {
+  class Counting : public Log {
+   public:
+    EventTypes Hears() const override {
+      ++asked;
+      return EventTypes::All();
+    }
+    mutable int asked = 0;
+  };
+  auto listener = std::make_shared<Counting>();
+  store_->AddListener(listener);
+  EXPECT_EQ(listener->asked, 1);
+  ASSERT_TRUE(Create("a").ok());
+  ASSERT_TRUE(Create("b").ok());
+  EXPECT_EQ(listener->asked, 1);
+  EXPECT_EQ(listener->lines(), Lines({"created a", "created b"}));
+}
+
+TEST_F(StoreListenerTest, AListenerThatHearsNothingIsNeverCalled) {
+  auto none = std::make_shared<Log>(EventTypes{});
+  store_->AddListener(none);
+  const Sid kc = Create("quiet").value().sid;
+  ASSERT_TRUE(store_->RecordInteraction(ks_, kc).ok());
+  ASSERT_TRUE(store_->DeleteSession(ks_, kc).ok());
+  EXPECT_TRUE(none->lines().empty());
+}
+
+// Listeners calling back across shards, in a single-threaded host: every
+// event has been delivered when the call that caused it returns, those
+// queued on a shard whose events this thread has already delivered in the
+// same loop included.
+TEST(StoreListenerShardsTest, CallsBackAcrossShardsLeaveNothingQueued) {
+  ManualClock clock{kStart};
+  StoreOptions options;
+  options.clock = &clock;
+  options.seed = 11;
+  options.shards = 2;
+  auto store = SessionStore::Open(options).value();
+  CreateServiceParams service;
+  service.unique_name = "hopping";
+  const Sid ks = store->CreateService(service).value().sid;
+  // Two names in different shards (a named Session lives in its name's).
+  const auto shard = [&](const std::string& name) {
+    return internal::NameShardByte(internal::Body(ks), name) & 1;
+  };
+  const std::string there = "there";
+  std::string here = "here-0";
+  for (int i = 1; shard(here) == shard(there); ++i) {
+    here = absl::StrCat("here-", i);
+  }
+  CreateSessionParams params;
+  params.unique_name = there;
+  const Sid kc_there = store->CreateSession(ks, params).value().sid;
+
+  // Creating `here` interacts with `there`, whose interaction interacts
+  // with `here` again: here's shard, there's, then here's again.
+  class Hopper : public SessionListener {
+   public:
+    Hopper(SessionStore* store, const Sid& ks, const Sid& there)
+        : store_(store), ks_(ks), there_(there) {}
+    void OnEvent(const SessionEvent& e) noexcept override {
+      if (e.type == EventType::kCreated) {
+        here_ = e.sid;
+        EXPECT_TRUE(store_->RecordInteraction(ks_, there_).ok());
+      } else if (e.type == EventType::kInteraction && e.sid == there_) {
+        EXPECT_TRUE(store_->RecordInteraction(ks_, here_).ok());
+      }
+    }
+    SessionStore* const store_;
+    const Sid ks_;
+    const Sid there_;
+    Sid here_;
+  };
+  auto log = std::make_shared<Log>();
+  store->AddListener(std::make_shared<Hopper>(store.get(), ks, kc_there));
+  store->AddListener(log);
+  params.unique_name = here;
+  ASSERT_TRUE(store->CreateSession(ks, params).ok());
+  EXPECT_EQ(log->lines(), Lines({"created " + here, "interaction " + there,
+                                 "interaction " + here}));
 }
 
 }  // namespace

@@ -206,8 +206,9 @@ ListenerList::~ListenerList() {
 }
 
 void ListenerList::Add(std::shared_ptr<SessionListener> listener) {
+  const EventTypes hears = listener->Hears();
   auto* node = new Node;
-  node->hears = listener->Hears();
+  node->hears = hears;
   node->listener = std::move(listener);
   MutexLock l(&mu_);
   Node* tail = tail_.load(std::memory_order_relaxed);
@@ -400,32 +401,39 @@ void BuildEvent(const QueuedEvent& q, const std::string& text,
 namespace {
 // While this thread delivers events, the shards whose events a listener's
 // call back into a store queued: the outermost delivery loop drains them
-// after the current one, so listeners are never re-entered recursively.
-using DeferredShards = absl::InlinedVector<Shard*, 4>;
+// in turn, so listeners are never re-entered recursively.
+struct DeferredShards {
+  absl::InlinedVector<Shard*, 4> shards;
+  size_t draining = 0;  // The shard being drained; those before are done.
+};
 thread_local DeferredShards* t_deferred = nullptr;
 }  // namespace
 
 void Shard::DeliverEvents() {
   // Events are queued only for a listener that hears them (EmitLocked):
-  // with none queued, every call ends here, without the lock. A thread
-  // that queued one reads its own `true` here, or the `false` of a
-  // deliverer that has taken its event since.
+  // with none queued on this shard, every call ends here, without the
+  // lock. A thread that queued one reads its own `true` here, or the
+  // `false` of a deliverer that has taken its event since.
   if (!queued_.load(std::memory_order_relaxed)) return;
   if (t_deferred != nullptr) {  // Inside a listener on this thread.
-    if (std::find(t_deferred->begin(), t_deferred->end(), this) ==
-        t_deferred->end()) {
-      t_deferred->push_back(this);
-    }
+    // The shard being drained picks up what its listeners queue on it
+    // itself; one drained before must be drained again.
+    auto& list = t_deferred->shards;
+    const auto from = list.begin() + t_deferred->draining;
+    if (std::find(from, list.end(), this) == list.end()) list.push_back(this);
     return;
   }
-  DeferredShards shards{this};
-  t_deferred = &shards;
-  // If a listener throws, the shards still deferred keep their queues for
-  // their next delivery; this thread must not keep pointing at `shards`.
+  DeferredShards deferred;
+  deferred.shards.push_back(this);
+  t_deferred = &deferred;
+  // Listeners cannot throw (OnEvent is noexcept), but an allocation here
+  // can: this thread must never keep pointing at `deferred`.
   struct Reset {
     ~Reset() { t_deferred = nullptr; }
   } reset;
-  for (size_t i = 0; i < shards.size(); ++i) shards[i]->DrainEvents();
+  for (; deferred.draining < deferred.shards.size(); ++deferred.draining) {
+    deferred.shards[deferred.draining]->DrainEvents();
+  }
 }
 
 void Shard::DrainEvents() {

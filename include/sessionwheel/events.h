@@ -2,7 +2,8 @@
 //
 // A listener sees every change to every Session: created, updated, an
 // interaction, ended (closed or failed, with the reason), deleted and purged;
-// or only the types it names in Hears(), and the others then cost nothing.
+// or only the types it names in Hears(). An event of a type no listener
+// hears costs nothing.
 // Events are delivered with no engine lock held and, for any one Session, in
 // the order the changes happened. A listener may call back into the store;
 // SessionListener's comment is the whole contract.
@@ -64,10 +65,10 @@ class EventTypes {
   constexpr EventTypes(std::initializer_list<EventType> types) {
     for (EventType t : types) bits_ |= Bit(t);
   }
+  // Every type. (A new EventType goes here too; EventTypesTest checks.)
   static constexpr EventTypes All() {
-    EventTypes all;
-    all.bits_ = Bit(EventType::kPurged) * 2 - 1;
-    return all;
+    return {EventType::kCreated, EventType::kUpdated, EventType::kInteraction,
+            EventType::kClosed,  EventType::kDeleted, EventType::kPurged};
   }
 
   constexpr bool contains(EventType type) const {
@@ -86,7 +87,8 @@ class EventTypes {
     return !(a == b);
   }
 
-  // One bit a type, for a store that keeps the set in an atomic.
+  // The set as one bit a type (bit n: the EventType of value n), for a
+  // store that keeps it in an atomic; FromBits ignores bits of no type.
   constexpr uint8_t bits() const { return bits_; }
   static constexpr EventTypes FromBits(uint8_t bits) {
     EventTypes set;
@@ -155,8 +157,11 @@ struct SessionEvent {
 //   store asks once, when the listener is added. An event no listener hears
 //   is never built: a Session closed and freed by an expiry
 //   (`closed_retention` 0) makes a kClosed and a kPurged event, and a store
-//   whose listeners hear only kClosed queues one event for it, not two, as
-//   Redis's `notify-keyspace-events` lets a client hear only expiries.
+//   whose listeners hear only kClosed queues one event for it, not two (as
+//   Redis's `notify-keyspace-events` lets a client hear only some classes
+//   of event). kClosed is every end: a listener of expiries alone reads
+//   `closed_reason` ("ttl", "date_expiry"). A listener whose Hears() is
+//   empty is never called.
 class SessionListener {
  public:
   virtual ~SessionListener() = default;

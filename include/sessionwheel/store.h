@@ -469,8 +469,9 @@ class SessionStore {
   // itself sleeps until NextWakeup(), calls Advance(), and asks again.
   virtual std::optional<absl::Time> NextWakeup() = 0;
 
-  // Adds a listener for every later event. Listeners cannot be removed; the
-  // store keeps a reference until it is destroyed.
+  // Adds a listener for every later event of the types its Hears() names
+  // (asked once, here). Listeners cannot be removed; the store keeps a
+  // reference until it is destroyed.
   virtual void AddListener(std::shared_ptr<SessionListener> listener) = 0;
 
   // Introspection
