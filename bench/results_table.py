@@ -36,6 +36,8 @@ ROWS = [
     ("1M due in one tick, freed and heard, warm", "expire_same_tick_freed_heard/{}/1000000", "ms"),
     ("1M due in one tick, freed and heard, cold",
      "expire_same_tick_freed_heard_cold/{}/1000000", "ms"),
+    ("1M due in one tick, freed, heard by a listener of every type, warm",
+     "expire_same_tick_freed_heard_all/{}/1000000", "ms"),
     ("1M, TTLs over 60 s, ticking through", "expire_spread/", "ms"),
     ("1M over 60 s, 10 ms ticks, freed and heard", "expire_spread_freed_heard/", "ms"),
     ("1M over 60 s, 1 s steps, freed and heard", "expire_spread_freed_heard_1s/", "ms"),
