@@ -36,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/errors.h"
+#include "sessionwheel/events.h"
 #include "sessionwheel/store.h"
 #include "tests/store_compare.h"
 #include "tests/test_util.h"
@@ -510,6 +511,51 @@ TEST_F(DurableStoreTest, AFollowerReadsWhatItsLeaderReads) {
   // And the clock does the rest on both: the default TTL closes them alike.
   clock_.Advance(absl::Minutes(5));
   EXPECT_EQ(ExpectSameContent(*leader, *follower), 40);
+}
+
+// A follower's listener hears a Session its feed deletes by the time
+// ApplyChange returns, as after any call of a single-threaded host, and
+// nothing of the changes it applies otherwise (store.h, `follower`).
+TEST_F(DurableStoreTest, AFollowersListenerHearsAnAppliedDeleteAtOnce) {
+  auto leader = MustOpen(Options());
+  StoreOptions follower_options = Options();
+  follower_options.data_dir.clear();
+  follower_options.follower = true;
+  auto follower = MustOpen(follower_options);
+  class Log : public SessionListener {
+   public:
+    void OnEvent(const SessionEvent& e) noexcept override {
+      std::lock_guard<std::mutex> l(mu_);
+      heard_.push_back(std::string(EventTypeName(e.type)) + " " +
+                       e.sid.ToString());
+    }
+    std::vector<std::string> heard() {
+      std::lock_guard<std::mutex> l(mu_);
+      return heard_;
+    }
+
+   private:
+    std::mutex mu_;
+    std::vector<std::string> heard_;
+  };
+  auto log = std::make_shared<Log>();
+  follower->AddListener(log);
+  const Sid ks = MustCreateService(*leader, "main");
+  const Sid kc = MustCreate(*leader, ks).sid;
+  ASSERT_TRUE(leader->RecordInteraction(ks, kc).ok());
+  ASSERT_TRUE(leader->DeleteSession(ks, kc).ok());
+  std::vector<std::vector<std::string>> heard_after;
+  absl::StatusOr<uint64_t> next =
+      leader->ReadChanges(1, [&](const Change& change) {
+        absl::Status s = follower->ApplyChange(change);
+        heard_after.push_back(log->heard());
+        return s;
+      });
+  ASSERT_TRUE(next.ok()) << next.status();
+  const std::vector<std::string> none;
+  const std::vector<std::string> deleted = {"deleted " + kc.ToString()};
+  EXPECT_EQ(heard_after,
+            std::vector<std::vector<std::string>>({none, none, none, deleted}));
 }
 
 TEST_F(DurableStoreTest, AFollowerStartsFromTheLatestCheckpoint) {

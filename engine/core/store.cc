@@ -873,9 +873,11 @@ class StoreImpl final : public SessionStore,
     record.lsn = change.lsn;
     record.payload = change.payload;
     internal::ChangeHeader seen;
-    if (absl::Status s = ApplyJournalRecord(*this, record, &seen); !s.ok()) {
-      return s;
-    }
+    absl::Status s = ApplyJournalRecord(*this, record, &seen);
+    // What applying it removed is heard before the call returns, as after
+    // any call (a shard with nothing queued costs one atomic load).
+    for (auto& shard : shards_) shard->DeliverEvents();
+    if (!s.ok()) return s;
     ContinuePast(seen);
     return absl::OkStatus();
   }

@@ -192,7 +192,10 @@ struct StoreOptions {
   // (SessionStore::ApplyChange); its own change calls are refused with
   // FailedPrecondition. Reads, lists and expiry work as in any store, so a
   // follower on the same clock reads exactly what its leader reads. In
-  // memory only: `data_dir` must be empty.
+  // memory only: `data_dir` must be empty. Its listeners hear what it does
+  // itself (expiries, purges) and the Sessions an applied change removes
+  // (kDeleted, or kPurged for one a restored name displaced), not the
+  // creates, updates and interactions it applies.
   bool follower = false;
 };
 
