@@ -439,6 +439,24 @@ void Worker(int id, SessionStore* store, ManualClock* clock, const Sid& ks,
   progress->WorkerDone();
 }
 
+// Counts the events it is called with, by type: a listener of some types
+// only, beside the audit's of every type.
+class TypeCounter : public SessionListener {
+ public:
+  explicit TypeCounter(EventTypes hears) : hears_(hears) {}
+  EventTypes Hears() const override { return hears_; }
+  void OnEvent(const SessionEvent& e) noexcept override {
+    counts_[static_cast<int>(e.type)].fetch_add(1, std::memory_order_relaxed);
+  }
+  int64_t count(EventType type) const {
+    return counts_[static_cast<int>(type)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  const EventTypes hears_;
+  std::array<std::atomic<int64_t>, 8> counts_{};
+};
+
 // The whole Service, walked page by page.
 std::vector<Session> ListAll(SessionStore* store, const Sid& ks) {
   std::vector<Session> all;
@@ -466,6 +484,9 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
   Problems problems;
   auto audit = std::make_shared<AuditListener>(&problems);
   store->AddListener(audit);
+  const EventTypes ends{EventType::kClosed, EventType::kPurged};
+  auto ends_only = std::make_shared<TypeCounter>(ends);
+  store->AddListener(ends_only);
   CreateServiceParams sp;
   sp.unique_name = "stress";
   const Sid ks = store->CreateService(sp).value().sid;
@@ -525,6 +546,14 @@ TEST(StressTest, MixedOperationsWithConcurrentExpiryKeepCountsExact) {
   EXPECT_EQ(audit->count(EventType::kInteraction), total.interactions);
   EXPECT_EQ(audit->host_closes(), total.closes);
   EXPECT_EQ(audit->host_fails(), total.fails);
+  // A listener of closes and purges only heard each of them, and nothing
+  // else, while other threads' events of every type went to the audit.
+  for (EventType t :
+       {EventType::kCreated, EventType::kUpdated, EventType::kInteraction,
+        EventType::kClosed, EventType::kDeleted, EventType::kPurged}) {
+    EXPECT_EQ(ends_only->count(t), ends.contains(t) ? audit->count(t) : 0)
+        << EventTypeName(t);
+  }
 
   // The list shows every Session once, with unique names, in the state the
   // last event reported.
