@@ -825,7 +825,8 @@ class Shard {
   std::string pending_text_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
   // Whether pending_ holds an event: written under mu_, read without it
-  // by DeliverEvents, so that a call that queued nothing takes no lock.
+  // by DeliverEvents, so that a call finding nothing queued on this shard
+  // takes no lock.
   std::atomic<bool> queued_{false};
   // The deliverer's buffers, swapped with the queue's so that both keep
   // their capacity. Touched only by the thread that set delivering_.

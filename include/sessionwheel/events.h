@@ -102,6 +102,8 @@ class EventTypes {
   }
   uint8_t bits_ = 0;
 };
+static_assert(static_cast<unsigned>(EventType::kPurged) < 8,
+              "EventTypes keeps a bit for each EventType in one byte");
 
 // One change to one Session, as the Session was just after it (for
 // kDeleted and kPurged, just before it was removed). The fields mirror
