@@ -71,6 +71,13 @@ class DurableStoreTest : public ::testing::Test {
     return options;
   }
 
+  // `options` for a follower: in memory, changed only by ApplyChange.
+  static StoreOptions AsFollower(StoreOptions options) {
+    options.data_dir.clear();
+    options.follower = true;
+    return options;
+  }
+
   std::unique_ptr<SessionStore> MustOpen(const StoreOptions& options) {
     absl::StatusOr<std::unique_ptr<SessionStore>> store =
         SessionStore::Open(options);
@@ -111,10 +118,8 @@ class DurableStoreTest : public ::testing::Test {
         leader.LatestCheckpoint();
     EXPECT_TRUE(start.ok()) << start.status();
     if (!start.ok()) return nullptr;
-    options.data_dir.clear();
-    options.follower = true;
     absl::StatusOr<std::unique_ptr<SessionStore>> follower =
-        SessionStore::OpenSnapshot(start->path, options);
+        SessionStore::OpenSnapshot(start->path, AsFollower(options));
     EXPECT_TRUE(follower.ok()) << follower.status();
     if (!follower.ok()) return nullptr;
     absl::StatusOr<uint64_t> next = leader.ReadChanges(
@@ -473,10 +478,7 @@ TEST_F(DurableStoreTest, CheckpointNeedsADataDirectory) {
 // changes reads exactly what the store reads, SIDs included.
 TEST_F(DurableStoreTest, AFollowerReadsWhatItsLeaderReads) {
   auto leader = MustOpen(Options());
-  StoreOptions follower_options = Options();
-  follower_options.data_dir.clear();
-  follower_options.follower = true;
-  auto follower = MustOpen(follower_options);
+  auto follower = MustOpen(AsFollower(Options()));
   const Sid ks = MustCreateService(*leader, "main", 120);
   std::vector<Sid> sids;
   for (int i = 0; i < 40; ++i) {
@@ -518,10 +520,7 @@ TEST_F(DurableStoreTest, AFollowerReadsWhatItsLeaderReads) {
 // nothing of the changes it applies otherwise (store.h, `follower`).
 TEST_F(DurableStoreTest, AFollowersListenerHearsAnAppliedDeleteAtOnce) {
   auto leader = MustOpen(Options());
-  StoreOptions follower_options = Options();
-  follower_options.data_dir.clear();
-  follower_options.follower = true;
-  auto follower = MustOpen(follower_options);
+  auto follower = MustOpen(AsFollower(Options()));
   class Log : public SessionListener {
    public:
     void OnEvent(const SessionEvent& e) noexcept override {
@@ -609,9 +608,7 @@ TEST_F(DurableStoreTest, AFollowersFeedKeepsAliveWhatItsCheckpointLetExpire) {
 }
 
 TEST_F(DurableStoreTest, AFollowerRefusesChangesOfItsOwn) {
-  StoreOptions options = Options();
-  options.data_dir.clear();
-  options.follower = true;
+  const StoreOptions options = AsFollower(Options());
   auto follower = MustOpen(options);
   CreateServiceParams params;
   params.unique_name = "mine";

@@ -102,14 +102,19 @@ class Thrower : public SessionListener {
 
 using Lines = std::vector<std::string>;
 
+// A store's options on `clock`, seeded, with `shards` shards.
+StoreOptions OptionsOn(ManualClock* clock, int shards) {
+  StoreOptions options;
+  options.clock = clock;
+  options.seed = 11;
+  options.shards = shards;
+  return options;
+}
+
 class StoreListenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    StoreOptions options;
-    options.clock = &clock_;
-    options.seed = 11;
-    options.shards = 1;
-    store_ = SessionStore::Open(options).value();
+    store_ = SessionStore::Open(OptionsOn(&clock_, /*shards=*/1)).value();
     CreateServiceParams service;
     service.unique_name = "listened";
     ks_ = store_->CreateService(service).value().sid;
@@ -322,10 +327,7 @@ TEST_F(StoreListenerTest, AListenerHearsOnlyTheTypesItNames) {
 // goes only to the listeners that hear its type.
 TEST(StoreListenerFreedTest, EachEventOfAFreedSessionGoesToItsListenersOnly) {
   ManualClock clock{kStart};
-  StoreOptions options;
-  options.clock = &clock;
-  options.seed = 11;
-  options.shards = 1;
+  StoreOptions options = OptionsOn(&clock, /*shards=*/1);
   options.closed_retention = absl::ZeroDuration();
   auto store = SessionStore::Open(options).value();
   CreateServiceParams service;
@@ -425,11 +427,7 @@ TEST_F(StoreListenerTest, AListenerThatHearsNothingIsNeverCalled) {
 // same loop included.
 TEST(StoreListenerShardsTest, CallsBackAcrossShardsLeaveNothingQueued) {
   ManualClock clock{kStart};
-  StoreOptions options;
-  options.clock = &clock;
-  options.seed = 11;
-  options.shards = 2;
-  auto store = SessionStore::Open(options).value();
+  auto store = SessionStore::Open(OptionsOn(&clock, /*shards=*/2)).value();
   CreateServiceParams service;
   service.unique_name = "hopping";
   const Sid ks = store->CreateService(service).value().sid;
