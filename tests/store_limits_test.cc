@@ -196,6 +196,22 @@ TEST_F(StoreLimitsTest, APurgeFreesAPlace) {
   ExpectInvariants();
 }
 
+// A purge is run when its tick comes (the store's `tick`, 10 ms here): one
+// due between two ticks frees its place by the next tick boundary, as an
+// expiry's event comes by then (semantics.md, "Due purges first").
+TEST_F(StoreLimitsTest, APurgeDueBetweenTwoTicksFreesItsPlaceByTheNextTick) {
+  At(absl::Milliseconds(5));  // Off the 10 ms grid.
+  CreateSessionParams closed;
+  closed.status = SessionStatus::kClosed;  // Ended now: purged an hour on.
+  Create(closed);
+  Fill(ks_, "s", kMaxPerService - 1);
+  EXPECT_TRUE(IsTooManyRequests(store_->CreateSession(ks_, {})));
+  At(absl::Milliseconds(10) + kRetention);  // The tick after its purge.
+  EXPECT_TRUE(store_->CreateSession(ks_, {}).ok());
+  EXPECT_EQ(store_->Stats().purged, 1);
+  ExpectInvariants();
+}
+
 TEST_F(StoreLimitsTest, DeletingAServiceFreesItsPlaces) {
   const Sid doomed = NewService("doomed");
   Fill(doomed, "d", kMaxPerService);

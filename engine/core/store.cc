@@ -216,6 +216,10 @@ class StoreImpl final : public SessionStore,
         absl::FromUnixMillis(absl::ToUnixMillis(now));
     auto quota =
         std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
+    // Journaled before any shard has it: a Session created in a shard the
+    // Service has reached, while the others wait their turn, is journaled
+    // after it, so recovery and followers find its Service first.
+    JournalServiceLocked(sid, entry);
     ForEachShardLocked([&](Shard& shard) {
       shard.mu().AssertHeld();
       shard.AddServiceLocked(sid, params.default_ttl, quota);
@@ -223,7 +227,6 @@ class StoreImpl final : public SessionStore,
     service_names_.emplace(params.unique_name, sid);
     services_by_seq_.emplace(entry.seq, sid);
     Service out = entry.service;
-    JournalServiceLocked(sid, entry);
     services_.emplace(sid, std::move(entry));
     return out;
   }
@@ -349,11 +352,15 @@ class StoreImpl final : public SessionStore,
         shard.DetachServiceLocked(sid);
       });
     }
+    // Acknowledged before its Sessions go: their events reach listeners,
+    // whose calls into the store (a failing one too) must not change which
+    // record this call waits for.
+    absl::Status acknowledged = Acknowledge(absl::OkStatus());
     // Its Sessions go in slices, with no registry lock: other Services
     // never wait for this one.
     RemoveDetached();
     GiveMemoryBack();
-    return Acknowledge(absl::OkStatus());
+    return acknowledged;
   }
 
   // Sessions
@@ -907,27 +914,28 @@ class StoreImpl final : public SessionStore,
     return absl::OkStatus();
   }
 
-  // ApplyServicePut under the registry lock. A Service whose name the image
-  // takes is detached, and its Sessions are left to RemoveDetached().
+  // ApplyServicePut under the registry lock.
+  //
+  // A name held by another Service when the record is applied: in the
+  // store that wrote it, the name was free then, so the other Service took
+  // it later, and a fuzzy checkpoint's registry (copied after its roll)
+  // already shows that later state. The record that gave it the name comes
+  // later in the replay and gives it back; meanwhile this Service holds the
+  // name and the other keeps its Sessions. (Detaching the other Service,
+  // as this did until 2026-12-01, deleted its Sessions for good.)
   void ApplyServicePutDetaching(const internal::ServiceImage& image) {
     MutexLock l(&services_mu_);
     auto it = services_.find(image.sid);
     if (it == services_.end()) {
-      // A name still held by another Service: that one was deleted before
-      // this record was written, and its delete record comes later.
-      auto held = service_names_.find(image.unique_name);
-      if (held != service_names_.end()) DetachServiceLocked(held->second);
       RestoreServiceLocked(image);
       return;
     }
     ServiceEntry& entry = it->second;
     if (entry.service.unique_name != image.unique_name) {
-      auto held = service_names_.find(image.unique_name);
-      if (held != service_names_.end()) DetachServiceLocked(held->second);
-      service_names_.erase(entry.service.unique_name);
-      service_names_.emplace(image.unique_name, image.sid);
+      ReleaseNameLocked(entry.service.unique_name, image.sid);
       entry.service.unique_name = image.unique_name;
     }
+    service_names_[image.unique_name] = image.sid;
     entry.service.date_updated = absl::FromUnixMillis(image.updated_ms);
     if (entry.service.default_ttl != image.default_ttl) {
       entry.service.default_ttl = image.default_ttl;
@@ -1111,7 +1119,7 @@ class StoreImpl final : public SessionStore,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
     auto it = services_.find(sid);
     if (it == services_.end()) return;
-    service_names_.erase(it->second.service.unique_name);
+    ReleaseNameLocked(it->second.service.unique_name, sid);
     services_by_seq_.erase(it->second.seq);
     services_.erase(it);
     ForEachShardLocked([&](Shard& shard) {
@@ -1426,9 +1434,19 @@ class StoreImpl final : public SessionStore,
       shard.mu().AssertHeld();
       shard.AddServiceLocked(image.sid, image.default_ttl, quota);
     });
-    service_names_.emplace(image.unique_name, image.sid);
+    service_names_[image.unique_name] = image.sid;  // ApplyServicePut says why.
     services_by_seq_.emplace(image.seq, image.sid);
     services_.emplace(image.sid, std::move(entry));
+  }
+
+  // Lets go of `name` if `sid` holds it: during a replay another Service
+  // may hold it for a while (ApplyServicePutDetaching).
+  void ReleaseNameLocked(const std::string& name, const Sid128& sid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
+    auto held = service_names_.find(name);
+    if (held != service_names_.end() && held->second == sid) {
+      service_names_.erase(held);
+    }
   }
 
   // The background thread
