@@ -363,6 +363,12 @@ TEST_F(DurableRacesTest, ANameReusedAfterACheckpointsRollKeepsItsSessions) {
                          << " of the renamed Service is gone after recovery: "
                          << back.status();
   EXPECT_EQ(store->Stats().sessions, 1);
+  absl::Status invariants = store->CheckInvariants();
+  EXPECT_TRUE(invariants.ok()) << invariants;
+  CreateServiceParams another_a;
+  another_a.unique_name = "a";  // X's, and X's alone.
+  EXPECT_EQ(store->CreateService(another_a).status().code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 // DeleteService journals its record and removes the Sessions in slices,

@@ -466,8 +466,10 @@ absl::Status Durability::Checkpoint() {
   if (absl::Status s = journal_->status(); !s.ok()) return s;
   journal_at_checkpoint_.store(journal_->bytes_taken(),
                                std::memory_order_relaxed);
-  // Everything before `from` was applied before the roll returned, so the
-  // copy below has it; replaying from `from` brings the rest.
+  // Every change before `from` is in the copy below: a Session change was
+  // applied before its record took its LSN, and a Service change's record
+  // and its application both happen under the registry lock, which the
+  // copy of the registry takes. Replaying from `from` brings the rest.
   absl::StatusOr<uint64_t> from = journal_->Roll();
   if (!from.ok()) return from.status();
   const std::string path = PathIn(dir_, CheckpointName(*from));

@@ -306,7 +306,7 @@ class StoreImpl final : public SessionStore,
       if (service_names_.contains(*params.unique_name)) {
         return ServiceNameTaken(*params.unique_name);
       }
-      service_names_.erase(entry->service.unique_name);
+      ReleaseNameLocked(entry->service.unique_name, sid);
       service_names_.emplace(*params.unique_name, sid);
       entry->service.unique_name = *params.unique_name;
     }
@@ -333,7 +333,7 @@ class StoreImpl final : public SessionStore,
       // Out of the registry first, so no new list starts; then detached
       // from each shard (O(1) each), after which no call finds it or its
       // Sessions, and no create lands in it.
-      service_names_.erase(entry->service.unique_name);
+      ReleaseNameLocked(entry->service.unique_name, sid);
       services_by_seq_.erase(entry->seq);
       services_.erase(sid);
       // Journaled first: a Session a shard takes in meanwhile is journaled
@@ -908,27 +908,22 @@ class StoreImpl final : public SessionStore,
     return Restore(reader);
   }
 
-  absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
-    ApplyServicePutDetaching(image);
-    RemoveDetached();  // A Service whose name this one took.
-    return absl::OkStatus();
-  }
-
-  // ApplyServicePut under the registry lock.
-  //
   // A name held by another Service when the record is applied: in the
   // store that wrote it, the name was free then, so the other Service took
   // it later, and a fuzzy checkpoint's registry (copied after its roll)
   // already shows that later state. The record that gave it the name comes
   // later in the replay and gives it back; meanwhile this Service holds the
   // name and the other keeps its Sessions. (Detaching the other Service,
-  // as this did until 2026-12-01, deleted its Sessions for good.)
-  void ApplyServicePutDetaching(const internal::ServiceImage& image) {
+  // as this did until 2026-12-01, deleted its Sessions for good.) A
+  // recovery that stops before that record (RecoveryMode::kPointInTime)
+  // leaves the other Service's entry naming what it does not hold:
+  // ReleaseNameLocked lets go of a name only for the Service it maps to.
+  absl::Status ApplyServicePut(const internal::ServiceImage& image) override {
     MutexLock l(&services_mu_);
     auto it = services_.find(image.sid);
     if (it == services_.end()) {
       RestoreServiceLocked(image);
-      return;
+      return absl::OkStatus();
     }
     ServiceEntry& entry = it->second;
     if (entry.service.unique_name != image.unique_name) {
@@ -944,6 +939,7 @@ class StoreImpl final : public SessionStore,
         shard.SetDefaultTtlLocked(image.sid, image.default_ttl);
       });
     }
+    return absl::OkStatus();
   }
 
   void ApplyServiceDelete(const Sid128& service) override {
@@ -1440,7 +1436,7 @@ class StoreImpl final : public SessionStore,
   }
 
   // Lets go of `name` if `sid` holds it: during a replay another Service
-  // may hold it for a while (ApplyServicePutDetaching).
+  // may hold it for a while (ApplyServicePut).
   void ReleaseNameLocked(const std::string& name, const Sid128& sid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(services_mu_) {
     auto held = service_names_.find(name);
