@@ -42,32 +42,17 @@
 #include "sessionwheel/events.h"
 #include "sessionwheel/session.h"
 #include "sessionwheel/store.h"
+#include "tests/journal_files_testing.h"
 #include "tests/test_util.h"
 
 namespace sessionwheel {
 namespace {
 
+using testing_util::FailingFiles;
+using testing_util::Gate;
+using testing_util::HeldCreateFiles;
 using testing_util::kAccountSid;
 using testing_util::kT0;
-
-// A one-shot gate.
-class Gate {
- public:
-  void Open() {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 // A manual clock that holds the next thread marked by HoldNextCallHere()
 // inside Now() until Release(): a call that reads the clock under its
@@ -87,7 +72,7 @@ class HoldingClock : public Clock {
     }
     if (hold) {
       entered_.Open();
-      release_.Wait();
+      EXPECT_TRUE(release_.Wait());
     }
     return clock_.Now();
   }
@@ -95,7 +80,7 @@ class HoldingClock : public Clock {
     std::lock_guard<std::mutex> l(mu_);
     held_thread_ = std::this_thread::get_id();
   }
-  void WaitUntilHeld() { entered_.Wait(); }
+  void WaitUntilHeld() { EXPECT_TRUE(entered_.Wait()); }
   void Release() { release_.Open(); }
 
  private:
@@ -104,112 +89,6 @@ class HoldingClock : public Clock {
   mutable std::thread::id held_thread_;
   mutable Gate entered_;
   mutable Gate release_;
-};
-
-// The real file system, with the next segment's creation held until
-// Release(): a checkpoint's roll has fixed its position by then and waits
-// there, before it copies the store.
-class HeldCreateFiles : public internal::JournalFiles {
- public:
-  void HoldNextCreate() {
-    std::lock_guard<std::mutex> l(mu_);
-    hold_ = true;
-  }
-  void WaitUntilHeld() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> l(mu_);
-    hold_ = false;
-    cv_.notify_all();
-  }
-  absl::StatusOr<std::unique_ptr<internal::AppendFile>> Create(
-      const std::string& path) override {
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      if (hold_) {
-        held_ = true;
-        cv_.notify_all();
-        cv_.wait(l, [this] { return !hold_; });
-      }
-    }
-    return posix_->Create(path);
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& path) override {
-    return posix_->ReadAll(path);
-  }
-  absl::StatusOr<std::vector<std::string>> List(
-      const std::string& dir) override {
-    return posix_->List(dir);
-  }
-  absl::Status Truncate(const std::string& path, uint64_t size) override {
-    return posix_->Truncate(path, size);
-  }
-  absl::Status Remove(const std::string& path) override {
-    return posix_->Remove(path);
-  }
-  absl::Status Rename(const std::string& from, const std::string& to) override {
-    return posix_->Rename(from, to);
-  }
-
- private:
-  internal::JournalFiles* const posix_ = internal::PosixJournalFiles();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  bool held_ = false;
-};
-
-// The real file system, whose appends fail while `failing` is set, as a
-// full disk fails them.
-class FullDiskFiles : public internal::JournalFiles {
- public:
-  class File : public internal::AppendFile {
-   public:
-    File(std::unique_ptr<internal::AppendFile> real, const FullDiskFiles* owner)
-        : real_(std::move(real)), owner_(owner) {}
-    absl::Status Append(std::string_view bytes) override {
-      if (owner_->failing.load()) {
-        return absl::ResourceExhaustedError("write: No space left on device");
-      }
-      return real_->Append(bytes);
-    }
-    absl::Status Sync() override { return real_->Sync(); }
-    absl::Status Close() override { return real_->Close(); }
-
-   private:
-    std::unique_ptr<internal::AppendFile> real_;
-    const FullDiskFiles* owner_;
-  };
-  absl::StatusOr<std::unique_ptr<internal::AppendFile>> Create(
-      const std::string& path) override {
-    absl::StatusOr<std::unique_ptr<internal::AppendFile>> real =
-        posix_->Create(path);
-    if (!real.ok()) return real.status();
-    return std::make_unique<File>(*std::move(real), this);
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& path) override {
-    return posix_->ReadAll(path);
-  }
-  absl::StatusOr<std::vector<std::string>> List(
-      const std::string& dir) override {
-    return posix_->List(dir);
-  }
-  absl::Status Truncate(const std::string& path, uint64_t size) override {
-    return posix_->Truncate(path, size);
-  }
-  absl::Status Remove(const std::string& path) override {
-    return posix_->Remove(path);
-  }
-  absl::Status Rename(const std::string& from, const std::string& to) override {
-    return posix_->Rename(from, to);
-  }
-
-  std::atomic<bool> failing{false};
-
- private:
-  internal::JournalFiles* const posix_ = internal::PosixJournalFiles();
 };
 
 class DurableRacesTest : public ::testing::Test {
@@ -381,7 +260,7 @@ TEST_F(DurableRacesTest, ANameReusedAfterACheckpointsRollKeepsItsSessions) {
 // returns once its record is on the disk".
 TEST_F(DurableRacesTest, DeleteServiceWaitsForItsRecordWhateverAListenerDoes) {
   ManualClock clock(kT0);
-  FullDiskFiles files;
+  FailingFiles files;
   StoreOptions options = Options(&clock);
   std::unique_ptr<SessionStore> store = MustOpen(options, &files);
   ASSERT_NE(store, nullptr);

@@ -38,6 +38,7 @@
 #include "sessionwheel/errors.h"
 #include "sessionwheel/events.h"
 #include "sessionwheel/store.h"
+#include "tests/journal_files_testing.h"
 #include "tests/store_compare.h"
 #include "tests/test_util.h"
 
@@ -45,6 +46,8 @@ namespace sessionwheel {
 namespace {
 
 using testing_util::ExpectSameContent;
+using testing_util::FailingFiles;
+using testing_util::HeldCreateFiles;
 using testing_util::IsProxyError;
 using testing_util::kAccountSid;
 using testing_util::kT0;
@@ -630,58 +633,6 @@ TEST_F(DurableStoreTest, AFollowerRefusesChangesOfItsOwn) {
             absl::StatusCode::kDataLoss);
 }
 
-// Journal files whose appends can be made to fail, as a full disk fails
-// them.
-class FailingFiles : public internal::JournalFiles {
- public:
-  class File : public internal::AppendFile {
-   public:
-    File(std::unique_ptr<internal::AppendFile> real, const FailingFiles* owner)
-        : real_(std::move(real)), owner_(owner) {}
-    absl::Status Append(std::string_view bytes) override {
-      if (owner_->failing.load()) {
-        return absl::ResourceExhaustedError("write: No space left on device");
-      }
-      return real_->Append(bytes);
-    }
-    absl::Status Sync() override { return real_->Sync(); }
-    absl::Status Close() override { return real_->Close(); }
-
-   private:
-    std::unique_ptr<internal::AppendFile> real_;
-    const FailingFiles* owner_;
-  };
-
-  absl::StatusOr<std::unique_ptr<internal::AppendFile>> Create(
-      const std::string& path) override {
-    absl::StatusOr<std::unique_ptr<internal::AppendFile>> real =
-        real_->Create(path);
-    if (!real.ok()) return real.status();
-    return std::make_unique<File>(*std::move(real), this);
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& path) override {
-    return real_->ReadAll(path);
-  }
-  absl::StatusOr<std::vector<std::string>> List(
-      const std::string& dir) override {
-    return real_->List(dir);
-  }
-  absl::Status Truncate(const std::string& path, uint64_t size) override {
-    return real_->Truncate(path, size);
-  }
-  absl::Status Remove(const std::string& path) override {
-    return real_->Remove(path);
-  }
-  absl::Status Rename(const std::string& from, const std::string& to) override {
-    return real_->Rename(from, to);
-  }
-
-  std::atomic<bool> failing{false};
-
- private:
-  internal::JournalFiles* const real_ = internal::PosixJournalFiles();
-};
-
 TEST_F(DurableStoreTest, AFullDiskRefusesChangesAndLosesNothingAcknowledged) {
   FailingFiles files;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
@@ -721,52 +672,15 @@ TEST_F(DurableStoreTest, AFullDiskRefusesChangesAndLosesNothingAcknowledged) {
 // The real file system, but the next segment the journal creates is held
 // until Release(), and then keeps its header and only the first record of
 // the first write after it: the disk filled up there (ENOSPC).
-class HeldSegmentFiles : public internal::JournalFiles {
- public:
-  void HoldNextCreate() {
-    std::lock_guard<std::mutex> l(mu_);
-    hold_ = true;
-  }
-  void WaitUntilHeld() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> l(mu_);
-    hold_ = false;
-    cv_.notify_all();
-  }
-
-  absl::StatusOr<std::unique_ptr<internal::AppendFile>> Create(
+class HeldSegmentFiles : public HeldCreateFiles {
+ protected:
+  absl::StatusOr<std::unique_ptr<internal::AppendFile>> CreateHeld(
       const std::string& path) override {
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      if (!hold_) return posix_->Create(path);
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(l, [this] { return !hold_; });
-    }
     absl::StatusOr<std::unique_ptr<internal::AppendFile>> file =
-        posix_->Create(path);
+        HeldCreateFiles::CreateHeld(path);
     if (!file.ok()) return file.status();
     return std::unique_ptr<internal::AppendFile>(
         new FirstRecordOnly(*std::move(file), path));
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& path) override {
-    return posix_->ReadAll(path);
-  }
-  absl::StatusOr<std::vector<std::string>> List(
-      const std::string& dir) override {
-    return posix_->List(dir);
-  }
-  absl::Status Truncate(const std::string& path, uint64_t size) override {
-    return posix_->Truncate(path, size);
-  }
-  absl::Status Remove(const std::string& path) override {
-    return posix_->Remove(path);
-  }
-  absl::Status Rename(const std::string& from, const std::string& to) override {
-    return posix_->Rename(from, to);
   }
 
  private:
@@ -798,12 +712,6 @@ class HeldSegmentFiles : public internal::JournalFiles {
     const std::string path_;
     int appends_ = 0;
   };
-
-  internal::JournalFiles* const posix_ = internal::PosixJournalFiles();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  bool held_ = false;
 };
 
 // A checkpoint copies the store while changes go on, so it may hold changes

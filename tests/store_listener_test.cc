@@ -37,30 +37,9 @@ namespace sessionwheel {
 namespace {
 
 using testing_util::FetchByNames;
+using testing_util::Gate;
 using testing_util::kStart;
 using testing_util::NameBatch;
-
-constexpr std::chrono::seconds kHangGuard{60};
-
-// A one-shot signal between threads (std::mutex, so TSan sees it).
-class Gate {
- public:
-  void Open() {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  // True once open; false if the hang guard ran out first.
-  bool Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, kHangGuard, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 // "<type> <unique_name or sid>" for every event heard, in order: of every
 // type, or of those given.

@@ -9,9 +9,12 @@
 #ifndef SESSIONWHEEL_TESTS_TEST_UTIL_H_
 #define SESSIONWHEEL_TESTS_TEST_UTIL_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +56,27 @@ inline const absl::Time kT0 = absl::FromCivil(
 inline const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
 inline constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
+
+// A one-shot signal between threads (std::mutex, so TSan sees it). Wait's
+// only time limit is a guard that turns a hang into a failure.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  // True once open; false if a minute passed first.
+  bool Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(60), [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
 
 // "é" is two bytes of UTF-8 but one character.
 inline constexpr char kTwoByteChar[] = "\xc3\xa9";
