@@ -606,23 +606,21 @@ TEST_F(StoreSessionTest, FetchSessionsByNameAnswersEachAsFetchSessionDoes) {
   const std::vector<std::string_view> names(keys.begin(), keys.end());
   const NameBatch fetched = FetchByNames(*store_, ks_, names);
   ASSERT_TRUE(fetched.call.ok()) << fetched.call;
-  const std::vector<Session>& batch = fetched.out;
-  const std::vector<absl::Status>& statuses = fetched.statuses;
-  ExpectEachAsFetchSession(names, statuses, batch);
+  ExpectEachAsFetchSession(names, fetched.statuses, fetched.out);
   for (size_t i : {300, 301, 302}) {
-    EXPECT_TRUE(
-        IsProxyError(statuses[i], absl::StatusCode::kNotFound, kErrorNotFound))
+    EXPECT_TRUE(IsProxyError(fetched.statuses[i], absl::StatusCode::kNotFound,
+                             kErrorNotFound))
         << "at " << i;
   }
-  EXPECT_TRUE(SameSession(batch[301], Session()));  // Left alone.
-  EXPECT_EQ(batch[0].unique_name, "name-0");
-  EXPECT_EQ(batch[299].unique_name, "name-299");
-  EXPECT_EQ(batch[303].sid.ToString(), keys[303]);
-  EXPECT_EQ(batch[304].status, SessionStatus::kClosed);
-  EXPECT_EQ(batch[304].closed_reason, std::string(kReasonTtl));
-  EXPECT_EQ(batch[305].sid, batch[7].sid);
-  ASSERT_TRUE(statuses[306].ok()) << statuses[306];
-  EXPECT_EQ(batch[306].unique_name, sid_like);
+  EXPECT_TRUE(SameSession(fetched.out[301], Session()));  // Left alone.
+  EXPECT_EQ(fetched.out[0].unique_name, "name-0");
+  EXPECT_EQ(fetched.out[299].unique_name, "name-299");
+  EXPECT_EQ(fetched.out[303].sid.ToString(), keys[303]);
+  EXPECT_EQ(fetched.out[304].status, SessionStatus::kClosed);
+  EXPECT_EQ(fetched.out[304].closed_reason, std::string(kReasonTtl));
+  EXPECT_EQ(fetched.out[305].sid, fetched.out[7].sid);
+  ASSERT_TRUE(fetched.statuses[306].ok()) << fetched.statuses[306];
+  EXPECT_EQ(fetched.out[306].unique_name, sid_like);
   ExpectInvariants();
 }
 
@@ -694,19 +692,18 @@ TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameAcrossHoldsOfTheLock) {
   const std::vector<std::string_view> names(keys.begin(), keys.end());
   const NameBatch fetched = FetchByNames(*store_, ks_, names);
   ASSERT_TRUE(fetched.call.ok()) << fetched.call;
-  const std::vector<Session>& batch = fetched.out;
-  const std::vector<absl::Status>& statuses = fetched.statuses;
   for (size_t i = 0; i < names.size(); ++i) {
     if (i == 62 || i == 66) {
-      EXPECT_TRUE(IsProxyError(statuses[i], absl::StatusCode::kNotFound,
+      EXPECT_TRUE(IsProxyError(fetched.statuses[i], absl::StatusCode::kNotFound,
                                kErrorNotFound))
           << "at " << i;
       continue;
     }
-    ASSERT_TRUE(statuses[i].ok()) << "at " << i << ": " << statuses[i];
+    ASSERT_TRUE(fetched.statuses[i].ok())
+        << "at " << i << ": " << fetched.statuses[i];
     Session one;
     ASSERT_TRUE(store_->FetchSession(ks_, names[i], &one).ok());
-    EXPECT_TRUE(SameSession(batch[i], one)) << "at " << i;
+    EXPECT_TRUE(SameSession(fetched.out[i], one)) << "at " << i;
   }
   ExpectInvariants();
 }
@@ -724,15 +721,13 @@ TEST_F(FreeOnExpiryStoreTest, FetchSessionsByNameNamingAFreedSessionTwice) {
   const std::vector<std::string_view> names = {"due", "kept", "due"};
   const NameBatch fetched = FetchByNames(*store_, ks_, names);
   ASSERT_TRUE(fetched.call.ok()) << fetched.call;
-  const std::vector<Session>& batch = fetched.out;
-  const std::vector<absl::Status>& statuses = fetched.statuses;
-  EXPECT_TRUE(
-      IsProxyError(statuses[0], absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(statuses[1].ok());
-  EXPECT_EQ(batch[1].sid, kept->sid);
-  EXPECT_TRUE(
-      IsProxyError(statuses[2], absl::StatusCode::kNotFound, kErrorNotFound));
-  EXPECT_TRUE(SameSession(batch[2], Session()));
+  EXPECT_TRUE(IsProxyError(fetched.statuses[0], absl::StatusCode::kNotFound,
+                           kErrorNotFound));
+  EXPECT_TRUE(fetched.statuses[1].ok());
+  EXPECT_EQ(fetched.out[1].sid, kept->sid);
+  EXPECT_TRUE(IsProxyError(fetched.statuses[2], absl::StatusCode::kNotFound,
+                           kErrorNotFound));
+  EXPECT_TRUE(SameSession(fetched.out[2], Session()));
   ExpectInvariants();
 }
 
