@@ -42,6 +42,8 @@
 namespace sessionwheel::internal {
 namespace {
 
+using testing_util::Gate;
+
 constexpr std::string_view kDir = "/j";
 
 // An in-memory file system. Safe for concurrent use, like the real one.
@@ -952,6 +954,42 @@ TEST(JournalWriterTest, WaitingThreadsShareSyncs) {
   ReadResult read = Read(options, 1, JournalRecovery::kTolerateTornTail);
   ASSERT_TRUE(read.next.ok());
   EXPECT_EQ(*read.next, 1u + kThreads);
+}
+
+// Threads waiting in WaitDurable behind a leader whose sync fails: the
+// round covers none of them, yet each returns the journal's error, and none
+// is left waiting for a round that will never come.
+TEST(JournalWriterTest, AFailedSyncWakesEveryWaiter) {
+  constexpr int kWaiters = 6;
+  FakeFiles files;
+  JournalOptions options = FakeOptions(&files);
+  options.segment_bytes = 1 << 20;
+  std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
+
+  Gate leader_syncing;
+  Gate release_sync;
+  files.SetSyncGate([&] {
+    leader_syncing.Open();
+    release_sync.Wait();
+  });
+  files.FailSyncsFrom(1);
+  absl::Status leader_result;
+  std::thread leader(
+      [&] { leader_result = w->WaitDurable(w->Append(1, "a")); });
+  leader_syncing.Wait();
+
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(kWaiters);
+  for (int t = 0; t < kWaiters; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = w->WaitDurable(w->Append(1, absl::StrCat("waiter ", t)));
+    });
+  }
+  release_sync.Open();
+  leader.join();
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(leader_result.code(), absl::StatusCode::kUnknown) << leader_result;
+  for (const absl::Status& s : results) EXPECT_EQ(s, leader_result);
 }
 
 TEST(JournalWriterTest, WaitDurableSyncsUnderEveryWriteOnly) {
