@@ -283,6 +283,15 @@ JournalOptions FakeOptions(FakeFiles* files,
   return options;
 }
 
+// FakeOptions with segments of 1 MiB, so that a test's records stay in
+// one segment and no roll adds a sync.
+JournalOptions OneSegmentOptions(FakeFiles* files,
+                                 JournalSync sync = JournalSync::kEveryWrite) {
+  JournalOptions options = FakeOptions(files, sync);
+  options.segment_bytes = 1 << 20;
+  return options;
+}
+
 // The records wholly inside each segment file of a journal: its name, its
 // byte ranges (header first), and their LSNs (0 for the header).
 struct Layout {
@@ -640,8 +649,7 @@ TEST_F(JournalDiskTest, VersionOneIsStillRead) {
 // records 4-7. Returns its files.
 std::map<std::string, std::string> SmallJournal() {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   {
     std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
     AppendRecords(w.get(), 3);
@@ -918,8 +926,7 @@ TEST(JournalDamageTest, AnErrorFromFnStopsTheReadingAndRepairsNothing) {
 TEST(JournalWriterTest, WaitingThreadsShareSyncs) {
   constexpr int kThreads = 8;
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
 
   std::mutex mu;
@@ -962,8 +969,7 @@ TEST(JournalWriterTest, WaitingThreadsShareSyncs) {
 TEST(JournalWriterTest, AFailedSyncWakesEveryWaiter) {
   constexpr int kWaiters = 6;
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
 
   Gate leader_syncing;
@@ -1021,8 +1027,7 @@ TEST(JournalWriterTest, WaitDurableSyncsUnderEveryWriteOnly) {
 TEST(JournalWriterTest, BackgroundPoliciesWriteOnFlushAndDestruction) {
   for (JournalSync sync : {JournalSync::kInterval, JournalSync::kOs}) {
     FakeFiles files;
-    JournalOptions options = FakeOptions(&files, sync);
-    options.segment_bytes = 1 << 20;
+    JournalOptions options = OneSegmentOptions(&files, sync);
     std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
     AppendRecords(w.get(), 10);
     const int syncs = files.syncs();
@@ -1067,8 +1072,7 @@ TEST(JournalWriterTest, SegmentsRollAtTheSizeLimit) {
 
 TEST(JournalWriterTest, RollStartsASegmentAtTheNextLsn) {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
   AppendRecords(w.get(), 3);
   absl::StatusOr<uint64_t> rolled = w->Roll();
@@ -1092,8 +1096,7 @@ TEST(JournalWriterTest, RollStartsASegmentAtTheNextLsn) {
 
 TEST(JournalWriterTest, RemoveSegmentsBeforeRemovesExactlyTheOlderOnes) {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   // Segments 1 (1-3) and 4 (4-6) from an earlier writer, recovered.
   {
     std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
@@ -1129,8 +1132,7 @@ TEST(JournalWriterTest, RemoveSegmentsBeforeRemovesExactlyTheOlderOnes) {
 
 TEST(JournalWriterTest, AFailedRemovalIsRetriedLater) {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
   AppendRecords(w.get(), 1);
   ASSERT_TRUE(w->Roll().ok());
@@ -1147,8 +1149,7 @@ TEST(JournalWriterTest, AFailedRemovalIsRetriedLater) {
 
 TEST(JournalWriterTest, AFullDiskFailsTheJournalForGood) {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
   const uint64_t first = w->Append(1, "fits");
   ASSERT_TRUE(w->WaitDurable(first).ok());
@@ -1184,8 +1185,7 @@ TEST(JournalWriterTest, AFullDiskFailsTheJournalForGood) {
 TEST(JournalWriterTest, ASyncErrorFailsTheJournalForGood) {
   for (JournalSync sync : {JournalSync::kEveryWrite, JournalSync::kOs}) {
     FakeFiles files;
-    JournalOptions options = FakeOptions(&files, sync);
-    options.segment_bytes = 1 << 20;
+    JournalOptions options = OneSegmentOptions(&files, sync);
     std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
     AppendRecords(w.get(), 2);
     ASSERT_TRUE(w->Flush().ok());
@@ -1206,8 +1206,7 @@ TEST(JournalWriterTest, ASyncErrorFailsTheJournalForGood) {
 
 TEST(JournalWriterTest, AFailedRollFailsTheJournal) {
   FakeFiles files;
-  JournalOptions options = FakeOptions(&files);
-  options.segment_bytes = 1 << 20;
+  JournalOptions options = OneSegmentOptions(&files);
   std::unique_ptr<JournalWriter> w = MustOpen(options, 1);
   AppendRecords(w.get(), 2);
   files.Put(SegmentPath(3), "in the way");
