@@ -475,6 +475,33 @@ TEST_F(DurableStoreTest, CheckpointNeedsADataDirectory) {
   options.data_dir.clear();
   auto store = MustOpen(options);
   EXPECT_EQ(store->Checkpoint().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->FlushJournal().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// Under kInterval and kOs the journal writes its buffers every few
+// milliseconds, and the feed reads only what it has written: after
+// FlushJournal, it holds every change whose call returned before it.
+TEST_F(DurableStoreTest, AfterFlushJournalTheFeedHoldsEveryReturnedChange) {
+  for (SyncPolicy sync : {SyncPolicy::kInterval, SyncPolicy::kOs}) {
+    StoreOptions options = Options();
+    options.sync = sync;
+    auto store = MustOpen(options);
+    const Sid ks = MustCreateService(*store, "main");
+    for (int i = 0; i < 1000; ++i) MustCreate(*store, ks);
+    ASSERT_TRUE(store->FlushJournal().ok());
+    int changes = 0;
+    absl::StatusOr<uint64_t> next = store->ReadChanges(1, [&](const Change&) {
+      ++changes;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(changes, 1001);
+    EXPECT_EQ(*next, 1002u);
+    store.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
 }
 
 // The change feed: a follower in memory that applies a durable store's

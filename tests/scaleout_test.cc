@@ -19,6 +19,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/scaleout/follower.h"
+#include "engine/scaleout/owner.h"
+#include "engine/scaleout/partition_log.h"
+#include "engine/scaleout/redis_client.h"
 #include "gtest/gtest.h"
 #include "sessionwheel/clock.h"
 #include "sessionwheel/store.h"
@@ -346,6 +350,98 @@ TEST_F(ScaleOutTest, ALateStandbyStartsFromTheCheckpointInRedis) {
       << "; checkpoint at "
       << redis->Command({"HGET", "sw:{p1}:ckpt", "lsn"})->str << ", head "
       << redis->Command({"GET", "sw:{p1}:head"})->str;
+}
+
+TEST_F(ScaleOutTest, StartingWhileRedisIsDownIsUnavailable) {
+  const int port = server_.port();
+  server_.Stop();
+  auto host = ScaleOutHost::Start(Options("a", port));
+  EXPECT_TRUE(absl::IsUnavailable(host.status())) << host.status();
+}
+
+// kLocal under kInterval: the journal writes its buffers every few
+// milliseconds, and the feed reads only what it has written. A checkpoint
+// for Redis taken while changes stream in must first write them out, or it
+// removes them from the journal before they are shipped (the owner then
+// finds its feed gone and fences itself), and a release must too, or its
+// last round misses them. Every change acknowledged is in Redis after a
+// release, through checkpoints.
+TEST_F(ScaleOutTest,
+       KLocalUnderIntervalSyncLosesNothingToCheckpointsOrARelease) {
+  ScaleOutOptions oa = Options("a");
+  oa.ack = AckMode::kLocal;
+  oa.store.sync = SyncPolicy::kInterval;
+  oa.checkpoint_every = 20;
+  auto a = ScaleOutHost::Start(oa);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(Eventually([&] { return (*a)->Owned().size() == kPartitions; }));
+  const Sid ks = CreateService(**a, 2);
+  auto redis = *internal::RedisClient::Connect("127.0.0.1", server_.port(),
+                                               absl::Seconds(1));
+  auto checkpoint_lsn = [&] {
+    auto lsn = redis->Command({"HGET", "sw:{p2}:ckpt", "lsn"});
+    return lsn.ok() && !lsn->str.empty() ? std::stoll(lsn->str) : 0;
+  };
+  // Creates stream in while the owner takes six checkpoints (one every
+  // 20 records, after a round), so each meets changes still buffered.
+  std::vector<Session> made;
+  absl::Status refused;
+  int checkpoints = 0;
+  int64_t last = checkpoint_lsn();
+  for (int i = 0; i < 200000 && checkpoints < 6 && refused.ok(); ++i) {
+    absl::StatusOr<Session> s =
+        CreateSession(**a, ks, "n-" + std::to_string(i));
+    if (!s.ok()) {
+      refused = s.status();
+      break;
+    }
+    made.push_back(*std::move(s));
+    if (i % 64 == 0 && checkpoint_lsn() != last) {
+      last = checkpoint_lsn();
+      ++checkpoints;
+    }
+  }
+  EXPECT_TRUE(refused.ok()) << refused;
+  EXPECT_EQ(checkpoints, 6);
+  a->reset();  // A release: the last round ships what is left.
+  auto replica = ReadPartitionFromRedis(Options("reader"), 2);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  int missing = 0;
+  for (const Session& s : made) {
+    if (!(*replica)->FetchSession(ks, s.sid).ok()) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << "of " << made.size() << " acknowledged creates";
+}
+
+// A release stops the owner while writers may still hold it: a change that
+// begins after the stop must be refused, not run on a store whose last
+// round has shipped (under kLocal it would be acknowledged, then lost).
+TEST_F(ScaleOutTest, AStoppedOwnerRefusesChangesWithoutRunningThem) {
+  ScaleOutOptions o = Options("a");
+  o.ack = AckMode::kLocal;
+  internal::PartitionLog log(o.key_prefix, 1);
+  auto redis = *internal::RedisClient::Connect("127.0.0.1", server_.port(),
+                                               absl::Seconds(1));
+  absl::StatusOr<uint64_t> epoch = log.Acquire(*redis, o.host_id, o.lease);
+  ASSERT_TRUE(epoch.ok() && *epoch != 0) << epoch.status();
+  auto follower = internal::PartitionFollower::Build(
+      *redis, log, internal::FollowerOptions(o), dir_ + "/scratch");
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  ASSERT_TRUE((*follower)->CatchUp(*redis).ok());
+  auto owner = internal::PartitionOwner::Promote(
+      o, log, *epoch, **follower, *redis,
+      std::chrono::steady_clock::now() + std::chrono::minutes(1));
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  ASSERT_TRUE(
+      (*owner)->Change([](SessionStore&) { return absl::OkStatus(); }).ok());
+  (*owner)->Stop();
+  bool ran = false;
+  absl::Status s = (*owner)->Change([&](SessionStore&) {
+    ran = true;
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(s, absl::FailedPreconditionError("not the owner of partition 1"));
+  EXPECT_FALSE(ran);
 }
 
 TEST_F(ScaleOutTest, HostsThatJoinGetAFairShare) {

@@ -192,6 +192,11 @@ class Durability {
   // Writes a checkpoint now, then removes what it makes obsolete.
   absl::Status Checkpoint();
 
+  // Writes and syncs the journal (SessionStore::FlushJournal).
+  absl::Status FlushJournal() {
+    return journal_ == nullptr ? absl::OkStatus() : journal_->Flush();
+  }
+
   // The change feed (SessionStore::ReadChanges).
   absl::StatusOr<uint64_t> ReadChanges(
       uint64_t from_lsn,

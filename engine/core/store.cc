@@ -845,6 +845,14 @@ class StoreImpl final : public SessionStore,
     return durability_->Checkpoint();
   }
 
+  absl::Status FlushJournal() override {
+    if (durability_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "FlushJournal() needs a store opened with StoreOptions::data_dir");
+    }
+    return durability_->FlushJournal();
+  }
+
   absl::StatusOr<uint64_t> ReadChanges(
       uint64_t from_lsn,
       absl::FunctionRef<absl::Status(const Change&)> fn) override {

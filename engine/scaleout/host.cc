@@ -201,8 +201,11 @@ class HostImpl final : public ScaleOutHost {
             .IgnoreError();
       }
     }
-    control_redis_->Command({"ZREM", HostsKey(), options_.host_id})
-        .IgnoreError();
+    // Null when Start() failed to reach Redis at all.
+    if (control_redis_ != nullptr) {
+      control_redis_->Command({"ZREM", HostsKey(), options_.host_id})
+          .IgnoreError();
+    }
   }
 
   int PartitionOf(const Sid& service) const override {

@@ -190,6 +190,10 @@ PartitionOwner::~PartitionOwner() {
 absl::Status PartitionOwner::Change(
     absl::FunctionRef<absl::Status(SessionStore&)> op) {
   std::shared_lock<std::shared_mutex> l(gate_);
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not the owner of partition ", log_.partition()));
+  }
   return op(*store_);
 }
 
@@ -247,10 +251,23 @@ void PartitionOwner::Stop() {
     stop_ = true;
     cv_.notify_all();
   }
+  {
+    // A change that began before the stop ends before the last round reads
+    // the journal; one that begins after it is refused, not left unshipped.
+    std::unique_lock<std::shared_mutex> l(gate_);
+    closed_ = true;
+  }
   if (!thread_.joinable()) return;  // Promote failed: it never ran.
   thread_.join();
   // A release: one last round, so the next owner starts with everything.
-  if (Serving()) Round();
+  // Under kInterval or kOs the last changes may still be in the journal's
+  // buffers, which the feed does not read: written out first.
+  if (Serving()) {
+    if (absl::Status s = store_->FlushJournal(); !s.ok()) {
+      Trace(options_.host_id, log_.partition(), "flush before release", s);
+    }
+    Round();
+  }
   CvMutexLock l(&mu_);
   cv_.notify_all();
 }
@@ -351,8 +368,12 @@ absl::Status PartitionOwner::MaybeUploadCheckpoint() {
   }
   {
     // The checkpoint removes the journal before its position: no change may
-    // begin until everything before it is in the stream.
+    // begin until everything before it is in the stream. The feed reads
+    // only what the journal has written, and under kInterval or kOs the
+    // last changes may still be in its buffers: written out first, or the
+    // checkpoint would remove them unshipped.
     std::unique_lock<std::shared_mutex> l(gate_);
+    if (absl::Status s = store_->FlushJournal(); !s.ok()) return s;
     if (absl::Status s = Ship(std::nullopt); !s.ok()) return s;
     if (absl::Status s = store_->Checkpoint(); !s.ok()) return s;
   }

@@ -46,6 +46,10 @@ namespace sessionwheel::internal {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// The options of every follower store of the deployment: `o.store` with
+// the deployment's account.
+StoreOptions FollowerOptions(const ScaleOutOptions& o);
+
 class PartitionOwner {
  public:
   // Takes over partition `log` at `epoch`: `follower` must hold the whole
@@ -64,7 +68,9 @@ class PartitionOwner {
   SessionStore& store() { return *store_; }
 
   // Runs a change on the store. Changes wait while a checkpoint for Redis
-  // starts (MaybeUploadCheckpoint).
+  // starts (MaybeUploadCheckpoint). Once Stop() has begun, refuses without
+  // running `op`: FailedPrecondition "not the owner of partition N", as the
+  // host answers for a partition it does not own (the caller forwards).
   absl::Status Change(absl::FunctionRef<absl::Status(SessionStore&)> op);
 
   // True while the lease is safe to serve under and Redis has not fenced
@@ -83,8 +89,11 @@ class PartitionOwner {
   // that round failed (Redis did not answer, WAIT timed out).
   absl::Status AwaitShipped();
 
-  // Stops the shipping thread, after one last round if still serving (a
-  // release: the next owner starts with everything).
+  // Refuses changes from now on, waits for those running, and stops the
+  // shipping thread; then, if still serving (a release), makes the journal
+  // durable and ships it in one last round, so the next owner starts with
+  // every change this owner acknowledged, under every AckMode and sync
+  // policy.
   void Stop();
 
  private:
@@ -113,6 +122,7 @@ class PartitionOwner {
   // removes the journal before its position, so every change before it
   // must be in the stream first.
   std::shared_mutex gate_;
+  bool closed_ = false;  // Under gate_, set once by Stop(): refuse changes.
 
   std::atomic<int64_t> valid_until_ns_{0};  // steady_clock, since epoch.
   std::atomic<bool> fenced_{false};

@@ -519,6 +519,16 @@ class SessionStore {
   // a failed write, naming the file.
   virtual absl::Status Checkpoint() = 0;
 
+  // Writes and syncs every change journaled so far, whatever the sync
+  // policy: when it returns, every change whose call returned before it is
+  // durable and in the change feed (ReadChanges). For a point of
+  // durability under kInterval or kOs: before a planned stop, or before
+  // shipping the feed and then taking a checkpoint, which removes the
+  // journal before its position. Costs one write and one fdatasync.
+  // Errors: FailedPrecondition for a store without a data_dir; the
+  // journal's error once a write or sync has failed.
+  virtual absl::Status FlushJournal() = 0;
+
   // The change feed of a durable store: calls `fn` with every change from
   // `from_lsn` on, in order, as far as the journal has written them
   // (within milliseconds of their calls under every sync policy), and
