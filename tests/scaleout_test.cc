@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -157,6 +158,16 @@ TEST(PartitionMapTest, AServiceAlwaysMapsToTheSamePartition) {
     ++seen[PartitionOfService(Sid("KS", 77, n), 8)];
   }
   for (int count : seen) EXPECT_GT(count, 50);  // Spread over all.
+  EXPECT_EQ(PartitionOfService(ks, 0), -1);     // No partition, no crash.
+  EXPECT_EQ(PartitionOfService(ks, -3), -1);
+}
+
+TEST_F(ScaleOutTest, AckModeWaitNeedsAWaitTimeoutOfAMillisecond) {
+  ScaleOutOptions o = Options("a");
+  o.ack = AckMode::kWait;
+  o.wait_timeout = absl::Microseconds(500);  // WAIT 1 0: for ever.
+  EXPECT_EQ(ScaleOutHost::Start(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ScaleOutTest, AHostTakesEveryPartitionAndItsWritesReachTheStream) {
@@ -442,6 +453,50 @@ TEST_F(ScaleOutTest, AStoppedOwnerRefusesChangesWithoutRunningThem) {
   });
   EXPECT_EQ(s, absl::FailedPreconditionError("not the owner of partition 1"));
   EXPECT_FALSE(ran);
+}
+
+// A listener runs on a shipping thread; under kStream its Write would wait
+// for a round that only that thread runs. It is refused at once instead,
+// with nothing changed, and the partition goes on shipping.
+TEST_F(ScaleOutTest, AListenersWriteUnderKStreamIsRefusedNotHung) {
+  class WritingListener final : public SessionListener {
+   public:
+    EventTypes Hears() const override { return {EventType::kCreated}; }
+    void OnEvent(const SessionEvent& e) noexcept override {
+      ScaleOutHost* host = host_.load();
+      if (host == nullptr || done_.exchange(true)) return;
+      Session out;
+      result_ =
+          host->Write(host->PartitionOf(e.service_sid), [&](SessionStore& s) {
+            return s.CreateSession(e.service_sid, {}, &out);
+          });
+      heard_.Open();
+    }
+    std::atomic<ScaleOutHost*> host_{nullptr};
+    std::atomic<bool> done_{false};
+    absl::Status result_;  // Written before heard_ opens.
+    testing_util::Gate heard_;
+  };
+  auto listener = std::make_shared<WritingListener>();
+  ScaleOutOptions oa = Options("a");
+  oa.listener = listener;
+  ScaleOutHost& a = StartHost(oa);
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  listener->host_ = &a;
+  const Sid ks = CreateService(a, 2);
+  ASSERT_TRUE(CreateSession(a, ks, "first").ok());
+  ASSERT_TRUE(listener->heard_.Wait());
+  EXPECT_EQ(listener->result_.code(), absl::StatusCode::kFailedPrecondition)
+      << listener->result_;
+  // Nothing was created by the refused Write, and the partition still
+  // ships: a later create is acknowledged through the stream.
+  ASSERT_TRUE(CreateSession(a, ks, "second").ok());
+  int64_t sessions = -1;
+  ASSERT_TRUE(a.Read(2, [&](SessionStore& s) {
+                 sessions = s.Stats().sessions;
+                 return absl::OkStatus();
+               }).ok());
+  EXPECT_EQ(sessions, 2);
 }
 
 TEST_F(ScaleOutTest, HostsThatJoinGetAFairShare) {

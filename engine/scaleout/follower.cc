@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -41,8 +42,12 @@ absl::Status PartitionFollower::Reload(RedisClient& redis) {
     // OpenSnapshot reads a file: the bytes go through one, removed at once.
     std::error_code ignored;
     std::filesystem::create_directories(scratch_dir_, ignored);
-    const std::string path = absl::StrCat(
-        scratch_dir_, "/checkpoint-p", log_.partition(), "-", getpid(), ".tmp");
+    // Unique in the process too: a standby's reload and a
+    // ReadPartitionFromRedis may build the same partition at once.
+    static std::atomic<uint64_t> builds{0};
+    const std::string path =
+        absl::StrCat(scratch_dir_, "/checkpoint-p", log_.partition(), "-",
+                     getpid(), "-", builds.fetch_add(1), ".tmp");
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
       out.write((*checkpoint)->bytes.data(),

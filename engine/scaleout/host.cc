@@ -29,6 +29,7 @@
 namespace sessionwheel {
 
 int PartitionOfService(const Sid& service, int partitions) {
+  if (partitions < 1) return -1;
   const std::string text = service.ToString();
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64.
   for (unsigned char c : text) {
@@ -84,6 +85,11 @@ absl::Status CheckOptions(const ScaleOutOptions& o) {
   }
   if (o.checkpoint_every < 1) {
     return absl::InvalidArgumentError("checkpoint_every must be >= 1");
+  }
+  if (o.ack == AckMode::kWait && o.wait_timeout < absl::Milliseconds(1)) {
+    // WAIT takes whole milliseconds, and WAIT n 0 waits for ever.
+    return absl::InvalidArgumentError(
+        "wait_timeout must be at least 1 ms with AckMode kWait");
   }
   return absl::OkStatus();
 }
@@ -239,6 +245,13 @@ class HostImpl final : public ScaleOutHost {
   absl::Status Write(
       int partition,
       absl::FunctionRef<absl::Status(SessionStore&)> op) override {
+    if (options_.ack != AckMode::kLocal && PartitionOwner::Delivering()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "partition ", partition,
+          ": a listener cannot Write under AckMode kStream or kWait (the "
+          "change would wait for a shipping round, which waits for the "
+          "listener); nothing was changed"));
+    }
     std::shared_ptr<PartitionOwner> owner = ServingOwner(partition);
     if (owner == nullptr) return NotOwner(partition);
     absl::Status s = owner->Change(op);

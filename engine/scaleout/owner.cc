@@ -16,6 +16,9 @@
 namespace sessionwheel::internal {
 namespace {
 
+// True while this thread calls the host's listener (Deliver).
+thread_local bool t_delivering = false;
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -414,11 +417,15 @@ void PartitionOwner::Deliver(int64_t watermark_ms) {
     events_ = std::move(later);
   }
   if (options_.listener == nullptr) return;
+  t_delivering = true;
   for (HeldEvent& e : ready) {
     e.event.unique_name = e.unique_name;
     e.event.closed_reason = e.closed_reason;
     options_.listener->OnEvent(e.event);
   }
+  t_delivering = false;
 }
+
+bool PartitionOwner::Delivering() { return t_delivering; }
 
 }  // namespace sessionwheel::internal

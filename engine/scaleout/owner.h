@@ -79,6 +79,11 @@ class PartitionOwner {
   // Redis refused this owner's epoch: another host owns the partition.
   bool Fenced() const { return fenced_.load(std::memory_order_acquire); }
   void set_valid_until(SteadyTime t);
+  // Whether the calling thread is inside the host's listener, called by
+  // some partition's shipping thread: it cannot wait for a round, its own
+  // or (waiting on it in turn) another partition's.
+  static bool Delivering();
+
   // Stops serving at once (a lost lease).
   void Revoke();
   bool Revoked() const { return revoked_.load(std::memory_order_acquire); }

@@ -105,7 +105,8 @@ struct ScaleOutOptions {
 
   AckMode ack = AckMode::kStream;
   // For AckMode::kWait: how many Redis replicas must have the change, and
-  // how long to wait for them before the write fails with Unavailable.
+  // how long to wait for them before the write fails with Unavailable (at
+  // least 1 ms: Redis's WAIT counts whole milliseconds, and 0 is for ever).
   int wait_replicas = 1;
   absl::Duration wait_timeout = absl::Milliseconds(200);
 
@@ -140,12 +141,17 @@ struct ScaleOutOptions {
   // for one that fell due while no host owned the partition, by the next
   // owner; one is lost only if its owner dies between a round's append and
   // its delivery (docs/scale-out.md, "Expiry belongs to the owner").
+  // It may call Read on any partition, and Write under AckMode kLocal;
+  // under kStream or kWait a Write from it is refused with
+  // FailedPrecondition, unchanged (it would wait for a shipping round,
+  // which waits for the listener).
   std::shared_ptr<SessionListener> listener;
 };
 
 // The partition of a Service: the 64-bit FNV-1a hash of its SID's 34
 // characters of text, modulo `partitions`. Stable across hosts, runs and
-// languages; docs/scale-out.md gives it in Python.
+// languages; docs/scale-out.md gives it in Python. -1, which names no
+// partition, for `partitions` below 1.
 int PartitionOfService(const Sid& service, int partitions);
 
 // The partition of a Session, from its SID alone: the owner of a partition
@@ -193,9 +199,11 @@ class ScaleOutHost {
   // Runs a change `op` on the partition's store if this host owns it, then
   // waits as the AckMode asks; returns op's status. Errors:
   // FailedPrecondition (message "not the owner of partition N") when this
-  // host does not own it: forward to OwnerOf(); Unavailable when the lease
-  // was lost or Redis refused the append or did not answer: the change is
-  // not acknowledged and may or may not survive.
+  // host does not own it: forward to OwnerOf(); FailedPrecondition too,
+  // with nothing changed, when called from the listener under kStream or
+  // kWait (ScaleOutOptions::listener); Unavailable when the lease was lost
+  // or Redis refused the append or did not answer: the change is not
+  // acknowledged and may or may not survive.
   virtual absl::Status Write(
       int partition, absl::FunctionRef<absl::Status(SessionStore&)> op) = 0;
 
