@@ -1057,6 +1057,28 @@ TEST_F(ProxyFakeTest, MoreThanTwoParticipantsIs80609) {
   NewSession(Cat("Participants=", p));
 }
 
+// The Participant rules hold for the Participants given at create as for
+// those added later: one identifier twice in a Session is 80103, and nothing
+// is created.
+TEST_F(ProxyFakeTest, TheSameIdentifierTwiceAtCreateIs80103) {
+  const std::string p =
+      Enc(R"({"Identifier":"+15555550100","FriendlyName":"Alice"})");
+  const std::string q =
+      Enc(R"({"Identifier":"+15555550100","FriendlyName":"Bob"})");
+  Response r =
+      Call("POST", SessionsPath(ks_),
+           Cat("UniqueName=twice&Participants=", p, "&Participants=", q));
+  ASSERT_TRUE(IsError(r, 400, 80103)) << Brief(r);
+  EXPECT_EQ(Parse(r)["message"],
+            "Participant identifier '+15555550100' is already in this "
+            "Session.");
+  EXPECT_EQ(fake_.store().Stats().sessions, 0);
+  NewSession("UniqueName=twice");
+  // Two with no Identifier name no one twice.
+  const std::string nameless = Enc(R"({"FriendlyName":"Anon"})");
+  NewSession(Cat("Participants=", nameless, "&Participants=", nameless));
+}
+
 TEST_F(ProxyFakeTest, AnOutOfRangeTtlSaysItIsOutOfRange) {
   // Too large for any integer type, or just past the largest date: both are
   // integers, so the answer says out of range, not "must be an integer".
@@ -1961,16 +1983,19 @@ TEST(ProxyFakeLimitsTest, TheDefaultsTakeTheLargestValidCreate) {
   const std::string ks = CreateService(fake, "UniqueName=big");
   // Every field at its longest, in four-byte characters: a name of 191,
   // and two participants whose fields are JSON escapes (12 bytes a
-  // character, as \ud83d\ude00), every byte percent-encoded.
+  // character, as \ud83d\ude00), every byte percent-encoded. Their
+  // identifiers differ in the last character, as two in a Session must.
   const std::string name = Repeat("\xf0\x9f\x98\x80", 191);
   auto escaped = [](int chars) { return Repeat("\\ud83d\\ude00", chars); };
-  const std::string person =
-      Cat("{\"Identifier\": \"", escaped(191), "\", \"FriendlyName\": \"",
-          escaped(255), "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
-  const std::string body = Cat("UniqueName=", EncodeEveryByte(name),
-                               "&Ttl=3600&Mode=voice-and-message",
-                               "&Participants=", EncodeEveryByte(person),
-                               "&Participants=", EncodeEveryByte(person));
+  auto person = [&](std::string_view last) {
+    return Cat("{\"Identifier\": \"", escaped(190), last,
+               "\", \"FriendlyName\": \"", escaped(255),
+               "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
+  };
+  const std::string body = Cat(
+      "UniqueName=", EncodeEveryByte(name), "&Ttl=3600&Mode=voice-and-message",
+      "&Participants=", EncodeEveryByte(person("\\ud83d\\ude00")),
+      "&Participants=", EncodeEveryByte(person("\\ud83d\\ude01")));
   // 47.5 KiB; the percent-encoded participants decode to 7.7 KiB each,
   // under the 16 KiB a value.
   ASSERT_GT(body.size(), 47u * 1024);

@@ -852,6 +852,10 @@ absl::Status CheckTtl(std::string_view param, int64_t seconds);
 // Errors: InvalidArgument/80701 naming `UniqueName`.
 absl::Status CheckUniqueName(std::string_view name);
 
+// A Participant whose identifier a Participant of the Session already has
+// (docs/semantics.md, "Participants and Interactions"): AlreadyExists/80103.
+absl::Status IdentifierInSessionError(std::string_view identifier);
+
 }  // namespace sessionwheel::internal
 
 #endif  // SESSIONWHEEL_ENGINE_CORE_SHARD_H_
