@@ -849,6 +849,56 @@ TEST(ProxyFakeOptionsTest, AutoCreateServicesCreatesAnUnknownWellFormedSid) {
       IsError(fake.Handle("POST", SessionsPath("KSnothex")), 404, 20404));
 }
 
+// The Service is made just before the store call that needs it, after the
+// fake's own checks: a request the fake refuses, or one that no Service
+// could make succeed, leaves the store without it.
+TEST(ProxyFakeOptionsTest, ARefusedRequestMakesNoAutoCreatedService) {
+  ProxyFakeOptions options = FixedOptions();
+  options.auto_create_services = true;
+  ProxyFake fake(options);
+  const std::string ks = "KS" + Repeat("0123456789abcdef", 2);
+  const std::string kc = "KC" + Repeat("0123456789abcdef", 2);
+  std::string many;
+  for (int i = 0; i < 257; ++i) many += "a=1&";
+  struct Refused {
+    const char* method;
+    std::string target;
+    std::string body;
+    int http;
+    int code;
+  };
+  const std::vector<Refused> refused = {
+      {"DELETE", SessionsPath(ks), "", 405, 20004},
+      {"PUT", ServicePath(ks), "", 405, 20004},
+      {"POST", SessionsPath(ks), Repeat("x", 70 * 1024), 413, 20413},
+      {"POST", SessionsPath(ks), many, 413, 20413},
+      {"POST", SessionsPath(ks), Cat("UniqueName=", Repeat("x", 17000)), 400,
+       80701},
+      {"POST", SessionsPath(ks), "Ttl=abc", 400, 80701},
+      {"POST", ServicePath(ks), "DefaultTtl=abc", 400, 80701},
+      {"GET", SessionsPath(ks) + "?PageSize=abc", "", 400, 80701},
+      {"POST", SessionPath(ks, "not-a-sid"), "Ttl=5", 400, 80409},
+      {"DELETE", SessionPath(ks, "not-a-sid"), "", 400, 80409},
+      {"DELETE", ServicePath(ks), "", 404, 20404},
+      {"GET", SessionPath(ks, kc), "", 404, 20404},
+      {"POST", SessionPath(ks, kc), "Ttl=5", 404, 20404},
+      {"DELETE", SessionPath(ks, kc), "", 404, 20404},
+      {"GET", SessionPath(ks, kc) + "/Participants", "", 404, 20404},
+  };
+  for (const Refused& r : refused) {
+    SCOPED_TRACE(
+        Cat(r.method, " ", r.target.substr(0, 100), " ", r.body.substr(0, 40)));
+    EXPECT_TRUE(
+        IsError(fake.Handle(r.method, r.target, r.body), r.http, r.code));
+    EXPECT_TRUE(
+        absl::IsNotFound(fake.store().FetchService(ServiceSidOf(ks)).status()));
+  }
+  // A request the Service lets succeed still makes it.
+  Response got = fake.Handle("GET", ServicePath(ks));
+  ASSERT_EQ(got.status, 200) << Brief(got);
+  EXPECT_TRUE(fake.store().FetchService(ServiceSidOf(ks)).ok());
+}
+
 TEST(ProxyFakeOptionsTest, WithoutAutoCreateAnUnknownServiceIs20404) {
   ProxyFake fake(FixedOptions());
   const std::string ks = "KS" + Repeat("0123456789abcdef", 2);

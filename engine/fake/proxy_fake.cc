@@ -487,10 +487,15 @@ struct ProxyFake::Rep {
                           const std::string& next) const;
   std::string PageUrl(std::string_view path, int page, int size,
                       std::string_view token) const;
-  // Creates the Service `ks` names if it is a KS SID no Service has.
-  // Errors: the store's limit on Services (max_services); any other
-  // refusal leaves the request to answer for itself.
-  absl::Status AutoCreateService(const std::string& ks);
+  // With auto_create_services, creates the Service `ks` names if it is a KS
+  // SID no Service has. Called just before the store call that needs the
+  // Service, after the fake's own checks, so a request the fake refuses
+  // makes nothing; only a request that a new Service can let succeed calls
+  // it (not a delete, nor one naming a Session, which a new Service has
+  // none of). Answers the 429 of the store's limit on Services
+  // (max_services); any other refusal leaves the request to answer for
+  // itself.
+  std::optional<Response> AutoCreateService(const std::string& ks);
 };
 
 ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
@@ -600,11 +605,6 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
   if (method != "GET" && method != "POST" && method != "DELETE") {
     return MethodNotAllowed();
   }
-  if (route->kind != Route::kServices && options.auto_create_services) {
-    if (absl::Status s = AutoCreateService(route->service); !s.ok()) {
-      return ErrorResponse(s);
-    }
-  }
   switch (route->kind) {
     case Route::kServices:
       return Services(method, query, body);
@@ -628,17 +628,21 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
   return NotFoundResponse(path);
 }
 
-absl::Status ProxyFake::Rep::AutoCreateService(const std::string& ks) {
+std::optional<Response> ProxyFake::Rep::AutoCreateService(
+    const std::string& ks) {
+  if (!options.auto_create_services) return std::nullopt;
   std::optional<Sid> sid = Sid::Parse("KS", ks);
-  if (!sid.has_value()) return absl::OkStatus();
-  if (store->FetchService(*sid).ok()) return absl::OkStatus();
+  if (!sid.has_value()) return std::nullopt;
+  if (store->FetchService(*sid).ok()) return std::nullopt;
   CreateServiceParams params;
   params.sid = *sid;
   params.unique_name = ks;
   absl::StatusOr<Service> created = store->CreateService(params);
   // Another thread may have created it first: that is as good.
-  if (absl::IsResourceExhausted(created.status())) return created.status();
-  return absl::OkStatus();
+  if (absl::IsResourceExhausted(created.status())) {
+    return ErrorResponse(created.status());
+  }
+  return std::nullopt;
 }
 
 std::string ProxyFake::Rep::PageUrl(std::string_view path, int page, int size,
@@ -707,6 +711,9 @@ Response ProxyFake::Rep::OneService(const std::string& method,
   const std::string resource = Cat("/Services/", ks);
   const Sid service = ServiceSid(ks);
   if (method == "GET") {
+    if (std::optional<Response> refused = AutoCreateService(ks)) {
+      return *refused;
+    }
     absl::StatusOr<Service> s = store->FetchService(service);
     if (!s.ok()) return StoreErrorResponse(s.status(), resource);
     return Json200(200, internal::ServiceToJson(*s, store->account_sid(),
@@ -723,6 +730,7 @@ Response ProxyFake::Rep::OneService(const std::string& method,
   params.default_ttl = p.Integer("DefaultTtl");
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
+  if (std::optional<Response> refused = AutoCreateService(ks)) return *refused;
   absl::StatusOr<Service> s = store->UpdateService(service, params);
   if (!s.ok()) return StoreErrorResponse(s.status(), resource);
   return Json200(
@@ -738,6 +746,9 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   if (method == "GET") {
     ListQuery q = ParseListQuery(query, options);
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+    if (std::optional<Response> refused = AutoCreateService(ks)) {
+      return *refused;
+    }
     absl::StatusOr<SessionPage> page = store->ListSessions(service, q.params);
     if (!page.ok()) return StoreErrorResponse(page.status(), resource);
     Json j;
@@ -762,6 +773,7 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   params.participants = p.Participants();
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
+  if (std::optional<Response> refused = AutoCreateService(ks)) return *refused;
   Session s;
   if (absl::Status st = store->CreateSession(service, params, &s); !st.ok()) {
     return StoreErrorResponse(st, resource);
