@@ -899,6 +899,40 @@ TEST(ProxyFakeOptionsTest, ARefusedRequestMakesNoAutoCreatedService) {
   EXPECT_TRUE(fake.store().FetchService(ServiceSidOf(ks)).ok());
 }
 
+// A refused create mints no SID: with the same seed, a fake that was
+// refused creates (each code a create can hear) mints the same next SIDs as
+// one that was not.
+TEST(ProxyFakeOptionsTest, ARefusedSessionCreateMintsNoSid) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_sessions_per_service = 1;
+  ProxyFake a(options);
+  ProxyFake b(options);
+  std::string other;
+  for (ProxyFake* fake : {&a, &b}) {
+    const std::string ks = CreateService(*fake, "UniqueName=full");
+    other = CreateService(*fake, "UniqueName=other");
+    CreateSession(*fake, ks, "UniqueName=taken");
+    if (fake != &a) continue;
+    const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(ks), "UniqueName=taken"),
+                        400, 80603));
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(ks)), 429, 20429));
+    EXPECT_TRUE(
+        IsError(a.Handle("POST", SessionsPath(ks), "DateExpiry=2000-01-01"),
+                400, 80701));
+    EXPECT_TRUE(
+        IsError(a.Handle("POST", SessionsPath(ks), "Ttl=-1"), 400, 80701));
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(unknown)), 404, 20404));
+  }
+  const std::string p = Enc(R"({"Identifier":"+15555550100"})");
+  const json from_a = CreateSession(a, other, Cat("Participants=", p));
+  const json from_b = CreateSession(b, other, Cat("Participants=", p));
+  EXPECT_EQ(from_a["sid"], from_b["sid"]);
+  const std::string participants = from_a["links"]["participants"];
+  EXPECT_EQ(Parse(a.Handle("GET", participants))["participants"][0]["sid"],
+            Parse(b.Handle("GET", participants))["participants"][0]["sid"]);
+}
+
 TEST(ProxyFakeOptionsTest, WithoutAutoCreateAnUnknownServiceIs20404) {
   ProxyFake fake(FixedOptions());
   const std::string ks = "KS" + Repeat("0123456789abcdef", 2);
