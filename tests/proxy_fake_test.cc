@@ -1139,6 +1139,19 @@ TEST_F(ProxyFakeTest, MoreThanTwoParticipantsIs80609) {
   // Nothing was created: the name is still free.
   NewSession(Cat("UniqueName=crowd&Participants=", p, "&Participants=", q));
   NewSession(Cat("Participants=", p));
+  // The count comes before what each Participant holds (docs/semantics.md,
+  // "Order of checks"), and the unknown Service before the count.
+  const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+  for (const std::string& bad :
+       {Enc("not json"), Enc("[1]"), Enc(R"({"Identifier":5})"),
+        Enc(Cat(R"({"Identifier":")", Repeat("x", 192), R"("})"))}) {
+    SCOPED_TRACE(bad);
+    const std::string three =
+        Cat("Participants=", p, "&Participants=", bad, "&Participants=", q);
+    EXPECT_TRUE(IsError(Call("POST", SessionsPath(ks_), three), 400, 80609));
+    EXPECT_TRUE(
+        IsError(Call("POST", SessionsPath(unknown), three), 404, 20404));
+  }
 }
 
 // The Participant rules hold for the Participants given at create as for
@@ -1330,6 +1343,24 @@ TEST_F(ProxyFakeTest, AnEmptyPageTokenIs21481NotTheFirstPage) {
       IsError(Call("GET", "/v1/Services?PageSize=5&PageToken="), 400, 21481));
   // Absent is the first page.
   EXPECT_EQ(Call("GET", SessionsPath(ks_) + "?PageSize=5").status, 200);
+  // The store's order holds (docs/semantics.md, "Order of checks"): the
+  // Service, then PageSize, then the token; then Page, which only the fake
+  // reads.
+  const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+  EXPECT_TRUE(
+      IsError(Call("GET", SessionsPath(unknown) + "?PageToken="), 404, 20404));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", SessionsPath(ks_) + "?PageSize=0&PageToken="), "PageSize"));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", "/v1/Services?PageSize=0&PageToken="), "PageSize"));
+  EXPECT_TRUE(
+      IsError(Call("GET", SessionsPath(unknown) + "?Page=-1"), 404, 20404));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", SessionsPath(ks_) + "?PageSize=0&Page=-1"), "PageSize"));
+  EXPECT_TRUE(IsError(Call("GET", SessionsPath(ks_) + "?Page=-1&PageToken="),
+                      400, 21481));
+  EXPECT_TRUE(
+      IsInvalidParameter(Call("GET", SessionsPath(ks_) + "?Page=-1"), "Page"));
 }
 
 TEST_F(ProxyFakeTest, InvalidPageTokenIs21481) {

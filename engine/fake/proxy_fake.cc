@@ -41,6 +41,13 @@ constexpr int kPayloadTooLarge = 20413;
 // Targets longer than this name nothing; they are refused unread.
 constexpr size_t kMaxTargetBytes = 8192;
 constexpr size_t kMaxEchoedBytes = 256;
+// The most Participants a Session create takes (the API's rule; the store
+// checks it too).
+constexpr size_t kMaxParticipants = 2;
+// What the fake passes the store for `PageToken=` (present, empty): no page
+// ever gives it (a token is 58 characters and starts with "P"), so the
+// store refuses it with 21481 in its own order of checks.
+constexpr char kEmptyPageToken[] = "-";
 
 // A refusal in the making: a Proxy code and its message.
 struct Failure {
@@ -231,10 +238,17 @@ class Params {
   }
 
   // Each Participants value is a JSON object such as
-  // {"Identifier": "+15555550100", "FriendlyName": "Alice"}.
+  // {"Identifier": "+15555550100", "FriendlyName": "Alice"}. More than
+  // kMaxParticipants are not read: that many empty ones go to the store,
+  // whose 80609 comes after the Service and before what each holds
+  // (docs/semantics.md, "Order of checks").
   std::vector<ParticipantParams> Participants() {
+    const std::vector<std::string_view> values = form_.All("Participants");
+    if (values.size() > kMaxParticipants) {
+      return std::vector<ParticipantParams>(values.size());
+    }
     std::vector<ParticipantParams> out;
-    for (std::string_view text : form_.All("Participants")) {
+    for (std::string_view text : values) {
       Json j = Json::parse(text.begin(), text.end(), nullptr,
                            /*allow_exceptions=*/false);
       if (!j.is_object()) {
@@ -414,7 +428,12 @@ std::string UpperCase(std::string_view s) {
 struct ListQuery {
   ListParams params;
   int page = 0;
+  // A parameter that does not parse: answered before the store is asked.
   std::optional<Failure> failure;
+  // A `Page` out of range: answered only if the store's own checks (the
+  // Service or Session, PageSize, PageToken) pass, as it comes after them
+  // (docs/semantics.md, "Order of checks").
+  std::optional<Failure> page_failure;
 };
 
 ListQuery ParseListQuery(std::string_view query,
@@ -434,18 +453,15 @@ ListQuery ParseListQuery(std::string_view query,
   }
   if (page.has_value()) {
     if (*page < 0 || *page > 1000000000) {
-      out.failure = Invalid("Page", "It must be an integer >= 0.");
-      return out;
+      out.page_failure = Invalid("Page", "It must be an integer >= 0.");
+    } else {
+      out.page = static_cast<int>(*page);
     }
-    out.page = static_cast<int>(*page);
   }
-  // Present and empty is no token the API ever gave: refused, not read as
-  // the first page.
+  // Present and empty is no token the API ever gave: refused by the store,
+  // not read as the first page.
   std::optional<std::string> token = p.String("PageToken");
-  if (token.has_value() && token->empty()) {
-    out.failure = Failure{kErrorInvalidPageToken, "Invalid PageToken."};
-    return out;
-  }
+  if (token.has_value() && token->empty()) token = kEmptyPageToken;
   out.params.page_token = std::move(token).value_or("");
   return out;
 }
@@ -681,6 +697,9 @@ Response ProxyFake::Rep::Services(const std::string& method,
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
     absl::StatusOr<ServicePage> page = store->ListServices(q.params);
     if (!page.ok()) return ErrorResponse(page.status());
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["services"] = Json::array();
     for (const Service& s : page->services) {
@@ -751,6 +770,9 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
     }
     absl::StatusOr<SessionPage> page = store->ListSessions(service, q.params);
     if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["sessions"] = Json::array();
     for (const Session& s : page->sessions) {
@@ -844,6 +866,9 @@ Response ProxyFake::Rep::Participants(const std::string& method,
     absl::StatusOr<ParticipantPage> page =
         store->ListParticipants(service, session, q.params);
     if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["participants"] = Json::array();
     for (const Participant& p : page->participants) {
@@ -927,6 +952,9 @@ Response ProxyFake::Rep::Interactions(const std::string& method,
   absl::StatusOr<InteractionPage> page =
       store->ListInteractions(service, session, q.params);
   if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+  if (q.page_failure) {
+    return ErrorResponse(q.page_failure->code, q.page_failure->message);
+  }
   // A page holds at most 100, and says so.
   const int size = std::min(q.params.page_size, 100);
   Json j;
