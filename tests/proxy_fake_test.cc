@@ -1069,6 +1069,49 @@ TEST(ProxyFakeClockTest, FakeOverAStoreAndItsManualClockMovesThatClock) {
   EXPECT_EQ(Parse(r)["status"], "closed");
 }
 
+// The fake's clock stays within the years an answer can write, as the
+// tool's does (tools/fake_main.cc): a move past them is refused and leaves
+// the clock where it was.
+TEST(ProxyFakeClockTest, TheClockStaysWithinYears0000To9999) {
+  ProxyFake fake(FixedOptions());
+  const std::string ks = CreateService(fake, "UniqueName=rides");
+  const absl::Time earliest = absl::FromUnixSeconds(-62167219200);
+  const absl::Time latest = absl::FromUnixSeconds(253402300799);
+  EXPECT_EQ(fake.Advance(absl::InfiniteDuration()).code(),
+            absl::StatusCode::kOutOfRange);
+  for (const absl::Time t :
+       {absl::InfiniteFuture(), latest + absl::Seconds(1),
+        earliest - absl::Seconds(1), absl::InfinitePast()}) {
+    EXPECT_EQ(fake.SetTime(t).code(), absl::StatusCode::kOutOfRange);
+  }
+  EXPECT_EQ(fake.Now(), kT0);
+  ASSERT_TRUE(fake.SetTime(latest - absl::Seconds(10)).ok());
+  EXPECT_EQ(fake.Advance(absl::Seconds(11)).code(),
+            absl::StatusCode::kOutOfRange);
+  ASSERT_TRUE(fake.Advance(absl::Seconds(10)).ok());
+  EXPECT_EQ(fake.Now(), latest);
+  // At either end a create's arithmetic holds (ASan/UBSan check it).
+  for (const char* body : {"Ttl=60", "Ttl=253402300799", "Status=closed"}) {
+    EXPECT_EQ(CreateSession(fake, ks, body)["date_created"], Iso(latest));
+  }
+  ASSERT_TRUE(fake.SetTime(earliest).ok());
+  EXPECT_EQ(CreateSession(fake, ks, "Ttl=60")["date_created"],
+            "0000-01-01T00:00:00Z");
+}
+
+TEST(ProxyFakeClockTest, AStartTimeOutsideTheYearsAnswersEveryRequest500) {
+  for (const absl::Time t : {absl::InfiniteFuture(), absl::InfinitePast()}) {
+    ProxyFakeOptions options = FixedOptions();
+    options.start_time = t;
+    ProxyFake fake(options);
+    Response r = fake.Handle("POST", "/v1/Services", "UniqueName=x");
+    ASSERT_TRUE(IsError(r, 500, 20500)) << Brief(r);
+    EXPECT_TRUE(
+        absl::StrContains(Parse(r)["message"].get<std::string>(), "start_time"))
+        << Brief(r);
+  }
+}
+
 // Error codes (docs/semantics.md, "Errors") -------------------------------
 
 TEST_F(ProxyFakeTest, ServiceUniqueNameTakenIs80602) {

@@ -31,7 +31,7 @@ constexpr size_t kMaxParticipants = 2;
 constexpr size_t kMaxIdentifierChars = 191;
 constexpr size_t kMaxFriendlyNameChars = 255;
 // The latest instant the API can express: 9999-12-31T23:59:59.999Z.
-constexpr int64_t kMaxMs = 253402300799999;
+constexpr int64_t kMaxMs = kLatestMs;
 // Between two slices of bulk work, how long the bulk thread waits at most
 // for the threads that were blocked on the lock to have had it
 // (Mutex::LetWaitersIn): a futex wake-up takes tens of microseconds.
@@ -266,9 +266,7 @@ Shard::~Shard() {
   });
 }
 
-int64_t Shard::NowMs() const {
-  return absl::ToUnixMillis(context_->clock->Now());
-}
+int64_t Shard::NowMs() const { return ClockMs(context_->clock->Now()); }
 
 uint64_t Shard::TickAtOrAfter(int64_t ms) const {
   if (ms <= context_->origin_ms) return 0;

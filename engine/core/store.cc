@@ -112,7 +112,7 @@ class StoreImpl final : public SessionStore,
         trim_after_purge_(options.trim_after_purge),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
-    context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
+    context_.origin_ms = internal::ClockMs(context_.clock->Now());
     context_.tick_ms = absl::ToInt64Milliseconds(options.tick);
     context_.retention_ms =
         options.closed_retention == absl::InfiniteDuration()
@@ -213,7 +213,7 @@ class StoreImpl final : public SessionStore,
     entry.service.unique_name = params.unique_name;
     entry.service.default_ttl = params.default_ttl;
     entry.service.date_created = entry.service.date_updated =
-        absl::FromUnixMillis(absl::ToUnixMillis(now));
+        absl::FromUnixMillis(internal::ClockMs(now));
     auto quota =
         std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
     // Journaled before any shard has it: a Session created in a shard the
@@ -318,7 +318,7 @@ class StoreImpl final : public SessionStore,
       });
     }
     entry->service.date_updated =
-        absl::FromUnixMillis(absl::ToUnixMillis(context_.clock->Now()));
+        absl::FromUnixMillis(internal::ClockMs(context_.clock->Now()));
     JournalServiceLocked(sid, *entry);
     return entry->service;
   }

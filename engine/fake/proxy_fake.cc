@@ -38,6 +38,18 @@ constexpr int kMethodNotAllowed = 20004;
 // Twilio's codes are 20000 + the HTTP status for refusals of the request as
 // such (20404, 20429, 20500); no code is documented for an oversized one.
 constexpr int kPayloadTooLarge = 20413;
+// The fake's clock stays within the years an answer writes with four digits,
+// as the tool's does (tools/fake_main.cc).
+constexpr absl::Time kEarliest = absl::FromUnixSeconds(-62167219200);
+constexpr absl::Time kLatest = absl::FromUnixSeconds(253402300799);
+
+absl::Status ClockOutOfRange(absl::Time t) {
+  return absl::OutOfRangeError(
+      Cat("the fake's clock stays within 0000-01-01T00:00:00Z and "
+          "9999-12-31T23:59:59Z; asked for ",
+          absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone())));
+}
+
 // Targets longer than this name nothing; they are refused unread.
 constexpr size_t kMaxTargetBytes = 8192;
 constexpr size_t kMaxEchoedBytes = 256;
@@ -535,6 +547,12 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   store.max_interactions_per_session = options.max_interactions_per_session;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
+  if (opened.ok() && options.start_time.has_value() &&
+      (*options.start_time < kEarliest || *options.start_time > kLatest)) {
+    opened = absl::InvalidArgumentError(
+        Cat("start_time: ",
+            std::string(ClockOutOfRange(*options.start_time).message())));
+  }
   if (!opened.ok()) {
     // A malformed account SID or a negative limit gets here. A test
     // writer's mistake must not pass unnoticed, nor crash the test: every
@@ -574,6 +592,8 @@ absl::Status ProxyFake::Advance(absl::Duration delta) {
   if (delta < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("cannot advance by a negative duration");
   }
+  const absl::Time to = rep_->clock->Now() + delta;
+  if (to > kLatest) return ClockOutOfRange(to);
   rep_->clock->Advance(delta);
   rep_->store->Advance();
   return absl::OkStatus();
@@ -583,6 +603,7 @@ absl::Status ProxyFake::SetTime(absl::Time t) {
   if (rep_->clock == nullptr) {
     return absl::FailedPreconditionError("the fake has no ManualClock");
   }
+  if (t < kEarliest || t > kLatest) return ClockOutOfRange(t);
   rep_->clock->Set(t);
   rep_->store->Advance();
   return absl::OkStatus();
