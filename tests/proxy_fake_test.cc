@@ -1175,10 +1175,12 @@ TEST_F(ProxyFakeTest, MoreThanTwoParticipantsIs80609) {
       Enc(R"({"Identifier":"+15555550101","FriendlyName":"Bob"})");
   const std::string r3 =
       Enc(R"({"Identifier":"+15555550102","FriendlyName":"Carol"})");
-  EXPECT_TRUE(IsError(Call("POST", SessionsPath(ks_),
-                           Cat("UniqueName=crowd&Participants=", p,
-                               "&Participants=", q, "&Participants=", r3)),
-                      400, 80609));
+  Response crowd = Call("POST", SessionsPath(ks_),
+                        Cat("UniqueName=crowd&Participants=", p,
+                            "&Participants=", q, "&Participants=", r3));
+  EXPECT_TRUE(IsError(crowd, 400, 80609));
+  EXPECT_EQ(Parse(crowd)["message"],
+            "A Session can have at most 2 Participants.");
   // Nothing was created: the name is still free.
   NewSession(Cat("UniqueName=crowd&Participants=", p, "&Participants=", q));
   NewSession(Cat("Participants=", p));
