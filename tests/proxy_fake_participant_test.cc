@@ -255,6 +255,11 @@ TEST_F(FakeParticipantTest, CreateErrors) {
   AddParticipant("Identifier=b");
   ExpectError(400, kErrorTooManyParticipants, "POST", Participants(),
               "Identifier=c");
+  // The table's words (docs/semantics.md, "Errors"), which say why a
+  // Session that shows one Participant may be full.
+  EXPECT_EQ(
+      json::parse(Call("POST", Participants(), "Identifier=c").body)["message"],
+      "A Session can have at most 2 Participants (deleted ones count).");
   // An ended Session.
   Must(200, "POST", session_, "Status=closed");
   ExpectError(400, kErrorSessionClosed, "POST", Participants(), "Identifier=z");

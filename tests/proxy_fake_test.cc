@@ -849,6 +849,90 @@ TEST(ProxyFakeOptionsTest, AutoCreateServicesCreatesAnUnknownWellFormedSid) {
       IsError(fake.Handle("POST", SessionsPath("KSnothex")), 404, 20404));
 }
 
+// The Service is made just before the store call that needs it, after the
+// fake's own checks: a request the fake refuses, or one that no Service
+// could make succeed, leaves the store without it.
+TEST(ProxyFakeOptionsTest, ARefusedRequestMakesNoAutoCreatedService) {
+  ProxyFakeOptions options = FixedOptions();
+  options.auto_create_services = true;
+  ProxyFake fake(options);
+  const std::string ks = "KS" + Repeat("0123456789abcdef", 2);
+  const std::string kc = "KC" + Repeat("0123456789abcdef", 2);
+  std::string many;
+  for (int i = 0; i < 257; ++i) many += "a=1&";
+  struct Refused {
+    const char* method;
+    std::string target;
+    std::string body;
+    int http;
+    int code;
+  };
+  const std::vector<Refused> refused = {
+      {"DELETE", SessionsPath(ks), "", 405, 20004},
+      {"PUT", ServicePath(ks), "", 405, 20004},
+      {"POST", SessionsPath(ks), Repeat("x", 70 * 1024), 413, 20413},
+      {"POST", SessionsPath(ks), many, 413, 20413},
+      {"POST", SessionsPath(ks), Cat("UniqueName=", Repeat("x", 17000)), 400,
+       80701},
+      {"POST", SessionsPath(ks), "Ttl=abc", 400, 80701},
+      {"POST", ServicePath(ks), "DefaultTtl=abc", 400, 80701},
+      {"GET", SessionsPath(ks) + "?PageSize=abc", "", 400, 80701},
+      {"POST", SessionPath(ks, "not-a-sid"), "Ttl=5", 400, 80409},
+      {"DELETE", SessionPath(ks, "not-a-sid"), "", 400, 80409},
+      {"DELETE", ServicePath(ks), "", 404, 20404},
+      {"GET", SessionPath(ks, kc), "", 404, 20404},
+      {"POST", SessionPath(ks, kc), "Ttl=5", 404, 20404},
+      {"DELETE", SessionPath(ks, kc), "", 404, 20404},
+      {"GET", SessionPath(ks, kc) + "/Participants", "", 404, 20404},
+  };
+  for (const Refused& r : refused) {
+    SCOPED_TRACE(
+        Cat(r.method, " ", r.target.substr(0, 100), " ", r.body.substr(0, 40)));
+    EXPECT_TRUE(
+        IsError(fake.Handle(r.method, r.target, r.body), r.http, r.code));
+    EXPECT_TRUE(
+        absl::IsNotFound(fake.store().FetchService(ServiceSidOf(ks)).status()));
+  }
+  // A request the Service lets succeed still makes it.
+  Response got = fake.Handle("GET", ServicePath(ks));
+  ASSERT_EQ(got.status, 200) << Brief(got);
+  EXPECT_TRUE(fake.store().FetchService(ServiceSidOf(ks)).ok());
+}
+
+// A refused create mints no SID: with the same seed, a fake that was
+// refused creates (each code a create can hear) mints the same next SIDs as
+// one that was not.
+TEST(ProxyFakeOptionsTest, ARefusedSessionCreateMintsNoSid) {
+  ProxyFakeOptions options = FixedOptions();
+  options.max_sessions_per_service = 1;
+  ProxyFake a(options);
+  ProxyFake b(options);
+  std::string other;
+  for (ProxyFake* fake : {&a, &b}) {
+    const std::string ks = CreateService(*fake, "UniqueName=full");
+    other = CreateService(*fake, "UniqueName=other");
+    CreateSession(*fake, ks, "UniqueName=taken");
+    if (fake != &a) continue;
+    const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(ks), "UniqueName=taken"),
+                        400, 80603));
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(ks)), 429, 20429));
+    EXPECT_TRUE(
+        IsError(a.Handle("POST", SessionsPath(ks), "DateExpiry=2000-01-01"),
+                400, 80701));
+    EXPECT_TRUE(
+        IsError(a.Handle("POST", SessionsPath(ks), "Ttl=-1"), 400, 80701));
+    EXPECT_TRUE(IsError(a.Handle("POST", SessionsPath(unknown)), 404, 20404));
+  }
+  const std::string p = Enc(R"({"Identifier":"+15555550100"})");
+  const json from_a = CreateSession(a, other, Cat("Participants=", p));
+  const json from_b = CreateSession(b, other, Cat("Participants=", p));
+  EXPECT_EQ(from_a["sid"], from_b["sid"]);
+  const std::string participants = from_a["links"]["participants"];
+  EXPECT_EQ(Parse(a.Handle("GET", participants))["participants"][0]["sid"],
+            Parse(b.Handle("GET", participants))["participants"][0]["sid"]);
+}
+
 TEST(ProxyFakeOptionsTest, WithoutAutoCreateAnUnknownServiceIs20404) {
   ProxyFake fake(FixedOptions());
   const std::string ks = "KS" + Repeat("0123456789abcdef", 2);
@@ -985,6 +1069,49 @@ TEST(ProxyFakeClockTest, FakeOverAStoreAndItsManualClockMovesThatClock) {
   EXPECT_EQ(Parse(r)["status"], "closed");
 }
 
+// The fake's clock stays within the years an answer can write, as the
+// tool's does (tools/fake_main.cc): a move past them is refused and leaves
+// the clock where it was.
+TEST(ProxyFakeClockTest, TheClockStaysWithinYears0000To9999) {
+  ProxyFake fake(FixedOptions());
+  const std::string ks = CreateService(fake, "UniqueName=rides");
+  const absl::Time earliest = absl::FromUnixSeconds(-62167219200);
+  const absl::Time latest = absl::FromUnixSeconds(253402300799);
+  EXPECT_EQ(fake.Advance(absl::InfiniteDuration()).code(),
+            absl::StatusCode::kOutOfRange);
+  for (const absl::Time t :
+       {absl::InfiniteFuture(), latest + absl::Seconds(1),
+        earliest - absl::Seconds(1), absl::InfinitePast()}) {
+    EXPECT_EQ(fake.SetTime(t).code(), absl::StatusCode::kOutOfRange);
+  }
+  EXPECT_EQ(fake.Now(), kT0);
+  ASSERT_TRUE(fake.SetTime(latest - absl::Seconds(10)).ok());
+  EXPECT_EQ(fake.Advance(absl::Seconds(11)).code(),
+            absl::StatusCode::kOutOfRange);
+  ASSERT_TRUE(fake.Advance(absl::Seconds(10)).ok());
+  EXPECT_EQ(fake.Now(), latest);
+  // At either end a create's arithmetic holds (ASan/UBSan check it).
+  for (const char* body : {"Ttl=60", "Ttl=253402300799", "Status=closed"}) {
+    EXPECT_EQ(CreateSession(fake, ks, body)["date_created"], Iso(latest));
+  }
+  ASSERT_TRUE(fake.SetTime(earliest).ok());
+  EXPECT_EQ(CreateSession(fake, ks, "Ttl=60")["date_created"],
+            "0000-01-01T00:00:00Z");
+}
+
+TEST(ProxyFakeClockTest, AStartTimeOutsideTheYearsAnswersEveryRequest500) {
+  for (const absl::Time t : {absl::InfiniteFuture(), absl::InfinitePast()}) {
+    ProxyFakeOptions options = FixedOptions();
+    options.start_time = t;
+    ProxyFake fake(options);
+    Response r = fake.Handle("POST", "/v1/Services", "UniqueName=x");
+    ASSERT_TRUE(IsError(r, 500, 20500)) << Brief(r);
+    EXPECT_TRUE(
+        absl::StrContains(Parse(r)["message"].get<std::string>(), "start_time"))
+        << Brief(r);
+  }
+}
+
 // Error codes (docs/semantics.md, "Errors") -------------------------------
 
 TEST_F(ProxyFakeTest, ServiceUniqueNameTakenIs80602) {
@@ -1048,13 +1175,50 @@ TEST_F(ProxyFakeTest, MoreThanTwoParticipantsIs80609) {
       Enc(R"({"Identifier":"+15555550101","FriendlyName":"Bob"})");
   const std::string r3 =
       Enc(R"({"Identifier":"+15555550102","FriendlyName":"Carol"})");
-  EXPECT_TRUE(IsError(Call("POST", SessionsPath(ks_),
-                           Cat("UniqueName=crowd&Participants=", p,
-                               "&Participants=", q, "&Participants=", r3)),
-                      400, 80609));
+  Response crowd = Call("POST", SessionsPath(ks_),
+                        Cat("UniqueName=crowd&Participants=", p,
+                            "&Participants=", q, "&Participants=", r3));
+  EXPECT_TRUE(IsError(crowd, 400, 80609));
+  EXPECT_EQ(Parse(crowd)["message"],
+            "A Session can have at most 2 Participants.");
   // Nothing was created: the name is still free.
   NewSession(Cat("UniqueName=crowd&Participants=", p, "&Participants=", q));
   NewSession(Cat("Participants=", p));
+  // The count comes before what each Participant holds (docs/semantics.md,
+  // "Order of checks"), and the unknown Service before the count.
+  const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+  for (const std::string& bad :
+       {Enc("not json"), Enc("[1]"), Enc(R"({"Identifier":5})"),
+        Enc(Cat(R"({"Identifier":")", Repeat("x", 192), R"("})"))}) {
+    SCOPED_TRACE(bad);
+    const std::string three =
+        Cat("Participants=", p, "&Participants=", bad, "&Participants=", q);
+    EXPECT_TRUE(IsError(Call("POST", SessionsPath(ks_), three), 400, 80609));
+    EXPECT_TRUE(
+        IsError(Call("POST", SessionsPath(unknown), three), 404, 20404));
+  }
+}
+
+// The Participant rules hold for the Participants given at create as for
+// those added later: one identifier twice in a Session is 80103, and nothing
+// is created.
+TEST_F(ProxyFakeTest, TheSameIdentifierTwiceAtCreateIs80103) {
+  const std::string p =
+      Enc(R"({"Identifier":"+15555550100","FriendlyName":"Alice"})");
+  const std::string q =
+      Enc(R"({"Identifier":"+15555550100","FriendlyName":"Bob"})");
+  Response r =
+      Call("POST", SessionsPath(ks_),
+           Cat("UniqueName=twice&Participants=", p, "&Participants=", q));
+  ASSERT_TRUE(IsError(r, 400, 80103)) << Brief(r);
+  EXPECT_EQ(Parse(r)["message"],
+            "Participant identifier '+15555550100' is already in this "
+            "Session.");
+  EXPECT_EQ(fake_.store().Stats().sessions, 0);
+  NewSession("UniqueName=twice");
+  // Two with no Identifier name no one twice.
+  const std::string nameless = Enc(R"({"FriendlyName":"Anon"})");
+  NewSession(Cat("Participants=", nameless, "&Participants=", nameless));
 }
 
 TEST_F(ProxyFakeTest, AnOutOfRangeTtlSaysItIsOutOfRange) {
@@ -1224,6 +1388,24 @@ TEST_F(ProxyFakeTest, AnEmptyPageTokenIs21481NotTheFirstPage) {
       IsError(Call("GET", "/v1/Services?PageSize=5&PageToken="), 400, 21481));
   // Absent is the first page.
   EXPECT_EQ(Call("GET", SessionsPath(ks_) + "?PageSize=5").status, 200);
+  // The store's order holds (docs/semantics.md, "Order of checks"): the
+  // Service, then PageSize, then the token; then Page, which only the fake
+  // reads.
+  const std::string unknown = "KS" + Repeat("0123456789abcdef", 2);
+  EXPECT_TRUE(
+      IsError(Call("GET", SessionsPath(unknown) + "?PageToken="), 404, 20404));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", SessionsPath(ks_) + "?PageSize=0&PageToken="), "PageSize"));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", "/v1/Services?PageSize=0&PageToken="), "PageSize"));
+  EXPECT_TRUE(
+      IsError(Call("GET", SessionsPath(unknown) + "?Page=-1"), 404, 20404));
+  EXPECT_TRUE(IsInvalidParameter(
+      Call("GET", SessionsPath(ks_) + "?PageSize=0&Page=-1"), "PageSize"));
+  EXPECT_TRUE(IsError(Call("GET", SessionsPath(ks_) + "?Page=-1&PageToken="),
+                      400, 21481));
+  EXPECT_TRUE(
+      IsInvalidParameter(Call("GET", SessionsPath(ks_) + "?Page=-1"), "Page"));
 }
 
 TEST_F(ProxyFakeTest, InvalidPageTokenIs21481) {
@@ -1961,16 +2143,19 @@ TEST(ProxyFakeLimitsTest, TheDefaultsTakeTheLargestValidCreate) {
   const std::string ks = CreateService(fake, "UniqueName=big");
   // Every field at its longest, in four-byte characters: a name of 191,
   // and two participants whose fields are JSON escapes (12 bytes a
-  // character, as \ud83d\ude00), every byte percent-encoded.
+  // character, as \ud83d\ude00), every byte percent-encoded. Their
+  // identifiers differ in the last character, as two in a Session must.
   const std::string name = Repeat("\xf0\x9f\x98\x80", 191);
   auto escaped = [](int chars) { return Repeat("\\ud83d\\ude00", chars); };
-  const std::string person =
-      Cat("{\"Identifier\": \"", escaped(191), "\", \"FriendlyName\": \"",
-          escaped(255), "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
-  const std::string body = Cat("UniqueName=", EncodeEveryByte(name),
-                               "&Ttl=3600&Mode=voice-and-message",
-                               "&Participants=", EncodeEveryByte(person),
-                               "&Participants=", EncodeEveryByte(person));
+  auto person = [&](std::string_view last) {
+    return Cat("{\"Identifier\": \"", escaped(190), last,
+               "\", \"FriendlyName\": \"", escaped(255),
+               "\", \"ProxyIdentifier\": \"", escaped(191), "\"}");
+  };
+  const std::string body = Cat(
+      "UniqueName=", EncodeEveryByte(name), "&Ttl=3600&Mode=voice-and-message",
+      "&Participants=", EncodeEveryByte(person("\\ud83d\\ude00")),
+      "&Participants=", EncodeEveryByte(person("\\ud83d\\ude01")));
   // 47.5 KiB; the percent-encoded participants decode to 7.7 KiB each,
   // under the 16 KiB a value.
   ASSERT_GT(body.size(), 47u * 1024);

@@ -197,6 +197,28 @@ TEST(ParseSidTest, RejectsSurroundingSpace) {
   EXPECT_FALSE(ParseSid("KC", kSampleText + " "s).has_value());
 }
 
+// A draw given back is drawn again, so a caller that had no use for it
+// leaves the sequence as it was; one drawn past stays taken.
+TEST(SidGeneratorTest, GiveBackOfTheLastDrawRepeatsIt) {
+  SidGenerator gen(7);
+  SidGenerator same(7);
+  uint64_t draw;
+  const Sid128 first = gen.Next(&draw);
+  EXPECT_EQ(draw, 0u);
+  gen.GiveBack(draw);
+  EXPECT_EQ(gen.minted(), 0u);
+  EXPECT_EQ(gen.Next(), first);
+  EXPECT_EQ(same.Next(), first);
+  uint64_t older;
+  const Sid128 taken = gen.Next(&older);
+  const Sid128 next = gen.Next();
+  gen.GiveBack(older);  // Not the last draw: nothing happens.
+  EXPECT_EQ(gen.minted(), 3u);
+  EXPECT_EQ(same.Next(), taken);
+  EXPECT_EQ(same.Next(), next);
+  EXPECT_EQ(gen.Next(), same.Next());
+}
+
 TEST(ShardByteTest, IsTopByteOfHi) {
   EXPECT_EQ(ShardByte(kSample), 0x01);
   EXPECT_EQ(ShardByte(Sid128{0xab00000000000000, 0}), 0xab);

@@ -711,6 +711,27 @@ TEST_F(StoreExpiryTest, UnknownSessionClosedByApiIsPurged) {
 // A clock that goes back
 // --------------------------------------------------------------
 
+// A clock outside the years the API writes (0000 to 9999) reads as the
+// nearest instant inside them, so no time arithmetic of the store can
+// overflow (found by a review: an infinite clock overflowed base + ttl).
+TEST_F(StoreExpiryTest, AClockOutsideYears0000To9999ReadsAsTheirNearestEnd) {
+  const absl::Time last = absl::FromUnixMillis(253402300799999);
+  const absl::Time first = absl::FromUnixMillis(-62167219200000);
+  for (const absl::Time t : {absl::InfiniteFuture(), last + absl::Hours(1)}) {
+    clock_.Set(t);
+    const Session session = CreateWithTtl(60);
+    EXPECT_EQ(session.date_created, last);
+    EXPECT_EQ(store_->Advance(), 0);
+    EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  }
+  for (const absl::Time t : {absl::InfinitePast(), first - absl::Hours(1)}) {
+    clock_.Set(t);
+    const Session session = CreateWithTtl(60);
+    EXPECT_EQ(session.date_created, first);
+    EXPECT_EQ(MustFetch(session.sid).status, SessionStatus::kOpen);
+  }
+}
+
 TEST_F(StoreExpiryTest, ClockGoingBackDoesNotExpireAnythingEarly) {
   Session session = CreateWithTtl(60);
   At(absl::Seconds(59));

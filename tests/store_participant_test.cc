@@ -168,6 +168,25 @@ TEST_F(ParticipantTest, AtMostTwoAndNoIdentifierTwice) {
                            kErrorParticipantInSession));
 }
 
+// Participants given at create keep the same rule: one identifier twice in
+// a Session is 80103 (after the count and the fields), and the create makes
+// nothing. An empty identifier names no one, so two of them are no clash.
+TEST_F(ParticipantTest, AtCreateTheSameIdentifierTwiceIs80103) {
+  CreateSessionParams params;
+  params.unique_name = "twice";
+  params.participants = {{"a", "A", ""}, {"a", "B", ""}};
+  EXPECT_TRUE(IsProxyError(store_->CreateSession(ks_, params),
+                           absl::StatusCode::kAlreadyExists,
+                           kErrorParticipantInSession));
+  EXPECT_EQ(store_->Stats().sessions, 0);
+  // A field past its bound is named first.
+  params.participants[1].friendly_name = Repeat("f", 256);
+  EXPECT_TRUE(
+      IsInvalidParameter(store_->CreateSession(ks_, params), "Participants"));
+  params.participants = {{"", "A", ""}, {"", "B", ""}};
+  EXPECT_TRUE(store_->CreateSession(ks_, params).ok());
+}
+
 TEST_F(ParticipantTest, SoftDeleteKeepsItListedAndFetchable) {
   const Session s = Create();
   const Participant a = Add(s, "a");

@@ -217,6 +217,12 @@ class Fake {
   _send(line) {
     if (this._exit) return Promise.reject(this._exit);
     if (/[\r\n]/.test(line)) return Promise.reject(new Error('a command is one line'));
+    // The tool skips these without a word: written, the next answer would
+    // go to this waiter and every later one to the request before it.
+    if (/^[ \t]*(#|$)/.test(line)) {
+      return Promise.reject(new Error(
+          `a blank line or a '#' comment gets no answer from sessionwheel-fake: ${JSON.stringify(line)}`));
+    }
     return new Promise((resolve, reject) => {
       this._waiting.push({resolve, reject});
       this._busy();

@@ -31,7 +31,7 @@ constexpr size_t kMaxParticipants = 2;
 constexpr size_t kMaxIdentifierChars = 191;
 constexpr size_t kMaxFriendlyNameChars = 255;
 // The latest instant the API can express: 9999-12-31T23:59:59.999Z.
-constexpr int64_t kMaxMs = 253402300799999;
+constexpr int64_t kMaxMs = kLatestMs;
 // Between two slices of bulk work, how long the bulk thread waits at most
 // for the threads that were blocked on the lock to have had it
 // (Mutex::LetWaitersIn): a futex wake-up takes tens of microseconds.
@@ -108,7 +108,10 @@ absl::Status CheckParticipantField(std::string_view field,
 }
 
 // Checks each Participant of a create, field by field in the order the
-// API lists them. Errors: InvalidArgument/80701 naming `Participants`.
+// API lists them, then that no identifier is given twice, as adding them one
+// by one would (Shard::CreateParticipant). An empty identifier names no one,
+// so it clashes with nothing. Errors: InvalidArgument/80701 naming
+// `Participants`; AlreadyExists/80103.
 absl::Status CheckParticipants(const std::vector<ParticipantParams>& list) {
   for (const ParticipantParams& p : list) {
     absl::Status s =
@@ -122,6 +125,12 @@ absl::Status CheckParticipants(const std::vector<ParticipantParams>& list) {
                                 kMaxIdentifierChars);
     }
     if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string& id = list[i].identifier;
+    for (size_t j = 0; j < i && !id.empty(); ++j) {
+      if (list[j].identifier == id) return IdentifierInSessionError(id);
+    }
   }
   return absl::OkStatus();
 }
@@ -177,6 +186,13 @@ absl::Status CheckTtl(std::string_view param, int64_t seconds) {
         param, "It must be a whole number of seconds from 0 to 253402300799.");
   }
   return absl::OkStatus();
+}
+
+absl::Status IdentifierInSessionError(std::string_view identifier) {
+  return ProxyError(absl::StatusCode::kAlreadyExists,
+                    kErrorParticipantInSession,
+                    Cat("Participant identifier '", identifier,
+                        "' is already in this Session."));
 }
 
 absl::Status CheckUniqueName(std::string_view name) {
@@ -250,9 +266,7 @@ Shard::~Shard() {
   });
 }
 
-int64_t Shard::NowMs() const {
-  return absl::ToUnixMillis(context_->clock->Now());
-}
+int64_t Shard::NowMs() const { return ClockMs(context_->clock->Now()); }
 
 uint64_t Shard::TickAtOrAfter(int64_t ms) const {
   if (ms <= context_->origin_ms) return 0;

@@ -47,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/core/creation_order.h"
 #include "engine/core/name_index.h"
@@ -64,6 +65,22 @@ namespace sessionwheel::internal {
 
 // Times inside the engine are Unix milliseconds; kNoTime stands for null.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+// The instants the API can write: 0000-01-01T00:00:00.000Z to
+// 9999-12-31T23:59:59.999Z.
+inline constexpr int64_t kEarliestMs = -62167219200000;
+inline constexpr int64_t kLatestMs = 253402300799999;
+
+// A clock reading in milliseconds, held to [kEarliestMs, kLatestMs]: the
+// store takes any Clock and cannot refuse a reading, so one outside the
+// dates the API writes (absl::InfiniteFuture() included) reads as the
+// nearest end. Then no time the store holds is kNoTime, and every sum it
+// makes (a time plus a TTL of at most 253402300799 s, or a retention of at
+// most 100 years) stays far inside int64_t (docs/semantics.md, "Time").
+inline int64_t ClockMs(absl::Time now) {
+  const int64_t ms = absl::ToUnixMillis(now);
+  return ms < kEarliestMs ? kEarliestMs : ms > kLatestMs ? kLatestMs : ms;
+}
 
 // Why an ended Session ended: the engine's own reasons need no string.
 enum class EndReason : uint8_t { kNone, kApi, kTtl, kDateExpiry, kHost };
@@ -851,6 +868,10 @@ absl::Status CheckTtl(std::string_view param, int64_t seconds);
 // Checks a Service or Session unique_name: 1 to 191 characters of UTF-8.
 // Errors: InvalidArgument/80701 naming `UniqueName`.
 absl::Status CheckUniqueName(std::string_view name);
+
+// A Participant whose identifier a Participant of the Session already has
+// (docs/semantics.md, "Participants and Interactions"): AlreadyExists/80103.
+absl::Status IdentifierInSessionError(std::string_view identifier);
 
 }  // namespace sessionwheel::internal
 

@@ -176,10 +176,7 @@ absl::Status Shard::CreateParticipant(const Sid128& service, const Sid128& sid,
   if (held != nullptr) {
     for (const Participant& p : *held) {
       if (p.identifier == params.identifier) {
-        return ProxyError(absl::StatusCode::kAlreadyExists,
-                          kErrorParticipantInSession,
-                          Cat("Participant identifier '", params.identifier,
-                              "' is already in this Session."));
+        return IdentifierInSessionError(params.identifier);
       }
     }
     if (held->size() >= kMaxParticipants) {

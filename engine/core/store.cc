@@ -112,7 +112,7 @@ class StoreImpl final : public SessionStore,
         trim_after_purge_(options.trim_after_purge),
         account_sid_(account_sid) {
     context_.clock = options.clock != nullptr ? options.clock : SystemClock();
-    context_.origin_ms = absl::ToUnixMillis(context_.clock->Now());
+    context_.origin_ms = internal::ClockMs(context_.clock->Now());
     context_.tick_ms = absl::ToInt64Milliseconds(options.tick);
     context_.retention_ms =
         options.closed_retention == absl::InfiniteDuration()
@@ -213,7 +213,7 @@ class StoreImpl final : public SessionStore,
     entry.service.unique_name = params.unique_name;
     entry.service.default_ttl = params.default_ttl;
     entry.service.date_created = entry.service.date_updated =
-        absl::FromUnixMillis(absl::ToUnixMillis(now));
+        absl::FromUnixMillis(internal::ClockMs(now));
     auto quota =
         std::make_shared<internal::SessionQuota>(max_sessions_per_service_);
     // Journaled before any shard has it: a Session created in a shard the
@@ -318,7 +318,7 @@ class StoreImpl final : public SessionStore,
       });
     }
     entry->service.date_updated =
-        absl::FromUnixMillis(absl::ToUnixMillis(context_.clock->Now()));
+        absl::FromUnixMillis(internal::ClockMs(context_.clock->Now()));
     JournalServiceLocked(sid, *entry);
     return entry->service;
   }
@@ -373,20 +373,28 @@ class StoreImpl final : public SessionStore,
     if (!service) return ServiceNotFound(service_sid);
     bool purged = false;
     for (;;) {
+      if (absl::Status s = Writable(); !s.ok()) return s;
       // The shard mints the SID from this one (see shard.h); a named
       // Session lives in the shard of its name.
-      Sid128 fresh = sids_.Next();
+      uint64_t draw;
+      Sid128 fresh = sids_.Next(&draw);
       if (params.unique_name.has_value()) {
         fresh = internal::WithShardByte(
             fresh, internal::NameShardByte(*service, *params.unique_name));
       }
       Shard& shard = ShardFor(fresh);
-      if (absl::Status s = Writable(); !s.ok()) return s;
-      absl::Status s = Acknowledge(shard.Create(*service, fresh, params, out));
+      absl::Status s = shard.Create(*service, fresh, params, out);
+      // A restored SID collided with a fresh one: mint again.
+      const bool collided =
+          absl::IsAlreadyExists(s) && !ProxyErrorCode(s).has_value();
+      // A refused create takes no SID (docs/semantics.md, "Limits"): the
+      // shard picked by the SID checks the request, so the SID is drawn
+      // first and given back, before any listener can draw one. Only a
+      // refusal pays for it; a create that succeeds does what it did.
+      if (!s.ok() && !collided) sids_.GiveBack(draw);
+      s = Acknowledge(std::move(s));
       shard.DeliverEvents();
-      if (absl::IsAlreadyExists(s) && !ProxyErrorCode(s).has_value()) {
-        continue;  // A restored SID collided with a fresh one: mint again.
-      }
+      if (collided) continue;
       // A Session whose purge is due holds no place, as it holds no name:
       // run what is due, once, before refusing.
       if (absl::IsResourceExhausted(s) && !purged) {

@@ -38,9 +38,28 @@ constexpr int kMethodNotAllowed = 20004;
 // Twilio's codes are 20000 + the HTTP status for refusals of the request as
 // such (20404, 20429, 20500); no code is documented for an oversized one.
 constexpr int kPayloadTooLarge = 20413;
+// The fake's clock stays within the years an answer writes with four digits,
+// as the tool's does (tools/fake_main.cc).
+constexpr absl::Time kEarliest = absl::FromUnixSeconds(-62167219200);
+constexpr absl::Time kLatest = absl::FromUnixSeconds(253402300799);
+
+absl::Status ClockOutOfRange(absl::Time t) {
+  return absl::OutOfRangeError(
+      Cat("the fake's clock stays within 0000-01-01T00:00:00Z and "
+          "9999-12-31T23:59:59Z; asked for ",
+          absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone())));
+}
+
 // Targets longer than this name nothing; they are refused unread.
 constexpr size_t kMaxTargetBytes = 8192;
 constexpr size_t kMaxEchoedBytes = 256;
+// The most Participants a Session create takes (the API's rule; the store
+// checks it too).
+constexpr size_t kMaxParticipants = 2;
+// What the fake passes the store for `PageToken=` (present, empty): no page
+// ever gives it (a token is 58 characters and starts with "P"), so the
+// store refuses it with 21481 in its own order of checks.
+constexpr char kEmptyPageToken[] = "-";
 
 // A refusal in the making: a Proxy code and its message.
 struct Failure {
@@ -231,10 +250,17 @@ class Params {
   }
 
   // Each Participants value is a JSON object such as
-  // {"Identifier": "+15555550100", "FriendlyName": "Alice"}.
+  // {"Identifier": "+15555550100", "FriendlyName": "Alice"}. More than
+  // kMaxParticipants are not read: that many empty ones go to the store,
+  // whose 80609 comes after the Service and before what each holds
+  // (docs/semantics.md, "Order of checks").
   std::vector<ParticipantParams> Participants() {
+    const std::vector<std::string_view> values = form_.All("Participants");
+    if (values.size() > kMaxParticipants) {
+      return std::vector<ParticipantParams>(values.size());
+    }
     std::vector<ParticipantParams> out;
-    for (std::string_view text : form_.All("Participants")) {
+    for (std::string_view text : values) {
       Json j = Json::parse(text.begin(), text.end(), nullptr,
                            /*allow_exceptions=*/false);
       if (!j.is_object()) {
@@ -414,7 +440,12 @@ std::string UpperCase(std::string_view s) {
 struct ListQuery {
   ListParams params;
   int page = 0;
+  // A parameter that does not parse: answered before the store is asked.
   std::optional<Failure> failure;
+  // A `Page` out of range: answered only if the store's own checks (the
+  // Service or Session, PageSize, PageToken) pass, as it comes after them
+  // (docs/semantics.md, "Order of checks").
+  std::optional<Failure> page_failure;
 };
 
 ListQuery ParseListQuery(std::string_view query,
@@ -434,18 +465,15 @@ ListQuery ParseListQuery(std::string_view query,
   }
   if (page.has_value()) {
     if (*page < 0 || *page > 1000000000) {
-      out.failure = Invalid("Page", "It must be an integer >= 0.");
-      return out;
+      out.page_failure = Invalid("Page", "It must be an integer >= 0.");
+    } else {
+      out.page = static_cast<int>(*page);
     }
-    out.page = static_cast<int>(*page);
   }
-  // Present and empty is no token the API ever gave: refused, not read as
-  // the first page.
+  // Present and empty is no token the API ever gave: refused by the store,
+  // not read as the first page.
   std::optional<std::string> token = p.String("PageToken");
-  if (token.has_value() && token->empty()) {
-    out.failure = Failure{kErrorInvalidPageToken, "Invalid PageToken."};
-    return out;
-  }
+  if (token.has_value() && token->empty()) token = kEmptyPageToken;
   out.params.page_token = std::move(token).value_or("");
   return out;
 }
@@ -487,10 +515,15 @@ struct ProxyFake::Rep {
                           const std::string& next) const;
   std::string PageUrl(std::string_view path, int page, int size,
                       std::string_view token) const;
-  // Creates the Service `ks` names if it is a KS SID no Service has.
-  // Errors: the store's limit on Services (max_services); any other
-  // refusal leaves the request to answer for itself.
-  absl::Status AutoCreateService(const std::string& ks);
+  // With auto_create_services, creates the Service `ks` names if it is a KS
+  // SID no Service has. Called just before the store call that needs the
+  // Service, after the fake's own checks, so a request the fake refuses
+  // makes nothing; only a request that a new Service can let succeed calls
+  // it (not a delete, nor one naming a Session, which a new Service has
+  // none of). Answers the 429 of the store's limit on Services
+  // (max_services); any other refusal leaves the request to answer for
+  // itself.
+  std::optional<Response> AutoCreateService(const std::string& ks);
 };
 
 ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
@@ -514,6 +547,12 @@ ProxyFake::ProxyFake(ProxyFakeOptions options) : rep_(std::make_unique<Rep>()) {
   store.max_interactions_per_session = options.max_interactions_per_session;
   absl::StatusOr<std::unique_ptr<SessionStore>> opened =
       SessionStore::Open(store);
+  if (opened.ok() && options.start_time.has_value() &&
+      (*options.start_time < kEarliest || *options.start_time > kLatest)) {
+    opened = absl::InvalidArgumentError(
+        Cat("start_time: ",
+            std::string(ClockOutOfRange(*options.start_time).message())));
+  }
   if (!opened.ok()) {
     // A malformed account SID or a negative limit gets here. A test
     // writer's mistake must not pass unnoticed, nor crash the test: every
@@ -553,6 +592,8 @@ absl::Status ProxyFake::Advance(absl::Duration delta) {
   if (delta < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("cannot advance by a negative duration");
   }
+  const absl::Time to = rep_->clock->Now() + delta;
+  if (to > kLatest) return ClockOutOfRange(to);
   rep_->clock->Advance(delta);
   rep_->store->Advance();
   return absl::OkStatus();
@@ -562,6 +603,7 @@ absl::Status ProxyFake::SetTime(absl::Time t) {
   if (rep_->clock == nullptr) {
     return absl::FailedPreconditionError("the fake has no ManualClock");
   }
+  if (t < kEarliest || t > kLatest) return ClockOutOfRange(t);
   rep_->clock->Set(t);
   rep_->store->Advance();
   return absl::OkStatus();
@@ -600,11 +642,6 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
   if (method != "GET" && method != "POST" && method != "DELETE") {
     return MethodNotAllowed();
   }
-  if (route->kind != Route::kServices && options.auto_create_services) {
-    if (absl::Status s = AutoCreateService(route->service); !s.ok()) {
-      return ErrorResponse(s);
-    }
-  }
   switch (route->kind) {
     case Route::kServices:
       return Services(method, query, body);
@@ -628,17 +665,21 @@ Response ProxyFake::Rep::Dispatch(std::string_view method_in,
   return NotFoundResponse(path);
 }
 
-absl::Status ProxyFake::Rep::AutoCreateService(const std::string& ks) {
+std::optional<Response> ProxyFake::Rep::AutoCreateService(
+    const std::string& ks) {
+  if (!options.auto_create_services) return std::nullopt;
   std::optional<Sid> sid = Sid::Parse("KS", ks);
-  if (!sid.has_value()) return absl::OkStatus();
-  if (store->FetchService(*sid).ok()) return absl::OkStatus();
+  if (!sid.has_value()) return std::nullopt;
+  if (store->FetchService(*sid).ok()) return std::nullopt;
   CreateServiceParams params;
   params.sid = *sid;
   params.unique_name = ks;
   absl::StatusOr<Service> created = store->CreateService(params);
   // Another thread may have created it first: that is as good.
-  if (absl::IsResourceExhausted(created.status())) return created.status();
-  return absl::OkStatus();
+  if (absl::IsResourceExhausted(created.status())) {
+    return ErrorResponse(created.status());
+  }
+  return std::nullopt;
 }
 
 std::string ProxyFake::Rep::PageUrl(std::string_view path, int page, int size,
@@ -677,6 +718,9 @@ Response ProxyFake::Rep::Services(const std::string& method,
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
     absl::StatusOr<ServicePage> page = store->ListServices(q.params);
     if (!page.ok()) return ErrorResponse(page.status());
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["services"] = Json::array();
     for (const Service& s : page->services) {
@@ -707,6 +751,9 @@ Response ProxyFake::Rep::OneService(const std::string& method,
   const std::string resource = Cat("/Services/", ks);
   const Sid service = ServiceSid(ks);
   if (method == "GET") {
+    if (std::optional<Response> refused = AutoCreateService(ks)) {
+      return *refused;
+    }
     absl::StatusOr<Service> s = store->FetchService(service);
     if (!s.ok()) return StoreErrorResponse(s.status(), resource);
     return Json200(200, internal::ServiceToJson(*s, store->account_sid(),
@@ -723,6 +770,7 @@ Response ProxyFake::Rep::OneService(const std::string& method,
   params.default_ttl = p.Integer("DefaultTtl");
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
+  if (std::optional<Response> refused = AutoCreateService(ks)) return *refused;
   absl::StatusOr<Service> s = store->UpdateService(service, params);
   if (!s.ok()) return StoreErrorResponse(s.status(), resource);
   return Json200(
@@ -738,8 +786,14 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   if (method == "GET") {
     ListQuery q = ParseListQuery(query, options);
     if (q.failure) return ErrorResponse(q.failure->code, q.failure->message);
+    if (std::optional<Response> refused = AutoCreateService(ks)) {
+      return *refused;
+    }
     absl::StatusOr<SessionPage> page = store->ListSessions(service, q.params);
     if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["sessions"] = Json::array();
     for (const Session& s : page->sessions) {
@@ -762,6 +816,7 @@ Response ProxyFake::Rep::Sessions(const std::string& method,
   params.participants = p.Participants();
   if (p.failure())
     return ErrorResponse(p.failure()->code, p.failure()->message);
+  if (std::optional<Response> refused = AutoCreateService(ks)) return *refused;
   Session s;
   if (absl::Status st = store->CreateSession(service, params, &s); !st.ok()) {
     return StoreErrorResponse(st, resource);
@@ -832,6 +887,9 @@ Response ProxyFake::Rep::Participants(const std::string& method,
     absl::StatusOr<ParticipantPage> page =
         store->ListParticipants(service, session, q.params);
     if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+    if (q.page_failure) {
+      return ErrorResponse(q.page_failure->code, q.page_failure->message);
+    }
     Json j;
     j["participants"] = Json::array();
     for (const Participant& p : page->participants) {
@@ -915,6 +973,9 @@ Response ProxyFake::Rep::Interactions(const std::string& method,
   absl::StatusOr<InteractionPage> page =
       store->ListInteractions(service, session, q.params);
   if (!page.ok()) return StoreErrorResponse(page.status(), resource);
+  if (q.page_failure) {
+    return ErrorResponse(q.page_failure->code, q.page_failure->message);
+  }
   // A page holds at most 100, and says so.
   const int size = std::min(q.params.page_size, 100);
   Json j;

@@ -212,7 +212,13 @@ uint64_t SidGenerator::RandomSeed() {
 }
 
 Sid128 SidGenerator::Next() {
+  uint64_t draw;
+  return Next(&draw);
+}
+
+Sid128 SidGenerator::Next(uint64_t* draw) {
   const uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  *draw = n;
   Sid128 sid;
   sid.lo = tag_.has_value() ? Mix48(n ^ k0_) << 16 | *tag_ : Mix64(n ^ k0_);
   sid.hi = Mix64(sid.lo ^ k1_);

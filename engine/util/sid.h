@@ -141,6 +141,19 @@ class SidGenerator {
   static uint64_t RandomSeed();
 
   Sid128 Next();
+  // The same, and which draw it was, for GiveBack.
+  Sid128 Next(uint64_t* draw);
+
+  // Takes back `draw` if it was the last one, so that the next Next()
+  // returns the same SID again: a caller that found it had no use for a SID
+  // (a refused create) leaves a seeded sequence as if it had never asked.
+  // Does nothing if another SID was drawn since (that one is in use, or
+  // about to be; `draw` is then never handed out). Never hands a SID out
+  // twice: the counter only goes back from draw + 1 to draw.
+  void GiveBack(uint64_t draw) {
+    uint64_t last = draw + 1;
+    counter_.compare_exchange_strong(last, draw, std::memory_order_relaxed);
+  }
 
   // How many SIDs Next() has returned: a snapshot records it.
   uint64_t minted() const { return counter_.load(std::memory_order_relaxed); }

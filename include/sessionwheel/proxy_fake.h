@@ -49,6 +49,9 @@ struct ProxyFakeOptions {
   uint64_t seed = 1;
 
   // Where the fake's ManualClock starts. Unset: the system time at creation.
+  // Outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z (the dates an
+  // answer can write) every request answers 500 with code 20500 and the
+  // reason, as for a malformed `account_sid`.
   std::optional<absl::Time> start_time;
 
   // If true, a request naming an unknown but well-formed Service SID creates
@@ -132,11 +135,16 @@ class ProxyFake {
 
   // Moves the clock forward by `delta` and runs the expiries and purges that
   // came due. Errors: FailedPrecondition without a ManualClock;
-  // InvalidArgument for a negative `delta`.
+  // InvalidArgument for a negative `delta`; OutOfRange if it would take the
+  // clock past 9999-12-31T23:59:59Z (absl::InfiniteDuration() included),
+  // the clock left where it was.
   absl::Status Advance(absl::Duration delta);
 
   // Sets the clock to `t` (which may be earlier) and runs what came due.
-  // Errors: FailedPrecondition without a ManualClock.
+  // Errors: FailedPrecondition without a ManualClock; OutOfRange for a `t`
+  // outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the years the
+  // answers write (as `sessionwheel-fake`'s `now` and `advance`), the clock
+  // left where it was.
   absl::Status SetTime(absl::Time t);
 
   // The fake's current time.

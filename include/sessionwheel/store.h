@@ -306,7 +306,9 @@ class SessionStore {
   // InvalidArgument/80701 for a bad parameter (a `date_expiry` not after now,
   // a negative `ttl`, a `unique_name` over 191 characters or not UTF-8);
   // InvalidArgument/80609 for more than 2 participants;
-  // AlreadyExists/80603 when the unique_name is held in the Service;
+  // AlreadyExists/80103 for two participants with the same non-empty
+  // identifier; AlreadyExists/80603 when the unique_name is held in the
+  // Service;
   // ResourceExhausted/20429 when the store or the Service holds its
   // `max_sessions` or `max_sessions_per_service`.
   virtual absl::Status CreateSession(const Sid& service,

@@ -104,6 +104,19 @@ test('after close, a request fails rather than hangs', async () => {
   await assert.rejects(proxy.services.list(), /sessionwheel-fake exited \(code 0\)/);
 });
 
+test('a line the tool answers nothing to is refused before it is written', async () => {
+  // A blank line or a '#' comment gets no answer from the tool: written, it
+  // would take the next request's answer and put every later one out of step.
+  const {fake} = await fakeAndClient();
+  for (const [method, target] of [['', ''], [' ', '\t'], ['#', '/v1/Services'], ['#GET', '/v1/Services']]) {
+    await assert.rejects(fake.send(method, target), /gets no answer/);
+  }
+  const answer = await fake.send('POST', '/v1/Services', {UniqueName: 'after'});
+  assert.equal(answer.status, 201);
+  assert.equal(answer.body.unique_name, 'after');
+  assert.equal(await fake.close(), 0);
+});
+
 test('send() takes a raw request, as the tool reads it', async () => {
   const {fake} = await fakeAndClient();
   const answer = await fake.send('post', '/v1/Services', {UniqueName: 'raw'});

@@ -175,9 +175,19 @@ class FakeProcess:
             self.now(start_time)
 
     def command(self, line):
-        """Sends one command line; returns its answer, parsed."""
+        """Sends one command line; returns its answer, parsed.
+
+        ValueError for more than one line, or for a line the tool gives no
+        answer to (blank, or a '#' comment)."""
         if "\n" in line or "\r" in line:
             raise ValueError(f"a command is one line: {line!r}")
+        # The tool skips these without a word: sent, the readline below
+        # would wait for ever, holding the lock.
+        words = line.strip(" \t")
+        if not words or words.startswith("#"):
+            raise ValueError(
+                f"a blank line or a '#' comment gets no answer from "
+                f"{BINARY_NAME}: {line!r}")
         with self._lock:
             if not self._finalizer.alive:
                 raise RuntimeError(f"{BINARY_NAME} was closed")

@@ -133,3 +133,16 @@ def test_the_pipe_alone(fake_binary):
             fake.request("GET", "/v1/Services Page=1")
         with pytest.raises(ValueError, match="one line"):
             fake.request("POST", "/v1/Services", "UniqueName=a\nGET")
+
+
+def test_a_line_the_tool_answers_nothing_to_is_refused(fake_binary):
+    # The tool answers nothing to a blank line or a '#' comment: sent, it
+    # would leave command() waiting for ever, holding the lock.
+    with FakeProcess(fake_binary, start_time=START) as fake:
+        for line in ["", "  ", "\t", "# a comment", " \t# indented"]:
+            with pytest.raises(ValueError, match="no answer"):
+                fake.command(line)
+        with pytest.raises(ValueError, match="no answer"):
+            fake.request("#", "/v1/Services")
+        status, _ = fake.request("POST", "/v1/Services", "UniqueName=after")
+        assert status == 201
