@@ -499,6 +499,54 @@ TEST_F(ScaleOutTest, AListenersWriteUnderKStreamIsRefusedNotHung) {
   EXPECT_EQ(sessions, 2);
 }
 
+// An upload Redis refuses (here a checkpoint past its bulk limit; out of
+// memory is the same) is tried again only after checkpoint_every more
+// records, not every round: each try stops the partition's changes while
+// the checkpoint starts and writes the whole partition.
+TEST_F(ScaleOutTest, AFailedCheckpointUploadIsNotRetriedEveryRound) {
+  ScaleOutOptions oa = Options("a");
+  oa.ack = AckMode::kLocal;
+  oa.store.sync = SyncPolicy::kInterval;
+  oa.checkpoint_every = 1000;
+  ScaleOutHost& a = StartHost(oa);
+  ASSERT_TRUE(Eventually([&] { return a.Owned().size() == kPartitions; }));
+  const Sid ks = CreateService(a, 2);
+  auto redis = *internal::RedisClient::Connect("127.0.0.1", server_.port(),
+                                               absl::Seconds(1));
+  ASSERT_TRUE(
+      redis->Command({"CONFIG", "SET", "proto-max-bulk-len", "1mb"}).ok());
+  // A field of INFO `section`, "<key>:<name>=<n>,...", as a number.
+  auto info = [&](const std::string& section, const std::string& key,
+                  const std::string& name) -> int64_t {
+    auto r = redis->Command({"INFO", section});
+    if (!r.ok()) return -1;
+    const size_t at = r->str.find(key + ":" + name + "=");
+    if (at == std::string::npos) return 0;
+    return std::stoll(r->str.substr(at + key.size() + name.size() + 2));
+  };
+  auto rounds = [&] {
+    return info("commandstats", "cmdstat_evalsha", "calls");
+  };
+  auto errors = [&] { return info("errorstats", "errorstat_ERR", "count"); };
+  // 12,000 Sessions: a checkpoint of about 1.5 MB, which Redis refuses.
+  for (int i = 0; i < 12000; ++i) {
+    ASSERT_TRUE(
+        CreateSession(a, ks, "sixteen-chars-" + std::to_string(i)).ok());
+  }
+  // Some 50 rounds of each partition for the uploads the creates asked for,
+  // then as many again with nothing new.
+  for (int wait = 0; wait < 2; ++wait) {
+    const int64_t from = rounds();
+    ASSERT_TRUE(
+        Eventually([&] { return rounds() >= from + 50 * kPartitions; }));
+  }
+  const int64_t before = errors();
+  ASSERT_GE(before, 1) << "no upload was refused: the test needs one";
+  const int64_t from = rounds();
+  ASSERT_TRUE(Eventually([&] { return rounds() >= from + 50 * kPartitions; }));
+  EXPECT_EQ(errors(), before);
+}
+
 TEST_F(ScaleOutTest, HostsThatJoinGetAFairShare) {
   ScaleOutOptions oa = Options("a");
   oa.max_owned = 0;

@@ -334,9 +334,10 @@ bool PartitionOwner::Round() {
     shipped_ = round;
     cv_.notify_all();
   }
-  if (absl::Status c = MaybeUploadCheckpoint(); !c.ok() && absl::IsAborted(c)) {
-    Trace(options_.host_id, log_.partition(), "checkpoint refused", c);
-    fenced_.store(true, std::memory_order_release);
+  if (absl::Status c = MaybeUploadCheckpoint(); !c.ok()) {
+    Trace(options_.host_id, log_.partition(),
+          absl::IsAborted(c) ? "checkpoint refused" : "checkpoint failed", c);
+    if (absl::IsAborted(c)) fenced_.store(true, std::memory_order_release);
   }
   return true;
 }
@@ -365,10 +366,14 @@ absl::Status PartitionOwner::Ship(std::optional<int64_t> watermark_ms) {
 }
 
 absl::Status PartitionOwner::MaybeUploadCheckpoint() {
-  if (next_lsn_ - checkpoint_lsn_ <
+  // A failed upload (Redis out of memory, a checkpoint past its bulk
+  // limit) is not retried each round: each try stops the partition's
+  // changes while the checkpoint starts, and writes the whole partition.
+  if (next_lsn_ - std::max(checkpoint_lsn_, checkpoint_tried_lsn_) <
       static_cast<uint64_t>(options_.checkpoint_every)) {
     return absl::OkStatus();
   }
+  checkpoint_tried_lsn_ = next_lsn_;
   {
     // The checkpoint removes the journal before its position: no change may
     // begin until everything before it is in the stream. The feed reads

@@ -136,6 +136,9 @@ class PartitionOwner {
   // Only the shipping thread.
   uint64_t next_lsn_ = 1;        // The next record to ship.
   uint64_t checkpoint_lsn_ = 0;  // The last checkpoint uploaded.
+  // Where the last upload was tried: a failed one is tried again only
+  // checkpoint_every records later, not every round.
+  uint64_t checkpoint_tried_lsn_ = 0;
   int64_t watermark_ms_ = 0;     // The last appended.
 
   CvMutex mu_;
