@@ -68,6 +68,7 @@ class RedisServer {
     // redis-server exits on SIGTERM once its file is flushed; ctest's
     // timeout bounds a server that would not.
     kill(pid_, SIGTERM);
+    kill(pid_, SIGCONT);  // If paused.
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
@@ -78,6 +79,12 @@ class RedisServer {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
+  }
+
+  // Pauses the server (SIGSTOP): connections are still accepted by the
+  // kernel, but nothing answers.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
   }
 
   // Starts it again on the same port and directory.
@@ -226,6 +233,8 @@ class RedisCluster {
   int port(int i) const { return nodes_[i]->port(); }
   // Kills node i (SIGKILL): its replica, if any, is promoted.
   void Kill(int i) { nodes_[i]->Kill(); }
+  // Pauses node i (SIGSTOP): its replica, if any, is promoted.
+  void Pause(int i) { nodes_[i]->Pause(); }
 
   // The index of the node that node `asked` says serves `slot` (from its
   // CLUSTER SLOTS), or -1 if it does not answer or names none.
