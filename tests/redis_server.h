@@ -68,8 +68,23 @@ class RedisServer {
     // redis-server exits on SIGTERM once its file is flushed; ctest's
     // timeout bounds a server that would not.
     kill(pid_, SIGTERM);
+    kill(pid_, SIGCONT);  // If paused.
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
+  }
+
+  // Kills the server (SIGKILL): a crash, nothing flushed.
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  // Pauses the server (SIGSTOP): connections are still accepted by the
+  // kernel, but nothing answers.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
   }
 
   // Starts it again on the same port and directory.
@@ -148,28 +163,39 @@ class RedisServer {
   bool answered_ = false;
 };
 
-// Three masters of a Redis Cluster on loopback, made with Redis's own
-// `redis-cli --cluster create`, each in a directory of its own under
-// `dir`; stopped when the object goes. ok() says whether the cluster
-// reached cluster_state:ok.
+// Three masters of a Redis Cluster on loopback, each with `replicas`
+// replicas, made with Redis's own `redis-cli --cluster create`, each node
+// in a directory of its own under `dir`; stopped when the object goes.
+// ok() says whether the cluster reached cluster_state:ok on every node
+// and every replica is linked to its master. With replicas, a node is deemed
+// failed after 1 s (not 5 s), so a replica is promoted within a few seconds of
+// its master's death.
 class RedisCluster {
  public:
-  explicit RedisCluster(const std::string& dir) {
+  explicit RedisCluster(const std::string& dir, int replicas = 0) {
+    const int count = 3 * (1 + replicas);
     std::vector<std::string> addresses;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < count; ++i) {
       const int port = FreePort(55000);
+      std::vector<std::string> config = {
+          "--cluster-enabled",      "yes",
+          "--cluster-config-file",  "nodes.conf",
+          "--cluster-node-timeout", replicas > 0 ? "1000" : "5000",
+          "--appendonly",           "yes"};
+      if (replicas > 0) {
+        // Any replica may be promoted, however long ago it last heard
+        // from its master.
+        config.insert(config.end(), {"--cluster-replica-validity-factor", "0"});
+      }
       nodes_.push_back(std::make_unique<RedisServer>(
-          dir + "/node" + std::to_string(i),
-          std::vector<std::string>{
-              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-              "--cluster-node-timeout", "5000", "--appendonly", "yes"},
-          port));
+          dir + "/node" + std::to_string(i), config, port));
       if (!nodes_.back()->ok()) return;
       addresses.push_back("127.0.0.1:" + std::to_string(port));
     }
     std::vector<std::string> args = {"redis-cli", "--cluster", "create"};
     args.insert(args.end(), addresses.begin(), addresses.end());
-    args.insert(args.end(), {"--cluster-replicas", "0", "--cluster-yes"});
+    args.insert(args.end(), {"--cluster-replicas", std::to_string(replicas),
+                             "--cluster-yes"});
     const pid_t pid = fork();
     if (pid == 0) {
       std::vector<char*> argv;
@@ -183,23 +209,59 @@ class RedisCluster {
     int status = 0;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return;
-    // Bounded: up to 10 s for every node to see every slot served.
+    // Bounded: up to 10 s for every node to see every slot served and
+    // every replica to have its master's data.
     for (int i = 0; i < 1000 && !ok_; ++i) {
       ok_ = true;
-      for (auto& node : nodes_) {
-        auto client = internal::RedisClient::Connect("127.0.0.1", node->port(),
-                                                     absl::Milliseconds(200));
-        auto info = client.ok() ? (*client)->Command({"CLUSTER", "INFO"})
-                                : client.status();
+      for (int n = 0; n < count; ++n) {
+        auto info = Ask(n, {"CLUSTER", "INFO"});
         ok_ = ok_ && info.ok() &&
               info->str.find("cluster_state:ok") != std::string::npos;
+        if (replicas > 0) {
+          auto sync = Ask(n, {"INFO", "replication"});
+          ok_ = ok_ && sync.ok() &&
+                (sync->str.find("role:master") != std::string::npos ||
+                 sync->str.find("master_link_status:up") != std::string::npos);
+        }
       }
       if (!ok_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
   bool ok() const { return ok_; }
+  int size() const { return static_cast<int>(nodes_.size()); }
   int port(int i) const { return nodes_[i]->port(); }
+  // Kills node i (SIGKILL): its replica, if any, is promoted.
+  void Kill(int i) { nodes_[i]->Kill(); }
+  // Pauses node i (SIGSTOP): its replica, if any, is promoted.
+  void Pause(int i) { nodes_[i]->Pause(); }
+
+  // The index of the node that node `asked` says serves `slot` (from its
+  // CLUSTER SLOTS), or -1 if it does not answer or names none.
+  int MasterOf(int slot, int asked) const {
+    auto slots = Ask(asked, {"CLUSTER", "SLOTS"});
+    if (!slots.ok()) return -1;
+    for (const internal::RedisReply& range : slots->elements) {
+      if (range.elements.size() < 3 || slot < range.elements[0].integer ||
+          slot > range.elements[1].integer) {
+        continue;
+      }
+      const int port = static_cast<int>(range.elements[2].elements[1].integer);
+      for (int i = 0; i < size(); ++i) {
+        if (nodes_[i]->port() == port) return i;
+      }
+    }
+    return -1;
+  }
+
+  // Node i's answer to `args`, over a connection of its own.
+  absl::StatusOr<internal::RedisReply> Ask(
+      int i, const std::vector<std::string>& args) const {
+    auto client = internal::RedisClient::Connect("127.0.0.1", port(i),
+                                                 absl::Milliseconds(200));
+    if (!client.ok()) return client.status();
+    return (*client)->Command(args);
+  }
 
  private:
   std::vector<std::unique_ptr<RedisServer>> nodes_;

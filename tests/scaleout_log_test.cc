@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -17,6 +19,7 @@
 namespace sessionwheel::internal {
 namespace {
 
+using testing_util::RedisCluster;
 using testing_util::RedisServer;
 
 std::string TempDir(const std::string& name) {
@@ -84,6 +87,146 @@ TEST(RedisClientTest, ASlotIsRedisClustersHashSlot) {
             RedisClient::Slot("{user1000}.followers"));
   EXPECT_EQ(RedisClient::Slot("sw:{p7}:lease"), RedisClient::Slot("p7"));
   EXPECT_EQ(RedisClient::Slot("foo{}{bar}"), RedisClient::Slot("foo{}{bar}"));
+}
+
+// A key of partition p's lease, and its slot's master as node `asked` of
+// `cluster` sees it.
+struct SlotKey {
+  std::string key;
+  int slot = 0;
+  int master = -1;
+};
+SlotKey LeaseKeyOf(const RedisCluster& cluster, int p, int asked) {
+  SlotKey out;
+  out.key = "sw:{p" + std::to_string(p) + "}:lease";
+  out.slot = RedisClient::Slot(out.key);
+  out.master = cluster.MasterOf(out.slot, asked);
+  return out;
+}
+
+// Polls node `asked` (bounded: 30 s) until it sees the cluster whole again
+// with `slot` served by a node other than `dead`; returns that node, or -1.
+int WaitForPromotion(const RedisCluster& cluster, int slot, int dead,
+                     int asked) {
+  for (int i = 0; i < 3000; ++i) {
+    const int master = cluster.MasterOf(slot, asked);
+    auto info = cluster.Ask(asked, {"CLUSTER", "INFO"});
+    if (master >= 0 && master != dead && info.ok() &&
+        info->str.find("cluster_state:ok") != std::string::npos) {
+      return master;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+// Kills the master of `slot_key`'s slot, after `by_command` and `by_script`
+// used it, and checks that each one's next call reaches the replica
+// promoted in its place: no MOVED tells them (the dead master sends
+// none), so each must ask another node for the slot map.
+void KillTheMasterAndCarryOn(RedisCluster& cluster, const SlotKey& slot_key,
+                             RedisClient& by_command, RedisClient& by_script,
+                             int asked) {
+  const std::string& key = slot_key.key;
+  const RedisScript get{"return redis.call('GET', KEYS[1])"};
+  ASSERT_TRUE(by_command.Command({"SET", key, "before"}).ok());
+  auto replicated = by_command.Command({"WAIT", "1", "2000"});
+  ASSERT_TRUE(replicated.ok()) << replicated.status();
+  ASSERT_EQ(replicated->integer, 1);  // Its replica has it.
+  auto seen = by_script.Eval(get, {key}, {});
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->str, "before");
+
+  cluster.Kill(slot_key.master);
+  ASSERT_NE(WaitForPromotion(cluster, slot_key.slot, slot_key.master, asked),
+            -1)
+      << "no replica was promoted";
+
+  auto got = by_command.Command({"GET", key});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->str, "before");
+  ASSERT_TRUE(by_command.Command({"SET", key, "after"}).ok());
+  auto by_eval = by_script.Eval(get, {key}, {});
+  ASSERT_TRUE(by_eval.ok()) << by_eval.status();
+  EXPECT_EQ(by_eval->str, "after");
+}
+
+TEST(RedisClientTest, AfterAMasterDiesTheNextCallReachesItsPromotedReplica) {
+  const std::string dir = TempDir("cluster_failover");
+  {
+    RedisCluster cluster(dir, /*replicas=*/1);
+    ASSERT_TRUE(cluster.ok()) << "the Redis Cluster did not form";
+    // A slot on a master other than node 0, the one the clients are given.
+    SlotKey slot_key;
+    for (int p = 0; slot_key.master <= 0; ++p) {
+      slot_key = LeaseKeyOf(cluster, p, 0);
+      ASSERT_NE(slot_key.master, -1);
+    }
+    auto by_command =
+        RedisClient::Connect("127.0.0.1", cluster.port(0), absl::Seconds(1));
+    auto by_script =
+        RedisClient::Connect("127.0.0.1", cluster.port(0), absl::Seconds(1));
+    ASSERT_TRUE(by_command.ok() && by_script.ok());
+    KillTheMasterAndCarryOn(cluster, slot_key, **by_command, **by_script,
+                            /*asked=*/0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RedisClientTest, AfterTheGivenNodeDiesTheNextCallReachesItsReplica) {
+  const std::string dir = TempDir("cluster_seed_failover");
+  {
+    RedisCluster cluster(dir, /*replicas=*/1);
+    ASSERT_TRUE(cluster.ok()) << "the Redis Cluster did not form";
+    // A slot on node 0 itself, the only node the clients are given.
+    SlotKey slot_key;
+    for (int p = 0; slot_key.master != 0; ++p) {
+      slot_key = LeaseKeyOf(cluster, p, 0);
+      ASSERT_NE(slot_key.master, -1);
+    }
+    auto by_command =
+        RedisClient::Connect("127.0.0.1", cluster.port(0), absl::Seconds(1));
+    auto by_script =
+        RedisClient::Connect("127.0.0.1", cluster.port(0), absl::Seconds(1));
+    ASSERT_TRUE(by_command.ok() && by_script.ok());
+    KillTheMasterAndCarryOn(cluster, slot_key, **by_command, **by_script,
+                            /*asked=*/1);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RedisClientTest, AfterAMasterStopsAnsweringALaterCallReachesItsReplica) {
+  const std::string dir = TempDir("cluster_pause");
+  {
+    RedisCluster cluster(dir, /*replicas=*/1);
+    ASSERT_TRUE(cluster.ok()) << "the Redis Cluster did not form";
+    SlotKey slot_key;
+    for (int p = 0; slot_key.master <= 0; ++p) {
+      slot_key = LeaseKeyOf(cluster, p, 0);
+      ASSERT_NE(slot_key.master, -1);
+    }
+    auto client = RedisClient::Connect("127.0.0.1", cluster.port(0),
+                                       absl::Milliseconds(300));
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE((*client)->Command({"SET", slot_key.key, "before"}).ok());
+    auto replicated = (*client)->Command({"WAIT", "1", "2000"});
+    ASSERT_TRUE(replicated.ok()) << replicated.status();
+    ASSERT_EQ(replicated->integer, 1);
+
+    cluster.Pause(slot_key.master);
+    ASSERT_NE(WaitForPromotion(cluster, slot_key.slot, slot_key.master, 0), -1)
+        << "no replica was promoted";
+    // The paused master takes the command and never answers: the call's
+    // whole time goes waiting for it, none is left to ask another node
+    // then, so the next call asks first.
+    auto first = (*client)->Command({"GET", slot_key.key});
+    EXPECT_TRUE(absl::IsUnavailable(first.status())) << first.status();
+    auto next = (*client)->Command({"GET", slot_key.key});
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(next->str, "before");
+    cluster.Kill(slot_key.master);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(PartitionLogTest, ALeaseIsExclusiveAndEachTakingRaisesTheEpoch) {

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace sessionwheel::internal {
 namespace {
@@ -103,9 +104,19 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Connect(
   std::unique_ptr<RedisClient> client(new RedisClient(timeout));
   client->slot_node_.assign(kSlots, 0);
   client->NodeAt(host, port);
-  if (absl::Status s = client->Reconnect(*client->nodes_[0]); !s.ok()) {
+  if (absl::Status s = client->Reconnect(*client->nodes_[0], timeout);
+      !s.ok()) {
     return s;
   }
+  // Learn every node now, so a refresh has others to ask if this one dies.
+  absl::StatusOr<RedisReply> slots =
+      client->Run(*client->nodes_[0], {"CLUSTER", "SLOTS"}, false);
+  if (slots.ok()) {
+    client->TakeSlots(*slots, 0);
+  } else if (absl::StrContains(slots.status().message(),
+                               "cluster support disabled")) {
+    client->topology_ = Topology::kSingle;
+  }  // Otherwise (loading, a timeout) it is learned later, from MOVED.
   return client;
 }
 
@@ -128,11 +139,12 @@ int RedisClient::NodeAt(const std::string& host, int port) {
   return static_cast<int>(nodes_.size() - 1);
 }
 
-absl::Status RedisClient::Reconnect(Node& node) {
+absl::Status RedisClient::Reconnect(Node& node,
+                                    absl::Duration connect_timeout) {
   if (node.context != nullptr) redisFree(node.context);
   node.sha1.clear();
   node.context = redisConnectWithTimeout(node.host.c_str(), node.port,
-                                         absl::ToTimeval(timeout_));
+                                         absl::ToTimeval(connect_timeout));
   if (node.context == nullptr || node.context->err != 0) {
     std::string why =
         node.context == nullptr ? "out of memory" : node.context->errstr;
@@ -155,14 +167,32 @@ void RedisClient::SetTimeout(absl::Duration timeout) {
 }
 
 absl::StatusOr<RedisReply> RedisClient::Run(
-    Node& node, const std::vector<std::string>& args, bool asking) {
+    Node& node, const std::vector<std::string>& args, bool asking,
+    absl::Time deadline) {
+  absl::Duration timeout = timeout_;
+  if (deadline != absl::InfiniteFuture()) {
+    timeout = std::min(timeout_, deadline - absl::Now());
+    if (timeout <= absl::ZeroDuration()) {
+      return absl::UnavailableError(absl::StrCat(
+          "redis ", node.host, ":", node.port, ": the call's time is up"));
+    }
+  }
   if (node.context == nullptr) {
-    if (absl::Status s = Reconnect(node); !s.ok()) return s;
+    if (absl::Status s = Reconnect(node, timeout); !s.ok()) return s;
   }
-  if (asking) {
-    absl::StatusOr<RedisReply> ok = Run(node, {"ASKING"}, false);
-    if (!ok.ok()) return ok.status();
+  const bool shortened = timeout < timeout_;
+  if (shortened) redisSetTimeout(node.context, absl::ToTimeval(timeout));
+  absl::StatusOr<RedisReply> reply = RedisReply();
+  if (asking) reply = Send(node, {"ASKING"});
+  if (reply.ok()) reply = Send(node, args);
+  if (shortened && node.context != nullptr) {
+    redisSetTimeout(node.context, absl::ToTimeval(timeout_));
   }
+  return reply;
+}
+
+absl::StatusOr<RedisReply> RedisClient::Send(
+    Node& node, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   argv.reserve(args.size());
@@ -191,12 +221,30 @@ absl::StatusOr<RedisReply> RedisClient::Run(
   return Copy(*reply);
 }
 
+RedisClient::Retry RedisClient::StartCall(int slot) {
+  Retry retry;
+  retry.slot = slot;
+  retry.deadline = absl::Now() + timeout_;
+  if (slot >= 0 && refresh_due_ >= 0) {
+    // The last refresh ran out of time: this call finishes it first, and
+    // spends its one retry (and its time) on that.
+    const int failed = std::exchange(refresh_due_, -1);
+    retry.used = true;
+    if (!RefreshSlots(failed, retry.deadline)) refresh_due_ = failed;
+  }
+  return retry;
+}
+
 absl::StatusOr<RedisReply> RedisClient::Routed(
-    int& node, const std::vector<std::string>& args) {
+    int& node, const std::vector<std::string>& args, Retry& retry) {
   bool asking = false;
   for (int hop = 0; hop < 5; ++hop) {
-    absl::StatusOr<RedisReply> reply = Run(*nodes_[node], args, asking);
+    // After a retry, what is left of the call's time bounds every attempt.
+    absl::StatusOr<RedisReply> reply =
+        Run(*nodes_[node], args, asking,
+            retry.used ? retry.deadline : absl::InfiniteFuture());
     asking = false;
+    if (!reply.ok() && Failover(node, reply.status(), retry)) continue;
     if (reply.ok() || !absl::IsFailedPrecondition(reply.status())) {
       last_node_ = node;
       return reply;
@@ -214,6 +262,7 @@ absl::StatusOr<RedisReply> RedisClient::Routed(
       return reply;
     }
     node = NodeAt(host, port);
+    topology_ = Topology::kCluster;
     if (moved) {
       slot_node_[slot] = node;
     } else {
@@ -223,23 +272,103 @@ absl::StatusOr<RedisReply> RedisClient::Routed(
   return absl::UnavailableError("redis: too many redirections");
 }
 
+bool RedisClient::Failover(int& node, const absl::Status& failure,
+                           Retry& retry) {
+  if (retry.used || retry.slot < 0 || !absl::IsUnavailable(failure) ||
+      topology_ == Topology::kSingle) {
+    return false;
+  }
+  retry.used = true;
+  const int failed = node;
+  if (!RefreshSlots(failed, retry.deadline)) {
+    refresh_due_ = failed;  // No node answered in time: the next call asks.
+    return false;
+  }
+  // Before its replica is promoted, the others still name the dead node.
+  if (slot_node_[retry.slot] == failed) return false;
+  // The slot's master is another node now, so `failed` no longer is: a
+  // command it ran before it died is on the new master only if it was
+  // replicated, the window Redis's asynchronous replication leaves anyway.
+  node = slot_node_[retry.slot];
+  return true;
+}
+
+bool RedisClient::RefreshSlots(int failed, absl::Time deadline) {
+  std::vector<int> order;
+  for (int live : {1, 0}) {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (static_cast<int>(i) != failed &&
+          (nodes_[i]->context != nullptr) == (live == 1)) {
+        order.push_back(static_cast<int>(i));
+      }
+    }
+  }
+  for (int i : order) {
+    absl::StatusOr<RedisReply> slots =
+        Run(*nodes_[i], {"CLUSTER", "SLOTS"}, false, deadline);
+    if (slots.ok() && TakeSlots(*slots, i)) return true;
+    if (absl::Now() >= deadline) break;
+  }
+  return false;
+}
+
+// CLUSTER SLOTS: [[first, last, [host, port, id, ...] (the master),
+// replicas alike...], ...].
+bool RedisClient::TakeSlots(const RedisReply& slots, int asked) {
+  using Kind = RedisReply::Kind;
+  bool taken = false;
+  for (const RedisReply& range : slots.elements) {
+    const std::vector<RedisReply>& e = range.elements;
+    if (e.size() < 3 || e[0].kind != Kind::kInteger ||
+        e[1].kind != Kind::kInteger || e[0].integer < 0 ||
+        e[1].integer >= kSlots || e[0].integer > e[1].integer) {
+      continue;
+    }
+    int master = -1;
+    for (size_t n = 2; n < e.size(); ++n) {
+      const std::vector<RedisReply>& address = e[n].elements;
+      if (address.size() < 2 || address[0].kind != Kind::kString ||
+          address[1].kind != Kind::kInteger || address[0].str == "?") {
+        continue;  // "?": an endpoint the node does not know.
+      }
+      // An empty host is the asked node's own.
+      const std::string& host =
+          address[0].str.empty() ? nodes_[asked]->host : address[0].str;
+      const int at = NodeAt(host, static_cast<int>(address[1].integer));
+      if (n == 2) master = at;
+    }
+    if (master < 0) continue;
+    std::fill(slot_node_.begin() + e[0].integer,
+              slot_node_.begin() + e[1].integer + 1, master);
+    taken = true;
+  }
+  if (taken) topology_ = Topology::kCluster;
+  return taken;
+}
+
 absl::StatusOr<RedisReply> RedisClient::Command(
     const std::vector<std::string>& args) {
   const std::string* key = KeyOf(args);
-  int node = key != nullptr ? slot_node_[Slot(*key)] : last_node_;
-  return Routed(node, args);
+  const int slot = key != nullptr ? Slot(*key) : -1;
+  Retry retry = StartCall(slot);
+  int node = slot >= 0 ? slot_node_[slot] : last_node_;
+  return Routed(node, args, retry);
 }
 
 absl::StatusOr<RedisReply> RedisClient::Eval(
     const RedisScript& script, const std::vector<std::string>& keys,
     const std::vector<std::string>& args) {
-  int node = keys.empty() ? last_node_ : slot_node_[Slot(keys[0])];
+  const int slot = keys.empty() ? -1 : Slot(keys[0]);
+  Retry retry = StartCall(slot);
+  int node = slot >= 0 ? slot_node_[slot] : last_node_;
   for (int attempt = 0; attempt < 4; ++attempt) {
     Node& on = *nodes_[node];
     auto known = on.sha1.find(script.text);
     if (known == on.sha1.end()) {
       absl::StatusOr<RedisReply> sha =
-          Run(on, {"SCRIPT", "LOAD", script.text}, false);
+          Run(on, {"SCRIPT", "LOAD", script.text}, false,
+              retry.used ? retry.deadline : absl::InfiniteFuture());
+      if (!sha.ok() && Failover(node, sha.status(), retry)) continue;
       if (!sha.ok()) return sha.status();
       known = on.sha1.emplace(script.text, sha->str).first;
     }
@@ -247,7 +376,7 @@ absl::StatusOr<RedisReply> RedisClient::Eval(
                                      std::to_string(keys.size())};
     argv.insert(argv.end(), keys.begin(), keys.end());
     argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<RedisReply> reply = Routed(node, argv);
+    absl::StatusOr<RedisReply> reply = Routed(node, argv, retry);
     if (!reply.ok() && absl::StartsWith(reply.status().message(), "NOSCRIPT")) {
       // Unknown on the node that answered (a restart, or a redirection):
       // load it there and run it again.
