@@ -139,7 +139,7 @@ class PartitionOwner {
   // Where the last upload was tried: a failed one is tried again only
   // checkpoint_every records later, not every round.
   uint64_t checkpoint_tried_lsn_ = 0;
-  int64_t watermark_ms_ = 0;     // The last appended.
+  int64_t watermark_ms_ = 0;  // The last appended.
 
   CvMutex mu_;
   std::condition_variable cv_;
